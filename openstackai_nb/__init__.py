@@ -1,0 +1,64 @@
+"""openstackai-nb: run LLM agents from notebooks.
+
+Import stays light: no pandas, ipywidgets, IPython or httpx2 until they are needed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from openstackai_nb.agent import Agent
+from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
+from openstackai_nb.runner.executor import Runner
+from openstackai_nb.tools import tool
+
+if TYPE_CHECKING:
+    from openstackai_nb.store import RunHistory
+
+__all__ = [
+    "Agent",
+    "RunConfig",
+    "RunContext",
+    "RunHistory",
+    "RunResult",
+    "RunStatus",
+    "Runner",
+    "StreamingRunner",
+    "__version__",
+    "history",
+    "load_ipython_extension",
+    "tool",
+    "unload_ipython_extension",
+]
+
+__version__ = "0.1.0"
+
+for _obj in (Agent, RunConfig, RunContext, RunResult, RunStatus, Runner, StreamingRunner):
+    _obj.__module__ = "openstackai_nb"
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the session's history is created on first use, never at import.
+    if name == "history":
+        from openstackai_nb.store import get_history
+
+        return get_history()
+    if name == "RunHistory":
+        from openstackai_nb.store import RunHistory
+
+        return RunHistory
+    raise AttributeError(f"module 'openstackai_nb' has no attribute {name!r}")
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """`%load_ext openstackai_nb`: register the %agent / %%agent magics."""
+    from openstackai_nb.notebook.magics import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """`%unload_ext openstackai_nb`: remove the magics."""
+    from openstackai_nb.notebook.magics import unload
+
+    unload(ipython)

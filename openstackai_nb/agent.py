@@ -1,0 +1,92 @@
+"""Agent: a name, instructions, tools and a model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from openstackai_nb.errors import ConfigError
+from openstackai_nb.messages import ToolDefinition
+from openstackai_nb.models import Model, default_model_name, resolve_model
+from openstackai_nb.tools import Tool, as_tool
+
+__all__ = ["Agent"]
+
+
+class Agent:
+    """An LLM agent: instructions, tools from plain functions, and a model.
+
+    Args:
+        name: shown in history and views.
+        instructions: the system message.
+        tools: functions (sync or async) or `tool()` objects the model may call.
+        model: a model name ("gpt-4o-mini", "ollama:llama3.2", "scripted", "replay:PATH")
+            or a Model object; default `OPENSTACKAI_NB_MODEL`, else "gpt-4o-mini".
+        model_settings: extra request fields (temperature, max_tokens...).
+
+    Example:
+        >>> def add(a: int, b: int) -> int:
+        ...     '''Add two numbers.'''
+        ...     return a + b
+        >>> Agent(name="Calc", instructions="Use tools.", tools=[add], model="scripted")
+        Agent(name='Calc', model='scripted', tools=['add'])
+    """
+
+    def __init__(
+        self,
+        name: str = "Assistant",
+        instructions: str = "You are a helpful assistant.",
+        tools: Iterable[Callable[..., Any] | Tool] = (),
+        model: str | Model | None = None,
+        model_settings: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError(f"Agent name must be a non-empty string, got {name!r}")
+        if not isinstance(instructions, str):
+            raise ConfigError(f"Agent instructions must be a string, got {type(instructions).__name__}")
+        if model is not None and not isinstance(model, str | Model):
+            raise ConfigError(f"Agent model must be a name or a Model object, got {type(model).__name__}")
+        self.name = name
+        self.instructions = instructions
+        self.tools: list[Tool] = [as_tool(t) for t in tools]
+        seen: set[str] = set()
+        for t in self.tools:
+            if t.name in seen:
+                raise ConfigError(f"Agent {name!r} has two tools named {t.name!r}: give one tool(name=...)")
+            seen.add(t.name)
+        self.model = model
+        self.model_settings = dict(model_settings or {})
+        self._resolved: Model | None = model if isinstance(model, Model) else None
+
+    @property
+    def model_name(self) -> str:
+        """The model's name as given (resolved lazily)."""
+        if isinstance(self.model, Model):
+            return self.model.name
+        return self.model or default_model_name()
+
+    def get_model(self) -> Model:
+        """Resolve the model (once); ConfigError for unknown names or missing keys."""
+        if self._resolved is None:
+            self._resolved = resolve_model(self.model)
+        return self._resolved
+
+    def tool_definitions(self) -> list[ToolDefinition]:
+        """What the model is told about the tools."""
+        return [t.definition for t in self.tools]
+
+    def clone(self, **changes: Any) -> Agent:
+        """A copy with some fields changed, e.g. `agent.clone(model="ollama:llama3.2")`."""
+        fields: dict[str, Any] = {
+            "name": self.name,
+            "instructions": self.instructions,
+            "tools": self.tools,
+            "model": self.model,
+            "model_settings": self.model_settings,
+        }
+        fields.update(changes)
+        return Agent(**fields)
+
+    def __repr__(self) -> str:
+        tools = f", tools={[t.name for t in self.tools]}" if self.tools else ""
+        return f"Agent(name={self.name!r}, model={self.model_name!r}{tools})"

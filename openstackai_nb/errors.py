@@ -1,0 +1,110 @@
+"""Errors raised by openstackai_nb, split by whose fault they are.
+
+The tree::
+
+    AgentError                      root of everything this package raises
+    ├── ConfigError (ValueError)    bad RunConfig, unknown model, missing API key, bad tool
+    ├── UsageError                  a usage mistake (e.g. a nested run_sync on the run loop)
+    ├── ModelError                  the model or its endpoint misbehaved
+    │   ├── ModelHTTPError          a non-2xx answer (status_code, model, trimmed body)
+    │   └── ReplayMissError         a replayed run asked for an exchange never recorded
+    ├── ToolError                   a tool raised (with stop_on_tool_error=True)
+    ├── MaxTurnsExceeded            the run used all of RunConfig.max_turns
+    └── TimeoutError (builtins.TimeoutError)
+                                    max_time or timeout_per_turn ran out; carries `.result`
+
+Messages say what happened, the value seen and what to do. They name environment variables
+and never print their values. Every error pickles.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openstackai_nb.runner.result import RunResult
+
+__all__ = [
+    "AgentError",
+    "ConfigError",
+    "MaxTurnsExceeded",
+    "ModelError",
+    "ModelHTTPError",
+    "ReplayMissError",
+    "TimeoutError",
+    "ToolError",
+    "UsageError",
+]
+
+
+class AgentError(Exception):
+    """Root of every error raised by openstackai_nb."""
+
+    def __init__(self, message: str, *args: Any) -> None:
+        super().__init__(message, *args)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (self.__class__, self.args, self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+class ConfigError(AgentError, ValueError):
+    """A configuration mistake: bad RunConfig field, unknown model, missing API key."""
+
+
+class UsageError(AgentError):
+    """The API was used in a way that cannot work (the message says what to do instead)."""
+
+
+class ModelError(AgentError):
+    """The model or its endpoint answered something the run cannot use."""
+
+
+class ModelHTTPError(ModelError):
+    """The endpoint answered with a non-2xx status."""
+
+    def __init__(self, message: str, *, status_code: int, model: str, body: str = "") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.model = model
+        self.body = body
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.__class__, self.__dict__))
+
+
+class ReplayMissError(ModelError):
+    """A replay model was asked for an exchange that its cassette does not hold."""
+
+
+class ToolError(AgentError):
+    """A tool raised while stop_on_tool_error=True."""
+
+
+class MaxTurnsExceeded(AgentError):
+    """The run reached RunConfig.max_turns without a final answer."""
+
+
+class TimeoutError(AgentError, builtins.TimeoutError):  # noqa: A001 - the contract's name
+    """max_time or timeout_per_turn ran out; `.result` holds the partial RunResult."""
+
+    def __init__(self, message: str, *, result: RunResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (self.__class__, self.__dict__))
+
+
+def _rebuild(cls: type[AgentError], state: dict[str, Any]) -> AgentError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, state.get("message", ""))
+    err.__dict__.update(state)
+    return err

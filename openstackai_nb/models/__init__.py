@@ -1,0 +1,105 @@
+"""Models behind one interface, and `resolve_model()` that turns a name into one.
+
+Names:
+    "gpt-4o-mini" (any plain name)  OpenAI-compatible endpoint at OPENAI_BASE_URL (key: OPENAI_API_KEY)
+    "openai:NAME"                   the same, explicitly
+    "ollama:NAME"                   http://localhost:11434/v1 (OLLAMA_BASE_URL overrides), no key
+    "lmstudio:NAME"                 http://localhost:1234/v1, no key
+    "vllm:NAME"                     http://localhost:8000/v1 (VLLM_BASE_URL overrides), no key
+    "llamacpp:NAME"                 http://localhost:8080/v1, no key
+    "openrouter:NAME"               https://openrouter.ai/api/v1, key: OPENROUTER_API_KEY
+    "scripted"                      the offline ScriptedModel
+    "replay:PATH"                   replay a recorded cassette (offline)
+
+Provider modules are imported only when a name asks for them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from typing import TYPE_CHECKING, Any
+
+from openstackai_nb.errors import ConfigError
+from openstackai_nb.models.base import Model
+
+if TYPE_CHECKING:
+    from openstackai_nb.models.function import FunctionModel, ScriptedModel
+    from openstackai_nb.models.openai import OpenAIChatModel
+
+__all__ = ["DEFAULT_MODEL", "FunctionModel", "Model", "OpenAIChatModel", "ScriptedModel", "default_model_name", "resolve_model"]
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+# prefix -> (base URL, env var overriding it, env var of the key or None)
+_PRESETS: dict[str, tuple[str, str, str | None]] = {
+    "ollama": ("http://localhost:11434/v1", "OLLAMA_BASE_URL", None),
+    "lmstudio": ("http://localhost:1234/v1", "LMSTUDIO_BASE_URL", None),
+    "vllm": ("http://localhost:8000/v1", "VLLM_BASE_URL", None),
+    "llamacpp": ("http://localhost:8080/v1", "LLAMACPP_BASE_URL", None),
+    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY"),
+}
+_PREFIXES = sorted([*_PRESETS, "openai", "replay", "scripted"])
+
+
+def default_model_name() -> str:
+    """The model an Agent gets when none is named: OPENSTACKAI_NB_MODEL, else gpt-4o-mini."""
+    return os.environ.get("OPENSTACKAI_NB_MODEL") or DEFAULT_MODEL
+
+
+def resolve_model(model: str | Model | None) -> Model:
+    """Return a Model for a name (see the module docs) or the Model itself.
+
+    Raises:
+        ConfigError: an unknown prefix (with "did you mean"), an empty name, a missing key.
+    """
+    if isinstance(model, Model):
+        return model
+    if model is None:
+        model = default_model_name()
+    if not isinstance(model, str):
+        raise ConfigError(f"model must be a name or a Model object, got {type(model).__name__}")
+    name = model.strip()
+    if name == "scripted" or name.startswith("scripted:"):
+        from openstackai_nb.models.function import ScriptedModel
+
+        rest = name.partition(":")[2]
+        try:
+            return ScriptedModel(delay=float(rest) if rest else None)
+        except ValueError:
+            raise ConfigError(f"'scripted:SECONDS' takes a delay per word, got {rest!r}") from None
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix == "replay":
+        from openstackai_nb.models.replay import ReplayModel
+
+        return ReplayModel(rest)
+    if sep and prefix in _PRESETS:
+        base, base_env, key_env = _PRESETS[prefix]
+        from openstackai_nb.models.openai import OpenAIChatModel
+
+        key = os.environ.get(key_env) if key_env else None
+        if key_env and not key:
+            raise ConfigError(f"{key_env} is not set: export it to use {prefix}: models")
+        return OpenAIChatModel(rest, base_url=os.environ.get(base_env) or base, api_key=key or "")
+    if sep and prefix == "openai":
+        name = rest
+    elif sep and "/" not in prefix and not prefix.startswith("ft") and prefix.isidentifier():
+        # "ollam:llama3" is a typo of a prefix, but "ft:gpt-4o:org" is a fine-tuned OpenAI name.
+        close = difflib.get_close_matches(prefix, _PREFIXES, n=1)
+        if close:
+            raise ConfigError(f"unknown model prefix {prefix!r} in {model!r}; did you mean {close[0]!r}?")
+    from openstackai_nb.models.openai import OpenAIChatModel
+
+    return OpenAIChatModel(name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "OpenAIChatModel":
+        from openstackai_nb.models.openai import OpenAIChatModel
+
+        return OpenAIChatModel
+    if name in ("FunctionModel", "ScriptedModel"):
+        from openstackai_nb.models import function
+
+        return getattr(function, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,43 @@
+"""The one interface the run loop calls: `Model.stream(messages, tools, ...)` -> deltas."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
+
+__all__ = ["Model"]
+
+
+class Model(abc.ABC):
+    """A chat model behind one method.
+
+    Providers stream `ModelDelta`s: text deltas as they arrive, each tool call once complete,
+    usage, and retry notices. A non-streaming provider adapts its answer to the same iterator,
+    so the loop has a single path. Providers know nothing of the runner: the loop passes plain
+    arguments, including a `deadline` (event-loop time) that retries must not sleep past.
+    """
+
+    name: str
+    """The model's name as sent to the endpoint (and shown in history)."""
+
+    @abc.abstractmethod
+    def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        *,
+        deadline: float | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[ModelDelta]:
+        """Yield the model's answer to `messages` as deltas."""
+
+    @property
+    def endpoint(self) -> str | None:
+        """Where requests go (None for offline models); never includes a key."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"

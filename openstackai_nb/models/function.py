@@ -1,0 +1,211 @@
+"""Offline models: a Python function plays the model (`FunctionModel`), and a ready-made
+deterministic demo model (`ScriptedModel`, `model="scripted"`) for notebooks, tests and Binder.
+
+Both stream their text word by word through the same `Model.stream` interface as HTTP models,
+so every view (live widget, run_stream, history) behaves exactly as with a real endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import json
+import os
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from openstackai_nb.errors import ConfigError, ModelError
+from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest, ToolDefinition, Usage
+from openstackai_nb.models.base import Model
+
+__all__ = ["AgentInfo", "FunctionModel", "Reply", "ScriptedModel", "call"]
+
+_ids = itertools.count(1)
+_WORD_RE = re.compile(r"\S+\s*|\s+")
+
+
+def call(name: str, /, **arguments: Any) -> ToolCallRequest:
+    """A tool call for a FunctionModel to return: `call("get_weather", city="Paris")`."""
+    return ToolCallRequest(id=f"call_{next(_ids)}", name=name, arguments=json.dumps(arguments))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a model function may return: text, tool calls, or both."""
+
+    text: str = ""
+    """The answer text (streamed word by word)."""
+    tool_calls: Sequence[ToolCallRequest] = field(default_factory=tuple)
+    """Tools to call (use `call(name, **args)`)."""
+
+
+@dataclass(frozen=True)
+class AgentInfo:
+    """What a model function knows besides the messages."""
+
+    tools: Sequence[ToolDefinition]
+    """The tools offered to the model."""
+    turn: int
+    """1 for the first model call of a run, 2 for the next..."""
+
+
+ModelFunction = Callable[[list[Message], AgentInfo], "str | Reply | ToolCallRequest | Sequence[ToolCallRequest] | Awaitable[Any]"]
+
+
+class FunctionModel(Model):
+    """A Python function plays the model: it gets the messages and tools, returns the answer.
+
+    Args:
+        fn: ``fn(messages, info) -> str | Reply | call(...) | [call(...), ...]`` (may be async).
+        name: the name shown in history.
+        delay: seconds to wait between streamed words (0 = as fast as possible).
+
+    Example:
+        >>> def model(messages, info):
+        ...     return "Hello from a function"
+        >>> FunctionModel(model).name
+        'function:model'
+    """
+
+    def __init__(self, fn: ModelFunction, *, name: str | None = None, delay: float = 0.0) -> None:
+        if not callable(fn):
+            raise ConfigError(f"FunctionModel needs a function, got {type(fn).__name__}")
+        self.fn = fn
+        self.name = name or f"function:{getattr(fn, '__name__', 'model')}"
+        self.delay = float(delay)
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        *,
+        deadline: float | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[ModelDelta]:
+        """Call the function and stream its reply word by word."""
+        turn = 1 + sum(1 for m in _since_last_user(messages) if m.role == "assistant")
+        out = self.fn(list(messages), AgentInfo(tools=tuple(tools), turn=turn))
+        if inspect.isawaitable(out):
+            out = await out
+        reply = _as_reply(out)
+        words = 0
+        for word in _WORD_RE.findall(reply.text):
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            words += 1
+            yield ModelDelta("text", text=word)
+        for tc in reply.tool_calls:
+            yield ModelDelta("tool_call", tool_call=tc)
+        prompt = sum(len((m.content or "").split()) for m in messages)
+        yield ModelDelta("usage", usage=Usage(prompt_tokens=prompt, completion_tokens=words, requests=1))
+
+
+def _as_reply(out: Any) -> Reply:
+    if isinstance(out, Reply):
+        return out
+    if isinstance(out, str):
+        return Reply(text=out)
+    if isinstance(out, ToolCallRequest):
+        return Reply(tool_calls=(out,))
+    if isinstance(out, list | tuple) and all(isinstance(c, ToolCallRequest) for c in out):
+        return Reply(tool_calls=tuple(out))
+    raise ModelError(
+        f"a FunctionModel function must return str, Reply, call(...) or a list of call(...), got {type(out).__name__}"
+    )
+
+
+def _since_last_user(messages: Sequence[Message]) -> Sequence[Message]:
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "user":
+            return messages[i + 1 :]
+    return messages
+
+
+_LOREM = (
+    "the agent walked through the quiet notebook reading each cell and weighing every tool it "
+    "could call while the kernel hummed and the tokens streamed one after another into the "
+    "output where a patient researcher watched the answer grow"
+).split()
+
+
+class ScriptedModel(Model):
+    """A deterministic offline model for demos and tests (`model="scripted"`).
+
+    Turn 1 calls every offered tool whose name (or words of it) the prompt mentions, or every
+    tool when none is mentioned, with arguments taken from the prompt (capitalised words for
+    strings, numbers for numbers). The next turn answers with the tools' results. Without
+    tools it answers the prompt; "N words" in the prompt makes it stream a text of N words.
+
+    Args:
+        delay: seconds between streamed words; default `OPENSTACKAI_NB_SCRIPTED_DELAY` or 0.
+    """
+
+    def __init__(self, *, delay: float | None = None, name: str = "scripted") -> None:
+        self.name = name
+        env = os.environ.get("OPENSTACKAI_NB_SCRIPTED_DELAY", "")
+        try:
+            self.delay = float(delay if delay is not None else (env or 0.0))
+        except ValueError:
+            raise ConfigError(f"OPENSTACKAI_NB_SCRIPTED_DELAY must be a number of seconds, got {env!r}") from None
+        self._inner = FunctionModel(self._play, name=name, delay=self.delay)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        *,
+        deadline: float | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[ModelDelta]:
+        """Stream the scripted answer."""
+        return self._inner.stream(messages, tools, deadline=deadline, settings=settings)
+
+    def _play(self, messages: list[Message], info: AgentInfo) -> Reply:
+        prompt = next((m.content or "" for m in reversed(messages) if m.role == "user"), "")
+        results = [m for m in _since_last_user(messages) if m.role == "tool"]
+        if info.tools and not results:
+            return Reply(tool_calls=[_scripted_call(t, prompt) for t in _mentioned(info.tools, prompt)])
+        if results:
+            lines = [f"- **{m.name}** returned: {m.content}" for m in results]
+            return Reply(text="Here is what the tools found:\n\n" + "\n".join(lines) + "\n\nDone.")
+        m = re.search(r"(\d+)\s+words", prompt)
+        if m:
+            n = min(int(m.group(1)), 200_000)
+            return Reply(text=" ".join(_LOREM[i % len(_LOREM)] for i in range(n)))
+        summary = " ".join(prompt.split())
+        if len(summary) > 200:
+            summary = summary[:197] + "..."
+        return Reply(
+            text=f"You asked: {summary}\n\nThis answer comes from the offline *scripted* model "
+            "(set `OPENAI_API_KEY` or `OPENAI_BASE_URL` to use a real one)."
+        )
+
+
+def _mentioned(tools: Sequence[ToolDefinition], prompt: str) -> Sequence[ToolDefinition]:
+    low = prompt.lower()
+    picked = [t for t in tools if t.name.lower() in low or any(w in low for w in t.name.lower().split("_") if len(w) > 3)]
+    return picked or tools
+
+
+def _scripted_call(tool_def: ToolDefinition, prompt: str) -> ToolCallRequest:
+    caps = [w.strip("?,.!:;\"'") for w in prompt.split() if w[:1].isupper()]
+    caps = [w for w in caps[1:] or caps if w]  # skip the sentence's first word when there are others
+    numbers = re.findall(r"-?\d+(?:\.\d+)?", prompt)
+    args: dict[str, Any] = {}
+    props: dict[str, Any] = tool_def.parameters.get("properties", {})
+    required = set(tool_def.parameters.get("required", []))
+    for name, schema in props.items():
+        kind = schema.get("type")
+        if kind == "string":
+            args[name] = caps.pop(0) if caps else (prompt.strip()[:80] or name)
+        elif kind in ("integer", "number"):
+            value = numbers.pop(0) if numbers else "1"
+            args[name] = int(float(value)) if kind == "integer" else float(value)
+        elif kind == "boolean":
+            args[name] = True
+        elif name in required:
+            args[name] = schema.get("default", [] if kind == "array" else {})
+    return call(tool_def.name, **args)

@@ -1,0 +1,423 @@
+"""The one async run loop, and `Runner`, whose entry points are thin views of it.
+
+`_Run.execute()` is the only place that decides turns, tool calls, limits and status. It
+emits `StreamEvent`s to an optional sink (a callable); `run_async` passes none and returns the
+result, `StreamingRunner` passes a queue, `run_sync` runs `run_async` on the private loop
+thread (`_sync.py`). Views subscribe through the sink; the loop never imports them.
+
+Limits: `max_time` and `timeout_per_turn` become one deadline per turn, enforced with
+`asyncio.timeout_at` around everything the turn awaits (HTTP reads, tools), so a slow server
+is cut off at the limit. On timeout the loop raises `errors.TimeoutError` carrying the
+partial result; on cancellation it ends CANCELLED, emits "done", and re-raises CancelledError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import aclosing
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from openstackai_nb.errors import AgentError, ConfigError, MaxTurnsExceeded, ToolError
+from openstackai_nb.errors import TimeoutError as RunTimeoutError
+from openstackai_nb.messages import Message, StreamEvent, ToolCallRequest
+from openstackai_nb.runner.config import RunConfig, RunContext, RunStatus
+from openstackai_nb.runner.result import RunResult, Span, ToolCall, jsonable
+from openstackai_nb.tools import ToolArgumentsError
+
+if TYPE_CHECKING:
+    from openstackai_nb.agent import Agent
+    from openstackai_nb.models.base import Model
+    from openstackai_nb.tools import Tool
+
+__all__ = ["Runner", "RunRecorder", "set_recorder"]
+
+logger = logging.getLogger("openstackai_nb")
+Sink = Callable[[StreamEvent], None]
+HistoryInput = Sequence[Message | dict[str, Any]]
+
+
+class RunRecorder:
+    """Where finished (and started) runs go; the session's history by default."""
+
+    def started(self, result: RunResult) -> None:
+        """A run started (status RUNNING)."""
+
+    def finished(self, result: RunResult) -> None:
+        """A run ended (COMPLETED, FAILED or CANCELLED)."""
+
+
+class _DefaultRecorder(RunRecorder):
+    """Records into `openstackai_nb.history` (created on first use; stdlib sqlite only)."""
+
+    def started(self, result: RunResult) -> None:
+        from openstackai_nb import store
+
+        store.record(result, finished=False)
+
+    def finished(self, result: RunResult) -> None:
+        from openstackai_nb import store
+
+        store.record(result, finished=True)
+
+
+_recorder: RunRecorder = _DefaultRecorder()
+
+
+def set_recorder(recorder: RunRecorder) -> RunRecorder:
+    """Replace where runs are recorded; returns the previous recorder."""
+    global _recorder
+    previous, _recorder = _recorder, recorder
+    return previous
+
+
+def _safe_record(method: Callable[[RunResult], None], result: RunResult) -> None:
+    try:
+        method(result)
+    except Exception as exc:  # noqa: BLE001 - history must never break a run
+        logger.warning("openstackai_nb: could not record run %s in history: %s", result.run_id, exc)
+
+
+class _TurnTimeout(Exception):
+    def __init__(self, limit: str) -> None:
+        self.limit = limit
+
+
+def _coerce_history(history: HistoryInput | None) -> list[Message]:
+    out: list[Message] = []
+    for i, item in enumerate(history or ()):
+        if isinstance(item, Message):
+            msg = item
+        elif isinstance(item, dict):
+            try:
+                msg = Message.model_validate(item)
+            except Exception as exc:
+                raise ConfigError(f"history[{i}] is not a chat message ({exc.__class__.__name__}): {item!r:.80}") from None
+        else:
+            raise ConfigError(f"history[{i}] must be a Message or a dict with role/content, got {type(item).__name__}")
+        if msg.role != "system":
+            out.append(msg)
+    return out
+
+
+class _Run:
+    """One run: everything checked before it starts, state while it runs."""
+
+    def __init__(
+        self,
+        agent: Agent,
+        user_input: str,
+        config: RunConfig | None,
+        context: RunContext | None,
+        history: HistoryInput | None,
+    ) -> None:
+        from openstackai_nb.agent import Agent
+
+        if not isinstance(agent, Agent):
+            raise ConfigError(f"the first argument must be an Agent, got {type(agent).__name__}")
+        if not isinstance(user_input, str):
+            raise ConfigError(f"input must be a string, got {type(user_input).__name__}")
+        if config is None:
+            config = RunConfig()
+        elif not isinstance(config, RunConfig):
+            raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
+        self.agent = agent
+        self.model: Model = agent.get_model()
+        self.config = config
+        self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
+        self.tool_defs = agent.tool_definitions()
+        self.context = context if context is not None else RunContext()
+        if not self.context.run_id:
+            self.context.run_id = config.run_id
+        msgs = [Message(role="system", content=agent.instructions)] if agent.instructions else []
+        msgs.extend(_coerce_history(history))
+        msgs.append(Message(role="user", content=user_input))
+        self.messages = msgs
+        self.context.history = msgs
+        self.result = RunResult(
+            run_id=self.context.run_id,
+            status=RunStatus.QUEUED,
+            agent_name=agent.name,
+            model=self.model.name,
+            input=user_input,
+            started_at=datetime.now(UTC),
+            metadata=dict(config.metadata),
+            messages=msgs,
+        )
+        self._emit: Sink | None = None
+        self._t0 = 0.0
+        self._turn_text: list[str] = []
+        self._last_text = ""
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _send(self, event: StreamEvent) -> None:
+        if self._emit is not None:
+            self._emit(event)
+
+    def _open(self, kind: Any, name: str, turn: int) -> Span:
+        return Span(kind=kind, name=name, turn=turn, start=time.monotonic() - self._t0)
+
+    def _close(self, span: Span, outcome: Any, **attributes: Any) -> None:
+        span.duration = time.monotonic() - self._t0 - span.start
+        span.outcome = outcome
+        if attributes:
+            span.attributes.update(attributes)
+        if self.config.trace_enabled:
+            self.result.trace.append(span)
+        if self.config.verbose:
+            logger.info(
+                "run %s %s %r turn=%d %s in %.3fs%s",
+                self.result.run_id, span.kind, span.name, span.turn, outcome, span.duration,
+                f" {span.attributes}" if span.attributes else "",
+            )  # fmt: skip
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def execute(self, emit: Sink | None = None) -> RunResult:
+        """Run to the end; return the result (raise TimeoutError / CancelledError as documented)."""
+        self._emit = emit
+        result, config = self.result, self.config
+        loop = asyncio.get_running_loop()
+        self._t0 = time.monotonic()
+        self.context._start = self._t0
+        run_deadline = loop.time() + config.max_time
+        result.status = RunStatus.RUNNING
+        _safe_record(_recorder.started, result)
+        timeout: RunTimeoutError | None = None
+        cancelled = False
+        try:
+            for turn in range(1, config.max_turns + 1):
+                self.context.turn_count = result.turn_count = turn
+                self._send(StreamEvent.turn_start(turn))
+                per_turn = loop.time() + config.timeout_per_turn
+                deadline = min(per_turn, run_deadline)
+                limit = "max_time" if run_deadline <= per_turn else "timeout_per_turn"
+                span = self._open("turn", f"turn {turn}", turn)
+                try:
+                    async with asyncio.timeout_at(deadline) as cm:
+                        try:
+                            final = await self._turn(turn, deadline)
+                        except BaseException:
+                            self._close(span, "cancelled")
+                            raise
+                except TimeoutError:
+                    if not cm.expired():
+                        raise
+                    span.outcome = "timeout"
+                    raise _TurnTimeout(limit) from None
+                self._close(span, "ok")
+                if final:
+                    result.status = RunStatus.COMPLETED
+                    break
+            else:
+                raise MaxTurnsExceeded(
+                    f"max_turns={config.max_turns} reached without a final answer: the model kept calling "
+                    f"tools (last: {self._last_tools()}). Raise RunConfig(max_turns=...) or check the tools' results"
+                )
+        except _TurnTimeout as exc:
+            seconds = config.max_time if exc.limit == "max_time" else config.timeout_per_turn
+            msg = (
+                f"{exc.limit}={seconds:g}s exceeded in turn {result.turn_count}: "
+                f"the {'run' if exc.limit == 'max_time' else 'turn'} was stopped at the limit"
+                f"; raise RunConfig({exc.limit}=...) for slow models"
+            )
+            self._fail(msg)
+            timeout = RunTimeoutError(msg, result=result)
+        except asyncio.CancelledError:
+            cancelled = True
+            result.status = RunStatus.CANCELLED
+            result.error = "cancelled (interrupted before the run finished)"
+            self._send(StreamEvent("error", content="cancelled", error=result.error, turn=result.turn_count))
+        except AgentError as exc:
+            self._fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - e.g. a FunctionModel bug: the run ends FAILED
+            self._fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            result.elapsed_time = time.monotonic() - self._t0
+            if result.status is not RunStatus.COMPLETED:
+                partial = "".join(self._turn_text) or self._last_text
+                result.final_output = partial or None
+            _safe_record(_recorder.finished, result)
+            self._send(StreamEvent.done(result))
+        if timeout is not None:
+            raise timeout
+        if cancelled:
+            raise asyncio.CancelledError
+        return result
+
+    def _fail(self, message: str) -> None:
+        from openstackai_nb._secrets import scrub
+
+        message = scrub(message)
+        self.result.status = RunStatus.FAILED
+        self.result.error = message
+        self._send(StreamEvent("error", content=message.splitlines()[0], error=message, turn=self.result.turn_count))
+
+    def _last_tools(self) -> str:
+        for m in reversed(self.messages):
+            if m.tool_calls:
+                return ", ".join(c.name for c in m.tool_calls)
+        return "none"
+
+    async def _turn(self, turn: int, deadline: float) -> bool:
+        """One model call and its tools; True when the answer is final."""
+        self._turn_text = parts = []
+        calls: list[ToolCallRequest] = []
+        span = self._open("model", self.model.name, turn)
+        retries: list[str] = []
+        try:
+            stream = self.model.stream(self.messages, self.tool_defs, deadline=deadline, settings=self.agent.model_settings)
+            async with aclosing(stream) as deltas:  # type: ignore[type-var]
+                async for d in deltas:
+                    kind = d.kind
+                    if kind == "text":
+                        parts.append(d.text)
+                        if self._emit is not None:
+                            self._emit(StreamEvent("text", content=d.text, turn=turn))
+                    elif kind == "tool_call" and d.tool_call is not None:
+                        calls.append(d.tool_call)
+                    elif kind == "usage" and d.usage is not None:
+                        self.result.usage.add(d.usage)
+                    elif kind == "retry":
+                        retries.append(f"{d.text}; waited {d.delay:.2f}s")
+        except BaseException as exc:
+            outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
+            self._close(span, outcome, retries=retries, error=str(exc)[:300]) if retries or outcome == "error" else self._close(span, outcome)
+            raise
+        self._close(span, "ok", retries=retries) if retries else self._close(span, "ok")
+        text = "".join(parts)
+        if text:
+            self._last_text = text
+        self.messages.append(Message(role="assistant", content=text or None, tool_calls=tuple(calls)))
+        if not calls:
+            self.result.final_output = text
+            return True
+        if len(calls) == 1:
+            errors = [await self._call_tool(turn, calls[0])]
+        else:
+            errors = await asyncio.gather(*(self._call_tool(turn, c) for c in calls))
+        failed = [e for e in errors if e]
+        if failed and self.config.stop_on_tool_error:
+            raise ToolError(f"{failed[0]} (stop_on_tool_error=True ended the run)")
+        return False
+
+    async def _call_tool(self, turn: int, req: ToolCallRequest) -> str | None:
+        """Run one tool call; record it; append the tool message. Returns the error, if any."""
+        tool = self.tools.get(req.name)
+        arguments = _loose_arguments(req.arguments)
+        started_at = datetime.now(UTC)
+        t0 = time.monotonic()
+        span = self._open("tool", req.name, turn)
+        self._send(StreamEvent("tool_call", tool_name=req.name, arguments=arguments, call_id=req.id, turn=turn))
+        value: Any = None
+        error: str | None = None
+        try:
+            if tool is None:
+                known = ", ".join(sorted(self.tools)) or "none"
+                raise ToolArgumentsError(f"unknown tool {req.name!r}: this agent offers {known}")
+            arguments = tool.validate(req.arguments)
+            value = await tool.invoke(arguments, self.context)
+        except ToolArgumentsError as exc:
+            error = str(exc)
+        except asyncio.CancelledError:
+            self._close(span, "cancelled")
+            raise
+        except Exception as exc:  # noqa: BLE001 - a tool's failure is reported to the model
+            error = f"tool {req.name!r} raised {type(exc).__name__}: {exc}"
+        elapsed = time.monotonic() - t0
+        value = jsonable(value)
+        self._close(span, "error" if error else "ok", **({"error": error} if error else {}))
+        self.result.tool_calls.append(
+            ToolCall(
+                call_id=req.id, name=req.name, arguments=jsonable(arguments), result=value, error=error,
+                started_at=started_at, elapsed_time=elapsed, turn=turn,
+            )
+        )  # fmt: skip
+        self._send(
+            StreamEvent(
+                "tool_result", tool_name=req.name, arguments=arguments, result=value, call_id=req.id,
+                turn=turn, error=error, duration=elapsed,
+            )
+        )  # fmt: skip
+        content = f"Error: {error}" if error else (value if isinstance(value, str) else json.dumps(value))
+        self.messages.append(Message(role="tool", content=content, tool_call_id=req.id, name=req.name))
+        return error
+
+
+def _loose_arguments(raw: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return {"_raw": raw[:500]}
+    return data if isinstance(data, dict) else {"_raw": data}
+
+
+class Runner:
+    """Entry points to run an agent. All of them are thin views of one async loop.
+
+    Example:
+        >>> from openstackai_nb import Agent, Runner
+        >>> result = Runner.run_sync(Agent(name="A", model="scripted"), "Hello!")
+        >>> result.status
+        <RunStatus.COMPLETED: 'COMPLETED'>
+    """
+
+    @staticmethod
+    async def run_async(
+        agent: Agent,
+        input: str,  # noqa: A002 - the documented name
+        *,
+        config: RunConfig | None = None,
+        context: RunContext | None = None,
+        history: HistoryInput | None = None,
+    ) -> RunResult:
+        """Run the agent on `input` and return its RunResult.
+
+        A failure inside the run ends it FAILED and is returned (see `result.error`).
+
+        Raises:
+            ConfigError: bad arguments, before anything runs.
+            openstackai_nb.errors.TimeoutError: max_time or timeout_per_turn ran out (`.result`).
+            asyncio.CancelledError: the task was cancelled (the run is recorded CANCELLED).
+        """
+        return await _Run(agent, input, config, context, history).execute()
+
+    @staticmethod
+    def run_sync(
+        agent: Agent,
+        input: str,  # noqa: A002
+        *,
+        config: RunConfig | None = None,
+        context: RunContext | None = None,
+        history: HistoryInput | None = None,
+    ) -> RunResult:
+        """Run the agent and block until it ends; works in scripts and inside Jupyter.
+
+        On KeyboardInterrupt (a kernel interrupt) the run is cancelled and recorded CANCELLED
+        before the interrupt propagates.
+        """
+        from openstackai_nb.runner import _sync
+
+        run = _Run(agent, input, config, context, history)
+        return _sync.run_blocking(run.execute())
+
+    @staticmethod
+    async def run_stream(
+        agent: Agent,
+        input: str,  # noqa: A002
+        *,
+        config: RunConfig | None = None,
+        context: RunContext | None = None,
+        history: HistoryInput | None = None,
+    ) -> AsyncIterator[str]:
+        """Yield the answer's text deltas as they arrive."""
+        from openstackai_nb.runner.streaming import StreamingRunner
+
+        events = StreamingRunner(agent).run(input, config=config, context=context, history=history)
+        async with aclosing(events) as stream:
+            async for event in stream:
+                if event.type == "text":
+                    yield event.content

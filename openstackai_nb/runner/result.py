@@ -1,0 +1,178 @@
+"""RunResult (what a run produced), ToolCall (one executed tool call) and Span (one trace span).
+
+All three are pydantic models that dump to plain JSON (`to_dict()`) and load back equal
+(`RunResult.from_dict()`): history, export and replay serialise through this one path.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from openstackai_nb.messages import Message, Usage
+from openstackai_nb.runner.config import RunStatus
+
+__all__ = ["RunResult", "Span", "ToolCall", "jsonable"]
+
+SpanKind = Literal["turn", "model", "tool"]
+Outcome = Literal["ok", "error", "cancelled", "timeout", "running"]
+
+
+def jsonable(value: Any) -> Any:
+    """Return `value` if it is plain JSON, else a JSON-able stand-in (its str)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return value
+
+
+class ToolCall(BaseModel):
+    """The record of one tool call the run executed."""
+
+    call_id: str
+    """The model's id for the call."""
+    name: str
+    """The tool's name."""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    """The arguments the model passed (parsed JSON)."""
+    result: Any = None
+    """What the tool returned (JSON-able; other values kept as their str)."""
+    error: str | None = None
+    """Why the call failed (bad arguments, unknown tool, an exception), else None."""
+    started_at: datetime
+    """When the call started (UTC)."""
+    elapsed_time: float = 0.0
+    """Seconds the call took."""
+    turn: int = 0
+    """The turn that requested it."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the call returned without error."""
+        return self.error is None
+
+
+class Span(BaseModel):
+    """One traced step: a turn, a model call (with its retries) or a tool call."""
+
+    kind: SpanKind
+    """turn, model or tool."""
+    name: str
+    """e.g. "turn 2", the model's name, the tool's name."""
+    turn: int
+    """The turn it belongs to."""
+    start: float
+    """Seconds from the run's start."""
+    duration: float = 0.0
+    """Seconds it took."""
+    outcome: Outcome = "running"
+    """ok, error, cancelled, timeout (running while open)."""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    """Extra facts: retries, error text, tokens."""
+
+
+class RunResult(BaseModel):
+    """What one run produced: output, status, tool calls, usage, trace, conversation."""
+
+    model_config = ConfigDict(validate_assignment=False)
+
+    run_id: str
+    """The run's unique id."""
+    status: RunStatus = RunStatus.QUEUED
+    """QUEUED, RUNNING, COMPLETED, FAILED or CANCELLED."""
+    final_output: str | None = None
+    """The final answer; for a failed or cancelled run, the text streamed so far."""
+    agent_name: str = ""
+    """The agent's name."""
+    model: str = ""
+    """The model's name."""
+    input: str = ""
+    """The user input that started the run."""
+    turn_count: int = 0
+    """Model calls made."""
+    elapsed_time: float = 0.0
+    """Seconds the run took."""
+    started_at: datetime
+    """When the run started (UTC)."""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    """Every executed tool call, in order of completion."""
+    usage: Usage = Field(default_factory=Usage)
+    """Token counts summed over the run."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """RunConfig.metadata, carried through."""
+    error: str | None = None
+    """Why the run failed, was cancelled or timed out; None when it completed."""
+    messages: list[Message] = Field(default_factory=list)
+    """The whole conversation, system message included."""
+    trace: list[Span] = Field(default_factory=list)
+    """Spans of the run (empty when trace_enabled=False)."""
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Tokens sent to the model over the run."""
+        return self.usage.prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens produced by the model over the run."""
+        return self.usage.completion_tokens
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the run COMPLETED."""
+        return self.status is RunStatus.COMPLETED
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as plain JSON-able data (the inverse of `from_dict`)."""
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        """Return the result as one JSON text."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        """Load a result dumped by `to_dict`."""
+        return cls.model_validate(data)
+
+    def history_messages(self) -> list[Message]:
+        """The conversation without the system message: pass it as `history=` to continue."""
+        return [m for m in self.messages if m.role != "system"]
+
+    def __repr__(self) -> str:
+        out = (self.final_output or "").strip().splitlines()
+        first = out[0] if out else ""
+        if len(first) > 60:
+            first = first[:57] + "..."
+        parts = [
+            f"status={self.status.value}",
+            f"turns={self.turn_count}",
+            f"time={self.elapsed_time:.2f}s",
+        ]
+        if self.tool_calls:
+            parts.append(f"tool_calls={len(self.tool_calls)}")
+        if self.error:
+            err = self.error.splitlines()[0]
+            parts.append(f"error={err[:60]!r}")
+        parts.append(f"output={first!r}")
+        return f"RunResult({', '.join(parts)})"
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        from openstackai_nb import render
+
+        return render.run_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from openstackai_nb import render
+
+        return render.run_markdown(self)

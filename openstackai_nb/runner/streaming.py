@@ -1,0 +1,60 @@
+"""StreamingRunner: every event of a run, as the loop emits it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from openstackai_nb.messages import StreamEvent
+from openstackai_nb.runner.config import RunConfig, RunContext
+from openstackai_nb.runner.executor import HistoryInput, _Run
+
+if TYPE_CHECKING:
+    from openstackai_nb.agent import Agent
+
+__all__ = ["StreamingRunner"]
+
+_END = object()
+
+
+class StreamingRunner:
+    """Run an agent and yield its `StreamEvent`s: text, tool_call, tool_result, turn, error, done.
+
+    Example:
+        >>> async def main():
+        ...     async for event in StreamingRunner(agent).run("Write a poem"):
+        ...         if event.type == "text":
+        ...             print(event.content, end="")
+
+    Breaking out of the loop cancels the run (recorded CANCELLED). A timeout is raised after
+    the "done" event, as `errors.TimeoutError` with the partial result.
+    """
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+
+    async def run(
+        self,
+        input: str,  # noqa: A002 - the documented name
+        *,
+        config: RunConfig | None = None,
+        context: RunContext | None = None,
+        history: HistoryInput | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Start the run and yield its events until "done"."""
+        run = _Run(self.agent, input, config, context, history)
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        task = asyncio.ensure_future(run.execute(queue.put_nowait))
+        task.add_done_callback(lambda _: queue.put_nowait(_END))
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    break
+                yield item  # type: ignore[misc]
+            await task  # re-raises TimeoutError (cancellation re-raises CancelledError)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)

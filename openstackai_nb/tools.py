@@ -1,0 +1,218 @@
+"""Tools from plain Python functions: schema at definition, validation before every call.
+
+`tool()` reads the signature (annotations resolved with `typing.get_type_hints`, so postponed
+annotations work) and the Google-style docstring once, builds a pydantic model of the arguments
+and the JSON schema the model sees. A parameter typed `RunContext` is filled by the runner and
+hidden from the schema. Arguments from the model are validated before the function runs; a
+failure becomes a tool error naming the field, which goes back to the model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import inspect
+import json
+import re
+import typing
+from collections.abc import Callable
+from typing import Any, overload
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from openstackai_nb.errors import ConfigError
+from openstackai_nb.messages import ToolDefinition
+
+if typing.TYPE_CHECKING:
+    from openstackai_nb.runner.config import RunContext
+
+__all__ = ["Tool", "ToolArgumentsError", "tool"]
+
+# Set in the worker thread that runs a sync tool: a nested run_sync there is allowed (it blocks
+# that worker thread only), and the flag lets errors explain where they came from.
+in_tool_thread: contextvars.ContextVar[bool] = contextvars.ContextVar("openstackai_nb_in_tool", default=False)
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+class ToolArgumentsError(ValueError):
+    """The model's arguments for a tool did not validate (sent back to the model)."""
+
+
+class Tool:
+    """A function the model may call, with its JSON schema and argument validator.
+
+    Build one with `tool(fn)` or `@tool`; an Agent also accepts plain functions.
+    """
+
+    __slots__ = ("_args_model", "_context_param", "_is_async", "definition", "fn", "name")
+
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> None:
+        if not callable(fn):
+            raise ConfigError(f"tool() needs a function, got {type(fn).__name__}")
+        self.fn = fn
+        self.name = name or getattr(fn, "__name__", "")
+        if not _NAME_RE.match(self.name):
+            raise ConfigError(
+                f"tool name {self.name!r} is not allowed: use 1-64 letters, digits, '_' or '-' (pass name=...)"
+            )
+        target = fn.func if isinstance(fn, functools.partial) else fn
+        self._is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
+            getattr(target, "__call__", None)  # noqa: B004 - async callable objects
+        )
+        summary, param_docs = _parse_docstring(inspect.getdoc(fn) or "")
+        self._args_model, self._context_param = _build_args_model(fn, self.name, param_docs)
+        schema = self._args_model.model_json_schema()
+        schema.pop("title", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("title", None)
+        schema.setdefault("properties", {})
+        self.definition = ToolDefinition(self.name, description or summary or self.name, schema)
+
+    def validate(self, raw_arguments: str | dict[str, Any]) -> dict[str, Any]:
+        """Parse and validate the model's arguments; raise ToolArgumentsError naming the problem."""
+        if isinstance(raw_arguments, str):
+            try:
+                data = json.loads(raw_arguments) if raw_arguments.strip() else {}
+            except json.JSONDecodeError as exc:
+                raise ToolArgumentsError(f"arguments are not valid JSON ({exc.msg} at char {exc.pos})") from None
+        else:
+            data = raw_arguments
+        if not isinstance(data, dict):
+            raise ToolArgumentsError(f"arguments must be a JSON object, got {type(data).__name__}")
+        try:
+            model = self._args_model.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()
+            )
+            raise ToolArgumentsError(f"invalid arguments for {self.name}: {problems}") from None
+        return {k: getattr(model, k) for k in type(model).model_fields}
+
+    async def invoke(self, arguments: dict[str, Any], context: RunContext | None) -> Any:
+        """Call the function with validated arguments (sync functions run in a worker thread)."""
+        kwargs = dict(arguments)
+        if self._context_param is not None:
+            kwargs[self._context_param] = context
+        if self._is_async:
+            return await self.fn(**kwargs)
+        return await asyncio.to_thread(_call_in_tool_thread, self.fn, kwargs)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Tool({self.name!r})"
+
+
+def _call_in_tool_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    token = in_tool_thread.set(True)
+    try:
+        return fn(**kwargs)
+    finally:
+        in_tool_thread.reset(token)
+
+
+@overload
+def tool(fn: Callable[..., Any], /) -> Tool: ...
+@overload
+def tool(*, name: str | None = None, description: str | None = None) -> Callable[[Callable[..., Any]], Tool]: ...
+def tool(
+    fn: Callable[..., Any] | None = None, /, *, name: str | None = None, description: str | None = None
+) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    """Make a tool from a function: `@tool`, `@tool(name=...)` or `tool(fn)`.
+
+    Example:
+        >>> @tool
+        ... def add(a: int, b: int) -> int:
+        ...     '''Add two numbers.'''
+        ...     return a + b
+        >>> add.definition.parameters["required"]
+        ['a', 'b']
+    """
+    if fn is not None:
+        return fn if isinstance(fn, Tool) else Tool(fn, name=name, description=description)
+    return lambda f: Tool(f, name=name, description=description)
+
+
+def as_tool(obj: Any) -> Tool:
+    """Return `obj` as a Tool (a Tool as is, a function wrapped); ConfigError otherwise."""
+    if isinstance(obj, Tool):
+        return obj
+    if callable(obj):
+        return Tool(obj)
+    raise ConfigError(f"tools must be functions or tool() objects, got {type(obj).__name__}: {obj!r}")
+
+
+def _build_args_model(
+    fn: Callable[..., Any], tool_name: str, param_docs: dict[str, str]
+) -> tuple[type[BaseModel], str | None]:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"cannot read the signature of tool {tool_name!r}: {exc}") from None
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # noqa: BLE001 - unresolved forward refs fall back to raw annotations
+        hints = {}
+    from pydantic import Field
+
+    from openstackai_nb.runner.config import RunContext
+
+    fields: dict[str, Any] = {}
+    context_param: str | None = None
+
+    for pname, param in sig.parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = hints.get(pname, param.annotation)
+        if annotation is RunContext or (isinstance(annotation, str) and annotation.endswith("RunContext")):
+            context_param = pname
+            continue
+        if annotation is inspect.Parameter.empty:
+            annotation = Any
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[pname] = (annotation, Field(default, description=param_docs.get(pname)))
+    model = create_model(  # type: ignore[call-overload]
+        f"{tool_name}_args", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
+    )
+    return model, context_param
+
+
+_SECTION_RE = re.compile(r"^(Args|Arguments|Parameters|Returns|Raises|Yields|Example|Examples|Note|Notes):\s*$")
+_PARAM_RE = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
+
+
+def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
+    """Return (summary, {param: description}) from a Google-style docstring."""
+    lines = doc.splitlines()
+    summary_lines: list[str] = []
+    params: dict[str, str] = {}
+    section: str | None = None
+    current: str | None = None
+    for line in lines:
+        stripped = line.strip()
+        m = _SECTION_RE.match(stripped)
+        if m:
+            section, current = m.group(1), None
+            continue
+        if section is None:
+            summary_lines.append(stripped)
+        elif section in ("Args", "Arguments", "Parameters") and stripped:
+            pm = _PARAM_RE.match(line)
+            indent = len(line) - len(line.lstrip())
+            if pm and (current is None or indent <= _indent_of(lines, current)):
+                current = pm.group(1).lstrip("*")
+                params[current] = pm.group(2).strip()
+            elif current is not None:
+                params[current] = (params[current] + " " + stripped).strip()
+    summary = " ".join(s for s in summary_lines if s).strip()
+    return summary, params
+
+
+def _indent_of(lines: list[str], param: str) -> int:
+    for line in lines:
+        if re.match(rf"^\s*\*{{0,2}}{re.escape(param)}\s*(\([^)]*\))?\s*:", line):
+            return len(line) - len(line.lstrip())
+    return 0

@@ -1,0 +1,47 @@
+"""Shared fixtures: a real loopback OpenAI-compatible server, a clean environment, a network guard."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from openstackai_nb.models import _http
+from tests._server import OpenAIServer
+
+_CLEARED_PREFIXES = ("OPENAI_", "OLLAMA_", "OPENROUTER_", "OPENSTACKAI_NB_")
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.fixture(scope="session")
+def _server() -> Iterator[OpenAIServer]:
+    server = OpenAIServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def openai_server(_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
+    """The loopback server, reset for this test, with OPENAI_BASE_URL/KEY pointing at it."""
+    _server.reset()
+    monkeypatch.setenv("OPENAI_BASE_URL", _server.url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-SECRET-0123456789abcdef")
+    yield _server
+    _server.reset()
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The host's OPENAI_*, proxy and our own variables never leak into a test."""
+    for key in list(os.environ):
+        if key.startswith(_CLEARED_PREFIXES) or key in _PROXY_VARS:
+            monkeypatch.delenv(key, raising=False)
+    # History goes to a per-session temporary file, never into the repository.
+    monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", str(tmp_path_factory.getbasetemp() / "history.sqlite"))
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any model request leaving 127.0.0.1 fails loudly (no paid API by accident)."""
+    monkeypatch.setattr(_http, "ALLOW_NON_LOOPBACK", False)
