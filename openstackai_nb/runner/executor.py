@@ -82,6 +82,13 @@ def _safe_record(method: Callable[[RunResult], None], result: RunResult) -> None
         logger.warning("openstackai_nb: could not record run %s in history: %s", result.run_id, exc)
 
 
+def _recordable(model: Model) -> Model:
+    # The cassette recorder (models/replay.py, stdlib only) wraps the model while recording is on.
+    from openstackai_nb.models.replay import recording_wrapper
+
+    return recording_wrapper(model)
+
+
 class _TurnTimeout(Exception):
     def __init__(self, limit: str) -> None:
         self.limit = limit
@@ -126,7 +133,7 @@ class _Run:
         elif not isinstance(config, RunConfig):
             raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
         self.agent = agent
-        self.model: Model = agent.get_model()
+        self.model: Model = _recordable(agent.get_model())
         self.config = config
         self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self.tool_defs = agent.tool_definitions()
