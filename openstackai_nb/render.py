@@ -1,0 +1,353 @@
+"""Static HTML, markdown and plain text of runs: the only place that formats a run for display.
+
+`RunResult._repr_html_`/`_repr_markdown_`, the end-of-run bundle of `%%agent` and `%agent last`
+all call this module; it uses only the stdlib so those callers can import it lazily (the run
+loop never imports it). Model and tool text is untrusted: every such string goes through
+`html.escape(quote=True)` before it becomes HTML, and through the same escape in markdown, so a
+`<script>` in an answer stays visible text everywhere. Markdown formatting of the final answer
+(paragraphs, lists, headings, emphasis, code) is applied *after* escaping, by a small converter
+that only ever emits tags it builds itself.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openstackai_nb.runner.result import RunResult, ToolCall
+
+__all__ = [
+    "markdown_to_html",
+    "preview",
+    "run_bundle",
+    "run_html",
+    "run_markdown",
+    "run_text",
+    "status_line",
+    "tool_rows",
+]
+
+PREVIEW_CHARS = 120
+"""Longest preview of a tool's arguments or result in the tool table."""
+OUTPUT_CHARS = 100_000
+"""Longest final output kept in a static bundle (the RunResult keeps all of it)."""
+
+_STATUS_COLOURS = {
+    "COMPLETED": "#1a7f37",
+    "FAILED": "#cf222e",
+    "CANCELLED": "#9a6700",
+    "RUNNING": "#0969da",
+    "QUEUED": "#57606a",
+}
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
+    """Return a one-line preview of a tool argument or result, at most `limit` characters.
+
+    Example:
+        >>> preview({"city": "Paris"})
+        '{"city": "Paris"}'
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = str(value)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: max(0, limit - 1)] + "…"
+    return text
+
+
+def _tokens(result: RunResult) -> int:
+    return result.usage.prompt_tokens + result.usage.completion_tokens
+
+
+def status_line(
+    status: str,
+    *,
+    model: str = "",
+    turns: int = 0,
+    tokens: int | None = None,
+    elapsed: float | None = None,
+    agent: str = "",
+    note: str = "",
+) -> str:
+    """Return the one-line status shown above a run, as plain text.
+
+    Example:
+        >>> status_line("COMPLETED", model="scripted", turns=2, tokens=40, elapsed=0.5)
+        'COMPLETED · scripted · 2 turns · 40 tokens · 0.50s'
+    """
+    parts = [status]
+    if agent:
+        parts.append(agent)
+    if model:
+        parts.append(model)
+    parts.append(f"{turns} turn{'s' if turns != 1 else ''}")
+    if tokens is not None:
+        parts.append(f"{tokens} tokens")
+    if elapsed is not None:
+        parts.append(f"{elapsed:.2f}s")
+    line = " · ".join(parts)
+    return f"{line} · {note}" if note else line
+
+
+def _result_status(result: RunResult, note: str = "") -> str:
+    return status_line(
+        result.status.value,
+        model=result.model,
+        turns=result.turn_count,
+        tokens=_tokens(result),
+        elapsed=result.elapsed_time,
+        agent=result.agent_name,
+        note=note,
+    )
+
+
+def tool_rows(tool_calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    """Return the tool table's rows (name, arguments, result preview, status, duration) as plain data."""
+    rows = []
+    for c in tool_calls:
+        rows.append(
+            {
+                "call_id": c.call_id,
+                "name": c.name,
+                "args": preview(c.arguments),
+                "status": "ok" if c.error is None else "error",
+                "result": preview(c.error if c.error is not None else c.result),
+                "duration": c.elapsed_time,
+            }
+        )
+    return rows
+
+
+# -- a small, safe markdown subset ----------------------------------------------------------
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
+_ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
+_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+_BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
+_NUMBERED = re.compile(r"^\s*\d+[.)]\s+(.*)$")
+
+
+def _inline(escaped: str) -> str:
+    # `escaped` is already HTML-escaped: the tags added here are the only markup in the output.
+    codes: list[str] = []
+
+    def keep(m: re.Match[str]) -> str:
+        codes.append(f"<code>{m.group(1)}</code>")
+        return f"\x00{len(codes) - 1}\x00"
+
+    out = _INLINE_CODE.sub(keep, escaped)
+    out = _BOLD.sub(r"<strong>\1</strong>", out)
+    out = _ITALIC.sub(r"<em>\1</em>", out)
+    return re.sub(r"\x00(\d+)\x00", lambda m: codes[int(m.group(1))], out)
+
+
+def markdown_to_html(text: str) -> str:
+    """Render a safe markdown subset of untrusted text to HTML.
+
+    The text is escaped first; then paragraphs, headings, bullet and numbered lists, fenced code,
+    inline code, bold and italic become tags. Raw HTML in the text stays visible text.
+
+    Example:
+        >>> markdown_to_html("**hi** <script>")
+        '<p><strong>hi</strong> &lt;script&gt;</p>'
+    """
+    lines = text.replace("\r\n", "\n").split("\n")
+    out: list[str] = []
+    para: list[str] = []
+    items: list[str] = []
+    list_tag = ""
+
+    def close_para() -> None:
+        if para:
+            out.append("<p>" + "<br>\n".join(_inline(_esc(p)) for p in para) + "</p>")
+            para.clear()
+
+    def close_list() -> None:
+        nonlocal list_tag
+        if items:
+            out.append(f"<{list_tag}>" + "".join(f"<li>{i}</li>" for i in items) + f"</{list_tag}>")
+            items.clear()
+        list_tag = ""
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip().startswith("```"):
+            close_para()
+            close_list()
+            code: list[str] = []
+            i += 1
+            while i < len(lines) and not lines[i].strip().startswith("```"):
+                code.append(lines[i])
+                i += 1
+            out.append("<pre><code>" + _esc("\n".join(code)) + "</code></pre>")
+            i += 1
+            continue
+        heading, bullet, numbered = _HEADING.match(line), _BULLET.match(line), _NUMBERED.match(line)
+        if not line.strip():
+            close_para()
+            close_list()
+        elif heading:
+            close_para()
+            close_list()
+            level = len(heading.group(1))
+            out.append(f"<h{level}>{_inline(_esc(heading.group(2)))}</h{level}>")
+        elif bullet or numbered:
+            close_para()
+            tag = "ul" if bullet else "ol"
+            if list_tag and list_tag != tag:
+                close_list()
+            list_tag = tag
+            items.append(_inline(_esc((bullet or numbered).group(1))))  # type: ignore[union-attr]
+        elif items:
+            items[-1] += " " + _inline(_esc(line.strip()))
+        else:
+            para.append(line)
+        i += 1
+    close_para()
+    close_list()
+    return "\n".join(out)
+
+
+def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n\n[… {len(text) - limit} more characters in the RunResult]"
+
+
+# -- HTML ------------------------------------------------------------------------------------
+_CSS = (
+    "<style>"
+    ".osnb-run{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;line-height:1.45;"
+    "border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:2px 0;max-width:100%;overflow:auto}"
+    ".osnb-run .osnb-status{font-size:12px;color:#57606a;margin-bottom:6px}"
+    ".osnb-run .osnb-input{color:#57606a;white-space:pre-wrap;margin:0 0 6px;font-style:italic}"
+    ".osnb-run .osnb-error{color:#cf222e;white-space:pre-wrap;margin:6px 0}"
+    ".osnb-run table{border-collapse:collapse;margin-top:8px;font-size:12px}"
+    ".osnb-run th,.osnb-run td{border:1px solid #d0d7de;padding:2px 6px;text-align:left;vertical-align:top}"
+    ".osnb-run td.osnb-prev{font-family:var(--jp-code-font-family,monospace);max-width:28em;"
+    "overflow-wrap:anywhere}"
+    "</style>"
+)
+
+
+def _tool_table_html(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return ""
+    body = []
+    for r in rows:
+        colour = "#1a7f37" if r["status"] == "ok" else "#cf222e" if r["status"] == "error" else "#0969da"
+        duration = f"{r['duration']:.2f}s" if r.get("duration") is not None else ""
+        body.append(
+            "<tr>"
+            f"<td>{_esc(r['name'])}</td>"
+            f"<td class='osnb-prev'>{_esc(r['args'])}</td>"
+            f"<td class='osnb-prev'>{_esc(r['result'])}</td>"
+            f"<td style='color:{colour}'>{_esc(r['status'])}</td>"
+            f"<td>{_esc(duration)}</td>"
+            "</tr>"
+        )
+    return (
+        "<table class='osnb-tools'><thead><tr><th>tool</th><th>arguments</th><th>result</th>"
+        "<th>status</th><th>time</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
+    )
+
+
+def run_html(result: RunResult, *, note: str = "", show_input: bool = True) -> str:
+    """Return the run as one self-contained, escaped HTML fragment.
+
+    Holds the status line, the input, the final output (markdown rendered safely), the error
+    and the tool table.
+    """
+    status = result.status.value
+    colour = _STATUS_COLOURS.get(status, "#57606a")
+    parts = [
+        _CSS,
+        f"<div class='osnb-run' data-run-id='{_esc(result.run_id)}'>",
+        f"<div class='osnb-status'><b style='color:{colour}'>{_esc(status)}</b>"
+        f"{_esc(_result_status(result, note)[len(status) :])}</div>",
+    ]
+    if show_input and result.input:
+        parts.append(f"<div class='osnb-input'>&gt; {_esc(preview(result.input, 300))}</div>")
+    if result.final_output:
+        parts.append(f"<div class='osnb-output'>{markdown_to_html(_clip(result.final_output))}</div>")
+    if result.error:
+        parts.append(f"<div class='osnb-error'>{_esc(result.error)}</div>")
+    parts.append(_tool_table_html(tool_rows(result.tool_calls)))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# -- markdown --------------------------------------------------------------------------------
+def _md_cell(text: str) -> str:
+    return _esc(text).replace("|", "\\|").replace("`", "\\`")
+
+
+def _md_text(text: str) -> str:
+    # Escape HTML so raw tags in model text stay text; markdown syntax itself is kept.
+    return _esc(text)
+
+
+def run_markdown(result: RunResult, *, note: str = "", show_input: bool = True) -> str:
+    """Return the run as markdown (HTML in model or tool text is escaped, so it stays text)."""
+    status = _result_status(result, note)
+    parts = [f"**{_esc(result.status.value)}**{_esc(status[len(result.status.value) :])}", ""]
+    if show_input and result.input:
+        parts += [f"> {_md_text(preview(result.input, 300))}", ""]
+    if result.final_output:
+        parts += [_md_text(_clip(result.final_output)), ""]
+    if result.error:
+        parts += [f"**Error:** {_md_text(' '.join(result.error.split()))}", ""]
+    rows = tool_rows(result.tool_calls)
+    if rows:
+        parts += ["| tool | arguments | result | status | time |", "|---|---|---|---|---|"]
+        for r in rows:
+            parts.append(
+                f"| {_md_cell(r['name'])} | {_md_cell(r['args'])} | {_md_cell(r['result'])} "
+                f"| {r['status']} | {r['duration']:.2f}s |"
+            )
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+# -- plain text ------------------------------------------------------------------------------
+def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> str:
+    """Return the run as plain text: status line, output, error, one line per tool call."""
+    parts = [_result_status(result, note)]
+    if show_input and result.input:
+        parts.append(f"> {preview(result.input, 300)}")
+    if result.final_output:
+        parts += ["", _clip(result.final_output)]
+    if result.error:
+        parts += ["", f"Error: {result.error}"]
+    rows = tool_rows(result.tool_calls)
+    if rows:
+        parts.append("")
+        for r in rows:
+            parts.append(f"  [{r['status']}] {r['name']}({r['args']}) -> {r['result']} ({r['duration']:.2f}s)")
+    return "\n".join(parts)
+
+
+def run_bundle(result: RunResult, *, note: str = "") -> dict[str, str]:
+    """Return the static mime bundle of a run: text/html, text/markdown and text/plain."""
+    return {
+        "text/html": run_html(result, note=note),
+        "text/markdown": run_markdown(result, note=note),
+        "text/plain": run_text(result, note=note),
+    }
