@@ -167,7 +167,7 @@ def _build_args_model(
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(pname, param.annotation)
-        if annotation is RunContext or (isinstance(annotation, str) and annotation.endswith("RunContext")):
+        if _is_context(annotation, RunContext):
             context_param = pname
             continue
         if annotation is inspect.Parameter.empty:
@@ -178,6 +178,15 @@ def _build_args_model(
         f"{tool_name}_args", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
     )
     return model, context_param
+
+
+def _is_context(annotation: Any, context_cls: type) -> bool:
+    """True for `RunContext`, `RunContext | None` and their string forms."""
+    if annotation is context_cls:
+        return True
+    if isinstance(annotation, str):
+        return annotation.replace(" ", "") in ("RunContext", "RunContext|None", "Optional[RunContext]")
+    return any(a is context_cls for a in typing.get_args(annotation))
 
 
 _SECTION_RE = re.compile(r"^(Args|Arguments|Parameters|Returns|Raises|Yields|Example|Examples|Note|Notes):\s*$")

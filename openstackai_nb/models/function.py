@@ -76,6 +76,9 @@ class FunctionModel(Model):
         self.fn = fn
         self.name = name or f"function:{getattr(fn, '__name__', 'model')}"
         self.delay = float(delay)
+        # A sync function runs in a worker thread so it cannot block the loop past the run's
+        # time limits (the ScriptedModel's own, instant function runs inline).
+        self._inline = False
 
     async def stream(
         self,
@@ -87,7 +90,11 @@ class FunctionModel(Model):
     ) -> AsyncIterator[ModelDelta]:
         """Call the function and stream its reply word by word."""
         turn = 1 + sum(1 for m in _since_last_user(messages) if m.role == "assistant")
-        out = self.fn(list(messages), AgentInfo(tools=tuple(tools), turn=turn))
+        info = AgentInfo(tools=tuple(tools), turn=turn)
+        if self._inline or inspect.iscoroutinefunction(self.fn):
+            out = self.fn(list(messages), info)
+        else:
+            out = await asyncio.to_thread(self.fn, list(messages), info)
         if inspect.isawaitable(out):
             out = await out
         reply = _as_reply(out)
@@ -151,6 +158,7 @@ class ScriptedModel(Model):
         except ValueError:
             raise ConfigError(f"OPENSTACKAI_NB_SCRIPTED_DELAY must be a number of seconds, got {env!r}") from None
         self._inner = FunctionModel(self._play, name=name, delay=self.delay)
+        self._inner._inline = True
 
     def stream(
         self,
@@ -198,6 +206,8 @@ def _scripted_call(tool_def: ToolDefinition, prompt: str) -> ToolCallRequest:
     props: dict[str, Any] = tool_def.parameters.get("properties", {})
     required = set(tool_def.parameters.get("required", []))
     for name, schema in props.items():
+        if name not in required:
+            continue  # optional parameters keep their defaults
         kind = schema.get("type")
         if kind == "string":
             args[name] = caps.pop(0) if caps else (prompt.strip()[:80] or name)
@@ -206,6 +216,6 @@ def _scripted_call(tool_def: ToolDefinition, prompt: str) -> ToolCallRequest:
             args[name] = int(float(value)) if kind == "integer" else float(value)
         elif kind == "boolean":
             args[name] = True
-        elif name in required:
-            args[name] = schema.get("default", [] if kind == "array" else {})
+        else:
+            args[name] = [] if kind == "array" else {}
     return call(tool_def.name, **args)

@@ -153,8 +153,8 @@ class _Run:
             input=user_input,
             started_at=datetime.now(UTC),
             metadata=dict(config.metadata),
-            messages=msgs,
         )
+        self.result.messages = msgs  # the same list: the loop appends, the result sees it
         self._emit: Sink | None = None
         self._t0 = 0.0
         self._turn_text: list[str] = []
