@@ -63,8 +63,8 @@ def _chunk(delta: dict[str, Any], finish: str | None = None, model: str = "test-
 
 
 def _usage_chunk(prompt: int, completion: int) -> bytes:
-    payload = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "choices": [],
-               "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}  # fmt: skip
+    usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+    payload = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "choices": [], "usage": usage}
     return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
 
@@ -289,8 +289,10 @@ def _bench_handler(mode: str, words: int, latency: float) -> Callable[[Request],
         if mode == "tool2" and request.body.get("tools") and not answered:
             key = f"tool-{stream}"
             if key not in cached:
-                cached[key] = tool_stream([("call_1", "lookup", {"key": "x"})]) if stream else json_reply(
-                    tool_calls=[("call_1", "lookup", {"key": "x"})]
+                cached[key] = (
+                    tool_stream([("call_1", "lookup", {"key": "x"})])
+                    if stream
+                    else json_reply(tool_calls=[("call_1", "lookup", {"key": "x"})])
                 )
         else:
             key = f"text-{stream}"

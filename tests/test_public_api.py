@@ -32,7 +32,8 @@ def test_import_stays_light() -> None:
         "import sys, openstackai_nb;"
         "from openstackai_nb import Agent, Runner, tool;"
         "Agent(name='a', model='scripted');"
-        "print(' '.join(m for m in ('pandas', 'ipywidgets', 'anywidget', 'IPython', 'httpx2', 'numpy') if m in sys.modules))"
+        "heavy = ('pandas', 'ipywidgets', 'anywidget', 'IPython', 'httpx2', 'numpy');"
+        "print(' '.join(m for m in heavy if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""

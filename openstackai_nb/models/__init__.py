@@ -27,7 +27,15 @@ if TYPE_CHECKING:
     from openstackai_nb.models.function import FunctionModel, ScriptedModel
     from openstackai_nb.models.openai import OpenAIChatModel
 
-__all__ = ["DEFAULT_MODEL", "FunctionModel", "Model", "OpenAIChatModel", "ScriptedModel", "default_model_name", "resolve_model"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "FunctionModel",
+    "Model",
+    "OpenAIChatModel",
+    "ScriptedModel",
+    "default_model_name",
+    "resolve_model",
+]
 
 DEFAULT_MODEL = "gpt-4o-mini"
 

@@ -52,7 +52,9 @@ class AgentInfo:
     """1 for the first model call of a run, 2 for the next..."""
 
 
-ModelFunction = Callable[[list[Message], AgentInfo], "str | Reply | ToolCallRequest | Sequence[ToolCallRequest] | Awaitable[Any]"]
+ModelFunction = Callable[
+    [list[Message], AgentInfo], "str | Reply | ToolCallRequest | Sequence[ToolCallRequest] | Awaitable[Any]"
+]
 
 
 class FunctionModel(Model):
@@ -194,7 +196,9 @@ class ScriptedModel(Model):
 
 def _mentioned(tools: Sequence[ToolDefinition], prompt: str) -> Sequence[ToolDefinition]:
     low = prompt.lower()
-    picked = [t for t in tools if t.name.lower() in low or any(w in low for w in t.name.lower().split("_") if len(w) > 3)]
+    picked = [
+        t for t in tools if t.name.lower() in low or any(w in low for w in t.name.lower().split("_") if len(w) > 3)
+    ]
     return picked or tools
 
 

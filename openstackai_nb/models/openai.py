@@ -194,9 +194,8 @@ class OpenAIChatModel(Model):
             choice = data["choices"][0]
             message = choice["message"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise ModelError(
-                f"unexpected answer from {self._url} (not a chat completion): {scrub(raw[:200].decode('utf-8', 'replace'))!r}"
-            ) from None
+            head = scrub(raw[:200].decode("utf-8", "replace"))
+            raise ModelError(f"unexpected answer from {self._url} (not a chat completion): {head!r}") from None
         if message.get("content"):
             yield ModelDelta("text", text=message["content"])
         for i, call in enumerate(message.get("tool_calls") or ()):

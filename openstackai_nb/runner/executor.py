@@ -103,7 +103,9 @@ def _coerce_history(history: HistoryInput | None) -> list[Message]:
             try:
                 msg = Message.model_validate(item)
             except Exception as exc:
-                raise ConfigError(f"history[{i}] is not a chat message ({exc.__class__.__name__}): {item!r:.80}") from None
+                raise ConfigError(
+                    f"history[{i}] is not a chat message ({exc.__class__.__name__}): {item!r:.80}"
+                ) from None
         else:
             raise ConfigError(f"history[{i}] must be a Message or a dict with role/content, got {type(item).__name__}")
         if msg.role != "system":
@@ -276,7 +278,9 @@ class _Run:
         span = self._open("model", self.model.name, turn)
         retries: list[str] = []
         try:
-            stream = self.model.stream(self.messages, self.tool_defs, deadline=deadline, settings=self.agent.model_settings)
+            stream = self.model.stream(
+                self.messages, self.tool_defs, deadline=deadline, settings=self.agent.model_settings
+            )
             async with aclosing(stream) as deltas:  # type: ignore[type-var]
                 async for d in deltas:
                     kind = d.kind
@@ -292,7 +296,9 @@ class _Run:
                         retries.append(f"{d.text}; waited {d.delay:.2f}s")
         except BaseException as exc:
             outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
-            self._close(span, outcome, retries=retries, error=str(exc)[:300]) if retries or outcome == "error" else self._close(span, outcome)
+            self._close(
+                span, outcome, retries=retries, error=str(exc)[:300]
+            ) if retries or outcome == "error" else self._close(span, outcome)
             raise
         self._close(span, "ok", retries=retries) if retries else self._close(span, "ok")
         text = "".join(parts)

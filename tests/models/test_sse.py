@@ -6,7 +6,7 @@ from openstackai_nb.models._sse import SSEParser
 
 STREAM = (
     b": keep-alive comment\r\n"
-    b"data: {\"a\": \"h\xc3\xa9llo\"}\r\n\r\n"
+    b'data: {"a": "h\xc3\xa9llo"}\r\n\r\n'
     b"event: message\n"
     b"data: line1\n"
     b"data: line2\n\n"

@@ -45,9 +45,8 @@ def test_result_fields_and_round_trip() -> None:
     ]  # fmt: skip
     back = RunResult.from_dict(r.to_dict())
     assert back == r and RunResult.model_validate_json(r.to_json()) == r
-    assert repr(r) == "RunResult(status=COMPLETED, turns=2, time=%.2fs, tool_calls=1, output='The sum is 3.')" % (
-        r.elapsed_time
-    )
+    expected = f"RunResult(status=COMPLETED, turns=2, time={r.elapsed_time:.2f}s, tool_calls=1, output='The sum is 3.')"
+    assert repr(r) == expected
 
 
 def test_trace_disabled() -> None:
@@ -77,8 +76,12 @@ def test_multi_turn_history_from_dicts() -> None:
         return "ok"
 
     agent = Agent(name="C", instructions="sys", model=FunctionModel(model))
-    Runner.run_sync(agent, "second", history=[{"role": "system", "content": "old"}, {"role": "user", "content": "first"},
-                                               {"role": "assistant", "content": "hi"}])  # fmt: skip
+    old = [
+        {"role": "system", "content": "old"},
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "hi"},
+    ]
+    Runner.run_sync(agent, "second", history=old)
     assert seen[0] == ["system:sys", "user:first", "assistant:hi", "user:second"]  # old system message dropped
 
 
