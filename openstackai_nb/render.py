@@ -344,10 +344,16 @@ def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> 
     return "\n".join(parts)
 
 
-def run_bundle(result: RunResult, *, note: str = "") -> dict[str, str]:
-    """Return the static mime bundle of a run: text/html, text/markdown and text/plain."""
+def run_bundle(result: RunResult, *, note: str = "", show_input: bool = True) -> dict[str, str]:
+    """Return the static mime bundle of a run: text/html, text/markdown and text/plain.
+
+    Args:
+        result: the run.
+        note: an extra note for the status line.
+        show_input: include the prompt (False under a `%%agent` cell, which shows it already).
+    """
     return {
-        "text/html": run_html(result, note=note),
-        "text/markdown": run_markdown(result, note=note),
-        "text/plain": run_text(result, note=note),
+        "text/html": run_html(result, note=note, show_input=show_input),
+        "text/markdown": run_markdown(result, note=note, show_input=show_input),
+        "text/plain": run_text(result, note=note, show_input=show_input),
     }
