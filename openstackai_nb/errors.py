@@ -51,8 +51,8 @@ class AgentError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, self.args, self.__dict__)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        self.__dict__.update(state or {})
 
 
 class ConfigError(AgentError, ValueError):

@@ -212,8 +212,9 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
             pm = _PARAM_RE.match(line)
             indent = len(line) - len(line.lstrip())
             if pm and (current is None or indent <= _indent_of(lines, current)):
-                current = pm.group(1).lstrip("*")
-                params[current] = pm.group(2).strip()
+                name = pm.group(1).lstrip("*")
+                params[name] = pm.group(2).strip()
+                current = name
             elif current is not None:
                 params[current] = (params[current] + " " + stripped).strip()
     summary = " ".join(s for s in summary_lines if s).strip()

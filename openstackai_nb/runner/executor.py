@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -205,8 +205,9 @@ class _Run:
                 deadline = min(per_turn, run_deadline)
                 limit = "max_time" if run_deadline <= per_turn else "timeout_per_turn"
                 span = self._open("turn", f"turn {turn}", turn)
+                cm = asyncio.timeout_at(deadline)
                 try:
-                    async with asyncio.timeout_at(deadline) as cm:
+                    async with cm:
                         try:
                             final = await self._turn(turn, deadline)
                         except BaseException:
@@ -295,12 +296,13 @@ class _Run:
                     elif kind == "retry":
                         retries.append(f"{d.text}; waited {d.delay:.2f}s")
         except BaseException as exc:
-            outcome = "cancelled" if isinstance(exc, asyncio.CancelledError) else "error"
-            self._close(
-                span, outcome, retries=retries, error=str(exc)[:300]
-            ) if retries or outcome == "error" else self._close(span, outcome)
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            details: dict[str, Any] = {"retries": retries} if retries else {}
+            if not cancelled:
+                details["error"] = str(exc)[:300]
+            self._close(span, "cancelled" if cancelled else "error", **details)
             raise
-        self._close(span, "ok", retries=retries) if retries else self._close(span, "ok")
+        self._close(span, "ok", **({"retries": retries} if retries else {}))
         text = "".join(parts)
         if text:
             self._last_text = text
@@ -425,7 +427,7 @@ class Runner:
         config: RunConfig | None = None,
         context: RunContext | None = None,
         history: HistoryInput | None = None,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Yield the answer's text deltas as they arrive."""
         from openstackai_nb.runner.streaming import StreamingRunner
 

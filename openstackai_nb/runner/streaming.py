@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from openstackai_nb.messages import StreamEvent
@@ -41,7 +41,7 @@ class StreamingRunner:
         config: RunConfig | None = None,
         context: RunContext | None = None,
         history: HistoryInput | None = None,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         """Start the run and yield its events until "done"."""
         run = _Run(self.agent, input, config, context, history)
         queue: asyncio.Queue[object] = asyncio.Queue()
