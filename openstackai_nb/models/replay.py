@@ -403,12 +403,43 @@ class RecordingModel(Model):
                         recorded.append(j)
                     yield d
         except AgentError as exc:
-            entry["deltas"] = recorded
+            entry["deltas"] = _scrub_split_secrets(recorded)
             entry["error"] = _error_to_json(exc)
             self.cassette.append(entry)
             raise
-        entry["deltas"] = recorded
+        entry["deltas"] = _scrub_split_secrets(recorded)
         self.cassette.append(entry)
+
+
+def _scrub_split_secrets(deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Merge a run of text deltas into one when a secret spans their boundaries.
+
+    Each string is scrubbed on its own when written, which misses a key streamed in pieces
+    ("sk-test-" then "SECRET..."): scrub each run of consecutive text deltas as a whole, and
+    where that finds something, keep the run as a single scrubbed delta.
+    """
+    out: list[dict[str, Any]] = []
+    run: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if len(run) > 1:
+            joined = "".join(d["text"] for d in run)
+            cleaned = scrub(joined)
+            if cleaned != joined and "".join(scrub(d["text"]) for d in run) != cleaned:
+                out.append({"kind": "text", "text": cleaned})
+                run.clear()
+                return
+        out.extend(run)
+        run.clear()
+
+    for d in deltas:
+        if d["kind"] == "text":
+            run.append(d)
+        else:
+            flush()
+            out.append(d)
+    flush()
+    return out
 
 
 def _error_to_json(exc: AgentError) -> dict[str, Any]:
