@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from typing import Any
 
 __all__ = ["REDACTED", "register_secret", "scrub", "scrub_data"]
@@ -30,17 +31,35 @@ def register_secret(value: str | None) -> None:
         _known.add(value)
 
 
-def _env_secrets() -> set[str]:
-    return {v for k, v in os.environ.items() if v and len(v) >= 6 and _SECRET_ENV.search(k)}
+# Substrings without which _KEYLIKE cannot match: a cheap test that skips the regex (history
+# scrubs every recorded run, so this is on the hot path).
+_KEYLIKE_HINTS = ("bearer", "sk-", "pk-", "rk-", "ak-", "ghp_", "gho_", "xox", "hf_")
+_env_cache: tuple[float, frozenset[str]] = (0.0, frozenset())
+
+
+def _env_secrets() -> frozenset[str]:
+    # Re-read at most once a second: a key exported in a notebook cell is seen almost at once.
+    global _env_cache
+    now = time.monotonic()
+    if now - _env_cache[0] > 1.0:
+        found = frozenset(v for k, v in os.environ.items() if v and len(v) >= 6 and _SECRET_ENV.search(k))
+        _env_cache = (now, found)
+    return _env_cache[1]
 
 
 def scrub(text: str) -> str:
     """Return `text` with known secrets and key-shaped strings replaced by [REDACTED]."""
     if not text:
         return text
-    for secret in _known | _env_secrets():
+    for secret in _known:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    for secret in _env_secrets():
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    lower = text.lower()
+    if not any(hint in lower for hint in _KEYLIKE_HINTS):
+        return text
     return _KEYLIKE.sub(lambda m: (m.group(1) or "") + REDACTED, text)
 
 
