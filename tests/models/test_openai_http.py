@@ -276,3 +276,47 @@ def test_key_never_in_result_logs_or_errors(openai_server: OpenAIServer, caplog:
     dumped = json.dumps(r.to_dict()) + repr(r) + r.to_json() + caplog.text + str(r.error)
     assert KEY not in dumped and "Bearer" not in dumped
     assert "tool 'add' turn=1 ok" in caplog.text  # verbose logs the spans
+
+
+def test_unreachable_endpoint_retries_then_fails_clearly() -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens here once the socket is closed
+    model = OpenAIChatModel("m", base_url=f"http://127.0.0.1:{port}/v1", backoff=0.01, max_retries=2)
+    r = Runner.run_sync(agent(model=model), "Hi")
+    assert r.status is RunStatus.FAILED
+    assert f"could not reach http://127.0.0.1:{port}/v1" in (r.error or "")
+    model_span = next(s for s in r.trace if s.kind == "model")
+    assert len(model_span.attributes["retries"]) == 2
+
+
+def test_retry_after_longer_than_the_time_left_is_not_slept(openai_server: OpenAIServer) -> None:
+    openai_server.script(error(429, "later", retry_after="120"))
+    t0 = time.monotonic()
+    r = Runner.run_sync(agent(), "Hi", config=RunConfig(timeout_per_turn=5))
+    assert time.monotonic() - t0 < 5
+    assert r.status is RunStatus.FAILED and "would pass the run's time limit" in (r.error or "")
+
+
+def test_retry_after_as_http_date(openai_server: OpenAIServer) -> None:
+    from email.utils import formatdate
+
+    openai_server.script(error(503, "busy", retry_after=formatdate(time.time() - 5, usegmt=True)), text_stream("ok"))
+    assert Runner.run_sync(agent(), "Hi").final_output == "ok"
+
+
+def test_a_new_event_loop_gets_its_own_client(openai_server: OpenAIServer) -> None:
+    from openstackai_nb.models import _http
+
+    a = agent()
+    clients = []
+
+    async def one() -> None:
+        await Runner.run_async(a, "Hi")
+        clients.append(_http.get_client())
+
+    arun(one())
+    arun(one())
+    assert clients[0] is not clients[1] and clients[0].is_closed
