@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
-# Set up .venv and run the whole test suite: pytest (unit, loopback HTTP, real kernels, browser)
-# and nbval over every notebook in notebooks/.
+# Set up .venv (and Debian's Chromium for the browser tests) and run the whole test suite:
+# pytest (unit, loopback HTTP, real kernels, headless browser) and nbval over notebooks/.
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" dev
 export PYTHONDONTWRITEBYTECODE=1
+
+# The browser tests drive Debian's Chromium (no browser download: this machine cannot fetch one).
+if ! command -v chromium >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  echo "installing Debian's chromium for the browser tests..."
+  $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+    || echo "could not install chromium: the browser tests will fail with a setup error"
+fi
+
 nbargs=()
 if compgen -G "notebooks/*.ipynb" >/dev/null; then
   nbargs=(notebooks --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval-sanitize.cfg)
