@@ -62,7 +62,7 @@ def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
         text = value
     else:
         try:
-            text = json.dumps(value, ensure_ascii=False, default=str)
+            text = json.dumps(value, ensure_ascii=False)
         except (TypeError, ValueError):
             text = str(value)
     text = " ".join(text.split())

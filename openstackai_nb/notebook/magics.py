@@ -90,6 +90,20 @@ def interpolate(prompt: str, namespace: dict[str, Any], extra: dict[str, Any] | 
     return _PLACEHOLDER.sub(sub, prompt)
 
 
+def _unquote(text: str | None) -> str | None:
+    # IPython splits magic lines the non-POSIX way, which keeps the quotes around a value.
+    if text and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def _parse(line: str) -> Any:
+    args = parse_argstring(AgentMagics.agent_cell, line)
+    for name in ("agent", "model", "instructions", "tools", "out", "agents", "over"):
+        setattr(args, name, _unquote(getattr(args, name)))
+    return args
+
+
 def _split_names(text: str | None) -> list[str]:
     return [n.strip() for n in (text or "").split(",") if n.strip()]
 
@@ -108,7 +122,7 @@ class AgentMagics(Magics):
         """Set by `%agent replay PATH`: later cells use model "replay:PATH"."""
 
     # -- %%agent --------------------------------------------------------------------------------
-    @magic_arguments("%%agent")
+    @magic_arguments("%agent")  # the help formatter adds one more %
     @argument("--agent", metavar="NAME", help="an Agent variable of the notebook (default: a new default agent)")
     @argument("--model", metavar="NAME", help='the model, e.g. "gpt-4o-mini", "ollama:llama3.2", "scripted"')
     @argument("--instructions", metavar="TEXT", help="the system instructions (quote them)")
@@ -130,7 +144,7 @@ class AgentMagics(Magics):
         OPENSTACKAI_NB_MODEL, else gpt-4o-mini when OPENAI_API_KEY or OPENAI_BASE_URL is set, else
         the offline scripted model. The kernel's interrupt button stops the run (CANCELLED).
         """
-        args = parse_argstring(self.agent_cell, line)
+        args = _parse(line)
         prompt = (cell or "").strip()
         if not prompt:
             raise UsageError("%%agent needs a prompt: write it in the cell body, below the %%agent line")

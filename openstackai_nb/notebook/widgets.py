@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb import render
 
 if TYPE_CHECKING:
+    LiveView: type  # built on first use by __getattr__ (anywidget is imported then)
     from openstackai_nb.messages import StreamEvent
     from openstackai_nb.runner._sync import EventStream
     from openstackai_nb.runner.result import RunResult
@@ -43,6 +44,11 @@ __all__ = [
 
 FLUSH_HZ = 30
 """Most flushes (messages carrying text) per second sent to a live view."""
+MIN_DELTA_CHARS = 200
+"""A smaller text delta waits (up to MAX_DELTA_WAIT) for more text: each message costs ~0.5 KB of
+headers, so a slow model streaming a few tokens at a time would otherwise send mostly headers."""
+MAX_DELTA_WAIT = 0.25
+"""Longest time streamed text waits before it is shown."""
 STATUS_TICK = 0.5
 """Seconds between status-line refreshes while nothing else changes (elapsed time)."""
 _STATIC = Path(__file__).parent / "static"
@@ -137,6 +143,7 @@ class Presenter:
         self.note = note
         self.rows: dict[str, dict[str, Any]] = {}
         self.pending: list[str] = []
+        self.pending_chars = 0
         self.turn = 0
         self.deltas = 0
         self.t0 = time.monotonic()
@@ -151,6 +158,7 @@ class Presenter:
             kind = ev.type
             if kind == "text":
                 self.pending.append(ev.content)
+                self.pending_chars += len(ev.content)
                 self.deltas += 1
             elif kind == "turn":
                 self.turn = ev.turn
@@ -196,6 +204,7 @@ class Presenter:
         """The text collected since the last flush (and forget it)."""
         text = "".join(self.pending)
         self.pending.clear()
+        self.pending_chars = 0
         return text
 
     def on_tool(self, row: dict[str, Any]) -> None:
@@ -342,10 +351,13 @@ def _pump(stream: EventStream, presenter: Presenter) -> RunResult | None:
         if not events and stream.finished:
             return _drain(stream, presenter)
         now = time.monotonic()
-        wait = last + interval - now
-        if wait > 0 and presenter.pending:
-            # Let more text arrive so it goes out as one delta: at most FLUSH_HZ flushes per second.
-            time.sleep(wait)
+        due = last + interval
+        if presenter.pending_chars < MIN_DELTA_CHARS and not presenter.rows_changed:
+            due = max(due, last + MAX_DELTA_WAIT)
+        if now < due and presenter.pending:
+            # Let more text arrive so it goes out as one delta: at most FLUSH_HZ flushes per second,
+            # and small deltas only every MAX_DELTA_WAIT seconds.
+            time.sleep(min(due - now, interval))
             continue
         presenter.flush()
         last = time.monotonic()

@@ -13,7 +13,16 @@ from typing import Any
 from jupyter_client.manager import KernelManager
 
 _CLEARED_PREFIXES = ("OPENAI_", "OLLAMA_", "OPENROUTER_", "OPENSTACKAI_NB_")
-_PROXY_VARS = {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+_PROXY_VARS = {
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "no_proxy",
+}
 
 
 def kernel_env(**extra: str) -> dict[str, str]:

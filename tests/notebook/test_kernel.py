@@ -1,0 +1,268 @@
+"""The notebook layer in a real kernel (jupyter_client) against the loopback OpenAI server.
+
+Every iopub message of every cell is recorded: the tests read the saved outputs, the live view's
+comm traffic, and search all of it for the API key.
+"""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._server import OpenAIServer, error, text_stream, tool_stream
+from tests.notebook._kernel import Execution, Kernel, kernel_env
+
+pytestmark = pytest.mark.kernel
+
+KEY = "sk-test-SECRET-0123456789abcdef"
+EVIL = "Look: <script>alert(1)</script> <img src=x onerror=alert(2)> done"
+SETUP = """
+%load_ext openstackai_nb
+from openstackai_nb import Agent, Runner
+def get_weather(city: str) -> str:
+    '''Get the weather for a city.'''
+    return f"Sunny in {city}"
+def lookup(key: str) -> str:
+    '''Look a key up.'''
+    raise KeyError(key)
+weather = Agent(name="Weather", tools=[get_weather], model="gpt-4o-mini")
+"""
+
+
+def _start(server: OpenAIServer, tmp: Path) -> Kernel:
+    env = kernel_env(OPENAI_BASE_URL=server.url, OPENAI_API_KEY=KEY, OPENSTACKAI_NB_HISTORY=str(tmp / "h.sqlite"))
+    kernel = Kernel(env, str(tmp))
+    ex = kernel.execute(SETUP)
+    assert ex.error is None, ex.error
+    return kernel
+
+
+@pytest.fixture(scope="module")
+def kernel(_server: OpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kernel]:
+    k = _start(_server, tmp_path_factory.mktemp("kernel"))
+    k.seen: list[Execution] = []  # type: ignore[misc]
+    yield k
+    k.close()
+
+
+def run(kernel: Kernel, code: str, **kwargs: Any) -> Execution:
+    ex = kernel.execute(code, **kwargs)
+    getattr(kernel, "seen", []).append(ex)
+    return ex
+
+
+class _Tags(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += [n for n, _ in attrs]
+
+
+def _static(ex: Execution) -> dict[str, str]:
+    outs = ex.final_outputs()
+    assert len(outs) == 1, outs
+    data = outs[0]["data"]
+    assert "application/vnd.jupyter.widget-view+json" not in data
+    assert {"text/html", "text/markdown", "text/plain"} <= set(data)
+    return data
+
+
+def _tool_updates(ex: Execution) -> list[list[dict[str, Any]]]:
+    out = []
+    for m in ex.of_type("comm_msg"):
+        state = m["content"]["data"].get("state", {})
+        if "tools" in state:
+            out.append(state["tools"])
+    return out
+
+
+def test_cell_ends_as_static_bundle_with_tool_table(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    openai_server.script(
+        tool_stream([("call_7", "get_weather", {"city": "Paris"})]),
+        text_stream("It is sunny in Paris."),
+    )
+    ex = run(kernel, "%%agent --agent weather -o r\nWhat is the weather in Paris?")
+    assert ex.error is None, ex.error
+    # live: a widget was shown, then replaced in the same output, then closed
+    shown = ex.of_type("display_data")[0]["content"]
+    assert "application/vnd.jupyter.widget-view+json" in shown["data"]
+    assert ex.of_type("update_display_data")[0]["content"]["transient"] == shown["transient"]
+    assert ex.of_type("comm_close")
+    data = _static(ex)
+    assert "It is sunny in Paris." in data["text/html"] and "COMPLETED" in data["text/plain"]
+    assert "<td>get_weather</td>" in data["text/html"] and "Sunny in Paris" in data["text/html"]
+    assert "| get_weather |" in data["text/markdown"]
+    # the tool row went running -> ok in the live view's synced state
+    rows = _tool_updates(ex)
+    assert [r[0]["status"] for r in rows] == ["running", "ok"]
+    assert rows[-1][0]["name"] == "get_weather" and rows[-1][0]["result"] == "Sunny in Paris"
+    assert rows[-1][0]["args"] == '{"city": "Paris"}' and rows[-1][0]["duration"] >= 0
+    check = run(kernel, "print(r.status.value, r.tool_calls[0].name, r.final_output)")
+    assert check.stdout.strip() == "COMPLETED get_weather It is sunny in Paris."
+
+
+def test_failed_tool_row_and_failed_run(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    openai_server.script(tool_stream([("call_1", "lookup", {"key": "k"})]), error(401, "no key"))
+    ex = run(kernel, "%%agent --tools lookup -o bad\nLook k up")
+    assert ex.error is None, ex.error
+    rows = _tool_updates(ex)
+    assert rows[-1][0]["status"] == "error" and "KeyError" in rows[-1][0]["result"]
+    data = _static(ex)
+    assert "FAILED" in data["text/plain"] and "401" in data["text/plain"]
+    assert run(kernel, "print(bad.status.value)").stdout.strip() == "FAILED"
+
+
+def test_model_text_is_escaped(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    openai_server.script(text_stream(EVIL))
+    ex = run(kernel, "%%agent -o r\nSay something")
+    data = _static(ex)
+    parsed = _Tags()
+    parsed.feed(data["text/html"])
+    assert "script" not in parsed.tags and "img" not in parsed.tags and "onerror" not in parsed.attrs
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in data["text/html"]
+    assert "<script" not in data["text/markdown"] and "<img" not in data["text/markdown"]
+    # the live deltas carry the text as data; the front end only sets it as textContent
+    # (text arriving with the end of the run goes straight into the static bundle)
+    assert EVIL.startswith("".join(m["content"]["data"]["content"]["text"] for m in ex.deltas()))
+    js = (Path(__file__).parents[2] / "openstackai_nb/notebook/static/live_view.js").read_text()
+    assert ".innerHTML" not in js and "insertAdjacentHTML" not in js
+
+
+def test_long_answer_is_coalesced_and_append_only(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    words = [f"word{i}" for i in range(2000)]
+    text = " ".join(words)
+    openai_server.script(text_stream(text, chunk_delay=0.0005))
+    ex = run(kernel, "%%agent -o long\nWrite 2000 words")
+    assert ex.error is None, ex.error
+    deltas = ex.deltas()
+    streamed = "".join(m["content"]["data"]["content"]["text"] for m in deltas)
+    # append-only: every delta is new text, nothing re-sent (the tail that arrives together with
+    # the end of the run goes straight into the static bundle)
+    assert text.startswith(streamed) and len(streamed) > len(text) / 2
+    elapsed = float(run(kernel, "print(long.elapsed_time)").stdout)
+    assert len(deltas) <= 30 * elapsed + 5, (len(deltas), elapsed)  # at most ~30 flushes per second
+    assert len(deltas) < len(words) / 10
+    size = len(text.encode())
+    live_bytes = ex.wire_bytes(ex.of_type("comm_msg"))
+    widget_bytes = ex.wire_bytes(ex.of_type("comm_open"))
+    total = ex.wire_bytes()
+    print(
+        f"\n2000 words ({size} B) in {elapsed:.2f}s: {len(deltas)} deltas, live updates {live_bytes} B, "
+        f"widget creation {widget_bytes} B, cell total with the saved bundle {total} B"
+    )
+    # text once plus ~0.5 KB of message headers per flush: a few times the text, never O(n^2)
+    assert live_bytes < 4 * size
+    assert widget_bytes < 12_000
+    assert total < 8 * size  # + the saved bundle: html, markdown and plain copies of the text
+
+
+def test_plain_api_in_a_cell(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    ex = run(kernel, 'res = Runner.run_sync(Agent(model="scripted"), "Hello there")\nres')
+    assert ex.error is None, ex.error
+    result = ex.of_type("execute_result")[0]["content"]["data"]
+    assert "You asked: Hello there" in result["text/html"] and "COMPLETED" in result["text/markdown"]
+    assert result["text/plain"].startswith("RunResult(status=COMPLETED")
+
+
+def test_line_magics(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    cfg = run(kernel, "%agent config")
+    text = json.dumps(cfg.displayed())
+    assert "gpt-4o-mini" in text and openai_server.url in text and "| OPENAI_API_KEY | set |" in text
+    assert "Weather" in run(kernel, "%agent agents").stdout
+    openai_server.script(text_stream("again"))
+    run(kernel, "%%agent --quiet\nHi")
+    last = run(kernel, "%agent last")
+    assert "again" in last.displayed()[0]["data"]["text/html"]
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("%%agent --agent nope\nhi", "--agent nope is not defined"),
+        ("%%agent -o x\n  \n", "%%agent needs a prompt"),
+        ("%%agent\n", "the cell body is empty"),  # IPython's own message
+        ("%%agent --frobnicate\nhi", "unrecognized arguments: --frobnicate"),
+    ],
+)
+def test_bad_input_is_one_line(kernel: Kernel, code: str, message: str) -> None:
+    ex = run(kernel, code)
+    reply = ex.reply
+    assert reply["status"] == "error" and reply["ename"] == "UsageError" and message in reply["evalue"]
+    assert reply["traceback"] == [] and not ex.of_type("error")  # no traceback, one line on stderr
+    stderr = [m["content"]["text"] for m in ex.of_type("stream") if m["content"]["name"] == "stderr"]
+    assert len(stderr) == 1 and stderr[0].startswith("UsageError: ") and stderr[0].count("\n") == 1
+
+
+def test_unreachable_endpoint_fails_with_one_line(kernel: Kernel) -> None:
+    # the kernel's base URL is the loopback server; point this run at a closed port instead
+    ex = run(
+        kernel,
+        "import os; _b = os.environ['OPENAI_BASE_URL']; os.environ['OPENAI_BASE_URL'] = 'http://127.0.0.1:9/v1'\n"
+        "get_ipython().run_cell_magic('agent', '-o down --max-time 3', 'Hi')\n"
+        "os.environ['OPENAI_BASE_URL'] = _b",
+    )
+    assert ex.error is None, ex.error
+    data = _static(ex)
+    assert "FAILED" in data["text/plain"] and "could not reach http://127.0.0.1:9/v1" in data["text/plain"]
+
+
+def test_no_key_in_any_message(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    openai_server.script(error(401, f"Incorrect API key provided: {KEY}"))
+    run(kernel, "%%agent -o r\nHi")
+    run(kernel, "%agent config")
+    run(kernel, "print(r.to_json()); r")
+    seen = kernel.seen  # type: ignore[attr-defined]
+    assert len(seen) > 10
+    for ex in seen:
+        assert KEY not in ex.raw()
+        assert "0123456789abcdef" not in ex.raw()
+
+
+def test_unload_ext(kernel: Kernel) -> None:
+    run(kernel, "%unload_ext openstackai_nb")
+    ex = run(kernel, "%%agent\nhi")
+    assert ex.reply["status"] == "error" and "not found" in ex.reply["evalue"]
+    run(kernel, "%load_ext openstackai_nb")
+    assert run(kernel, "%agent agents").error is None
+
+
+@pytest.mark.slow
+def test_interrupt_cancels_keeps_partial_text_and_kernel(openai_server: OpenAIServer, tmp_path: Path) -> None:
+    k = _start(openai_server, tmp_path)
+    try:
+        words = " ".join(f"w{i}" for i in range(400))
+        openai_server.script(text_stream(words, chunk_delay=0.05))  # 20 s if not interrupted
+        interrupted: list[float] = []
+
+        def on_msg(msg: dict[str, Any]) -> None:
+            data = msg["content"].get("data", {}) if msg["msg_type"] == "comm_msg" else {}
+            if not interrupted and data.get("content", {}).get("kind") == "delta":
+                interrupted.append(time.monotonic())
+                k.km.interrupt_kernel()
+
+        ex = k.execute("%%agent -o r\nWrite a long story", on_msg=on_msg, timeout=60)
+        assert interrupted, "no text streamed before the interrupt"
+        latency = ex.idle_at - interrupted[0]
+        print(f"\ninterrupt -> kernel idle: {latency:.3f}s")
+        assert ex.error is None, ex.error  # the cell returns normally
+        data = _static(ex)
+        assert "CANCELLED" in data["text/plain"] and "interrupted" in data["text/plain"]
+        check = k.execute("print(r.status.value, len(r.final_output.split()))")
+        status, n = check.stdout.split()
+        assert status == "CANCELLED" and 0 < int(n) < 400  # partial text kept; stopped long before the end
+        assert k.execute("print(6 * 7)").stdout.strip() == "42"
+        openai_server.script(text_stream("still works"))
+        again = k.execute("%%agent -o r2\nHi")
+        assert "still works" in _static(again)["text/html"]
+    finally:
+        k.close()

@@ -1,0 +1,210 @@
+"""%%agent / %agent in an in-process IPython shell (terminal mode: streamed text, no widgets)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from openstackai_nb.notebook import magics
+from openstackai_nb.notebook.magics import AgentMagics, default_model, interpolate, summarise
+from openstackai_nb.runner import RunResult, RunStatus
+from tests._server import error, text_stream
+
+KEY = "sk-test-SECRET-0123456789abcdef"
+
+
+@pytest.fixture
+def ip() -> Iterator[InteractiveShell]:
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "openstackai_nb")
+    shell.run_cell(
+        "from openstackai_nb import Agent\n"
+        "def get_weather(city: str) -> str:\n"
+        "    '''Get the weather for a city.'''\n"
+        "    return f'Sunny in {city}'\n"
+        "weather = Agent(name='Weather', tools=[get_weather], model='scripted')\n"
+        "not_an_agent = 3\n"
+    )
+    yield shell
+    shell.run_line_magic("unload_ext", "openstackai_nb")
+    for name in ("weather", "not_an_agent", "get_weather", "r", "Agent"):
+        shell.user_ns.pop(name, None)
+
+
+def cell(ip: InteractiveShell, line: str, body: str) -> Any:
+    return ip.run_cell_magic("agent", line, body)
+
+
+# -- parsing and help (no run) ---------------------------------------------------------------------
+def test_help_lists_every_option() -> None:
+    doc = AgentMagics.agent_cell.__doc__ or ""
+    assert doc.startswith("::\n\n  %%agent")
+    for opt in ("--agent NAME", "--model NAME", "--instructions TEXT", "--tools F,G", "-o NAME, --out NAME",
+                "--max-turns N", "--max-time S", "--chat", "--quiet", "--agents A,B,C", "--over NAME",
+                "--concurrency N", "{{name}}"):  # fmt: skip
+        assert opt in doc, opt
+    line_doc = AgentMagics.agent_line.__doc__ or ""
+    for sub in ("config", "agents", "last", "history [-n N]", "record PATH", "replay PATH"):
+        assert sub in line_doc
+
+
+def test_parse_arguments() -> None:
+    args = magics._parse(
+        "--agent a -o res --max-turns 3 --max-time 2.5 --chat --quiet --tools f,g --instructions 'Be brief.'"
+    )
+    assert (args.agent, args.out, args.max_turns, args.max_time) == ("a", "res", 3, 2.5)
+    assert args.chat and args.quiet and args.tools == "f,g" and args.instructions == "Be brief."
+    assert args.concurrency == 8 and args.model is None
+
+
+# -- interpolation and defaults ---------------------------------------------------------------------
+def test_interpolation_is_opt_in_and_bounded() -> None:
+    ns = {"city": "Paris", "long": "x" * 10_000, "n": 3}
+    assert interpolate("Weather in {{city}}? {{ n }}", ns) == "Weather in Paris? 3"
+    code = "def f(d): return {k: v for k, v in d.items()}  # {city} {0}"
+    assert interpolate(code, ns) == code
+    assert len(interpolate("{{long}}", ns)) < magics.SUMMARY_CHARS + 50
+    with pytest.raises(UsageError, match="define missing first"):
+        interpolate("{{missing}}", ns)
+
+
+def test_dataframe_is_summarised() -> None:
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"a": range(1000), "b": ["text"] * 1000})
+    out = summarise(df)
+    assert "shape 1000x2" in out and len(out.splitlines()) == 12
+
+
+def test_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_model() == ("scripted", magics.OFFLINE_NOTE)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
+    assert default_model() == ("gpt-4o-mini", "")
+    monkeypatch.setenv("OPENSTACKAI_NB_MODEL", "ollama:llama3.2")
+    assert default_model() == ("ollama:llama3.2", "")
+
+
+# -- runs ---------------------------------------------------------------------------------------------
+def test_cell_streams_text_and_stores_result(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    cell(ip, "--agent weather -o r", "What is the weather in Paris?")
+    out = capsys.readouterr().out
+    assert '[get_weather({"city": "Paris"}) running]' in out
+    assert "[get_weather ok" in out and "Sunny in Paris" in out
+    assert "COMPLETED · Weather · scripted · 2 turns" in out
+    res = ip.user_ns["r"]
+    assert isinstance(res, RunResult) and res.status is RunStatus.COMPLETED
+    assert res.tool_calls[0].result == "Sunny in Paris"
+    assert ip.magics_manager.registry["AgentMagics"].last is res
+
+
+def test_default_agent_is_offline_with_a_note(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    cell(ip, "-o r --instructions 'Be brief.'", "Write 12 words")
+    out = capsys.readouterr().out
+    assert "offline scripted model" in out
+    res = ip.user_ns["r"]
+    assert res.model == "scripted" and len((res.final_output or "").split()) == 12
+    assert res.messages[0].content == "Be brief."
+
+
+def test_real_endpoint_chat_and_tools(
+    ip: InteractiveShell, openai_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openai_server.script(text_stream("First answer."), text_stream("Second answer."))
+    cell(ip, "-o r", "Hello {{not_an_agent}}")
+    assert ip.user_ns["r"].final_output == "First answer."
+    assert ip.user_ns["r"].model == "gpt-4o-mini"
+    cell(ip, "--chat -o r", "And again?")
+    sent = [m["content"] for m in openai_server.requests[1].messages if m["role"] != "system"]
+    assert sent == ["Hello 3", "First answer.", "And again?"]
+    out = capsys.readouterr().out
+    assert "First answer." in out and "Second answer." in out and KEY not in out
+    openai_server.script(text_stream("Third."))
+    cell(ip, "--tools get_weather --model gpt-4o-mini -o r", "Use tools")
+    assert [t["function"]["name"] for t in openai_server.requests[2].body["tools"]] == ["get_weather"]
+
+
+def test_failed_run_is_stored_and_shown(
+    ip: InteractiveShell, openai_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openai_server.script(error(400, "bad request <script>x</script>"))
+    cell(ip, "-o r", "Hello")
+    res = ip.user_ns["r"]
+    assert res.status is RunStatus.FAILED and "400" in (res.error or "")
+    out = capsys.readouterr().out
+    assert "Error:" in out and "FAILED" in out and KEY not in out
+
+
+def test_unreachable_endpoint_fails_the_run(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    cell(ip, "-o r --max-time 3", "Hello")
+    res = ip.user_ns["r"]
+    assert res.status is RunStatus.FAILED
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "127.0.0.1:9" in out
+
+
+@pytest.mark.parametrize(
+    ("line", "body", "message"),
+    [
+        ("--agent nope", "hi", "--agent nope is not defined; Agents in this notebook: weather"),
+        ("--agent not_an_agent", "hi", "--agent not_an_agent is not an Agent"),
+        ("", "   \n ", "%%agent needs a prompt"),
+        ("--bogus", "hi", "unrecognized arguments: --bogus"),
+        ("--max-turns 0", "hi", "max_turns"),
+        ("--max-time -1", "hi", "max_time"),
+        ("--tools nothing_here", "hi", "--tools nothing_here: no function named nothing_here"),
+        ("--model ollam:llama3", "hi", "did you mean 'ollama'"),
+        ("--model gpt-4o-mini", "hi", "OPENAI_API_KEY is not set"),
+        ("", "{{undefined_var}}", "define undefined_var first"),
+    ],
+)
+def test_bad_input_is_a_one_line_usage_error(ip: InteractiveShell, line: str, body: str, message: str) -> None:
+    with pytest.raises(UsageError) as info:
+        cell(ip, line, body)
+    text = str(info.value)
+    assert message in text
+    assert "\n" not in text.strip()
+
+
+def test_quiet_stores_silently(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    cell(ip, "--quiet -o r", "Write 5 words")
+    assert capsys.readouterr().out == ""
+    assert ip.user_ns["r"].status is RunStatus.COMPLETED
+
+
+# -- %agent --------------------------------------------------------------------------------------------
+def test_line_subcommands(ip: InteractiveShell, openai_server: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    config = ip.run_line_magic("agent", "config")
+    assert "gpt-4o-mini" in config.data and openai_server.url in config.data
+    assert "| OPENAI_API_KEY | set |" in config.data and KEY not in config.data
+    ip.run_line_magic("agent", "agents")
+    assert "weather: 'Weather' · scripted · get_weather" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="unknown subcommand"):
+        ip.run_line_magic("agent", "frobnicate")
+    with pytest.raises(UsageError, match="Usage"):
+        ip.run_line_magic("agent", "")
+    with pytest.raises(UsageError, match="no cassette"):
+        ip.run_line_magic("agent", "replay /nonexistent/cassette.jsonl")
+    with pytest.raises(UsageError, match="history"):
+        ip.run_line_magic("agent", "history -n x")
+
+
+def test_last_reshows_the_run(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    cell(ip, "--agent weather", "Weather in Oslo?")
+    capsys.readouterr()
+    ip.run_line_magic("agent", "last")
+    out = capsys.readouterr().out
+    assert "COMPLETED" in out and "Sunny in Oslo" in out and "> Weather in Oslo?" in out
+
+
+def test_unload_removes_the_magics(ip: InteractiveShell) -> None:
+    ip.run_line_magic("unload_ext", "openstackai_nb")
+    assert "agent" not in ip.magics_manager.magics["cell"]
+    assert "agent" not in ip.magics_manager.magics["line"]
+    ip.run_line_magic("load_ext", "openstackai_nb")
+    assert "agent" in ip.magics_manager.magics["cell"]

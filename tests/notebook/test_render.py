@@ -1,0 +1,144 @@
+"""render.py: the static HTML / markdown / text of runs (no kernel)."""
+
+from __future__ import annotations
+
+import html.parser
+from datetime import UTC, datetime
+
+from openstackai_nb import Agent, Runner, render
+from openstackai_nb.messages import Usage
+from openstackai_nb.runner import RunResult, RunStatus
+from openstackai_nb.runner.result import ToolCall
+
+EVIL = "<script>alert(1)</script> and <img src=x onerror=alert(2)> \"quoted\" 'single'"
+
+
+def _result(**fields: object) -> RunResult:
+    base: dict[str, object] = {
+        "run_id": "run_0123456789abcdef",
+        "status": RunStatus.COMPLETED,
+        "final_output": "Hello **world**",
+        "agent_name": "Assistant",
+        "model": "scripted",
+        "input": "Say hello",
+        "turn_count": 2,
+        "elapsed_time": 1.25,
+        "started_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "usage": Usage(prompt_tokens=10, completion_tokens=5, requests=2),
+    }
+    base.update(fields)
+    return RunResult(**base)  # type: ignore[arg-type]
+
+
+def _call(**fields: object) -> ToolCall:
+    base: dict[str, object] = {
+        "call_id": "call_1",
+        "name": "get_weather",
+        "arguments": {"city": "Paris"},
+        "result": "Sunny",
+        "started_at": datetime(2026, 1, 1, tzinfo=UTC),
+        "elapsed_time": 0.5,
+        "turn": 1,
+    }
+    base.update(fields)
+    return ToolCall(**base)  # type: ignore[arg-type]
+
+
+class _Tags(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += [name for name, _ in attrs]
+
+
+def _tags(fragment: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(fragment)
+    return parser
+
+
+def test_status_line() -> None:
+    line = render.status_line("COMPLETED", model="scripted", turns=1, tokens=3, elapsed=0.5, note="offline")
+    assert line == "COMPLETED · scripted · 1 turn · 3 tokens · 0.50s · offline"
+
+
+def test_preview_bounds_and_flattens() -> None:
+    assert render.preview({"a": 1}) == '{"a": 1}'
+    assert render.preview("line one\nline two") == "line one line two"
+    long = render.preview("x" * 1000, 50)
+    assert len(long) == 50 and long.endswith("…")
+    assert render.preview(None) == ""
+    assert render.preview(object()).startswith("<object object")
+
+
+def test_html_has_status_output_and_tool_table() -> None:
+    res = _result(tool_calls=[_call(), _call(call_id="call_2", name="broken", result=None, error="boom")])
+    out = render.run_html(res)
+    assert "COMPLETED" in out and "scripted" in out and "2 turns" in out and "15 tokens" in out
+    assert "<strong>world</strong>" in out
+    assert out.count("<tr>") == 3  # header + 2 rows
+    assert "get_weather" in out and "{&quot;city&quot;: &quot;Paris&quot;}" in out and "Sunny" in out
+    assert ">error<" in out and "boom" in out and "0.50s" in out
+
+
+def test_untrusted_text_is_escaped_everywhere() -> None:
+    res = _result(
+        input=EVIL,
+        final_output=EVIL,
+        error=EVIL,
+        status=RunStatus.FAILED,
+        tool_calls=[_call(name=EVIL, arguments={"q": EVIL}, result=EVIL)],
+    )
+    out = render.run_html(res)
+    parsed = _tags(out)
+    assert "script" not in parsed.tags and "img" not in parsed.tags
+    assert "onerror" not in parsed.attrs
+    assert "&lt;script&gt;" in out
+    md = render.run_markdown(res)
+    assert "<script" not in md and "<img" not in md and "&lt;script&gt;" in md
+    text = render.run_text(res)
+    assert "<script>" in text  # plain text is shown as text, never interpreted
+
+
+def test_markdown_subset() -> None:
+    out = render.markdown_to_html(
+        "# Title\n\nSome *it* and `a<b`\n\n- one\n- **two**\n\n1. x\n2. y\n\n```\n<b>code</b>\n```"
+    )
+    assert "<h1>Title</h1>" in out
+    assert "<em>it</em>" in out and "<code>a&lt;b</code>" in out
+    assert "<ul><li>one</li><li><strong>two</strong></li></ul>" in out
+    assert "<ol><li>x</li><li>y</li></ol>" in out
+    assert "<pre><code>&lt;b&gt;code&lt;/b&gt;</code></pre>" in out
+
+
+def test_bundle_and_result_reprs() -> None:
+    res = _result(status=RunStatus.CANCELLED, final_output="partial", error="cancelled (interrupted)")
+    bundle = render.run_bundle(res, note="interrupted")
+    assert set(bundle) == {"text/html", "text/markdown", "text/plain"}
+    assert all("CANCELLED" in v and "partial" in v and "interrupted" in v for v in bundle.values())
+    assert "Say hello" not in render.run_bundle(res, show_input=False)["text/html"]
+    assert res._repr_html_() == render.run_html(res)
+    assert res._repr_markdown_() == render.run_markdown(res)
+
+
+def test_long_output_is_clipped_in_the_bundle_only() -> None:
+    res = _result(final_output="word " * 30_000)
+    assert len(render.run_html(res)) < 110_000
+    assert "more characters in the RunResult" in render.run_text(res)
+    assert len(res.final_output or "") == 150_000
+
+
+def test_real_run_renders_its_tool_calls() -> None:
+    def get_weather(city: str) -> str:
+        """Get the weather for a city."""
+        return f"<b>Sunny</b> in {city}"
+
+    res = Runner.run_sync(Agent(tools=[get_weather], model="scripted"), "Weather in Paris?")
+    out = render.run_html(res)
+    assert "get_weather" in out and "&lt;b&gt;Sunny&lt;/b&gt; in Paris" in out
+    rows = render.tool_rows(res.tool_calls)
+    assert rows[0]["status"] == "ok" and rows[0]["args"] == '{"city": "Paris"}'
