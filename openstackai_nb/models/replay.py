@@ -588,4 +588,4 @@ class ReplayModel(Model):
             raise _error_from_json(error, str(entry.get("model", self.name)))
 
     def __repr__(self) -> str:
-        return f"ReplayModel({str(self.path)!r}, exchanges={len(self.exchanges)})"
+        return f"ReplayModel({str(self.path)!r}, exchanges={len(getattr(self, 'exchanges', ()))})"
