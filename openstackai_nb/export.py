@@ -1,0 +1,237 @@
+"""DataFrames and files out of run history (pandas is imported inside the functions).
+
+`RunHistory.to_dataframe()`, `tool_calls_dataframe()` and `turns_dataframe()` build their
+frames here from the store's scalar columns (no JSON blob is parsed for the runs table), and
+`RunHistory.export()` / `RunHistory.load()` write and read JSON lines: one
+`RunResult.to_dict()` per line, secrets scrubbed, never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openstackai_nb.store import _INT_COLUMNS, RUN_COLUMNS, HistoryError, RunHistory
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from openstackai_nb.runner.result import RunResult
+
+__all__ = [
+    "TOOL_CALL_COLUMNS",
+    "TURN_COLUMNS",
+    "read_history",
+    "read_jsonl",
+    "runs_frame",
+    "tool_calls_frame",
+    "turns_frame",
+    "write_jsonl",
+]
+
+TOOL_CALL_COLUMNS = (
+    "run_id",
+    "index",
+    "call_id",
+    "name",
+    "arguments",
+    "result",
+    "error",
+    "ok",
+    "started_at",
+    "elapsed_time",
+    "turn",
+)
+TURN_COLUMNS = (
+    "run_id",
+    "turn",
+    "start",
+    "duration",
+    "outcome",
+    "model_time",
+    "retries",
+    "n_tool_calls",
+    "tool_time",
+    "error",
+)
+
+
+def _pandas() -> Any:
+    try:
+        import pandas as pd
+    except ImportError:  # pragma: no cover - pandas is a declared extra
+        raise ImportError('DataFrames of run history need pandas: pip install "openstackai-nb[pandas]"') from None
+    return pd
+
+
+def _column(values: Sequence[Any], kind: str) -> Any:
+    import numpy as np
+
+    if kind == "int":
+        try:
+            return np.array(values, dtype=np.int64)
+        except TypeError:  # a NULL in an optional column
+            return np.fromiter((v or 0 for v in values), dtype=np.int64, count=len(values))
+    if kind == "float":
+        try:
+            return np.array(values, dtype=np.float64)
+        except TypeError:
+            pass
+        return np.fromiter((float("nan") if v is None else v for v in values), dtype=np.float64, count=len(values))
+    if kind == "time":
+        pd = _pandas()
+        try:
+            ns = np.array(values, dtype=np.int64)
+        except TypeError:
+            ns = np.fromiter((v or 0 for v in values), dtype=np.int64, count=len(values))
+        return pd.to_datetime(ns, unit="ns", utc=True)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+_RUN_KINDS = {name: ("int" if name in _INT_COLUMNS else "obj") for name in RUN_COLUMNS}
+_RUN_KINDS.update(elapsed_time="float", started_at="time")
+
+
+def runs_frame(rows: Sequence[Sequence[Any]], *, metadata: bool = True) -> pd.DataFrame:
+    """The runs table from store rows (RUN_COLUMNS then the metadata JSON text)."""
+    pd = _pandas()
+    n = len(rows)
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [()] * (len(RUN_COLUMNS) + 1)
+    data: dict[str, Any] = {name: _column(columns[i], _RUN_KINDS[name]) for i, name in enumerate(RUN_COLUMNS)}
+    if metadata and n:
+        texts = columns[len(RUN_COLUMNS)]
+        # Many runs share the same metadata (a compare, a tag): parse each distinct text once.
+        parsed = {t: json.loads(t) for t in set(texts) if t and t != "{}"}
+        if parsed:
+            keys: dict[str, None] = {}
+            for meta in parsed.values():
+                for key in meta:
+                    keys.setdefault(str(key))
+            empty: dict[str, Any] = {}
+            for key in keys:
+                name = key if key not in data else f"metadata.{key}"
+                data[name] = _column([parsed.get(t, empty).get(key) for t in texts], "obj")
+                data[name] = pd.array(data[name]) if _all_numbers(data[name]) else data[name]
+    frame = pd.DataFrame(data, copy=False)
+    return frame
+
+
+def _all_numbers(values: Any) -> bool:
+    seen = False
+    for v in values:
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            return False
+        seen = True
+    return seen
+
+
+def tool_calls_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """The tool-call table from store rows (run_id, idx, call_id, name, arguments, result, error,
+    started_at, elapsed_time, turn); arguments and result are parsed back from JSON."""
+    pd = _pandas()
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 10
+    errors = cols[6]
+    data = {
+        "run_id": _column(cols[0], "obj"),
+        "index": _column(cols[1], "int"),
+        "call_id": _column(cols[2], "obj"),
+        "name": _column(cols[3], "obj"),
+        "arguments": _column([_loads(v) for v in cols[4]], "obj"),
+        "result": _column([_loads(v) for v in cols[5]], "obj"),
+        "error": _column(errors, "obj"),
+        "ok": _column([e is None for e in errors], "obj").astype(bool),
+        "started_at": _column(cols[7], "time"),
+        "elapsed_time": _column(cols[8], "float"),
+        "turn": _column(cols[9], "int"),
+    }
+    return pd.DataFrame(data, copy=False)
+
+
+def turns_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
+    """The turns table from store rows (TURN_COLUMNS order)."""
+    pd = _pandas()
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(TURN_COLUMNS)
+    kinds = ("obj", "int", "float", "float", "obj", "float", "int", "int", "float", "obj")
+    data = {name: _column(cols[i], kinds[i]) for i, name in enumerate(TURN_COLUMNS)}
+    return pd.DataFrame(data, copy=False)
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# -- JSON lines ------------------------------------------------------------------------------------
+
+
+def write_jsonl(runs: Iterable[RunResult], path: str | os.PathLike[str]) -> Path:
+    """Write runs as JSON lines (one `to_dict()` per line, every string scrubbed of secrets).
+
+    The file is written beside its final name and renamed into place, so a reader never sees a
+    half-written export.
+    """
+    from openstackai_nb._secrets import scrub_data
+
+    target = Path(path).expanduser()
+    tmp = target.with_name(target.name + ".part")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        for result in runs:
+            fh.write(json.dumps(scrub_data(result.to_dict()), ensure_ascii=False, separators=(",", ":")))
+            fh.write("\n")
+    os.replace(tmp, target)
+    return target
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[RunResult]:
+    """Read the runs of a JSON lines export.
+
+    Raises:
+        HistoryError: a line is not a run (names the file and line).
+    """
+    from openstackai_nb.runner.result import RunResult
+
+    source = Path(path).expanduser()
+    out: list[RunResult] = []
+    try:
+        fh = open(source, encoding="utf-8")
+    except OSError as exc:
+        raise HistoryError(f"cannot read the run export {source}: {exc.strerror or exc}") from None
+    with fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                out.append(RunResult.from_dict(json.loads(line)))
+            except Exception as exc:  # noqa: BLE001 - reported with the place it happened
+                first = str(exc).splitlines()[0][:200]
+                raise HistoryError(
+                    f"{source}, line {number}: not a run exported by RunHistory.export ({type(exc).__name__}: {first})"
+                ) from None
+    return out
+
+
+def read_history(path: str | os.PathLike[str]) -> RunHistory:
+    """A RunHistory in memory with the runs of a JSON lines export, or a copy of a store file."""
+    source = Path(path).expanduser()
+    try:
+        with open(source, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        raise HistoryError(f"cannot read the run export {source}: {exc.strerror or exc}") from None
+    history = RunHistory(":memory:")
+    if head == b"SQLite format 3\x00":
+        history.add_many(RunHistory(source))
+    else:
+        history.add_many(read_jsonl(source))
+    return history
