@@ -124,7 +124,11 @@ class Kernel:
             if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                 ex.idle_at = time.monotonic()
                 break
-        ex.reply = self.kc.get_shell_msg(timeout=timeout)["content"]
+        while True:  # skip replies to earlier requests (e.g. a comm message's)
+            reply = self.kc.get_shell_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                ex.reply = reply["content"]
+                break
         return ex
 
     def close(self) -> None:
