@@ -13,6 +13,7 @@ from openstackai_nb.runner.executor import Runner
 from openstackai_nb.tools import tool
 
 if TYPE_CHECKING:
+    from openstackai_nb.comparison import compare, set_prices, side_by_side
     from openstackai_nb.store import RunHistory
 
 __all__ = [
@@ -25,8 +26,11 @@ __all__ = [
     "Runner",
     "StreamingRunner",
     "__version__",
+    "compare",
     "history",
     "load_ipython_extension",
+    "set_prices",
+    "side_by_side",
     "tool",
     "unload_ipython_extension",
 ]
@@ -47,6 +51,10 @@ def __getattr__(name: str) -> Any:
         from openstackai_nb.store import RunHistory
 
         return RunHistory
+    if name in ("compare", "set_prices", "side_by_side"):
+        from openstackai_nb import comparison
+
+        return getattr(comparison, name)
     raise AttributeError(f"module 'openstackai_nb' has no attribute {name!r}")
 
 
