@@ -374,6 +374,9 @@ class RecordingModel(Model):
         return self.inner.endpoint
 
     def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes RecordingModel lacks (e.g. a provider's base_url).
+        if name == "inner":
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     async def stream(

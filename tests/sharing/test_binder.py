@@ -54,7 +54,6 @@ def test_fresh_binder_environment_runs_every_notebook(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPENSTACKAI_NB_", "VIRTUAL_ENV"))}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    env["MPLBACKEND"] = "Agg"
 
     run([sys.executable, "-m", "venv", str(venv)], cwd=tmp_path, env=env, timeout=300)
     python = str(venv / "bin" / "python")
