@@ -248,8 +248,14 @@ def _ns(value: Any) -> int:
     return 0
 
 
+def _json_default(value: Any) -> Any:
+    # The same text pydantic writes in the result JSON: ISO dates, else str().
+    iso = getattr(value, "isoformat", None)
+    return iso() if callable(iso) else str(value)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
 _KEY_MARKERS = ("bearer", "sk-", "pk-", "rk-", "ak-", "ghp_", "gho_", "xox", "hf_")
