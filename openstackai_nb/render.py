@@ -295,13 +295,14 @@ def run_html(result: RunResult, *, note: str = "", show_input: bool = True) -> s
 
 
 # -- markdown --------------------------------------------------------------------------------
-def _md_cell(text: str) -> str:
-    return _esc(text).replace("|", "\\|").replace("`", "\\`")
-
-
 def _md_text(text: str) -> str:
-    # Escape HTML so raw tags in model text stay text; markdown syntax itself is kept.
+    # Escape HTML so raw tags in model text stay text (markdown renderers show &quot; as ");
+    # markdown syntax itself is kept.
     return _esc(text)
+
+
+def _md_cell(text: str) -> str:
+    return _md_text(text).replace("|", "\\|").replace("`", "\\`")
 
 
 def run_markdown(result: RunResult, *, note: str = "", show_input: bool = True) -> str:
@@ -331,7 +332,7 @@ def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> 
     """Return the run as plain text: status line, output, error, one line per tool call."""
     parts = [_result_status(result, note)]
     if show_input and result.input:
-        parts.append(f"> {preview(result.input, 300)}")
+        parts += ["", f"> {preview(result.input, 300)}"]
     if result.final_output:
         parts += ["", _clip(result.final_output)]
     if result.error:

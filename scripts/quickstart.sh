@@ -1,4 +1,61 @@
 #!/usr/bin/env bash
-# Set up .venv and run the quickstart example offline (no API key needed).
-source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" all
-.venv/bin/python examples/quickstart.py
+# The README's main command: set up .venv, then open the quickstart notebook in JupyterLab.
+#
+#   bash scripts/quickstart.sh                    open notebooks/01-quickstart.ipynb in JupyterLab
+#   bash scripts/quickstart.sh --execute          run it headless and offline (scripted model) with
+#                                                 nbclient; write build/01-quickstart.executed.ipynb
+#   bash scripts/quickstart.sh --execute --output PATH   write the executed copy to PATH instead
+#
+# With CI=true, or when stdin is not a terminal, --execute is implied (nothing waits for a browser).
+# Without a display (a remote machine), JupyterLab starts with --no-browser and prints its URL.
+# examples/quickstart.py is the same tour as a plain script: .venv/bin/python examples/quickstart.py
+source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" dev
+
+NOTEBOOK=notebooks/01-quickstart.ipynb
+mode=open
+output=build/01-quickstart.executed.ipynb
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --execute) mode=execute ;;
+    --output) output="$2"; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "quickstart.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "${CI:-}" = "true" ] || [ ! -t 0 ]; then
+  mode=execute
+fi
+
+if [ "$mode" = execute ]; then
+  # Offline on purpose: the executed copy must not depend on (or reveal anything about) a real endpoint.
+  env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u OPENSTACKAI_NB_MODEL \
+    .venv/bin/python - "$NOTEBOOK" "$output" <<'PY'
+import os
+import sys
+import time
+
+import nbformat
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+
+src, out = sys.argv[1], sys.argv[2]
+nb = nbformat.read(src, as_version=4)
+km = KernelManager(kernel_name="python3")
+km.kernel_spec.argv[0] = sys.executable  # this venv's Python, whatever the installed kernelspecs say
+t0 = time.monotonic()
+NotebookClient(nb, km=km, timeout=300, resources={"metadata": {"path": os.path.dirname(src)}}).execute()
+nb.metadata.pop("widgets", None)  # live views are closed and replaced by static copies: no widget state
+os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+nbformat.write(nb, out)
+print(f"executed {src} offline in {time.monotonic() - t0:.1f}s -> {out}")
+PY
+  exit 0
+fi
+
+lab_args=()
+if [ "$(uname)" != Darwin ] && [ -z "${DISPLAY:-}" ] && [ -z "${WAYLAND_DISPLAY:-}" ]; then
+  echo "No display: starting JupyterLab without a browser; open the URL it prints (Ctrl-C to stop)."
+  lab_args+=(--no-browser)
+fi
+exec .venv/bin/jupyter lab "${lab_args[@]}" "$NOTEBOOK"
