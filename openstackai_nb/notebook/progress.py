@@ -118,6 +118,40 @@ class CompareProgress:
         parts.append(f"{time.monotonic() - self.t0:.1f}s")
         return ", ".join(parts)
 
+    def text(self, *, final: bool, interrupted: bool = False) -> str:
+        """The plain-text twin of the table."""
+        lines = [self.summary(final=final, interrupted=interrupted)]
+        for label, r in self.rows.items():
+            failed = f", {r.failed} failed" if r.failed else ""
+            lines.append(f"  {label}: {r.done}/{self.per_agent} done{failed}")
+        return "\n".join(lines)
+
+    def html(self, *, final: bool, interrupted: bool = False) -> str:
+        """The escaped HTML table."""
+        e = html.escape
+        out = [
+            _STYLE,
+            '<div class="osnb-cmp">',
+            f"<div><b>{e(self.summary(final=final, interrupted=interrupted))}</b></div>",
+        ]
+        out.append(
+            "<table><thead><tr><th>agent</th><th>model</th><th>progress</th><th>done</th><th>in flight</th>"
+            "<th>failed</th><th>mean time</th><th>tokens</th><th>latest answer</th></tr></thead><tbody>"
+        )
+        for label, r in self.rows.items():
+            width = int(80 * r.done / self.per_agent) if self.per_agent else 80
+            mean = f"{r.elapsed / r.done:.2f}s" if r.done else ""
+            last = r.last if len(r.last) <= 80 else r.last[:77] + "..."
+            failed = f'<span class="fail">{r.failed}</span>' if r.failed else "0"
+            out.append(
+                f"<tr><td>{e(label, quote=True)}</td><td>{e(r.model, quote=True)}</td>"
+                f'<td><span class="bar" style="width:{width}px"></span></td>'
+                f"<td>{r.done}/{self.per_agent}</td><td>{r.running}</td><td>{failed}</td><td>{mean}</td>"
+                f"<td>{r.prompt + r.completion}</td><td>{e(last, quote=True)}</td></tr>"
+            )
+        out.append("</tbody></table></div>")
+        return "".join(out)
+
     def _draw(self, *, final: bool, interrupted: bool = False) -> None:
         raise NotImplementedError
 
@@ -176,40 +210,6 @@ class _NotebookProgress(CompareProgress):
             "text/html": self.html(final=final, interrupted=interrupted),
             "text/plain": self.text(final=final, interrupted=interrupted),
         }
-
-    def text(self, *, final: bool, interrupted: bool = False) -> str:
-        """The plain-text twin of the table."""
-        lines = [self.summary(final=final, interrupted=interrupted)]
-        for label, r in self.rows.items():
-            failed = f", {r.failed} failed" if r.failed else ""
-            lines.append(f"  {label}: {r.done}/{self.per_agent} done{failed}")
-        return "\n".join(lines)
-
-    def html(self, *, final: bool, interrupted: bool = False) -> str:
-        """The escaped HTML table."""
-        e = html.escape
-        out = [
-            _STYLE,
-            '<div class="osnb-cmp">',
-            f"<div><b>{e(self.summary(final=final, interrupted=interrupted))}</b></div>",
-        ]
-        out.append(
-            "<table><thead><tr><th>agent</th><th>model</th><th>progress</th><th>done</th><th>in flight</th>"
-            "<th>failed</th><th>mean time</th><th>tokens</th><th>latest answer</th></tr></thead><tbody>"
-        )
-        for label, r in self.rows.items():
-            width = int(80 * r.done / self.per_agent) if self.per_agent else 80
-            mean = f"{r.elapsed / r.done:.2f}s" if r.done else ""
-            last = r.last if len(r.last) <= 80 else r.last[:77] + "..."
-            failed = f'<span class="fail">{r.failed}</span>' if r.failed else "0"
-            out.append(
-                f"<tr><td>{e(label, quote=True)}</td><td>{e(r.model, quote=True)}</td>"
-                f'<td><span class="bar" style="width:{width}px"></span></td>'
-                f"<td>{r.done}/{self.per_agent}</td><td>{r.running}</td><td>{failed}</td><td>{mean}</td>"
-                f"<td>{r.prompt + r.completion}</td><td>{e(last, quote=True)}</td></tr>"
-            )
-        out.append("</tbody></table></div>")
-        return "".join(out)
 
 
 def make_progress(labels: list[str], per_agent: int, *, enabled: bool = True) -> CompareProgress:
