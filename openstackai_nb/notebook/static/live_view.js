@@ -7,22 +7,20 @@
 // `initialize` (called once per model, before views); each view renders that buffer, then
 // subscribes to further deltas. Model text is only ever set through textContent / Text nodes,
 // never innerHTML: a `<script>` in an answer stays text.
+//
+// anywidget hands `initialize` and each `render` a different proxy of the same model, so a view
+// cannot look its model's buffer up by the object it is given. It finds it through the model's
+// own event dispatch instead: Backbone runs a model's listeners synchronously in the order they
+// were added, and `initialize`'s listener is always added before any view's. So while a message
+// is dispatched, `dispatching` is the buffer of that very model when a view's listener runs.
 
-const buffers = new WeakMap();
-
-function bufferOf(model) {
-  let buf = buffers.get(model);
-  if (!buf) {
-    buf = { text: "", listeners: new Set() };
-    buffers.set(model, buf);
-  }
-  return buf;
-}
+let dispatching = null;
 
 function initialize({ model }) {
-  const buf = bufferOf(model);
+  const buf = { text: "", listeners: new Set() };
   const onMessage = (msg) => {
     if (!msg || typeof msg !== "object") return;
+    dispatching = buf;
     if (msg.kind === "delta" && typeof msg.text === "string") {
       buf.text += msg.text;
       for (const view of buf.listeners) view.append(msg.text);
@@ -43,12 +41,12 @@ function el(tag, className, text) {
 }
 
 function render({ model, el: root }) {
-  const buf = bufferOf(model);
+  let buf = null;
   root.classList.add("osnb-live");
 
   const status = el("div", "osnb-live-status");
   const text = el("div", "osnb-live-text");
-  const textNode = document.createTextNode(buf.text);
+  const textNode = document.createTextNode("");
   text.appendChild(textNode);
   const table = el("table", "osnb-live-tools");
   const head = el("thead");
@@ -69,7 +67,15 @@ function render({ model, el: root }) {
     append: (delta) => follow(() => textNode.appendData(delta)),
     reset: (all) => follow(() => { textNode.data = all; }),
   };
-  buf.listeners.add(view);
+  // First message after this view appeared: adopt the model's buffer (all the text so far,
+  // this message included); `initialize`'s listener keeps the view up to date from then on.
+  const adopt = () => {
+    if (buf || !dispatching) return;
+    buf = dispatching;
+    buf.listeners.add(view);
+    view.reset(buf.text);
+  };
+  model.on("msg:custom", adopt);
 
   const drawStatus = () => {
     status.textContent = model.get("status") || "";
@@ -100,7 +106,8 @@ function render({ model, el: root }) {
   model.on("change:tools", drawTools);
 
   return () => {
-    buf.listeners.delete(view);
+    if (buf) buf.listeners.delete(view);
+    model.off("msg:custom", adopt);
     model.off("change:status", drawStatus);
     model.off("change:state", drawStatus);
     model.off("change:tools", drawTools);
