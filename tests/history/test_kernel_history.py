@@ -1,0 +1,83 @@
+"""History in a real kernel: magic, API and compare runs recorded; a restart and a killed kernel."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from openstackai_nb.runner.config import RunStatus
+from openstackai_nb.store import RunHistory
+from tests.notebook._kernel import Kernel, kernel_env
+
+pytestmark = [pytest.mark.kernel, pytest.mark.slow]
+
+
+def _ok(ex) -> None:
+    assert ex.error is None, ex.error and "\n".join(ex.error["traceback"])
+
+
+def _json_out(ex) -> object:
+    _ok(ex)
+    return json.loads(ex.stdout.strip().splitlines()[-1])
+
+
+def test_runs_survive_a_restart_and_a_killed_kernel(tmp_path: Path) -> None:
+    store = tmp_path / "history.sqlite"
+    kernel = Kernel(kernel_env(OPENSTACKAI_NB_HISTORY=str(store)), str(tmp_path))
+    try:
+        _ok(kernel.execute("%load_ext openstackai_nb"))
+        _ok(kernel.execute("%%agent --model scripted --quiet -o res\nFrom the magic: say 4 words"))
+        _ok(
+            kernel.execute(
+                "from openstackai_nb import Agent, Runner, compare, history\n"
+                "api = Runner.run_sync(Agent(name='Api', model='scripted'), 'From the API')\n"
+                "a = Agent(name='<b>Bold</b>', model='scripted')\n"
+                "df = compare([a, Agent(name='Other', model='scripted')], ['x', 'y'])\n"
+            )
+        )
+        before = _json_out(kernel.execute("import json; print(json.dumps([[r.input, r.agent_name] for r in history]))"))
+        assert len(before) == 6
+        assert before[0] == ["From the magic: say 4 words", before[0][1]] and before[1] == ["From the API", "Api"]
+        shown = _json_out(kernel.execute("h = %agent history -n 3\nprint(json.dumps(h['input'].tolist()))"))
+        assert shown == ["y", "x", "y"]
+
+        # The compare progress table: one display, updated in place, escaped, final state saved.
+        ex = kernel.execute("df2 = compare([a], ['z'])")
+        _ok(ex)
+        outs = ex.final_outputs()
+        assert len(outs) == 1
+        html = outs[0]["data"]["text/html"]
+        assert "compare done: 1/1 runs" in html and "&lt;b&gt;Bold&lt;/b&gt;" in html and "<b>Bold" not in html
+        assert "compare done" in outs[0]["data"]["text/plain"]
+
+        # A slow run in flight when the kernel is killed (restart = kill + start).
+        kernel.kc.execute(
+            "from openstackai_nb.models.function import ScriptedModel\n"
+            "Runner.run_sync(Agent(name='Slow', model=ScriptedModel(delay=0.05)), 'say 2000 words')\n"
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if store.exists() and len(RunHistory(store).filter(agent="Slow", status="RUNNING")) == 1:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the slow run never showed up as RUNNING")
+        kernel.km.restart_kernel(now=True)
+        kernel.kc.wait_for_ready(timeout=60)
+
+        after = _json_out(
+            kernel.execute(
+                "import json\nfrom openstackai_nb import history\n"
+                "print(json.dumps([[r.input, r.status.value, r.error] for r in history]))"
+            )
+        )
+        assert [x[0] for x in after[:7]] == [x[0] for x in before] + ["z"]
+        assert all(x[1] == "COMPLETED" for x in after[:7])
+        assert after[7][0] == "say 2000 words" and after[7][1] == "FAILED" and after[7][2].startswith("interrupted:")
+    finally:
+        kernel.close()
+    h = RunHistory(store)
+    assert len(h) == 8 and h[-1].status is RunStatus.FAILED

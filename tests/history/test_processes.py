@@ -1,0 +1,121 @@
+"""The store across processes: two writers at once, a process killed mid-run, a kernel restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from openstackai_nb.runner.config import RunStatus
+from openstackai_nb.store import RunHistory
+from tests._server import Reply, text_stream
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPENSTACKAI_NB_"))}
+    env.update(extra)
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from openstackai_nb import Agent, RunConfig, Runner
+    tag, n = sys.argv[1], int(sys.argv[2])
+    agent = Agent(name="Writer-" + tag, model="scripted")
+    for i in range(n):
+        r = Runner.run_sync(agent, f"say 3 words {i}", config=RunConfig(metadata={"writer": tag}))
+        assert r.status.value == "COMPLETED", r
+    print("wrote", n)
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_processes_appending_at_once_lose_nothing(tmp_path) -> None:
+    path = tmp_path / "shared.sqlite"
+    n = 150
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, tag, str(n)],
+            env=_env(OPENSTACKAI_NB_HISTORY=str(path)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("a", "b")
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=100)
+        assert p.returncode == 0, err
+        assert out.strip() == f"wrote {n}"
+        assert "not recording" not in err
+    h = RunHistory(path)
+    df = h.to_dataframe()
+    assert len(df) == 2 * n and df["run_id"].is_unique
+    assert df.groupby("writer").size().to_dict() == {"a": n, "b": n}
+    assert (df["status"] == "COMPLETED").all()
+    assert len(h.turns_dataframe()) == 2 * n
+
+
+KILLED = textwrap.dedent(
+    """
+    from openstackai_nb import Agent, Runner
+    agent = Agent(name="Victim", model="gpt-4o-mini")
+    for prompt in ("first", "second", "third (slow)"):
+        r = Runner.run_sync(agent, prompt)
+        print(prompt, r.status.value, flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_process_killed_during_a_run(tmp_path, openai_server) -> None:
+    path = tmp_path / "history.sqlite"
+    stall = text_stream("partial answer that never ends")
+    openai_server.script(
+        text_stream("Answer one."),
+        text_stream("Answer two."),
+        Reply(headers=stall.headers, chunks=stall.chunks, end="stall", end_after=3),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED],
+        env=_env(
+            OPENSTACKAI_NB_HISTORY=str(path), OPENAI_BASE_URL=openai_server.url, OPENAI_API_KEY="sk-test-key-0123456789"
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # Wait (bounded) until the third run is in flight: its request reached the server.
+        deadline = time.monotonic() + 60
+        while len(openai_server.requests) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1]
+        assert len(openai_server.requests) == 3
+        running = RunHistory(path).filter(status="RUNNING")
+        assert [r.input for r in running] == ["third (slow)"]  # visible while it runs
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    h = RunHistory(path)
+    runs = list(h)
+    assert [r.input for r in runs] == ["first", "second", "third (slow)"]
+    assert [r.status for r in runs[:2]] == [RunStatus.COMPLETED, RunStatus.COMPLETED]
+    assert [r.final_output for r in runs[:2]] == ["Answer one.", "Answer two."]
+    killed = runs[2]
+    assert killed.status is RunStatus.FAILED
+    assert killed.error.startswith("interrupted: the process that ran it")
+    df = h.to_dataframe()
+    assert df["status"].tolist() == ["COMPLETED", "COMPLETED", "FAILED"]
+    assert df["error"].iloc[2].startswith("interrupted:")
