@@ -157,7 +157,7 @@ class AgentMagics(Magics):
         if result is not None and args.out:
             self.shell.user_ns[args.out] = result
 
-    def _agent_for(self, args: Any, name: str | None = None) -> tuple[Agent, str]:
+    def _agent_for(self, args: Any, name: str | None = None, option: str = "--agent") -> tuple[Agent, str]:
         from openstackai_nb.agent import Agent
 
         ns = self.shell.user_ns
@@ -169,7 +169,7 @@ class AgentMagics(Magics):
             if not isinstance(agent, Agent):
                 known = ", ".join(sorted(k for k, v in ns.items() if isinstance(v, Agent) and not k.startswith("_")))
                 what = "is not an Agent" if name in ns else "is not defined"
-                raise UsageError(f"--agent {name} {what}; Agents in this notebook: {known or 'none'}")
+                raise UsageError(f"{option} {name} {what}; Agents in this notebook: {known or 'none'}")
         else:
             agent = None
         if args.model:
@@ -248,30 +248,40 @@ class AgentMagics(Magics):
 
     # -- --agents / --over ------------------------------------------------------------------------
     def _compare(self, args: Any, prompt: str) -> None:
-        try:
-            from openstackai_nb import comparison
-        except ImportError:
-            raise UsageError("--agents/--over need openstackai_nb.comparison, which is not available yet") from None
+        """`--agents a,b,c`: the prompt on each agent, side by side; `--over NAME`: once per item."""
         ns = self.shell.user_ns
         if args.agents and args.over:
             raise UsageError("use either --agents or --over, not both")
-        if args.concurrency is not None and args.concurrency < 1:
+        if args.chat:
+            raise UsageError("--chat continues one conversation; it does not combine with --agents/--over")
+        if args.concurrency < 1:
             raise UsageError(f"--concurrency must be >= 1, got {args.concurrency}")
+        agents: dict[str, Agent] = {}
         if args.agents:
-            agents = [self._agent_for(args, name)[0] for name in _split_names(args.agents)]
-            if not agents:
+            names = _split_names(args.agents)
+            if not names:
                 raise UsageError("--agents needs names of Agents, e.g. --agents fast,careful")
+            for name in names:
+                agents[name] = self._agent_for(args, name, "--agents")[0]
             inputs = [interpolate(prompt, ns)]
         else:
             if args.over not in ns:
                 raise UsageError(f"--over {args.over} is not defined: give a list or Series of the notebook")
-            items = list(ns[args.over])
+            try:
+                items = list(ns[args.over])
+            except TypeError:
+                raise UsageError(f"--over {args.over} is not a list, tuple or Series") from None
             if not items:
                 raise UsageError(f"--over {args.over} is empty")
-            if "{{item}}" not in prompt.replace(" ", ""):
+            if not re.search(r"\{\{\s*item\s*\}\}", prompt):
                 raise UsageError("--over needs {{item}} in the prompt, where each item goes")
-            agents = [self._agent_for(args)[0]]
+            agent = self._agent_for(args)[0]
+            agents[args.agent or agent.name] = agent
             inputs = [interpolate(prompt, ns, {"item": item}) for item in items]
+        try:
+            from openstackai_nb import comparison
+        except ImportError as exc:  # pandas is needed for the table
+            raise UsageError(f"--agents/--over need pandas: pip install 'openstackai-nb[pandas]' ({exc})") from None
         from openstackai_nb.errors import AgentError
 
         try:
@@ -285,7 +295,7 @@ class AgentMagics(Magics):
         if not args.quiet:
             from IPython.display import display
 
-            display(comparison.side_by_side(df) if args.agents else df)
+            display(comparison.side_by_side(df) if args.agents else df[["input", "status", "final_output"]])
 
     # -- %agent -----------------------------------------------------------------------------------
     @line_magic("agent")

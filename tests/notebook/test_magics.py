@@ -208,3 +208,77 @@ def test_unload_removes_the_magics(ip: InteractiveShell) -> None:
     assert "agent" not in ip.magics_manager.magics["line"]
     ip.run_line_magic("load_ext", "openstackai_nb")
     assert "agent" in ip.magics_manager.magics["cell"]
+
+
+# -- issue 5 and 6 options: --agents / --over, %agent history, record / replay -----------------------
+def test_agents_side_by_side(ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("pandas")
+    ip.run_cell("terse = Agent(name='Terse', instructions='Be terse.', model='scripted')")
+    cell(ip, "--agents weather,terse -o df --quiet", "Write 4 words")
+    df = ip.user_ns["df"]
+    assert list(df["agent"]) == ["weather", "terse"] and set(df["status"]) == {"COMPLETED"}
+    with pytest.raises(UsageError, match="--agents nope is not defined"):
+        cell(ip, "--agents weather,nope", "hi")
+    with pytest.raises(UsageError, match="either --agents or --over"):
+        cell(ip, "--agents weather --over xs", "{{item}}")
+    ip.user_ns.pop("terse")
+
+
+def test_over_items(ip: InteractiveShell) -> None:
+    pytest.importorskip("pandas")
+    ip.user_ns["cities"] = ["Paris", "Oslo", "Lima"]
+    cell(ip, "--over cities --agent weather --concurrency 2 -o df --quiet", "Weather in {{ item }}?")
+    df = ip.user_ns["df"]
+    assert list(df["input"]) == ["Weather in Paris?", "Weather in Oslo?", "Weather in Lima?"]
+    assert all("Sunny in" in out for out in df["final_output"])
+    with pytest.raises(UsageError, match="needs \\{\\{item\\}\\}"):
+        cell(ip, "--over cities", "no placeholder")
+    with pytest.raises(UsageError, match="--over nothing is not defined"):
+        cell(ip, "--over nothing", "{{item}}")
+    with pytest.raises(UsageError, match="--concurrency must be >= 1"):
+        cell(ip, "--over cities --concurrency 0", "{{item}}")
+    ip.user_ns.pop("cities")
+
+
+def test_history_subcommand(ip: InteractiveShell) -> None:
+    pytest.importorskip("pandas")
+    cell(ip, "--quiet", "Write 3 words")
+    df = ip.run_line_magic("agent", "history -n 2")
+    assert len(df) <= 2 and df.iloc[-1]["input"] == "Write 3 words"
+
+
+def test_record_and_replay(ip: InteractiveShell, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    cassette = tmp_path / "c.jsonl"
+    ip.run_line_magic("agent", f"record {cassette}")
+    cell(ip, "-o first", "Write 7 words")
+    ip.run_line_magic("agent", "record stop")
+    assert cassette.exists()
+    ip.run_line_magic("agent", f"replay {cassette}")
+    try:
+        assert "replay:" in ip.run_line_magic("agent", "config").data
+        cell(ip, "-o again", "Write 7 words")
+    finally:
+        ip.run_line_magic("agent", "replay off")
+    first, again = ip.user_ns.pop("first"), ip.user_ns.pop("again")
+    assert again.model.startswith("replay:") and again.final_output == first.final_output
+    with pytest.raises(UsageError, match="usage: %agent record"):
+        ip.run_line_magic("agent", "record")
+
+
+def test_terminal_ipython_streams_plain_text(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "run.ipy"
+    script.write_text("%load_ext openstackai_nb\nget_ipython().run_cell_magic('agent', '-o r', 'Write 9 words')\n")
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith(("OPENAI_", "OPENSTACKAI_NB_M"))}
+    ipython = Path(sys.executable).with_name("ipython")
+    out = subprocess.run(
+        [str(ipython), "--no-banner", "--colors=nocolor", str(script)],
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "the agent walked through the quiet notebook reading each\n" in out.stdout  # 9 words
+    assert "[COMPLETED · Assistant · scripted · 1 turn" in out.stdout
+    assert "LiveView" not in out.stdout and "<IPython" not in out.stdout
