@@ -832,7 +832,7 @@ class RunHistory:
             nonlocal where
             values = [value] if isinstance(value, str) else list(value)
             values = [str(getattr(v, "value", v)) for v in values]
-            where = where.and_(f"{column} IN ({','.join('?' * len(values))})" if values else "0", *values)
+            where = where.and_(f"@{column} IN ({','.join('?' * len(values))})" if values else "0", *values)
 
         if agent is not None:
             one_of("agent", agent)
@@ -841,17 +841,18 @@ class RunHistory:
         if status is not None:
             one_of("status", status)
         if since is not None:
-            where = where.and_("started_at >= ?", _ns(since))
+            where = where.and_("@started_at >= ?", _ns(since))
         if until is not None:
-            where = where.and_("started_at < ?", _ns(until))
+            where = where.and_("@started_at < ?", _ns(until))
         if run_ids is not None:
-            where = where.and_("run_id IN (SELECT value FROM json_each(?))", _dumps(list(run_ids)))
+            where = where.and_("@run_id IN (SELECT value FROM json_each(?))", _dumps(list(run_ids)))
         for key, value in (metadata or {}).items():
-            where = where.and_("json_extract(metadata, ?) IS ?", "$." + json.dumps(str(key)), _sql_value(value))
+            where = where.and_("json_extract(@metadata, ?) IS ?", "$." + json.dumps(str(key)), _sql_value(value))
         view = RunHistory._view(self._store, where)
         if predicate is not None:
             keep = [r.run_id for r in view if predicate(r)]
-            view = RunHistory._view(self._store, where.and_("run_id IN (SELECT value FROM json_each(?))", _dumps(keep)))
+            kept = where.and_("@run_id IN (SELECT value FROM json_each(?))", _dumps(keep))
+            view = RunHistory._view(self._store, kept)
         return view
 
     def clear(self) -> int:

@@ -91,13 +91,21 @@ def test_failed_timeout_and_http_runs_are_recorded(session_history: RunHistory, 
     failed = Runner.run_sync(Agent(name="Broken", model=FunctionModel(broken)), "hi")
     assert failed.status is RunStatus.FAILED
 
-    openai_server.script(HTTPReply(**{**text_stream("slow").__dict__, "delay": 5.0}))
-    with pytest.raises(RunTimeoutError):
-        Runner.run_sync(Agent(name="Slow", model="gpt-4o-mini"), "hi", config=RunConfig(timeout_per_turn=0.3))
+    def handler(request):
+        # Chosen by content, not by arrival order: a timed-out request may never be read.
+        if request.messages[-1]["content"] == "slow":
+            return HTTPReply(**{**text_stream("too late").__dict__, "delay": 5.0})
+        if request.messages[-1]["role"] == "tool":
+            return text_stream("Cold in Oslo.")
+        return tool_stream([("call_1", "get_weather", {"city": "Oslo"})])
 
-    openai_server.script(tool_stream([("call_1", "get_weather", {"city": "Oslo"})]), text_stream("Cold in Oslo."))
+    openai_server.handler = handler
+    with pytest.raises(RunTimeoutError):
+        Runner.run_sync(Agent(name="Slow", model="gpt-4o-mini"), "slow", config=RunConfig(timeout_per_turn=0.3))
+
     http = Runner.run_sync(Agent(name="HTTP", tools=[get_weather], model="gpt-4o-mini"), "Oslo?")
-    assert http.status is RunStatus.COMPLETED
+    assert http.status is RunStatus.COMPLETED, http
+    assert http.final_output == "Cold in Oslo."
 
     df = session_history.to_dataframe().set_index("agent")
     assert df.loc["Broken", "status"] == "FAILED" and "broke" in df.loc["Broken", "error"]
@@ -141,6 +149,13 @@ def test_filter_clear_and_views(session_history: RunHistory) -> None:
     assert len(h.filter(until=b.started_at)) == 1
     assert h.filter(run_ids=[b.run_id]).to_dataframe()["agent"].tolist() == ["B"]
     assert h.filter(agent="nobody").to_dataframe().empty
+    # Views filter the tool-call and turn tables too (joined on run_id).
+    w = Runner.run_sync(weather_agent(), "Weather in Rome?")
+    view = h.filter(run_ids=[w.run_id], since=a.started_at, metadata=None)
+    assert view.tool_calls_dataframe()["run_id"].tolist() == [w.run_id]
+    assert view.turns_dataframe()["run_id"].tolist() == [w.run_id, w.run_id]
+    assert h.filter(agent="A").tool_calls_dataframe().empty and len(h.filter(agent="A").turns_dataframe()) == 1
+    assert h.filter(run_ids=[w.run_id]).clear() == 1
     assert h.filter(status="FAILED").clear() == 1
     assert len(h) == 2 and len(RunHistory(h.path)) == 2
     assert h.clear() == 2 and len(h) == 0
