@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +24,15 @@ _PROXY_VARS = (
 )
 
 
+_HISTORY = os.path.join(tempfile.mkdtemp(prefix="openstackai-nb-tests-"), "history.sqlite")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before collection: a module that touches `openstackai_nb.history` at import time must not
+    # create a store in the working directory.
+    os.environ["OPENSTACKAI_NB_HISTORY"] = _HISTORY
+
+
 @pytest.fixture(scope="session")
 def _server() -> Iterator[OpenAIServer]:
     server = OpenAIServer()
@@ -41,13 +51,13 @@ def openai_server(_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """The host's OPENAI_*, proxy and our own variables never leak into a test."""
     for key in list(os.environ):
         if key.startswith(_CLEARED_PREFIXES) or key in _PROXY_VARS:
             monkeypatch.delenv(key, raising=False)
     # History goes to a per-session temporary file, never into the repository.
-    monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", str(tmp_path_factory.getbasetemp() / "history.sqlite"))
+    monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", _HISTORY)
 
 
 @pytest.fixture(autouse=True)

@@ -227,7 +227,7 @@ def test_model_that_loops_on_tool_calls_hits_max_turns(openai_server: OpenAIServ
 
 
 def test_cancellation_ends_cancelled_and_leaks_nothing(openai_server: OpenAIServer) -> None:
-    from openstackai_nb import history
+    import openstackai_nb
 
     slow = text_stream("a b c d e f g h i j", chunk_delay=0.2)
     openai_server.script(slow, text_stream("after"))
@@ -251,7 +251,7 @@ def test_cancellation_ends_cancelled_and_leaks_nothing(openai_server: OpenAIServ
         assert r.final_output == "after"
 
     arun(main())
-    cancelled = next(r for r in history if r.run_id == "run_cancel_me")
+    cancelled = next(r for r in openstackai_nb.history if r.run_id == "run_cancel_me")
     assert cancelled.status is RunStatus.CANCELLED
     assert cancelled.final_output and cancelled.final_output.startswith("a b")
 

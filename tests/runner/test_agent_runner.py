@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from openstackai_nb import Agent, Runner, RunResult, RunStatus, history
+import openstackai_nb
+from openstackai_nb import Agent, Runner, RunResult, RunStatus
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.messages import Message
 from openstackai_nb.models import FunctionModel
@@ -56,7 +57,7 @@ def test_trace_disabled() -> None:
 
 def test_bad_arguments_raise_before_anything_runs() -> None:
     agent = Agent(name="E", model=FunctionModel(echo_model))
-    before = len(history)
+    before = len(openstackai_nb.history)
     with pytest.raises(ConfigError, match="input must be a string"):
         Runner.run_sync(agent, 42)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="must be an Agent"):
@@ -65,7 +66,7 @@ def test_bad_arguments_raise_before_anything_runs() -> None:
         Runner.run_sync(agent, "hi", config={"max_turns": 2})  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match=r"history\[0\]"):
         Runner.run_sync(agent, "hi", history=[42])  # type: ignore[list-item]
-    assert len(history) == before
+    assert len(openstackai_nb.history) == before
 
 
 def test_multi_turn_history_from_dicts() -> None:
@@ -132,7 +133,7 @@ def test_keyboard_interrupt_cancels_the_run_and_records_it() -> None:
     with pytest.raises(KeyboardInterrupt):
         Runner.run_sync(agent, "hi", config=RunConfig(run_id="run_interrupted"))
     assert time.monotonic() - t0 < 20
-    r = next(r for r in history if r.run_id == "run_interrupted")
+    r = next(r for r in openstackai_nb.history if r.run_id == "run_interrupted")
     assert r.status is RunStatus.CANCELLED and r.error
 
 

@@ -5,7 +5,8 @@ import dataclasses
 
 import pytest
 
-from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner, history
+import openstackai_nb
+from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner
 from openstackai_nb.messages import StreamEvent
 from openstackai_nb.models import FunctionModel
 from openstackai_nb.runner import RunConfig
@@ -57,7 +58,7 @@ def test_breaking_out_cancels_the_run() -> None:
         await asyncio.sleep(0)
 
     arun(main())
-    r = next(r for r in history if r.run_id == "run_broken_off")
+    r = next(r for r in openstackai_nb.history if r.run_id == "run_broken_off")
     assert r.status is RunStatus.CANCELLED
 
 
