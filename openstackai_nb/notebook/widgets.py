@@ -334,10 +334,24 @@ def drive(stream: EventStream, presenter: Presenter) -> tuple[RunResult | None, 
         run was interrupted.
     """
     try:
-        return _pump(stream, presenter), False
+        result = _pump(stream, presenter)
+        interrupted = False
     except KeyboardInterrupt:
         stream.cancel()
-        return _drain(stream, presenter), True
+        result = _drain(stream, presenter)
+        interrupted = True
+    _settle(stream)
+    return result, interrupted
+
+
+def _settle(stream: EventStream, limit: float = 5.0) -> None:
+    # The "done" event comes just before the run's task ends (raising TimeoutError or
+    # CancelledError by contract): wait for the end and read its outcome, so asyncio never logs
+    # "Task exception was never retrieved".
+    deadline = time.monotonic() + limit
+    while not stream.finished and time.monotonic() < deadline:
+        stream.next_batch(0.01)
+    stream.outcome()
 
 
 def _pump(stream: EventStream, presenter: Presenter) -> RunResult | None:

@@ -282,3 +282,14 @@ def test_terminal_ipython_streams_plain_text(tmp_path: Any) -> None:
     assert "the agent walked through the quiet notebook reading each\n" in out.stdout  # 9 words
     assert "[COMPLETED · Assistant · scripted · 1 turn" in out.stdout
     assert "LiveView" not in out.stdout and "<IPython" not in out.stdout
+
+
+def test_max_time_ends_failed_with_the_limit(
+    ip: InteractiveShell, openai_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openai_server.script(text_stream("too late " * 50, chunk_delay=0.2))
+    cell(ip, "-o r --max-time 0.5", "Hello")
+    res = ip.user_ns["r"]
+    assert res.status is RunStatus.FAILED and "max_time=0.5s exceeded" in (res.error or "")
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "max_time=0.5s exceeded" in out
