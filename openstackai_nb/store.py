@@ -41,6 +41,7 @@ import sqlite3
 import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -450,6 +451,24 @@ class _Store:
         self.pid = os.getpid()
         self.path = path
         self.conn = self._open(path, explicit)
+        self.unchecked = 0  # commits since the last checkpoint
+        self._ckpt_conn: sqlite3.Connection | None = None
+        if self.path is not None:
+            _checkpointer.watch(self)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file (PASSIVE: never blocks writers); checkpointer thread only."""
+        try:
+            if self._ckpt_conn is None:
+                self._ckpt_conn = sqlite3.connect(str(self.path), timeout=1.0, check_same_thread=False)
+            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # best effort: the next round tries again
+            logger.debug("openstackai_nb: WAL checkpoint of %s failed: %s", self.path, exc)
+
+    def close_checkpointer(self) -> None:
+        conn, self._ckpt_conn = self._ckpt_conn, None
+        if conn is not None:
+            conn.close()
 
     # opening --------------------------------------------------------------------------------
     def _open(self, path: Path | None, explicit: bool) -> sqlite3.Connection:
@@ -504,6 +523,9 @@ class _Store:
                 )
             if path is not None:
                 conn.execute("PRAGMA journal_mode=WAL")
+                # Checkpoints (the only step that fsyncs under synchronous=NORMAL) run on the
+                # checkpointer thread's own connection, never inside a commit on the run loop.
+                conn.execute("PRAGMA wal_autocheckpoint=0")
             conn.execute("PRAGMA synchronous=NORMAL")
             if version < _SCHEMA_VERSION:
                 # Idempotent (IF NOT EXISTS): two processes creating the same file at once is fine.
@@ -541,6 +563,10 @@ class _Store:
                     conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
+                if self.path is not None:
+                    self.unchecked += 1
+                    if self.unchecked >= _CHECKPOINT_EVERY:
+                        _checkpointer.wake.set()
                 return out
             except sqlite3.OperationalError as exc:
                 if "locked" in str(exc) or "busy" in str(exc):
@@ -564,6 +590,40 @@ class _Store:
                 raise HistoryError(f"could not read the run history file {self.path}: {exc}") from None
             except sqlite3.DatabaseError as exc:
                 raise _corrupt(self.path, exc) from None
+
+
+_CHECKPOINT_EVERY = 500  # commits; also checkpointed once a second when anything was written
+
+
+class _Checkpointer:
+    """One daemon thread that checkpoints the WAL of every open store file now and then."""
+
+    def __init__(self) -> None:
+        self.stores: weakref.WeakSet[_Store] = weakref.WeakSet()
+        self.wake = threading.Event()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def watch(self, store: _Store) -> None:
+        with self.lock:
+            self.stores.add(store)
+            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
+                self.pid = os.getpid()
+                self.thread = threading.Thread(target=self._run, name="openstackai-nb-checkpoint", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait(1.0)
+            self.wake.clear()
+            for store in list(self.stores):
+                if store.unchecked and store.pid == os.getpid():
+                    store.unchecked = 0
+                    store.checkpoint()
+
+
+_checkpointer = _Checkpointer()
 
 
 class _Unwritable(Exception):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -53,7 +55,7 @@ def test_runs_survive_a_restart_and_a_killed_kernel(tmp_path: Path) -> None:
         assert "compare done: 1/1 runs" in html and "&lt;b&gt;Bold&lt;/b&gt;" in html and "<b>Bold" not in html
         assert "compare done" in outs[0]["data"]["text/plain"]
 
-        # A slow run in flight when the kernel is killed (restart = kill + start).
+        # A slow run in flight when the kernel is killed (killed, then a new kernel).
         kernel.kc.execute(
             "from openstackai_nb.models.function import ScriptedModel\n"
             "Runner.run_sync(Agent(name='Slow', model=ScriptedModel(delay=0.05)), 'say 2000 words')\n"
@@ -65,6 +67,9 @@ def test_runs_survive_a_restart_and_a_killed_kernel(tmp_path: Path) -> None:
             time.sleep(0.05)
         else:
             pytest.fail("the slow run never showed up as RUNNING")
+        # SIGKILL the kernel process (no chance to clean up), then start a new kernel.
+        os.kill(kernel.km.provisioner.process.pid, signal.SIGKILL)
+        kernel.km.provisioner.process.wait(30)
         kernel.km.restart_kernel(now=True)
         kernel.kc.wait_for_ready(timeout=60)
 

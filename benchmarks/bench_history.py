@@ -1,0 +1,242 @@
+"""Run history and compare(): recording cost, DataFrames of 100,000 runs, memory, compare throughput.
+
+    .venv/bin/python benchmarks/bench_history.py [--quick]
+
+Prints:
+1. what recording a run costs: `RunHistory.add` at start + at end on a store file (WAL), and the
+   same two-turn run through `Runner.run_async` with the history recorder on vs a no-op recorder;
+2. `to_dataframe()` (and the tool-call / turn tables) of 100,000 recorded runs;
+3. memory per recorded run (Python heap and RSS growth of the recording process; bytes on disk);
+4. `compare()` of 500 (agent, input) pairs against the loopback server (tests/_server.py in its own
+   process) with 50 ms latency per request at concurrency 50, against the latency bound
+   500 / 50 * 0.05 s * turns.
+Targets (issue 5): recording < 1 ms per run; to_dataframe of 100,000 runs < 1 s; compare within
+1.3x of the latency bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import Server  # noqa: E402
+
+from openstackai_nb import Agent, RunConfig, RunHistory, Runner  # noqa: E402
+from openstackai_nb import store as store_mod  # noqa: E402
+from openstackai_nb.runner import RunRecorder, set_recorder  # noqa: E402
+
+
+def lookup(key: str) -> str:
+    """Look up the value stored under a key."""
+    return f"value of {key}"
+
+
+def sample_result():
+    """A realistic finished run: two turns, one tool call, trace and messages."""
+    store_mod.set_history(RunHistory(":memory:"))
+    agent = Agent(name="Bench", instructions="You are a helpful assistant.", tools=[lookup], model="scripted")
+    return Runner.run_sync(
+        agent, "What is the value of X? Use the lookup tool.", config=RunConfig(metadata={"exp": "a"})
+    )
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_record(tmp: Path, n: int) -> None:
+    result = sample_result()
+    h = RunHistory(tmp / "record.sqlite")
+    for i in range(200):  # warm up
+        result.run_id = f"run_warm{i:012x}"
+        h.add(result, finished=False)
+        h.add(result, finished=True)
+    per_run = []
+    for i in range(n):
+        result.run_id = f"run_{i:016x}"
+        t0 = time.perf_counter()
+        h.add(result, finished=False)
+        h.add(result, finished=True)
+        per_run.append(time.perf_counter() - t0)
+    print(f"  RunHistory.add (start + end), {n} runs on a file store:")
+    print(
+        f"    median {statistics.median(per_run) * 1e6:7.0f} us   mean {statistics.fmean(per_run) * 1e6:7.0f} us"
+        f"   p95 {sorted(per_run)[int(0.95 * n)] * 1e6:7.0f} us per run"
+    )
+
+    # The same run end to end, recorder on vs a no-op recorder (alternating batches).
+    agent = Agent(name="Bench", instructions="You are a helpful assistant.", tools=[lookup], model="scripted")
+    store_mod.set_history(RunHistory(tmp / "runs.sqlite"))
+    noop = RunRecorder()
+
+    async def batch(k: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(k):
+            await Runner.run_async(agent, "What is the value of X? Use the lookup tool.")
+        return (time.perf_counter() - t0) / k
+
+    async def main() -> tuple[float, float]:
+        on, off = [], []
+        await batch(50)
+        for _ in range(10):
+            previous = set_recorder(noop)
+            off.append(await batch(max(20, n // 20)))
+            set_recorder(previous)
+            on.append(await batch(max(20, n // 20)))
+        return statistics.median(on), statistics.median(off)
+
+    on, off = asyncio.run(main())
+    print("  a two-turn scripted run through Runner.run_async:")
+    print(
+        f"    history on {on * 1e6:7.0f} us   no-op recorder {off * 1e6:7.0f} us"
+        f"   recording adds {(on - off) * 1e6:5.0f} us"
+    )
+
+
+def bench_dataframe(tmp: Path, n: int) -> None:
+    result = sample_result()
+    h = RunHistory(tmp / f"df{n}.sqlite")
+    t0 = time.perf_counter()
+    batch = []
+    for i in range(n):
+        r = result.model_copy()
+        r.run_id = f"run_{i:016x}"
+        r.metadata = {"exp": f"e{i % 10}", "seed": i % 7}
+        batch.append(r)
+        if len(batch) == 10_000:
+            h.add_many(batch)
+            batch.clear()
+    if batch:
+        h.add_many(batch)
+    load = time.perf_counter() - t0
+    size = sum(p.stat().st_size for p in tmp.glob(f"df{n}.sqlite*"))
+    print(f"  {n:,} runs bulk-loaded in {load:.1f} s; store file {size / 1e6:.0f} MB ({size / n / 1e3:.1f} kB per run)")
+    times = []
+    for _ in range(3):
+        gc.collect()
+        t0 = time.perf_counter()
+        df = h.to_dataframe()
+        times.append(time.perf_counter() - t0)
+    assert len(df) == n
+    print(
+        f"  to_dataframe() of {n:,} runs: first {times[0]:.3f} s, best {min(times):.3f} s  ({len(df.columns)} columns)"
+    )
+    for name in ("tool_calls_dataframe", "turns_dataframe"):
+        t0 = time.perf_counter()
+        frame = getattr(h, name)()
+        print(f"  {name}(): {len(frame):,} rows in {time.perf_counter() - t0:.3f} s")
+    t0 = time.perf_counter()
+    sub = h.filter(metadata={"exp": "e3"}).to_dataframe()
+    print(f"  filter(metadata=...).to_dataframe(): {len(sub):,} rows in {time.perf_counter() - t0:.3f} s")
+
+
+def bench_memory(tmp: Path, n: int) -> None:
+    result = sample_result()
+    h = RunHistory(tmp / "mem.sqlite")
+    for i in range(200):
+        result.run_id = f"run_warm{i:012x}"
+        h.add(result, finished=True)
+    gc.collect()
+    rss0 = rss_mb()
+    tracemalloc.start()
+    heap0 = tracemalloc.get_traced_memory()[0]
+    for i in range(n):
+        result.run_id = f"run_{i:016x}"
+        h.add(result, finished=False)
+        h.add(result, finished=True)
+    gc.collect()
+    heap1 = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    rss1 = rss_mb()
+    size = sum(p.stat().st_size for p in tmp.glob("mem.sqlite*"))
+    print(
+        f"  {n:,} runs recorded: Python heap +{(heap1 - heap0) / n:.1f} bytes/run,"
+        f" RSS +{(rss1 - rss0) * 1024 / n:.2f} kB/run"
+    )
+    print(f"  on disk: {size / (n + 200) / 1e3:.1f} kB per run (full RunResult JSON + scalar, tool-call and turn rows)")
+
+
+def bench_compare(pairs: int, concurrency: int, latency: float) -> None:
+    from openstackai_nb import compare
+    from openstackai_nb.runner import _sync
+
+    with Server(mode="text", latency=latency) as server:
+        os.environ["OPENAI_BASE_URL"] = server.url
+        os.environ["OPENAI_API_KEY"] = "sk-bench-0000000000000000"
+        n_agents = 5
+        agents = [Agent(name=f"agent-{i}", model="test-model") for i in range(n_agents)]
+        inputs = [f"question {i}" for i in range(pairs // n_agents)]
+        compare(agents, inputs[: concurrency // n_agents + 1], concurrency=concurrency, progress=False)  # warm up
+        bound = pairs / concurrency * latency * 1  # one turn per run
+
+        async def floor() -> float:
+            # The same runs straight through Runner.run_async, no compare, no history: the floor.
+            sem = asyncio.Semaphore(concurrency)
+
+            async def one(agent: Agent, prompt: str) -> None:
+                async with sem:
+                    await Runner.run_async(agent, prompt)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(one(a, q) for a in agents for q in inputs))
+            return time.perf_counter() - t0
+
+        def report(label: str, walls: list[float]) -> None:
+            best, med = min(walls), statistics.median(walls)
+            print(
+                f"  {label:<34} best {best:6.3f} s  median {med:6.3f} s  -> {best / bound:5.2f}x the bound"
+                f" (median {med / bound:5.2f}x)"
+            )
+
+        print(f"  {pairs} pairs ({n_agents} agents x {len(inputs)} inputs), concurrency {concurrency}, "
+              f"{latency * 1e3:.0f} ms per request: latency bound {bound:.3f} s")  # fmt: skip
+        previous = set_recorder(RunRecorder())
+        report("Runner.run_async + gather, no history", [_sync.run_blocking(floor()) for _ in range(3)])
+        set_recorder(previous)
+        for label, where in (("compare(), history on a file", "file"), ("compare(), history in memory", "memory")):
+            store_mod.set_history(RunHistory(tempfile.mkdtemp() + "/c.sqlite" if where == "file" else ":memory:"))
+            walls = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                df = compare(agents, inputs, concurrency=concurrency, progress=False)
+                walls.append(time.perf_counter() - t0)
+                assert (df["status"] == "COMPLETED").all() and len(df) == pairs, df["error"].dropna().head()
+            report(label, walls)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    args = parser.parse_args()
+    print(f"Python {sys.version.split()[0]}, sqlite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        print("1. recording a run")
+        bench_record(tmp, 500 if args.quick else 3000)
+        print("2. DataFrames")
+        bench_dataframe(tmp, 10_000 if args.quick else 100_000)
+        print("3. memory per recorded run")
+        bench_memory(tmp, 1000 if args.quick else 10_000)
+    print("4. compare() against the loopback server")
+    bench_compare(100 if args.quick else 500, 10 if args.quick else 50, 0.05)
+
+
+if __name__ == "__main__":
+    main()
