@@ -121,6 +121,13 @@ class AgentMagics(Magics):
         self.replay_path: str | None = None
         """Set by `%agent replay PATH`: later cells use model "replay:PATH"."""
 
+    @property
+    def _ns(self) -> dict[str, Any]:
+        """The notebook's namespace."""
+        if self.shell is None:  # pragma: no cover - magics are always registered on a shell
+            raise UsageError("openstackai_nb magics need an IPython shell")
+        return self.shell.user_ns
+
     # -- %%agent --------------------------------------------------------------------------------
     @magic_arguments("%agent")  # the help formatter adds one more %
     @argument("--agent", metavar="NAME", help="an Agent variable of the notebook (default: a new default agent)")
@@ -152,15 +159,15 @@ class AgentMagics(Magics):
             self._compare(args, prompt)
             return
         agent, note = self._agent_for(args)
-        prompt = interpolate(prompt, self.shell.user_ns)
+        prompt = interpolate(prompt, self._ns)
         result = self._run(agent, prompt, args, note)
         if result is not None and args.out:
-            self.shell.user_ns[args.out] = result
+            self._ns[args.out] = result
 
     def _agent_for(self, args: Any, name: str | None = None, option: str = "--agent") -> tuple[Agent, str]:
         from openstackai_nb.agent import Agent
 
-        ns = self.shell.user_ns
+        ns = self._ns
         note = ""
         changes: dict[str, Any] = {}
         name = name or args.agent
@@ -249,7 +256,7 @@ class AgentMagics(Magics):
     # -- --agents / --over ------------------------------------------------------------------------
     def _compare(self, args: Any, prompt: str) -> None:
         """`--agents a,b,c`: the prompt on each agent, side by side; `--over NAME`: once per item."""
-        ns = self.shell.user_ns
+        ns = self._ns
         if args.agents and args.over:
             raise UsageError("use either --agents or --over, not both")
         if args.chat:
@@ -349,7 +356,7 @@ class AgentMagics(Magics):
     def _cmd_agents(self, rest: list[str]) -> Any:
         from openstackai_nb.agent import Agent
 
-        found = {k: v for k, v in self.shell.user_ns.items() if isinstance(v, Agent) and not k.startswith("_")}
+        found = {k: v for k, v in self._ns.items() if isinstance(v, Agent) and not k.startswith("_")}
         if not found:
             print("No Agents in this notebook yet: agent = Agent(name=..., instructions=..., tools=[...])")
             return None
