@@ -44,12 +44,12 @@ __all__ = [
 
 FLUSH_HZ = 30
 """Most flushes (messages carrying text) per second sent to a live view."""
-MIN_DELTA_CHARS = 200
+MIN_DELTA_CHARS = 400
 """A smaller text delta waits (up to MAX_DELTA_WAIT) for more text: each message costs ~0.5 KB of
 headers, so a slow model streaming a few tokens at a time would otherwise send mostly headers."""
-MAX_DELTA_WAIT = 0.25
+MAX_DELTA_WAIT = 0.2
 """Longest time streamed text waits before it is shown."""
-STATUS_TICK = 0.5
+STATUS_TICK = 1.0
 """Seconds between status-line refreshes while nothing else changes (elapsed time)."""
 _STATIC = Path(__file__).parent / "static"
 _jupyter: bool | None = None

@@ -161,6 +161,7 @@ def test_long_answer_is_coalesced_and_append_only(kernel: Kernel, openai_server:
         f"widget creation {widget_bytes} B, cell total with the saved bundle {total} B"
     )
     # text once plus ~0.5 KB of message headers per flush: a few times the text, never O(n^2)
+    assert live_bytes < len(streamed) + 1200 * len(ex.of_type("comm_msg"))
     assert live_bytes < 4 * size
     assert widget_bytes < 12_000
     assert total < 8 * size  # + the saved bundle: html, markdown and plain copies of the text
