@@ -70,6 +70,8 @@ def _pandas() -> Any:
 def _column(values: Sequence[Any], kind: str) -> Any:
     import numpy as np
 
+    if kind == "obj" and isinstance(values, np.ndarray):
+        return values
     if kind == "int":
         try:
             return np.array(values, dtype=np.int64)
@@ -97,28 +99,40 @@ _RUN_KINDS = {name: ("int" if name in _INT_COLUMNS else "obj") for name in RUN_C
 _RUN_KINDS.update(elapsed_time="float", started_at="time")
 
 
+def _transpose(rows: Sequence[Sequence[Any]], width: int) -> list[Any]:
+    """Columns of a list of equal-length row tuples (one C-level 2-D object array, then views)."""
+    import numpy as np
+
+    if not rows:
+        return [np.empty(0, dtype=object) for _ in range(width)]
+    table = np.empty((len(rows), width), dtype=object)
+    table[:] = rows
+    return [table[:, i] for i in range(width)]
+
+
 def runs_frame(rows: Sequence[Sequence[Any]], *, metadata: bool = True) -> pd.DataFrame:
     """The runs table from store rows (RUN_COLUMNS then the metadata JSON text)."""
+    import numpy as np
+
     pd = _pandas()
-    n = len(rows)
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [()] * (len(RUN_COLUMNS) + 1)
+    columns = _transpose(rows, len(RUN_COLUMNS) + 1)
     data: dict[str, Any] = {name: _column(columns[i], _RUN_KINDS[name]) for i, name in enumerate(RUN_COLUMNS)}
-    if metadata and n:
-        texts = columns[len(RUN_COLUMNS)]
-        # Many runs share the same metadata (a compare, a tag): parse each distinct text once.
-        parsed = {t: json.loads(t) for t in set(texts) if t and t != "{}"}
-        if parsed:
-            keys: dict[str, None] = {}
-            for meta in parsed.values():
-                for key in meta:
-                    keys.setdefault(str(key))
-            empty: dict[str, Any] = {}
-            for key in keys:
-                name = key if key not in data else f"metadata.{key}"
-                data[name] = _column([parsed.get(t, empty).get(key) for t in texts], "obj")
-                data[name] = pd.array(data[name]) if _all_numbers(data[name]) else data[name]
-    frame = pd.DataFrame(data, copy=False)
-    return frame
+    if metadata and len(rows):
+        # Many runs share the same metadata (a compare, a tag): parse each distinct text once
+        # and spread the values with the factorized codes.
+        codes, uniques = pd.factorize(columns[len(RUN_COLUMNS)])
+        parsed = [json.loads(t) if t and t != "{}" else {} for t in uniques]
+        keys: dict[str, None] = {}
+        for meta in parsed:
+            for key in meta:
+                keys.setdefault(str(key))
+        for key in keys:
+            name = key if key not in data else f"metadata.{key}"
+            distinct = np.empty(len(parsed), dtype=object)
+            distinct[:] = [meta.get(key) for meta in parsed]
+            values = distinct[codes]
+            data[name] = pd.array(values) if _all_numbers(distinct) else values
+    return pd.DataFrame(data, copy=False)
 
 
 def _all_numbers(values: Any) -> bool:
