@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --execute) mode=execute ;;
     --output) output="$2"; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "quickstart.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
