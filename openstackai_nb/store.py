@@ -547,9 +547,11 @@ class _Store:
     # using ----------------------------------------------------------------------------------
     def check_fork(self) -> None:
         if self.pid != os.getpid() and self.path is not None:
-            # A forked child must not share the parent's connection.
+            # A forked child must not share the parent's connections, nor wait for its thread.
             self.conn = self._connect(str(self.path), self.path)
+            self._ckpt_conn = None
             self.pid = os.getpid()
+            _checkpointer.watch(self)
 
     def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         with self.lock:
@@ -985,12 +987,15 @@ class RunHistory:
 
         return export.read_history(path)
 
-    def to_html(self, path: str | os.PathLike[str], runs: Iterable[RunResult] | None = None) -> Path:
-        """Write one self-contained HTML report of `runs` (default: all of this history)."""
-        from openstackai_nb import report  # type: ignore[attr-defined]  # written by the sharing issue
+    def to_html(self, path: str | os.PathLike[str], runs: Iterable[RunResult] | None = None, **options: Any) -> Path:
+        """Write one self-contained HTML report of `runs` (default: every run of this history).
 
-        report.write_report(list(self) if runs is None else list(runs), path)
-        return Path(path)
+        Delegates to `openstackai_nb.report.write_report` (options such as ``title=`` and
+        ``figures=`` are passed on); model text is escaped and secrets scrubbed there.
+        """
+        from openstackai_nb import report
+
+        return Path(report.write_report(list(self) if runs is None else list(runs), path, **options))
 
 
 def _sql_value(value: Any) -> Any:

@@ -320,3 +320,14 @@ def test_history_is_lazy_and_the_same_object() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_to_html_report_is_escaped_and_key_free(session_history: RunHistory, tmp_path) -> None:
+    Runner.run_sync(Agent(name="<b>Bold</b>", model=FunctionModel(lambda m, i: "<script>alert(1)</script>")), "hi")
+    Runner.run_sync(Agent(name="Leaky", model="scripted"), f"my key is {KEY}")
+    out = session_history.to_html(tmp_path / "report.html", title="Runs")
+    page = out.read_text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert KEY not in page
+    only = session_history.filter(agent="Leaky").to_html(tmp_path / "one.html")
+    assert "Leaky" in only.read_text() and "Bold" not in only.read_text()
