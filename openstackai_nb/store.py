@@ -33,6 +33,7 @@ bad run never hides the others.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -455,6 +456,12 @@ class _Store:
         self._ckpt_conn: sqlite3.Connection | None = None
         if self.path is not None:
             _checkpointer.watch(self)
+        # Writes submitted by the run loop (`submit`) are committed by a writer thread, in batches.
+        self._pending: list[Callable[[sqlite3.Connection], Any]] = []
+        self._busy = False
+        self._cond = threading.Condition()
+        self._writer: threading.Thread | None = None
+        self._writer_failed = False
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database file (PASSIVE: never blocks writers); checkpointer thread only."""
@@ -553,14 +560,57 @@ class _Store:
             self.pid = os.getpid()
             _checkpointer.watch(self)
 
+    def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        """Queue a write for the writer thread (returns at once; never raises for the write)."""
+        with self._cond:
+            self._pending.append(fn)
+            if self._writer is None or not self._writer.is_alive() or self.pid != os.getpid():
+                self._writer = threading.Thread(target=self._write_loop, name="openstackai-nb-history", daemon=True)
+                self._writer.start()
+                _open_writers.add(self)
+            self._cond.notify()
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every submitted write is committed; False if `timeout` ran out first."""
+        if self._writer is None or threading.current_thread() is self._writer:
+            return True
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: bool(self._pending))
+                batch, self._pending = self._pending, []
+                self._busy = True
+            try:
+                self._commit(batch)
+            except Exception:  # noqa: BLE001 - one bad write must not lose the batch: retry alone
+                for fn in batch:
+                    try:
+                        self._commit([fn])
+                    except Exception as exc:  # noqa: BLE001 - reported once; the runs go on
+                        if not self._writer_failed:
+                            self._writer_failed = True
+                            logger.warning("openstackai_nb: could not record a run in %s: %s", self.path, exc)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
+
     def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run `fn` in one transaction now (after every submitted write); return its result."""
+        self.flush()
+        return self._commit([fn])[-1]
+
+    def _commit(self, fns: Sequence[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
         with self.lock:
             self.check_fork()
             conn = self.conn
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    out = fn(conn)
+                    out = [fn(conn) for fn in fns]
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
@@ -582,6 +632,7 @@ class _Store:
                 raise _corrupt(self.path, exc) from None
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.flush()
         with self.lock:
             self.check_fork()
             try:
@@ -595,6 +646,14 @@ class _Store:
 
 
 _CHECKPOINT_EVERY = 500  # commits; also checkpointed once a second when anything was written
+_open_writers: weakref.WeakSet[_Store] = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    for store in list(_open_writers):
+        if store.pid == os.getpid():
+            store.flush(5.0)
 
 
 class _Checkpointer:
@@ -693,37 +752,46 @@ class RunHistory:
         return f"RunHistory({len(self)} runs{part}, {where})"
 
     # -- recording ------------------------------------------------------------------------------
-    def add(self, result: RunResult, *, finished: bool = True) -> None:
-        """Insert or update a run (keyed by run_id). The run loop calls this for every run.
+    def add(self, result: RunResult, *, finished: bool = True, wait: bool = True) -> None:
+        """Insert or update a run (keyed by run_id). The run loop records every run this way.
 
         Args:
-            result: the run.
+            result: the run (serialised now, so later changes to it are not recorded).
             finished: False when the run has just started (its row is marked as owned by this
                 process, so a crash can be detected later).
+            wait: commit before returning. False hands the write to the store's writer thread
+                (the run loop's way: a commit never stalls the loop); reads of this store wait
+                for such writes, so they are always seen.
         """
         if not finished:
             rows = _Rows(result, _owner(), detail=False)
 
-            def start(c: sqlite3.Connection) -> None:
+            def write(c: sqlite3.Connection) -> None:
                 c.execute(_UPSERT, rows.run)
                 c.execute(_PUT_RESULT, (rows.run_id, rows.text))
 
-            self._store.write(start)
-            return
-        rows = _Rows(result, (None, None, None), detail=True)
-        run_id = rows.run_id
+        else:
+            rows = _Rows(result, (None, None, None), detail=True)
 
-        def write(c: sqlite3.Connection) -> None:
-            c.execute(_UPSERT, rows.run)
-            c.execute(_PUT_RESULT, (run_id, rows.text))
-            c.execute("DELETE FROM tool_calls WHERE run_id=?", (run_id,))
-            c.execute("DELETE FROM turns WHERE run_id=?", (run_id,))
-            if rows.tools:
-                c.executemany("INSERT INTO tool_calls VALUES (?,?,?,?,?,?,?,?,?,?)", rows.tools)
-            if rows.turns:
-                c.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", rows.turns)
+            def write(c: sqlite3.Connection) -> None:
+                run_id = rows.run_id
+                c.execute(_UPSERT, rows.run)
+                c.execute(_PUT_RESULT, (run_id, rows.text))
+                c.execute("DELETE FROM tool_calls WHERE run_id=?", (run_id,))
+                c.execute("DELETE FROM turns WHERE run_id=?", (run_id,))
+                if rows.tools:
+                    c.executemany("INSERT INTO tool_calls VALUES (?,?,?,?,?,?,?,?,?,?)", rows.tools)
+                if rows.turns:
+                    c.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", rows.turns)
 
-        self._store.write(write)
+        if wait:
+            self._store.write(write)
+        else:
+            self._store.submit(write)
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every run recorded so far is committed to the store file."""
+        return self._store.flush(timeout)
 
     def add_many(self, results: Iterable[RunResult]) -> int:
         """Insert or update finished runs in one transaction (imports); returns how many."""
@@ -1046,7 +1114,7 @@ def record(result: RunResult, *, finished: bool) -> None:
     """
     global _record_failed
     try:
-        get_history().add(result, finished=finished)
+        get_history().add(result, finished=finished, wait=False)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         if not _record_failed:
             _record_failed = True

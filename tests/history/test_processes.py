@@ -103,8 +103,11 @@ def test_a_process_killed_during_a_run(tmp_path, openai_server) -> None:
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()[1]
         assert len(openai_server.requests) == 3
+        # Visible while it runs (the writer thread commits within moments of the start).
+        while time.monotonic() < deadline and not len(RunHistory(path).filter(status="RUNNING")):
+            time.sleep(0.05)
         running = RunHistory(path).filter(status="RUNNING")
-        assert [r.input for r in running] == ["third (slow)"]  # visible while it runs
+        assert [r.input for r in running] == ["third (slow)"]
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)

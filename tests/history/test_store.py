@@ -113,6 +113,7 @@ def test_failed_timeout_and_http_runs_are_recorded(session_history: RunHistory, 
     assert df.loc["HTTP", "status"] == "COMPLETED" and df.loc["HTTP", "prompt_tokens"] == 30
     assert df.loc["HTTP", "n_tool_calls"] == 1
     # The API key reaches neither the store file nor any DataFrame.
+    session_history.flush()
     session_history.path.parent.joinpath("x").write_text("")
     raw = b"".join(p.read_bytes() for p in session_history.path.parent.iterdir() if p.is_file())
     assert KEY.encode() not in raw
@@ -123,13 +124,15 @@ def test_a_started_run_is_visible_as_running(session_history: RunHistory) -> Non
     seen: list[tuple[str, int]] = []
 
     def model(messages, info):
-        # While the model "thinks", the run is already in the store as RUNNING.
+        # While the model "thinks", the run is already in the store as RUNNING: read through the
+        # session's history (which waits for its pending writes), then through another connection.
+        seen.append((session_history[-1].status.value, len(session_history.filter(status="RUNNING"))))
         h = RunHistory(session_history.path)
         seen.append((h[-1].status.value, len(h.filter(status="RUNNING"))))
         return "done"
 
     r = Runner.run_sync(Agent(name="Peek", model=FunctionModel(model)), "hi")
-    assert seen == [("RUNNING", 1)]
+    assert seen == [("RUNNING", 1), ("RUNNING", 1)]
     assert session_history[r.run_id].status is RunStatus.COMPLETED
 
 
@@ -270,6 +273,7 @@ def test_corrupted_store_does_not_break_runs(tmp_path, monkeypatch, caplog) -> N
 
 def test_one_unreadable_row_never_hides_the_others(session_history: RunHistory) -> None:
     runs = [Runner.run_sync(Agent(name=f"A{i}", model="scripted"), f"run {i}") for i in range(3)]
+    session_history.flush()
     with sqlite3.connect(session_history.path) as conn:
         conn.execute("UPDATE results SET result='{broken' WHERE run_id=?", (runs[1].run_id,))
     with pytest.warns(HistoryWarning, match=runs[1].run_id):
@@ -280,6 +284,7 @@ def test_one_unreadable_row_never_hides_the_others(session_history: RunHistory) 
 
 def test_reaps_runs_of_a_dead_process(session_history: RunHistory) -> None:
     r = Runner.run_sync(Agent(name="A", model="scripted"), "hi")
+    session_history.flush()
     # Make the row look like a run still in flight in a process that no longer exists.
     with sqlite3.connect(session_history.path) as conn:
         conn.execute(
