@@ -223,7 +223,7 @@ def test_no_key_in_any_message(kernel: Kernel, openai_server: OpenAIServer) -> N
     run(kernel, "%agent config")
     run(kernel, "print(r.to_json()); r")
     seen = kernel.seen  # type: ignore[attr-defined]
-    assert len(seen) > 10
+    assert len(seen) >= 3  # every cell this module ran so far (all of them when run in full)
     for ex in seen:
         assert KEY not in ex.raw()
         assert "0123456789abcdef" not in ex.raw()
