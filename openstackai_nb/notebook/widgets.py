@@ -255,8 +255,11 @@ class TextPresenter(Presenter):
         """Print the rest of the text and the status line (or show the static bundle)."""
         self.flush()
         if self.bundle_at_end:
-            from IPython.display import display
+            # A kernel without anywidget: the streamed text gives way to the static run view
+            # (the cell body is the prompt, so this output holds nothing else).
+            from IPython.display import clear_output, display
 
+            clear_output(wait=True)
             display(render.run_bundle(result, note=note, show_input=False), raw=True)
             return
         end = "" if self.at_line_start else "\n"

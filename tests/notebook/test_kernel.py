@@ -267,3 +267,22 @@ def test_interrupt_cancels_keeps_partial_text_and_kernel(openai_server: OpenAISe
         assert "still works" in _static(again)["text/html"]
     finally:
         k.close()
+
+
+def test_kernel_without_anywidget_streams_text_then_static_view(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    openai_server.script(text_stream("plain streamed answer"))
+    code = (
+        "import openstackai_nb.notebook.widgets as _w\n"
+        "_saved, _w._widgets_available = _w._widgets_available, lambda: False\n"
+        "try:\n"
+        "    get_ipython().run_cell_magic('agent', '-o plain', 'Hi')\n"
+        "finally:\n"
+        "    _w._widgets_available = _saved\n"
+    )
+    ex = run(kernel, code)
+    assert ex.error is None, ex.error
+    assert not ex.of_type("comm_open")
+    types = [m["msg_type"] for m in ex.msgs]
+    assert "clear_output" in types and types.index("clear_output") < types.index("display_data")
+    data = ex.of_type("display_data")[-1]["content"]["data"]
+    assert "plain streamed answer" in data["text/html"] and "COMPLETED" in data["text/plain"]
