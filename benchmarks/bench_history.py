@@ -137,12 +137,13 @@ def bench_dataframe(tmp: Path, n: int) -> None:
     print(f"  {n:,} runs bulk-loaded in {load:.1f} s; store file {size / 1e6:.0f} MB ({size / n / 1e3:.1f} kB per run)")
     import pandas  # noqa: F401 - imported once, outside the timings
 
-    times = []
+    times, cpu = [], []
     for _ in range(3):
         gc.collect()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         df = h.to_dataframe()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     assert len(df) == n
     print(
         f"  to_dataframe() of {n:,} runs: first {times[0]:.3f} s, best {min(times):.3f} s  ({len(df.columns)} columns)"
