@@ -160,9 +160,7 @@ class AgentMagics(Magics):
             return
         agent, note = self._agent_for(args)
         prompt = interpolate(prompt, self._ns)
-        result = self._run(agent, prompt, args, note)
-        if result is not None and args.out:
-            self._ns[args.out] = result
+        self._run(agent, prompt, args, note)
 
     def _agent_for(self, args: Any, name: str | None = None, option: str = "--agent") -> tuple[Agent, str]:
         from openstackai_nb.agent import Agent
@@ -242,13 +240,16 @@ class AgentMagics(Magics):
             if outcome is not None:
                 raise outcome
             return None
+        # Stored first, so that even a failing display (or a second interrupt) keeps the result.
+        self.last = result
+        if args.out:
+            self._ns[args.out] = result
         if interrupted:
             note = f"{note} · interrupted" if note else "interrupted"
         if not args.quiet or result.status is not RunStatus.COMPLETED:
             if args.quiet:
                 presenter = widgets.TextPresenter(bundle_at_end=widgets.is_jupyter())
             presenter.finish(result, note=note)
-        self.last = result
         if result.status is RunStatus.COMPLETED:
             self.conversations[agent.name] = result.history_messages()
         return result
