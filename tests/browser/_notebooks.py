@@ -1,0 +1,88 @@
+"""The notebooks the browser tests open, written into each server's root folder.
+
+- `e2e.ipynb`: an agent with two tools (one slow and returning a long text, one that fails) and a
+  `%%agent` cell whose answer streams for several seconds at the tests' scripted rate.
+- `xss.ipynb`: a FunctionModel whose answer carries `<script>` and `<img onerror>` payloads that
+  would bump `window.__xss` and call console.error if they ever ran.
+- `interrupt.ipynb`: a long scripted answer to interrupt, then a cell that must still run.
+- `01-quickstart.ipynb`: the repository's quickstart notebook, when it exists.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+REPO = Path(__file__).resolve().parents[2]
+QUICKSTART = REPO / "notebooks" / "01-quickstart.ipynb"
+
+LOAD = "%load_ext openstackai_nb"
+
+E2E_TOOLS = '''\
+import time
+from openstackai_nb import Agent
+
+def lookup_notes(topic: str) -> str:
+    """Look up the notes kept about a topic."""
+    time.sleep(1.5)
+    return " ".join(f"{topic.lower()}-note-{i}" for i in range(150))
+
+def check_stock(item: str) -> str:
+    """Check the stock of an item (always fails here)."""
+    time.sleep(0.5)
+    raise ValueError(f"stock service unreachable for {item}")
+
+researcher = Agent(name="researcher", instructions="Use the tools, then answer.",
+                   tools=[lookup_notes, check_stock], model="scripted")
+print("ready")'''
+E2E_RUN = "%%agent --agent researcher -o res\nUse lookup_notes and check_stock for Paris, then write it all up."
+E2E_AFTER = 'print("after run:", res.status.value, len(res.tool_calls), len(res.final_output))'
+
+XSS_PAYLOAD = (
+    "Plain words first. "
+    "<script>window.__xss += 1; console.error('xss: script tag ran')</script> "
+    "<img src=x onerror=\"window.__xss += 1; console.error('xss: img onerror ran')\"> "
+    '<svg onload="window.__xss += 1"></svg> '
+    "and **bold** text at the end."
+)
+XSS_AGENT = f"""\
+from openstackai_nb import Agent
+from openstackai_nb.models import FunctionModel
+
+PAYLOAD = {XSS_PAYLOAD!r}
+
+def evil_model(messages, info):
+    return PAYLOAD
+
+evil = Agent(name="evil", model=FunctionModel(evil_model))
+print("ready")"""
+XSS_RUN = "%%agent --agent evil -o evil_res\nSay something."
+XSS_REPR = "evil_res"
+
+INTERRUPT_RUN = "%%agent -o partial\nwrite 600 words"
+INTERRUPT_AFTER = 'print("next cell ran:", partial.status.value, len(partial.final_output or "") > 0)'
+
+
+def _notebook(*sources: str) -> nbformat.NotebookNode:
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+NOTEBOOKS = {
+    "e2e.ipynb": _notebook(LOAD, E2E_TOOLS, E2E_RUN, E2E_AFTER),
+    "xss.ipynb": _notebook(LOAD, XSS_AGENT, XSS_RUN, XSS_REPR),
+    "interrupt.ipynb": _notebook(LOAD, INTERRUPT_RUN, INTERRUPT_AFTER),
+}
+
+
+def write_all(root: Path) -> None:
+    """Write the test notebooks (and a copy of the quickstart, when present) into `root`."""
+    for name, nb in NOTEBOOKS.items():
+        nbformat.write(nb, root / name)
+    if QUICKSTART.exists():
+        shutil.copy(QUICKSTART, root / QUICKSTART.name)
