@@ -113,6 +113,10 @@ def _build_live_view() -> type:
             if text:
                 self.send({"kind": "delta", "text": text})
 
+        def __repr__(self) -> str:
+            # The text/plain twin of the widget: what a front end without widgets shows.
+            return "<openstackai-nb live view: a running agent (replaced by the run's static view when it ends)>"
+
     LiveView.__module__ = __name__
     LiveView.__qualname__ = "LiveView"
     return LiveView
