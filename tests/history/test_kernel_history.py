@@ -21,6 +21,15 @@ def _ok(ex) -> None:
     assert ex.error is None, ex.error and "\n".join(ex.error["traceback"])
 
 
+def _settle(kernel: Kernel) -> None:
+    """After a restart, wait (bounded) until the iopub channel delivers output again."""
+    for _ in range(20):
+        if "ready" in kernel.execute("print('ready')", timeout=30).stdout:
+            return
+        time.sleep(0.25)
+    pytest.fail("the restarted kernel never delivered output")
+
+
 def _json_out(ex) -> object:
     _ok(ex)
     return json.loads(ex.stdout.strip().splitlines()[-1])
@@ -72,6 +81,7 @@ def test_runs_survive_a_restart_and_a_killed_kernel(tmp_path: Path) -> None:
         kernel.km.provisioner.process.wait(30)
         kernel.km.restart_kernel(now=True)
         kernel.kc.wait_for_ready(timeout=60)
+        _settle(kernel)
 
         after = _json_out(
             kernel.execute(
@@ -86,3 +96,44 @@ def test_runs_survive_a_restart_and_a_killed_kernel(tmp_path: Path) -> None:
         kernel.close()
     h = RunHistory(store)
     assert len(h) == 8 and h[-1].status is RunStatus.FAILED
+
+
+def test_interrupting_compare_cancels_runs_and_keeps_the_finished_ones(tmp_path: Path) -> None:
+    store = tmp_path / "history.sqlite"
+    kernel = Kernel(kernel_env(OPENSTACKAI_NB_HISTORY=str(store)), str(tmp_path))
+    try:
+        _ok(
+            kernel.execute(
+                "import asyncio\n"
+                "from openstackai_nb import Agent, compare\n"
+                "from openstackai_nb.models.function import FunctionModel\n"
+                "async def slow(messages, info):\n"
+                "    if 'slow' in messages[-1].content:\n"
+                "        await asyncio.sleep(60)\n"
+                "    return 'done'\n"
+                "agent = Agent(name='A', model=FunctionModel(slow))\n"
+            )
+        )
+        msg_id = kernel.kc.execute("df = compare([agent], ['fast 1', 'fast 2', 'slow 1', 'slow 2'], concurrency=2)")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if store.exists() and len(RunHistory(store).filter(status="RUNNING")) == 2:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the slow runs never showed up as RUNNING")
+        kernel.km.interrupt_kernel()
+        reply = kernel.kc.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kernel.kc.get_shell_msg(timeout=30)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+        statuses = _json_out(
+            kernel.execute(
+                "import json\nfrom openstackai_nb import history\n"
+                "print(json.dumps({r.input: r.status.value for r in history}))"
+            )
+        )
+        assert statuses == {"fast 1": "COMPLETED", "fast 2": "COMPLETED", "slow 1": "CANCELLED", "slow 2": "CANCELLED"}
+        assert _json_out(kernel.execute("print(json.dumps('df' in globals()))")) is False
+    finally:
+        kernel.close()
