@@ -12,14 +12,19 @@ Where the session's store lives:
   when that folder cannot be written, the user's data directory
   (``~/.local/share/openstackai-nb/history.sqlite`` on Linux) with a one-line warning.
 
-Layout: one table ``runs`` with scalar columns (read straight into pandas: no JSON is parsed
-for `to_dataframe()`) plus the run's full ``RunResult.to_dict()`` JSON (for iteration and
+Layout: a narrow table ``runs`` of scalar columns (read straight into pandas: no JSON is parsed
+for `to_dataframe()`), the run's full ``RunResult`` JSON in ``results`` (for iteration and
 export), and the tidy tables ``tool_calls`` and ``turns`` keyed by run_id. Secrets are scrubbed
 (`_secrets.scrub`) before anything is written.
 
 Durability: WAL with ``synchronous=NORMAL`` (a committed run survives the process being killed;
 an OS crash may lose the last few), ``busy_timeout`` so several kernels write the same file
-safely, and each write in its own ``BEGIN IMMEDIATE`` transaction.
+safely, and ``BEGIN IMMEDIATE`` transactions. The run loop only serialises a run (~0.1 ms) and
+hands the write to the store's writer thread, which commits whatever is queued in one
+transaction: a slow disk never stalls the runs in flight. Reads through the same store wait for
+pending writes (so a process always sees its own runs), and pending writes are flushed at exit.
+WAL checkpoints, the one step that waits for the disk, run on a separate connection of a
+background thread (``wal_autocheckpoint=0`` on the writing connection).
 
 Interrupted runs: a RUNNING row remembers the host, pid and process start time of its owner.
 When a store is opened or read and that process no longer exists, the run is marked FAILED
