@@ -32,7 +32,7 @@ EventType = Literal["text", "tool_call", "tool_result", "turn", "error", "done"]
 class ToolCallRequest(BaseModel):
     """The model's request to call one tool (OpenAI `tool_calls[i]`)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     id: str
     """The call id the model chose; the tool's answer refers to it."""
@@ -45,7 +45,7 @@ class ToolCallRequest(BaseModel):
 class Message(BaseModel):
     """One chat message, in the OpenAI chat-completions shape."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     role: Role
     """Who speaks: system, user, assistant or tool."""
@@ -75,6 +75,8 @@ class Message(BaseModel):
 
 class Usage(BaseModel):
     """Token counts reported by the model endpoint (summed over a run's requests)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     prompt_tokens: int = 0
     """Tokens sent to the model."""

@@ -154,18 +154,33 @@ def start_events(coro_factory: Any) -> EventStream:
     return EventStream(coro_factory)
 
 
-def _shutdown() -> None:
-    loop = _loop
-    if loop is None or _pid != os.getpid() or not loop.is_running():
-        return
+async def _close_everything() -> None:
     from openstackai_nb.models import _http
 
-    fut = asyncio.run_coroutine_threadsafe(_http.aclose_all(), loop)
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await _http.aclose_all()
+    loop = asyncio.get_running_loop()
+    await loop.shutdown_asyncgens()
+    await loop.shutdown_default_executor()
+
+
+def _shutdown() -> None:
+    """At exit: cancel what still runs, close the pooled connections, stop and close the loop."""
+    loop, thread = _loop, _thread
+    if loop is None or thread is None or _pid != os.getpid() or not loop.is_running():
+        return
+    fut = asyncio.run_coroutine_threadsafe(_close_everything(), loop)
     try:
-        fut.result(2.0)
+        fut.result(3.0)
     except Exception:  # noqa: BLE001,S110 - best effort at exit
         pass
     loop.call_soon_threadsafe(loop.stop)
+    thread.join(3.0)
+    if not loop.is_running():
+        loop.close()
 
 
 atexit.register(_shutdown)

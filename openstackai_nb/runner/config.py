@@ -47,7 +47,7 @@ class RunConfig(BaseModel):
         ConfigError: a field has a value that cannot work, e.g. ``max_turns=0``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, defer_build=True)
 
     max_turns: int = Field(10, ge=1)
     max_time: float = Field(300.0, gt=0)

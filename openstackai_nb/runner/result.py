@@ -37,6 +37,8 @@ def jsonable(value: Any) -> Any:
 class ToolCall(BaseModel):
     """The record of one tool call the run executed."""
 
+    model_config = ConfigDict(defer_build=True)
+
     call_id: str
     """The model's id for the call."""
     name: str
@@ -63,6 +65,8 @@ class ToolCall(BaseModel):
 class Span(BaseModel):
     """One traced step: a turn, a model call (with its retries) or a tool call."""
 
+    model_config = ConfigDict(defer_build=True)
+
     kind: SpanKind
     """turn, model or tool."""
     name: str
@@ -82,7 +86,7 @@ class Span(BaseModel):
 class RunResult(BaseModel):
     """What one run produced: output, status, tool calls, usage, trace, conversation."""
 
-    model_config = ConfigDict(validate_assignment=False)
+    model_config = ConfigDict(validate_assignment=False, defer_build=True)
 
     run_id: str
     """The run's unique id."""
