@@ -577,7 +577,7 @@ class _Store:
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every submitted write is committed; False if `timeout` ran out first."""
-        if self._writer is None or threading.current_thread() is self._writer:
+        if threading.current_thread() is self._writer:
             return True
         with self._cond:
             return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
@@ -585,7 +585,9 @@ class _Store:
     def _write_loop(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._pending))
+                if not self._cond.wait_for(lambda: bool(self._pending), timeout=_WRITER_IDLE):
+                    self._writer = None  # idle: end the thread; the next submit starts another
+                    return
                 batch, self._pending = self._pending, []
                 self._busy = True
             try:
@@ -651,6 +653,7 @@ class _Store:
 
 
 _CHECKPOINT_EVERY = 500  # commits; also checkpointed once a second when anything was written
+_WRITER_IDLE = 10.0  # seconds without writes before a store's writer thread ends
 _open_writers: weakref.WeakSet[_Store] = weakref.WeakSet()
 
 

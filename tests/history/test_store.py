@@ -336,3 +336,19 @@ def test_to_html_report_is_escaped_and_key_free(session_history: RunHistory, tmp
     assert KEY not in page
     only = session_history.filter(agent="Leaky").to_html(tmp_path / "one.html")
     assert "Leaky" in only.read_text() and "Bold" not in only.read_text()
+
+
+def test_writer_thread_ends_when_idle_and_comes_back(session_history: RunHistory, monkeypatch) -> None:
+    import time
+
+    from openstackai_nb import store
+
+    monkeypatch.setattr(store, "_WRITER_IDLE", 0.05)
+    Runner.run_sync(Agent(name="A", model="scripted"), "one")
+    assert session_history.flush()
+    deadline = time.monotonic() + 30
+    while session_history._store._writer is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert session_history._store._writer is None
+    Runner.run_sync(Agent(name="A", model="scripted"), "two")
+    assert [r.input for r in session_history] == ["one", "two"]
