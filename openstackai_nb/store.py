@@ -39,6 +39,8 @@ bad run never hides the others.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import gc
 import json
 import logging
 import os
@@ -1017,8 +1019,9 @@ class RunHistory:
         """
         from openstackai_nb import export
 
-        rows = self._select(", ".join(RUN_COLUMNS) + ", metadata", " ORDER BY seq")
-        return export.runs_frame(rows, metadata=metadata)
+        with _gc_paused():
+            rows = self._select(", ".join(RUN_COLUMNS) + ", metadata", " ORDER BY seq")
+            return export.runs_frame(rows, metadata=metadata)
 
     def tool_calls_dataframe(self) -> pd.DataFrame:
         """One row per tool call: run_id, index, call_id, name, arguments, result, error, ok,
@@ -1026,13 +1029,15 @@ class RunHistory:
         from openstackai_nb import export
 
         self._reap()
-        rows = self._store.read(
-            "SELECT t.run_id, t.idx, t.call_id, t.name, t.arguments, t.result, t.error, t.started_at,"
-            f" t.elapsed_time, t.turn FROM tool_calls t JOIN runs ON runs.run_id = t.run_id{self._where.sql('runs.')}"
-            " ORDER BY runs.seq, t.idx",
-            self._where.params,
-        )
-        return export.tool_calls_frame(rows)
+        with _gc_paused():
+            rows = self._store.read(
+                "SELECT t.run_id, t.idx, t.call_id, t.name, t.arguments, t.result, t.error, t.started_at,"
+                " t.elapsed_time, t.turn FROM tool_calls t JOIN runs ON runs.run_id = t.run_id"
+                f"{self._where.sql('runs.')}"
+                " ORDER BY runs.seq, t.idx",
+                self._where.params,
+            )
+            return export.tool_calls_frame(rows)
 
     def turns_dataframe(self) -> pd.DataFrame:
         """One row per turn: run_id, turn, start, duration, outcome, model_time, retries,
@@ -1040,13 +1045,14 @@ class RunHistory:
         from openstackai_nb import export
 
         self._reap()
-        rows = self._store.read(
-            "SELECT t.run_id, t.turn, t.start, t.duration, t.outcome, t.model_time, t.retries, t.n_tool_calls,"
-            f" t.tool_time, t.error FROM turns t JOIN runs ON runs.run_id = t.run_id{self._where.sql('runs.')}"
-            " ORDER BY runs.seq, t.turn",
-            self._where.params,
-        )
-        return export.turns_frame(rows)
+        with _gc_paused():
+            rows = self._store.read(
+                "SELECT t.run_id, t.turn, t.start, t.duration, t.outcome, t.model_time, t.retries, t.n_tool_calls,"
+                f" t.tool_time, t.error FROM turns t JOIN runs ON runs.run_id = t.run_id{self._where.sql('runs.')}"
+                " ORDER BY runs.seq, t.turn",
+                self._where.params,
+            )
+            return export.turns_frame(rows)
 
     # -- files ----------------------------------------------------------------------------------
     def export(self, path: str | os.PathLike[str]) -> Path:
@@ -1072,6 +1078,19 @@ class RunHistory:
         from openstackai_nb import report
 
         return Path(report.write_report(list(self) if runs is None else list(runs), path, **options))
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a large table is built: millions of new tuples and strings
+    (none of them cyclic) would otherwise trigger full collections over and over."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _sql_value(value: Any) -> Any:
