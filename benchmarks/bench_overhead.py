@@ -1,0 +1,104 @@
+"""Per-run framework overhead: sequential one-turn runs, non-streamed and streamed.
+
+Every contender runs the same one-turn conversation (system + user message, a 5-word answer)
+against the same loopback server, one run after another on one event loop. The figure is the
+time per run (median over rounds); the ratio is to raw httpx2, the floor.
+
+Targets (issue 3): ours <= 2x raw, and faster than every peer.
+
+    benchmarks/.peers-venv/bin/python benchmarks/bench_overhead.py [--quick] [--only raw,ours]
+    benchmarks/.peers-venv/bin/python benchmarks/bench_overhead.py --profile [--stream]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as c  # noqa: E402
+
+
+def measure(contender: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
+        runner = c.make(contender, params["url"])
+        out: dict[str, Any] = {}
+        for stream in (False, True):
+            key = "stream" if stream else "json"
+            for _ in range(params["warmup"]):
+                await runner.run(stream=stream, tools=False)
+            rounds, cpu = [], []
+            for _ in range(params["rounds"]):
+                t0, p0 = time.perf_counter(), time.process_time()
+                for _ in range(params["n"]):
+                    text = await runner.run(stream=stream, tools=False)
+                rounds.append((time.perf_counter() - t0) / params["n"])
+                cpu.append((time.process_time() - p0) / params["n"])
+            if text.count("token") != params["words"]:
+                raise RuntimeError(f"{contender} answered {text[:60]!r}")
+            out[key] = statistics.median(rounds)
+            out[key + "_cpu"] = statistics.median(cpu)
+            out[key + "_rounds"] = rounds
+        await runner.close()
+        return out
+
+    return asyncio.run(go())
+
+
+def main() -> None:
+    args = c.parse_args(
+        __doc__,
+        lambda p: (
+            p.add_argument("--profile", action="store_true", help="cProfile ours in this process instead"),
+            p.add_argument("--stream", action="store_true", help="with --profile: the streamed run"),
+        ),
+    )
+    words = 5
+    with c.Server("text", words=words) as server:
+        if args.profile:
+            c.profile(c.make("ours", server.url), stream=args.stream, tools=False, n=300 if args.quick else 2000)
+            return
+        params = {"url": server.url, "words": words, "warmup": 20 if args.quick else 100,
+                  "n": 50 if args.quick else 300, "rounds": 3 if args.quick else 7}  # fmt: skip
+        results = {name: c.run_worker(__file__, name, params) for name in args.contenders}
+    print(
+        c.header(f"bench_overhead: sequential one-turn runs ({params['rounds']} rounds x {params['n']} runs, median)")
+    )
+    raw = results.get("raw", {})
+    rows = []
+    for name, r in results.items():
+        if "error" in r:
+            rows.append([name, "error (below)"] + [""] * 7)
+            continue
+        ratio = {k: (r[k] / raw[k] if k in raw else float("nan")) for k in ("json", "stream", "json_cpu", "stream_cpu")}
+        rows.append([
+            name, r["json"] * 1e3, ratio["json"], r["json_cpu"] * 1e3, ratio["json_cpu"],
+            r["stream"] * 1e3, ratio["stream"], r["stream_cpu"] * 1e3, ratio["stream_cpu"], r["peak_rss_mb"],
+        ])  # fmt: skip
+    cols = ["contender", "non-streamed ms", "x raw", "CPU ms", "x raw", "streamed ms", "x raw", "CPU ms", "x raw",
+            "peak RSS MB"]  # fmt: skip
+    print(c.table("per run (wall time; client process CPU time)", cols, rows))
+    for name, r in results.items():
+        if "error" in r:
+            print(f"\n{name} failed: {r['error']}")
+    ok = {n: r for n, r in results.items() if "error" not in r}
+    if "raw" in ok:
+        print()
+        for ours in ("ours", "ours-nohist", "ours-norec"):
+            if ours not in ok:
+                continue
+            for key in ("json", "stream"):
+                print(c.verdict(ok[ours][key] / ok["raw"][key], 2.0, f"{ours} {key} <= 2x raw"))
+                peers = [p for p in ("agents", "pydantic-ai") if p in ok]
+                if peers:
+                    fastest = min(ok[p][key] for p in peers)
+                    print(c.verdict(ok[ours][key] / fastest, 1.0, f"{ours} {key} faster than every peer (x fastest)"))
+
+
+if __name__ == "__main__":
+    if not c.worker_main(measure):
+        main()
