@@ -246,9 +246,13 @@ def jupyter(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     _stop_server(server)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
-    """Debian's Chromium, headless, driven by Playwright (no browser download)."""
+    """Debian's Chromium, headless, driven by Playwright (no browser download).
+
+    Module scope, not session: Playwright's sync API keeps its own event loop marked running in
+    the main thread while it is started, and the rest of the suite calls `asyncio.run()`.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
