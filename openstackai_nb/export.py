@@ -157,8 +157,8 @@ def tool_calls_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
         "index": _column(cols[1], "int"),
         "call_id": _column(cols[2], "obj"),
         "name": _column(cols[3], "obj"),
-        "arguments": _column([_loads(v) for v in cols[4]], "obj"),
-        "result": _column([_loads(v) for v in cols[5]], "obj"),
+        "arguments": _column(_loads_all(cols[4]), "obj"),
+        "result": _column(_loads_all(cols[5]), "obj"),
         "error": _column(errors, "obj"),
         "ok": _column([e is None for e in errors], "obj").astype(bool),
         "started_at": _column(cols[7], "time"),
@@ -175,6 +175,17 @@ def turns_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     kinds = ("obj", "int", "float", "float", "obj", "float", "int", "int", "float", "obj")
     data = {name: _column(cols[i], kinds[i]) for i, name in enumerate(TURN_COLUMNS)}
     return pd.DataFrame(data, copy=False)
+
+
+def _loads_all(texts: Sequence[str | None]) -> list[Any]:
+    """Parse a column of JSON cells with one `json.loads` (they were written as JSON)."""
+    try:
+        values = json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
+    except (TypeError, ValueError):
+        values = None
+    if not isinstance(values, list) or len(values) != len(texts):  # a cell that is not one JSON value
+        return [_loads(t) for t in texts]
+    return values
 
 
 def _loads(text: str | None) -> Any:
