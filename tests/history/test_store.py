@@ -352,3 +352,11 @@ def test_writer_thread_ends_when_idle_and_comes_back(session_history: RunHistory
     assert session_history._store._writer is None
     Runner.run_sync(Agent(name="A", model="scripted"), "two")
     assert [r.input for r in session_history] == ["one", "two"]
+
+
+def test_json_cells_parse_in_bulk_and_fall_back_cell_by_cell() -> None:
+    from openstackai_nb import export
+
+    assert export._loads_all(['{"a": 1}', None, "[1, 2]", '"x"']) == [{"a": 1}, None, [1, 2], "x"]
+    # A cell that is not one JSON value never shifts the others.
+    assert export._loads_all(['{"a": 1}', "1,2", "", "oops"]) == [{"a": 1}, "1,2", "", "oops"]
