@@ -360,3 +360,13 @@ def test_json_cells_parse_in_bulk_and_fall_back_cell_by_cell() -> None:
     assert export._loads_all(['{"a": 1}', None, "[1, 2]", '"x"']) == [{"a": 1}, None, [1, 2], "x"]
     # A cell that is not one JSON value never shifts the others.
     assert export._loads_all(['{"a": 1}', "1,2", "", "oops"]) == [{"a": 1}, "1,2", "", "oops"]
+
+
+def test_a_folder_or_a_newer_schema_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(HistoryError, match="is a folder"):
+        RunHistory(tmp_path)
+    newer = tmp_path / "newer.sqlite"
+    with sqlite3.connect(newer) as conn:
+        conn.execute("PRAGMA user_version=99")
+    with pytest.raises(HistoryError, match="newer openstackai-nb"):
+        RunHistory(newer)
