@@ -569,6 +569,10 @@ class _Store:
 
     def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
         """Queue a write for the writer thread (returns at once; never raises for the write)."""
+        if _exiting:
+            # After the exit flush (e.g. runs cancelled while the process shuts down): commit now.
+            self.write(fn)
+            return
         with self._cond:
             self._pending.append(fn)
             if self._writer is None or not self._writer.is_alive() or self.pid != os.getpid():
@@ -659,8 +663,13 @@ _WRITER_IDLE = 10.0  # seconds without writes before a store's writer thread end
 _open_writers: weakref.WeakSet[_Store] = weakref.WeakSet()
 
 
+_exiting = False
+
+
 @atexit.register
 def _flush_at_exit() -> None:
+    global _exiting
+    _exiting = True
     for store in list(_open_writers):
         if store.pid == os.getpid():
             store.flush(5.0)

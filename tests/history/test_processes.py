@@ -122,3 +122,39 @@ def test_a_process_killed_during_a_run(tmp_path, openai_server) -> None:
     df = h.to_dataframe()
     assert df["status"].tolist() == ["COMPLETED", "COMPLETED", "FAILED"]
     assert df["error"].iloc[2].startswith("interrupted:")
+
+
+EXITING = textwrap.dedent(
+    """
+    import asyncio, time
+    from openstackai_nb import Agent, Runner
+    from openstackai_nb.models.function import FunctionModel
+    from openstackai_nb.runner import _sync
+
+    async def slow(messages, info):
+        await asyncio.sleep(60)
+        return "never"
+
+    Runner.run_sync(Agent(name="A", model="scripted"), "first")
+    # A run still in flight when the script ends: shutting down cancels it, and it is recorded.
+    _sync._submit(Runner.run_async(Agent(name="B", model=FunctionModel(slow)), "in flight"))
+    time.sleep(0.3)
+    print("exiting", flush=True)
+    """
+)
+
+
+def test_runs_in_flight_at_exit_are_recorded(tmp_path) -> None:
+    path = tmp_path / "history.sqlite"
+    out = subprocess.run(
+        [sys.executable, "-c", EXITING],
+        env=_env(OPENSTACKAI_NB_HISTORY=str(path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "exiting", out.stderr
+    got = [(r.input, r.status) for r in RunHistory(path)]
+    assert got[0] == ("first", RunStatus.COMPLETED)
+    assert got[1][0] == "in flight" and got[1][1] in (RunStatus.CANCELLED, RunStatus.FAILED)
