@@ -214,6 +214,7 @@ def test_persists_across_instances_and_memory_mode(tmp_path, monkeypatch) -> Non
         r = Runner.run_sync(Agent(name="A", model="scripted"), "hi")
     finally:
         store.set_history(previous)
+    h.flush()  # the run loop's writes are committed by a writer thread, moments later
     assert RunHistory(path)[r.run_id] == r
     monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", "off")
     mem = RunHistory()
