@@ -51,6 +51,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -464,7 +465,7 @@ class _Store:
         if self.path is not None:
             _checkpointer.watch(self)
         # Writes submitted by the run loop (`submit`) are committed by a writer thread, in batches.
-        self._pending: list[Callable[[sqlite3.Connection], Any]] = []
+        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], Future[None]]] = []
         self._busy = False
         self._cond = threading.Condition()
         self._writer: threading.Thread | None = None
@@ -567,19 +568,26 @@ class _Store:
             self.pid = os.getpid()
             _checkpointer.watch(self)
 
-    def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
-        """Queue a write for the writer thread (returns at once; never raises for the write)."""
+    def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> Future[None]:
+        """Queue a write for the writer thread; the future resolves once it is committed.
+
+        Returns at once. Writes queued together are committed in one transaction (group
+        commit), so waiting on the future costs a run one commit, shared with its neighbours.
+        """
+        done: Future[None] = Future()
         if _exiting:
             # After the exit flush (e.g. runs cancelled while the process shuts down): commit now.
             self.write(fn)
-            return
+            done.set_result(None)
+            return done
         with self._cond:
-            self._pending.append(fn)
+            self._pending.append((fn, done))
             if self._writer is None or not self._writer.is_alive() or self.pid != os.getpid():
                 self._writer = threading.Thread(target=self._write_loop, name="openstackai-nb-history", daemon=True)
                 self._writer.start()
                 _open_writers.add(self)
             self._cond.notify()
+        return done
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every submitted write is committed; False if `timeout` ran out first."""
@@ -597,12 +605,16 @@ class _Store:
                 batch, self._pending = self._pending, []
                 self._busy = True
             try:
-                self._commit(batch)
+                self._commit([fn for fn, _ in batch])
+                for _, done in batch:
+                    done.set_result(None)
             except Exception:  # noqa: BLE001 - one bad write must not lose the batch: retry alone
-                for fn in batch:
+                for fn, done in batch:
                     try:
                         self._commit([fn])
+                        done.set_result(None)
                     except Exception as exc:  # noqa: BLE001 - reported once; the runs go on
+                        done.set_exception(exc)
                         if not self._writer_failed:
                             self._writer_failed = True
                             logger.warning("openstackai_nb: could not record a run in %s: %s", self.path, exc)
@@ -771,7 +783,7 @@ class RunHistory:
         return f"RunHistory({len(self)} runs{part}, {where})"
 
     # -- recording ------------------------------------------------------------------------------
-    def add(self, result: RunResult, *, finished: bool = True, wait: bool = True) -> None:
+    def add(self, result: RunResult, *, finished: bool = True, wait: bool = True) -> Future[None] | None:
         """Insert or update a run (keyed by run_id). The run loop records every run this way.
 
         Args:
@@ -781,6 +793,9 @@ class RunHistory:
             wait: commit before returning. False hands the write to the store's writer thread
                 (the run loop's way: a commit never stalls the loop); reads of this store wait
                 for such writes, so they are always seen.
+
+        Returns:
+            With wait=False, a future that resolves once the write is committed.
         """
         if not finished:
             rows = _Rows(result, _owner(), detail=False)
@@ -805,8 +820,8 @@ class RunHistory:
 
         if wait:
             self._store.write(write)
-        else:
-            self._store.submit(write)
+            return None
+        return self._store.submit(write)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every run recorded so far is committed to the store file."""
@@ -1142,16 +1157,19 @@ def set_history(history: RunHistory | str | os.PathLike[str] | None) -> RunHisto
     return previous
 
 
-def record(result: RunResult, *, finished: bool) -> None:
+def record(result: RunResult, *, finished: bool) -> Future[None] | None:
     """Record a run that started (`finished=False`) or ended, in the session's history.
 
     Called by the run loop (from the loop's thread). Never raises: a store that cannot be
-    written is reported once through `logging` and the run goes on.
+    written is reported once through `logging` and the run goes on. Returns a future that
+    resolves once the write is committed: the loop awaits it (without blocking) for a finished
+    run, so a run is on disk before `run_sync`/`run_async` return or "done" is emitted.
     """
     global _record_failed
     try:
-        get_history().add(result, finished=finished, wait=False)
+        return get_history().add(result, finished=finished, wait=False)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         if not _record_failed:
             _record_failed = True
             logger.warning("openstackai_nb: run history is not recording: %s", exc)
+        return None

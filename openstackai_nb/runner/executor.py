@@ -14,6 +14,7 @@ partial result; on cancellation it ends CANCELLED, emits "done", and re-raises C
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import time
@@ -44,25 +45,27 @@ HistoryInput = Sequence[Message | dict[str, Any]]
 class RunRecorder:
     """Where finished (and started) runs go; the session's history by default."""
 
-    def started(self, result: RunResult) -> None:
+    def started(self, result: RunResult) -> object:
         """A run started (status RUNNING)."""
+        return None
 
-    def finished(self, result: RunResult) -> None:
-        """A run ended (COMPLETED, FAILED or CANCELLED)."""
+    def finished(self, result: RunResult) -> concurrent.futures.Future[None] | None:
+        """A run ended; may return a future the loop awaits (without blocking) before "done"."""
+        return None
 
 
 class _DefaultRecorder(RunRecorder):
     """Records into `openstackai_nb.history` (created on first use; stdlib sqlite only)."""
 
-    def started(self, result: RunResult) -> None:
+    def started(self, result: RunResult) -> object:
         from openstackai_nb import store
 
-        store.record(result, finished=False)
+        return store.record(result, finished=False)
 
-    def finished(self, result: RunResult) -> None:
+    def finished(self, result: RunResult) -> concurrent.futures.Future[None] | None:
         from openstackai_nb import store
 
-        store.record(result, finished=True)
+        return store.record(result, finished=True)
 
 
 _recorder: RunRecorder = _DefaultRecorder()
@@ -75,11 +78,24 @@ def set_recorder(recorder: RunRecorder) -> RunRecorder:
     return previous
 
 
-def _safe_record(method: Callable[[RunResult], None], result: RunResult) -> None:
+def _safe_record(method: Callable[[RunResult], Any], result: RunResult) -> Any:
     try:
-        method(result)
+        return method(result)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         logger.warning("openstackai_nb: could not record run %s in history: %s", result.run_id, exc)
+        return None
+
+
+async def _until_durable(pending: object, run_id: str) -> None:
+    """Wait (without blocking the loop) until the history has committed the finished run."""
+    if not isinstance(pending, concurrent.futures.Future):
+        return
+    try:
+        await asyncio.wait_for(asyncio.wrap_future(pending), 10.0)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - history must never break a run
+        logger.warning("openstackai_nb: run %s may not be in the history file yet: %s", run_id, exc)
 
 
 def _recordable(model: Model) -> Model:
@@ -250,7 +266,12 @@ class _Run:
             if result.status is not RunStatus.COMPLETED:
                 partial = "".join(self._turn_text) or self._last_text
                 result.final_output = partial or None
-            _safe_record(_recorder.finished, result)
+            durable = _safe_record(_recorder.finished, result)
+        # "done" goes out once the run is committed to the history file (group commit on the
+        # store's writer thread): a kernel killed after a run returned has not lost it.
+        try:
+            await _until_durable(durable, result.run_id)
+        finally:
             self._send(StreamEvent.done(result))
         if timeout is not None:
             raise timeout
