@@ -240,7 +240,7 @@ _CSS = (
     ".osnb-run .osnb-input{color:#57606a;white-space:pre-wrap;margin:0 0 6px;font-style:italic}"
     ".osnb-run .osnb-error{color:#cf222e;white-space:pre-wrap;margin:6px 0}"
     ".osnb-run table{border-collapse:collapse;margin-top:8px;font-size:12px}"
-    ".osnb-run th,.osnb-run td{border:1px solid #d0d7de;padding:2px 6px;text-align:left;vertical-align:top}"
+    ".osnb-run th,.osnb-run td{border:1px solid #d0d7de;padding:2px 6px;text-align:left!important;vertical-align:top}"
     ".osnb-run td.osnb-prev{font-family:var(--jp-code-font-family,monospace);max-width:28em;"
     "overflow-wrap:anywhere}"
     "</style>"
