@@ -1,8 +1,15 @@
-"""One pooled `httpx2.AsyncClient` per running event loop.
+"""Pooled `httpx2.AsyncClient`s, one small set per running event loop.
 
 Clients are keyed weakly by their loop, so a client is never handed to a different (or dead)
-loop, and one that belonged to a closed loop is dropped with it. httpx2 is imported here, on
-the first real request, never at package import.
+loop, and the ones that belonged to a closed loop are dropped with it. httpx2 is imported here,
+on the first real request, never at package import.
+
+Why several clients per loop: httpx2's connection pool walks (and probes with a socket poll)
+every connection it holds on each request and each response, so its cost grows with the
+number of connections. Under hundreds of concurrent runs that walk dominated the client's CPU
+(measured in benchmarks/bench_concurrency.py: about 4x less CPU with 8 smaller pools). Requests
+fill the first client up to `_FILL` in flight before the next one is used, so a notebook running
+one request at a time still reuses a single warm connection.
 """
 
 from __future__ import annotations
@@ -10,45 +17,103 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import weakref
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
+    import ssl
+    from collections.abc import AsyncIterator
+
     import httpx2
 
-__all__ = ["ALLOW_NON_LOOPBACK", "aclose_all", "check_host_allowed", "get_client", "is_local_url"]
+__all__ = ["ALLOW_NON_LOOPBACK", "aclose_all", "check_host_allowed", "get_client", "is_local_url", "lease"]
 
 ALLOW_NON_LOOPBACK = True
 """Tests set this to False so that any request leaving loopback fails loudly."""
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx2.AsyncClient] = weakref.WeakKeyDictionary()
+_SHARDS = 8
+_FILL = 32  # requests in flight on one client before the next client is used
+_MAX_CONNECTIONS = 1000
+_MAX_KEEPALIVE = 500
 
 
-def get_client() -> httpx2.AsyncClient:
-    """Return the pooled client of the running loop (created on first use)."""
+class _LoopClients:
+    """The clients of one event loop and how many requests each has in flight."""
+
+    __slots__ = ("clients", "inflight")
+
+    def __init__(self) -> None:
+        self.clients: list[httpx2.AsyncClient | None] = [None] * _SHARDS
+        self.inflight = [0] * _SHARDS
+
+
+_pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopClients] = weakref.WeakKeyDictionary()
+_ssl_context: ssl.SSLContext | None = None
+
+
+def _pool() -> _LoopClients:
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
+    pool = _pools.get(loop)
+    if pool is None:
+        pool = _pools[loop] = _LoopClients()
+    return pool
+
+
+def _client(pool: _LoopClients, index: int) -> httpx2.AsyncClient:
+    global _ssl_context
+    client = pool.clients[index]
     if client is None or client.is_closed:
         import httpx2
 
+        if _ssl_context is None:
+            _ssl_context = httpx2.create_ssl_context()  # shared: building one costs ~30-150 ms
         client = httpx2.AsyncClient(
             # Time limits are the run's (max_time, timeout_per_turn), enforced by the loop around
             # every await; httpx2 only bounds connecting, so a dead host fails fast.
             timeout=httpx2.Timeout(None, connect=15.0),
-            limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=500, keepalive_expiry=30.0),
+            limits=httpx2.Limits(
+                max_connections=_MAX_CONNECTIONS // _SHARDS,
+                max_keepalive_connections=_MAX_KEEPALIVE // _SHARDS,
+                keepalive_expiry=30.0,
+            ),
+            verify=_ssl_context,
             follow_redirects=False,
             trust_env=False,
         )
-        _clients[loop] = client
+        pool.clients[index] = client
     return client
 
 
+def get_client() -> httpx2.AsyncClient:
+    """Return the running loop's first pooled client (created on first use)."""
+    return _client(_pool(), 0)
+
+
+@asynccontextmanager
+async def lease() -> AsyncIterator[httpx2.AsyncClient]:
+    """Borrow a client for one request: the first one with fewer than `_FILL` in flight."""
+    pool = _pool()
+    inflight = pool.inflight
+    index = next((i for i in range(_SHARDS) if inflight[i] < _FILL), None)
+    if index is None:
+        index = min(range(_SHARDS), key=inflight.__getitem__)
+    client = _client(pool, index)
+    inflight[index] += 1
+    try:
+        yield client
+    finally:
+        inflight[index] -= 1
+
+
 async def aclose_all() -> None:
-    """Close the running loop's client (others belong to other loops)."""
+    """Close the running loop's clients (others belong to other loops)."""
     loop = asyncio.get_running_loop()
-    client = _clients.pop(loop, None)
-    if client is not None:
-        await client.aclose()
+    pool = _pools.pop(loop, None)
+    if pool is not None:
+        for client in pool.clients:
+            if client is not None:
+                await client.aclose()
 
 
 def is_local_url(url: str) -> bool:

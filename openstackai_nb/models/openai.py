@@ -13,7 +13,8 @@ import json
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._secrets import register_secret, scrub
@@ -131,40 +132,41 @@ class OpenAIChatModel(Model):
 
         _http.check_host_allowed(self._url)
         content = self._body(messages, tools, settings)
-        client = _http.get_client()
         attempt = 0
         while True:
             retry_reason: str | None = None
             retry_after: float | None = None
-            try:
-                response = await client.send(
-                    client.build_request("POST", self._url, content=content, headers=self._headers), stream=True
-                )
-            except (httpx2.TransportError, OSError) as exc:
-                retry_reason = f"connection error: {type(exc).__name__}: {scrub(str(exc)) or 'no detail'}"
-                last_error: Exception = ModelError(
-                    f"could not reach {self.base_url} for model {self.name!r} ({retry_reason}); "
-                    "check OPENAI_BASE_URL and that the server is running"
-                )
-            else:
+            async with _http.lease() as client:
                 try:
-                    if response.status_code >= 400:
-                        body = (await response.aread()).decode("utf-8", "replace")
-                        last_error = self._http_error(response.status_code, body)
-                        if response.status_code not in RETRY_STATUSES:
-                            raise last_error
-                        retry_reason = f"HTTP {response.status_code}"
-                        retry_after = _retry_after(response)
-                    else:
-                        if self.stream_mode and "text/event-stream" in response.headers.get("content-type", ""):
-                            deltas = self._read_sse(response)
+                    response = await client.send(
+                        client.build_request("POST", self._url, content=content, headers=self._headers), stream=True
+                    )
+                except (httpx2.TransportError, OSError) as exc:
+                    retry_reason = f"connection error: {type(exc).__name__}: {scrub(str(exc)) or 'no detail'}"
+                    last_error: Exception = ModelError(
+                        f"could not reach {self.base_url} for model {self.name!r} ({retry_reason}); "
+                        "check OPENAI_BASE_URL and that the server is running"
+                    )
+                else:
+                    try:
+                        if response.status_code >= 400:
+                            body = (await response.aread()).decode("utf-8", "replace")
+                            last_error = self._http_error(response.status_code, body)
+                            if response.status_code not in RETRY_STATUSES:
+                                raise last_error
+                            retry_reason = f"HTTP {response.status_code}"
+                            retry_after = _retry_after(response)
                         else:
-                            deltas = self._read_json(response)
-                        async for delta in deltas:
-                            yield delta
-                        return
-                finally:
-                    await response.aclose()
+                            if self.stream_mode and "text/event-stream" in response.headers.get("content-type", ""):
+                                deltas = self._read_sse(response)
+                            else:
+                                deltas = self._read_json(response)
+                            async with aclosing(deltas):
+                                async for delta in deltas:
+                                    yield delta
+                            return
+                    finally:
+                        await response.aclose()
             if attempt >= self.max_retries:
                 raise last_error
             delay = retry_after if retry_after is not None else self.backoff * (2**attempt) * random.uniform(0.5, 1.5)
@@ -187,7 +189,7 @@ class OpenAIChatModel(Model):
             msg += f" ({hint})"
         return ModelHTTPError(scrub(msg), status_code=status, model=self.name, body=scrub(body[:500]))
 
-    async def _read_json(self, response: httpx2.Response) -> AsyncIterator[ModelDelta]:
+    async def _read_json(self, response: httpx2.Response) -> AsyncGenerator[ModelDelta, None]:
         raw = await response.aread()
         try:
             data = json.loads(raw)
@@ -208,7 +210,7 @@ class OpenAIChatModel(Model):
             )
         yield ModelDelta("usage", usage=_usage(data.get("usage")))
 
-    async def _read_sse(self, response: httpx2.Response) -> AsyncIterator[ModelDelta]:
+    async def _read_sse(self, response: httpx2.Response) -> AsyncGenerator[ModelDelta, None]:
         import httpx2
 
         parser = SSEParser()
