@@ -21,9 +21,10 @@ def main(paths: list[str]) -> None:
     """Execute the given notebooks (default: all of notebooks/) and write them back."""
     for key in [k for k in os.environ if k.startswith(("OPENAI_", "OPENSTACKAI_NB_"))]:
         del os.environ[key]
-    targets = [Path(p) for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    targets = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
     for path in targets:
         nb = nbformat.read(path, as_version=4)
+        nb.metadata.pop("widgets", None)  # the live views are gone once a run ends: keep no widget state
         client = NotebookClient(
             nb,
             timeout=300,
