@@ -39,6 +39,8 @@ __all__ = ["Runner", "RunRecorder", "set_recorder"]
 
 logger = logging.getLogger("openstackai_nb")
 Sink = Callable[[StreamEvent], None]
+RUNNING_RECORD_DELAY = 0.25
+"""Seconds after which a run still going is recorded as RUNNING in the history."""
 HistoryInput = Sequence[Message | dict[str, Any]]
 
 
@@ -210,7 +212,9 @@ class _Run:
         self.context._start = self._t0
         run_deadline = loop.time() + config.max_time
         result.status = RunStatus.RUNNING
-        _safe_record(_recorder.started, result)
+        # Short runs are written once, when they end; a run still going after a quarter second
+        # is written as RUNNING then (so a crash mid-run stays visible) at no cost to fast runs.
+        started = loop.call_later(RUNNING_RECORD_DELAY, _safe_record, _recorder.started, result)
         timeout: RunTimeoutError | None = None
         cancelled = False
         try:
@@ -262,6 +266,7 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - e.g. a FunctionModel bug: the run ends FAILED
             self._fail(f"{type(exc).__name__}: {exc}")
         finally:
+            started.cancel()
             result.elapsed_time = time.monotonic() - self._t0
             if result.status is not RunStatus.COMPLETED:
                 partial = "".join(self._turn_text) or self._last_text

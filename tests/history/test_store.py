@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 import warnings
 from datetime import UTC, datetime, timedelta
 
@@ -13,6 +14,7 @@ import openstackai_nb
 from openstackai_nb import Agent, RunConfig, Runner, RunStatus
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.models.function import FunctionModel
+from openstackai_nb.runner.executor import RUNNING_RECORD_DELAY
 from openstackai_nb.store import HistoryError, HistoryWarning, RunHistory
 from tests._server import Reply as HTTPReply
 from tests._server import text_stream, tool_stream
@@ -124,6 +126,7 @@ def test_a_started_run_is_visible_as_running(session_history: RunHistory) -> Non
     seen: list[tuple[str, int]] = []
 
     def model(messages, info):
+        time.sleep(RUNNING_RECORD_DELAY + 0.3)  # a run is recorded RUNNING once it has gone on a while
         # While the model "thinks", the run is already in the store as RUNNING: read through the
         # session's history (which waits for its pending writes), then through another connection.
         seen.append((session_history[-1].status.value, len(session_history.filter(status="RUNNING"))))
