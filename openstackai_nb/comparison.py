@@ -185,8 +185,8 @@ class _LocalHandle:
     def __init__(self, jobs: Sequence[Job], concurrency: int, report: Report) -> None:
         from openstackai_nb.runner import _sync
 
-        _sync._check_not_on_loop()
-        self._loop, self._holder, self._done = _sync._submit(_run_all(jobs, concurrency, report))
+        _sync.check_not_on_loop()
+        self._loop, self._holder, self._done = _sync.submit(_run_all(jobs, concurrency, report))
 
     def wait(self, timeout: float) -> bool:
         return self._done.wait(timeout)
@@ -194,7 +194,7 @@ class _LocalHandle:
     def cancel(self) -> None:
         from openstackai_nb.runner import _sync
 
-        _sync._cancel_and_wait(self._loop, self._holder, self._done)
+        _sync.cancel_and_wait(self._loop, self._holder, self._done)
 
     def results(self) -> list[RunResult]:
         return self._holder[0].result()
@@ -550,7 +550,7 @@ def side_by_side(
     parts = {}
     for name in names:
         numeric = pd.api.types.is_numeric_dtype(df[name]) and not pd.api.types.is_bool_dtype(df[name])
-        series = grouped[name].mean() if numeric else grouped[name].first()
+        series: Any = grouped[name].mean() if numeric else grouped[name].first()
         table = series.unstack(columns).reindex(index=rows, columns=cols)
         table.columns.name = columns
         parts[name] = table

@@ -9,6 +9,7 @@ The tree::
     │   ├── ModelHTTPError          a non-2xx answer (status_code, model, trimmed body)
     │   └── ReplayMissError         a replayed run asked for an exchange never recorded
     ├── ToolError                   a tool raised (with stop_on_tool_error=True)
+    ├── HistoryError                the run history file cannot be opened, read or written
     ├── MaxTurnsExceeded            the run used all of RunConfig.max_turns
     └── TimeoutError (builtins.TimeoutError)
                                     max_time or timeout_per_turn ran out; carries `.result`
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AgentError",
     "ConfigError",
+    "HistoryError",
     "MaxTurnsExceeded",
     "ModelError",
     "ModelHTTPError",
@@ -82,6 +84,10 @@ class ModelHTTPError(ModelError):
 
 class ReplayMissError(ModelError):
     """A replay model was asked for an exchange that its cassette does not hold."""
+
+
+class HistoryError(AgentError):
+    """The run history store cannot be opened, read or written (the message names the file)."""
 
 
 class ToolError(AgentError):

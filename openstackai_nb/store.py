@@ -56,7 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from openstackai_nb.errors import AgentError
+from openstackai_nb.errors import HistoryError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -165,10 +165,6 @@ _UPSERT = (
 )
 _PUT_RESULT = "INSERT OR REPLACE INTO results (run_id, result) VALUES (?, ?)"
 _RESULT = "(SELECT b.result FROM results b WHERE b.run_id = runs.run_id)"
-
-
-class HistoryError(AgentError):
-    """The run history store cannot be opened, read or written (the message names the file)."""
 
 
 class HistoryWarning(UserWarning):

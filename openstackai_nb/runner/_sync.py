@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from openstackai_nb.errors import UsageError
 from openstackai_nb.messages import StreamEvent
 
-__all__ = ["EventStream", "get_loop", "run_blocking", "start_events"]
+__all__ = ["EventStream", "cancel_and_wait", "check_not_on_loop", "get_loop", "run_blocking", "start_events", "submit"]
 
 T = TypeVar("T")
 _lock = threading.Lock()
@@ -60,7 +60,7 @@ def get_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def _check_not_on_loop() -> None:
+def check_not_on_loop() -> None:
     if _loop is not None and threading.current_thread() is _thread:
         raise UsageError(
             "Runner.run_sync was called from code running on the run loop (an async tool?): "
@@ -68,7 +68,7 @@ def _check_not_on_loop() -> None:
         )
 
 
-def _submit(coro: Coroutine[Any, Any, T]) -> tuple[asyncio.AbstractEventLoop, list[asyncio.Task[T]], threading.Event]:
+def submit(coro: Coroutine[Any, Any, T]) -> tuple[asyncio.AbstractEventLoop, list[asyncio.Task[T]], threading.Event]:
     loop = get_loop()
     ctx = contextvars.copy_context()
     done = threading.Event()
@@ -83,7 +83,7 @@ def _submit(coro: Coroutine[Any, Any, T]) -> tuple[asyncio.AbstractEventLoop, li
     return loop, holder, done
 
 
-def _cancel_and_wait(loop: asyncio.AbstractEventLoop, holder: list[asyncio.Task[Any]], done: threading.Event) -> None:
+def cancel_and_wait(loop: asyncio.AbstractEventLoop, holder: list[asyncio.Task[Any]], done: threading.Event) -> None:
     def cancel() -> None:
         if holder:
             holder[0].cancel()
@@ -95,15 +95,15 @@ def _cancel_and_wait(loop: asyncio.AbstractEventLoop, holder: list[asyncio.Task[
 def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
     """Run `coro` on the private loop and wait; on KeyboardInterrupt cancel it, wait, re-raise."""
     try:
-        _check_not_on_loop()
+        check_not_on_loop()
     except UsageError:
         coro.close()
         raise
-    loop, holder, done = _submit(coro)
+    loop, holder, done = submit(coro)
     try:
         done.wait()
     except BaseException:
-        _cancel_and_wait(loop, holder, done)
+        cancel_and_wait(loop, holder, done)
         raise
     return holder[0].result()
 
@@ -113,7 +113,7 @@ class EventStream:
 
     def __init__(self, coro_factory: Any) -> None:
         self._queue: queue.SimpleQueue[StreamEvent] = queue.SimpleQueue()
-        self._loop, self._holder, self._done = _submit(coro_factory(self._queue.put))
+        self._loop, self._holder, self._done = submit(coro_factory(self._queue.put))
         self.result: Any = None
 
     def next_batch(self, timeout: float) -> list[StreamEvent]:
@@ -136,7 +136,7 @@ class EventStream:
 
     def cancel(self) -> None:
         """Cancel the run and wait for it to end (CANCELLED, partial output kept)."""
-        _cancel_and_wait(self._loop, self._holder, self._done)
+        cancel_and_wait(self._loop, self._holder, self._done)
 
     def outcome(self) -> BaseException | None:
         """The exception the run ended with (TimeoutError, CancelledError...), or None."""
@@ -150,7 +150,7 @@ class EventStream:
 
 def start_events(coro_factory: Any) -> EventStream:
     """Start `coro_factory(emit)` on the private loop; read its events with `next_batch`."""
-    _check_not_on_loop()
+    check_not_on_loop()
     return EventStream(coro_factory)
 
 
