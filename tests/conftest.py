@@ -9,20 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from openstackai_nb.models import _http
+from tests._env import CLEARED_PREFIXES, PROXY_VARS
 from tests._server import OpenAIServer
-
-_CLEARED_PREFIXES = ("OPENAI_", "OLLAMA_", "OPENROUTER_", "OPENSTACKAI_NB_")
-_PROXY_VARS = (
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-)
-
 
 _HISTORY = os.path.join(tempfile.mkdtemp(prefix="openstackai-nb-tests-"), "history.sqlite")
 
@@ -54,7 +42,7 @@ def openai_server(_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> Ite
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """The host's OPENAI_*, proxy and our own variables never leak into a test."""
     for key in list(os.environ):
-        if key.startswith(_CLEARED_PREFIXES) or key in _PROXY_VARS:
+        if key.startswith(CLEARED_PREFIXES) or key in PROXY_VARS:
             monkeypatch.delenv(key, raising=False)
     # History goes to a per-session temporary file, never into the repository.
     monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", _HISTORY)

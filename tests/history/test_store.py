@@ -374,3 +374,17 @@ def test_a_folder_or_a_newer_schema_is_a_clear_error(tmp_path) -> None:
         conn.execute("PRAGMA user_version=99")
     with pytest.raises(HistoryError, match="newer openstackai-nb"):
         RunHistory(newer)
+
+
+def test_the_wal_file_stays_bounded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A store written to without pause keeps its write-ahead log small (it once grew unbounded)."""
+    h = RunHistory(tmp_path / "busy.sqlite")
+    r = Runner.run_sync(Agent(name="W", model="scripted"), "say 200 words")
+    for i in range(1500):
+        r.run_id = f"run_{i:016x}"
+        h.add(r, finished=False)
+        h.add(r, finished=True)
+    h.flush()
+    wal = tmp_path / "busy.sqlite-wal"
+    assert not wal.exists() or wal.stat().st_size < 32 * 2**20
+    assert len(h) == 1500

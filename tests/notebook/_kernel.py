@@ -12,22 +12,12 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
-_CLEARED_PREFIXES = ("OPENAI_", "OLLAMA_", "OPENROUTER_", "OPENSTACKAI_NB_")
-_PROXY_VARS = {
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "NO_PROXY",
-    "http_proxy",
-    "https_proxy",
-    "all_proxy",
-    "no_proxy",
-}
+from tests._env import CLEARED_PREFIXES, PROXY_VARS
 
 
 def kernel_env(**extra: str) -> dict[str, str]:
     """The test process's environment without our variables, proxies or keys, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_CLEARED_PREFIXES) and k not in _PROXY_VARS}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CLEARED_PREFIXES) and k not in PROXY_VARS}
     env.update(extra)
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     return env

@@ -1,0 +1,8 @@
+"""Environment variables no test may inherit from the host (keys, endpoints, proxies, our own)."""
+
+from __future__ import annotations
+
+CLEARED_PREFIXES = ("OPENAI_", "OLLAMA_", "OPENROUTER_", "OPENSTACKAI_NB_")
+PROXY_VARS = frozenset(
+    {"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+)
