@@ -6,7 +6,6 @@ comm traffic, and search all of it for the API key.
 
 from __future__ import annotations
 
-import html.parser
 import json
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests._server import OpenAIServer, error, text_stream, tool_stream
+from tests.notebook._html import parse_tags
 from tests.notebook._kernel import Execution, Kernel, kernel_env
 
 pytestmark = pytest.mark.kernel
@@ -24,6 +24,7 @@ KEY = "sk-test-SECRET-0123456789abcdef"
 EVIL = "Look: <script>alert(1)</script> <img src=x onerror=alert(2)> done"
 SETUP = """
 %load_ext openstackai_nb
+from tests.notebook._html import parse_tags
 from openstackai_nb import Agent, Runner
 def get_weather(city: str) -> str:
     '''Get the weather for a city.'''
@@ -55,17 +56,6 @@ def run(kernel: Kernel, code: str, **kwargs: Any) -> Execution:
     ex = kernel.execute(code, **kwargs)
     getattr(kernel, "seen", []).append(ex)
     return ex
-
-
-class _Tags(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.attrs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attrs += [n for n, _ in attrs]
 
 
 def _static(ex: Execution) -> dict[str, str]:
@@ -126,8 +116,7 @@ def test_model_text_is_escaped(kernel: Kernel, openai_server: OpenAIServer) -> N
     openai_server.script(text_stream(EVIL))
     ex = run(kernel, "%%agent -o r\nSay something")
     data = _static(ex)
-    parsed = _Tags()
-    parsed.feed(data["text/html"])
+    parsed = parse_tags(data["text/html"])
     assert "script" not in parsed.tags and "img" not in parsed.tags and "onerror" not in parsed.attrs
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in data["text/html"]
     assert "<script" not in data["text/markdown"] and "<img" not in data["text/markdown"]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html.parser
 from datetime import UTC, datetime
 
 from openstackai_nb import Agent, Runner, render
 from openstackai_nb.messages import Usage
 from openstackai_nb.runner import RunResult, RunStatus
 from openstackai_nb.runner.result import ToolCall
+from tests.notebook._html import parse_tags
 
 EVIL = "<script>alert(1)</script> and <img src=x onerror=alert(2)> \"quoted\" 'single'"
 
@@ -44,23 +44,6 @@ def _call(**fields: object) -> ToolCall:
     return ToolCall(**base)  # type: ignore[arg-type]
 
 
-class _Tags(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[str] = []
-        self.attrs: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        self.attrs += [name for name, _ in attrs]
-
-
-def _tags(fragment: str) -> _Tags:
-    parser = _Tags()
-    parser.feed(fragment)
-    return parser
-
-
 def test_status_line() -> None:
     line = render.status_line("COMPLETED", model="scripted", turns=1, tokens=3, elapsed=0.5, note="offline")
     assert line == "COMPLETED · scripted · 1 turn · 3 tokens · 0.50s · offline"
@@ -94,7 +77,7 @@ def test_untrusted_text_is_escaped_everywhere() -> None:
         tool_calls=[_call(name=EVIL, arguments={"q": EVIL}, result=EVIL)],
     )
     out = render.run_html(res)
-    parsed = _tags(out)
+    parsed = parse_tags(out)
     assert "script" not in parsed.tags and "img" not in parsed.tags
     assert "onerror" not in parsed.attrs
     assert "&lt;script&gt;" in out

@@ -1,0 +1,25 @@
+"""Parse an HTML fragment into the tags and attribute names it really contains (escaping checks)."""
+
+from __future__ import annotations
+
+import html.parser
+
+
+class Tags(html.parser.HTMLParser):
+    """Collects every start tag and attribute name of what it is fed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += [name for name, _ in attrs]
+
+
+def parse_tags(fragment: str) -> Tags:
+    """The tags and attribute names of `fragment`."""
+    parser = Tags()
+    parser.feed(fragment)
+    return parser
