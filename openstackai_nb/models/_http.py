@@ -7,9 +7,11 @@ on the first real request, never at package import.
 Why several clients per loop: httpx2's connection pool walks (and probes with a socket poll)
 every connection it holds on each request and each response, so its cost grows with the
 number of connections. Under hundreds of concurrent runs that walk dominated the client's CPU
-(measured in benchmarks/bench_concurrency.py: about 4x less CPU with 8 smaller pools). Requests
-fill the first client up to `_FILL` in flight before the next one is used, so a notebook running
-one request at a time still reuses a single warm connection.
+(measured in benchmarks/bench_concurrency.py: about 4x less CPU with 8 smaller pools; going from
+8 clients of 32 requests to up to 64 clients of 4 cut another 10-15% of the client's CPU per run
+at 50 and 300 concurrent runs). Requests fill the first client up to `_FILL` in flight before the
+next one is used, so a notebook running one request at a time still reuses a single warm
+connection. Clients are created only when that many requests are in flight at once.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ __all__ = ["ALLOW_NON_LOOPBACK", "aclose_all", "check_host_allowed", "get_client
 ALLOW_NON_LOOPBACK = True
 """Tests set this to False so that any request leaving loopback fails loudly."""
 
-_SHARDS = 8
-_FILL = 32  # requests in flight on one client before the next client is used
+_SHARDS = 64
+_FILL = 4  # requests in flight on one client before the next client is used
 _MAX_CONNECTIONS = 1000
 _MAX_KEEPALIVE = 500
 
