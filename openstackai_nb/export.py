@@ -14,7 +14,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb.store import _INT_COLUMNS, RUN_COLUMNS, HistoryError, RunHistory
+from openstackai_nb._sqlite import INT_COLUMNS, RUN_COLUMNS
+from openstackai_nb.store import HistoryError, RunHistory
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,7 +96,7 @@ def _column(values: Sequence[Any], kind: str) -> Any:
     return out
 
 
-_RUN_KINDS = {name: ("int" if name in _INT_COLUMNS else "obj") for name in RUN_COLUMNS}
+_RUN_KINDS = {name: ("int" if name in INT_COLUMNS else "obj") for name in RUN_COLUMNS}
 _RUN_KINDS.update(elapsed_time="float", started_at="time")
 
 

@@ -12,19 +12,9 @@ Where the session's store lives:
   when that folder cannot be written, the user's data directory
   (``~/.local/share/openstackai-nb/history.sqlite`` on Linux) with a one-line warning.
 
-Layout: a narrow table ``runs`` of scalar columns (read straight into pandas: no JSON is parsed
-for `to_dataframe()`), the run's full ``RunResult`` JSON in ``results`` (for iteration and
-export), and the tidy tables ``tool_calls`` and ``turns`` keyed by run_id. Secrets are scrubbed
-(`_secrets.scrub`) before anything is written.
-
-Durability: WAL with ``synchronous=NORMAL`` (a committed run survives the process being killed;
-an OS crash may lose the last few), ``busy_timeout`` so several kernels write the same file
-safely, and ``BEGIN IMMEDIATE`` transactions. The run loop only serialises a run (~0.1 ms) and
-hands the write to the store's writer thread, which commits whatever is queued in one
-transaction: a slow disk never stalls the runs in flight. Reads through the same store wait for
-pending writes (so a process always sees its own runs), and pending writes are flushed at exit.
-WAL checkpoints, the one step that waits for the disk, run on a separate connection of a
-background thread (``wal_autocheckpoint=0`` on the writing connection).
+Layout and writing: `openstackai_nb._sqlite` (the tables, the writer thread with group commit,
+checkpoints) and `openstackai_nb._rows` (a RunResult as rows, secrets scrubbed before anything
+is written). A finished run is committed before `run_sync`/`run_async` return.
 
 Interrupted runs: a RUNNING row remembers the host, pid and process start time of its owner.
 When a store is opened or read and that process no longer exists, the run is marked FAILED
@@ -38,7 +28,7 @@ bad run never hides the others.
 
 from __future__ import annotations
 
-import atexit
+import asyncio
 import contextlib
 import gc
 import json
@@ -46,16 +36,16 @@ import logging
 import os
 import socket
 import sqlite3
-import sys
 import threading
 import warnings
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from openstackai_nb._rows import Rows, dumps, ns
+from openstackai_nb._sqlite import ENV_VAR, PUT_RESULT, RUN_COLUMNS, HistoryWarning, Store, write_rows
 from openstackai_nb.errors import HistoryError
 
 if TYPE_CHECKING:
@@ -75,113 +65,11 @@ __all__ = [
 
 logger = logging.getLogger("openstackai_nb")
 
-ENV_VAR = "OPENSTACKAI_NB_HISTORY"
 _OFF = {"off", ":memory:", "none", "false", "0", "no"}
-_SCHEMA_VERSION = 1
-_BUSY_MS = 10_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id            TEXT NOT NULL UNIQUE,
-    agent             TEXT NOT NULL DEFAULT '',
-    model             TEXT NOT NULL DEFAULT '',
-    input             TEXT NOT NULL DEFAULT '',
-    final_output      TEXT,
-    status            TEXT NOT NULL,
-    turn_count        INTEGER NOT NULL DEFAULT 0,
-    elapsed_time      REAL NOT NULL DEFAULT 0,
-    prompt_tokens     INTEGER NOT NULL DEFAULT 0,
-    completion_tokens INTEGER NOT NULL DEFAULT 0,
-    n_tool_calls      INTEGER NOT NULL DEFAULT 0,
-    error             TEXT,
-    started_at        INTEGER NOT NULL,  -- nanoseconds since the epoch, UTC
-    metadata          TEXT NOT NULL DEFAULT '{}',
-    owner_host        TEXT,
-    owner_pid         INTEGER,
-    owner_start       TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
--- The full RunResult JSON lives apart, so the runs table stays narrow and fast to scan.
-CREATE TABLE IF NOT EXISTS results (
-    run_id TEXT PRIMARY KEY,
-    result TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tool_calls (
-    run_id       TEXT NOT NULL,
-    idx          INTEGER NOT NULL,
-    call_id      TEXT,
-    name         TEXT,
-    arguments    TEXT,
-    result       TEXT,
-    error        TEXT,
-    started_at   INTEGER,
-    elapsed_time REAL,
-    turn         INTEGER,
-    PRIMARY KEY (run_id, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS turns (
-    run_id       TEXT NOT NULL,
-    turn         INTEGER NOT NULL,
-    start        REAL,
-    duration     REAL,
-    outcome      TEXT,
-    model_time   REAL,
-    retries      INTEGER,
-    n_tool_calls INTEGER,
-    tool_time    REAL,
-    error        TEXT,
-    PRIMARY KEY (run_id, turn)
-) WITHOUT ROWID;
-"""
-
-RUN_COLUMNS = (
-    "run_id",
-    "agent",
-    "model",
-    "input",
-    "final_output",
-    "status",
-    "turn_count",
-    "elapsed_time",
-    "prompt_tokens",
-    "completion_tokens",
-    "n_tool_calls",
-    "error",
-    "started_at",
-)
-_INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls")
-
-_UPSERT = (
-    "INSERT INTO runs (run_id, agent, model, input, final_output, status, turn_count, elapsed_time,"
-    " prompt_tokens, completion_tokens, n_tool_calls, error, started_at, metadata, owner_host, owner_pid,"
-    " owner_start) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    " ON CONFLICT(run_id) DO UPDATE SET agent=excluded.agent, model=excluded.model, input=excluded.input,"
-    " final_output=excluded.final_output, status=excluded.status, turn_count=excluded.turn_count,"
-    " elapsed_time=excluded.elapsed_time, prompt_tokens=excluded.prompt_tokens,"
-    " completion_tokens=excluded.completion_tokens, n_tool_calls=excluded.n_tool_calls, error=excluded.error,"
-    " started_at=excluded.started_at, metadata=excluded.metadata, owner_host=excluded.owner_host,"
-    " owner_pid=excluded.owner_pid, owner_start=excluded.owner_start"
-)
-_PUT_RESULT = "INSERT OR REPLACE INTO results (run_id, result) VALUES (?, ?)"
 _RESULT = "(SELECT b.result FROM results b WHERE b.run_id = runs.run_id)"
 
 
-class HistoryWarning(UserWarning):
-    """Something about the run history the user should know (fallback location, a bad row)."""
-
-
 # -- where the store lives ---------------------------------------------------------------------
-
-
-def _user_data_dir() -> Path:
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "openstackai-nb"
 
 
 def default_path() -> Path | None:
@@ -239,194 +127,6 @@ def _process_gone(host: str | None, pid: int | None, start: str | None) -> bool:
     return False
 
 
-# -- turning a RunResult into rows --------------------------------------------------------------
-
-
-def _ns(value: Any) -> int:
-    """ISO-8601 text or datetime -> nanoseconds since the epoch (UTC)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
-    return 0
-
-
-def _json_default(value: Any) -> Any:
-    # The same text pydantic writes in the result JSON: ISO dates, else str().
-    iso = getattr(value, "isoformat", None)
-    return iso() if callable(iso) else str(value)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
-
-
-_KEY_MARKERS = ("bearer", "sk-", "pk-", "rk-", "ak-", "ghp_", "gho_", "xox", "hf_")
-_SECRET_SUFFIXES = ("API_KEY", "_TOKEN", "_SECRET", "PASSWORD")
-
-
-def _may_hold_secret(text: str) -> bool:
-    """A fast, conservative pre-check for `_secrets.scrub` (which costs ~1 ms on a run's JSON).
-
-    True when the text contains a key-shaped prefix or a secret the process knows (registered
-    keys and `*_API_KEY`/`*_TOKEN`/... variables, read without decoding all of os.environ).
-    """
-    from openstackai_nb import _secrets
-
-    low = text.lower()
-    if any(m in low for m in _KEY_MARKERS):
-        return True
-    for secret in _secrets._known:
-        if secret in text:
-            return True
-    raw = getattr(os.environ, "_data", None)
-    if isinstance(raw, dict):
-        for key in _secret_env_keys(raw):
-            v = raw.get(key)
-            if v is not None and len(v) >= 6:
-                value = v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                if value in text:
-                    return True
-        return False
-    return True  # unknown platform layout: let scrub decide
-
-
-_env_keys_cache: tuple[int, list[Any]] = (0, [])
-
-
-def _secret_env_keys(raw: dict[Any, Any]) -> list[Any]:
-    """The secret-named keys of the environment, recomputed only when the set of names changes."""
-    global _env_keys_cache
-    fingerprint = hash(tuple(raw))
-    if fingerprint != _env_keys_cache[0]:
-        keys = [
-            k
-            for k in raw
-            if (k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)).upper().endswith(_SECRET_SUFFIXES)
-        ]
-        _env_keys_cache = (fingerprint, keys)
-    return _env_keys_cache[1]
-
-
-class _Rows:
-    """The rows one RunResult becomes: its runs row, tool-call rows and turn rows (scrubbed)."""
-
-    __slots__ = ("run", "run_id", "text", "tools", "turns")
-
-    def __init__(self, result: RunResult, owner: tuple[Any, Any, Any], *, detail: bool) -> None:
-        text = result.model_dump_json()
-        if _may_hold_secret(text):
-            from openstackai_nb._secrets import scrub
-
-            clean = scrub(text)
-            if clean != text:
-                self._from_data(json.loads(clean), clean, owner, detail)
-                return
-        self.run_id = run_id = result.run_id
-        self.run = (
-            run_id,
-            result.agent_name,
-            result.model,
-            result.input,
-            result.final_output,
-            str(result.status.value),
-            result.turn_count,
-            float(result.elapsed_time),
-            result.usage.prompt_tokens,
-            result.usage.completion_tokens,
-            len(result.tool_calls),
-            result.error,
-            _ns(result.started_at),
-            _dumps(result.metadata) if result.metadata else "{}",
-            *owner,
-        )
-        self.text = text
-        if not detail:
-            self.tools, self.turns = [], []
-            return
-        self.tools = [
-            (run_id, i, c.call_id, c.name, _dumps(c.arguments), _dumps(c.result), c.error, _ns(c.started_at),
-             c.elapsed_time, c.turn)
-            for i, c in enumerate(result.tool_calls)
-        ]  # fmt: skip
-        self.turns = _turn_rows(
-            run_id,
-            result.turn_count,
-            [(s.kind, s.turn, s.start, s.duration, s.outcome, s.attributes) for s in result.trace],
-            [c.turn for c in result.tool_calls],
-        )
-
-    def _from_data(self, data: dict[str, Any], text: str, owner: tuple[Any, Any, Any], detail: bool) -> None:
-        usage = data.get("usage") or {}
-        calls = data.get("tool_calls") or []
-        self.run_id = run_id = data["run_id"]
-        self.run = (
-            run_id,
-            data.get("agent_name") or "",
-            data.get("model") or "",
-            data.get("input") or "",
-            data.get("final_output"),
-            data.get("status") or "QUEUED",
-            int(data.get("turn_count") or 0),
-            float(data.get("elapsed_time") or 0.0),
-            int(usage.get("prompt_tokens") or 0),
-            int(usage.get("completion_tokens") or 0),
-            len(calls),
-            data.get("error"),
-            _ns(data.get("started_at")),
-            _dumps(data.get("metadata") or {}),
-            *owner,
-        )
-        self.text = text
-        if not detail:
-            self.tools, self.turns = [], []
-            return
-        self.tools = [
-            (run_id, i, c.get("call_id"), c.get("name"), _dumps(c.get("arguments")), _dumps(c.get("result")),
-             c.get("error"), _ns(c.get("started_at")), c.get("elapsed_time"), c.get("turn"))
-            for i, c in enumerate(calls)
-        ]  # fmt: skip
-        spans = [
-            (s.get("kind"), s.get("turn"), s.get("start"), s.get("duration"), s.get("outcome"), s.get("attributes"))
-            for s in data.get("trace") or ()
-        ]
-        self.turns = _turn_rows(run_id, int(data.get("turn_count") or 0), spans, [c.get("turn") for c in calls])
-
-
-def _turn_rows(
-    run_id: str, turn_count: int, spans: Sequence[tuple[Any, ...]], call_turns: Sequence[Any]
-) -> list[tuple[Any, ...]]:
-    """One row per turn: from the trace's spans, else from turn_count and the tool calls."""
-    turns: dict[int, list[Any]] = {}
-
-    def row(turn: int) -> list[Any]:
-        if turn not in turns:
-            # start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error
-            turns[turn] = [None, None, None, None, 0, 0, 0.0 if spans else None, None]
-        return turns[turn]
-
-    for kind, turn, start, duration, outcome, attributes in spans:
-        attrs = attributes or {}
-        r = row(int(turn or 0))
-        if kind == "turn":
-            r[0], r[1], r[2] = start, duration, outcome
-        elif kind == "model":
-            r[3] = (r[3] or 0.0) + float(duration or 0.0)
-            r[4] += len(attrs.get("retries") or ())
-            if attrs.get("error") and not r[7]:
-                r[7] = str(attrs["error"])
-        elif kind == "tool":
-            r[6] += float(duration or 0.0)
-    for turn in call_turns:
-        row(int(turn or 0))[5] += 1
-    for turn in range(1, turn_count + 1):
-        row(turn)
-    return [(run_id, turn, *r) for turn, r in sorted(turns.items())]
-
-
 # -- the store ------------------------------------------------------------------------------------
 
 
@@ -446,287 +146,6 @@ class _Where:
         if not self.clauses:
             return ""
         return " WHERE " + " AND ".join(f"({c.replace('@', prefix)})" for c in self.clauses)
-
-
-class _Store:
-    """One SQLite connection shared by threads (the run loop writes, the notebook reads)."""
-
-    def __init__(self, path: Path | None, *, explicit: bool) -> None:
-        self.lock = threading.RLock()
-        self.pid = os.getpid()
-        self.path = path
-        self.conn = self._open(path, explicit)
-        self.unchecked = 0  # commits since the last checkpoint
-        self._ckpt_conn: sqlite3.Connection | None = None
-        if self.path is not None:
-            _checkpointer.watch(self)
-        # Writes submitted by the run loop (`submit`) are committed by a writer thread, in batches.
-        self._pending: list[tuple[Callable[[sqlite3.Connection], Any], Future[None]]] = []
-        self._busy = False
-        self._cond = threading.Condition()
-        self._writer: threading.Thread | None = None
-        self._writer_failed = False
-
-    def checkpoint(self) -> None:
-        """Copy the WAL into the database file (PASSIVE: never blocks writers); checkpointer thread only."""
-        try:
-            if self._ckpt_conn is None:
-                self._ckpt_conn = sqlite3.connect(str(self.path), timeout=1.0, check_same_thread=False)
-            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:  # best effort: the next round tries again
-            logger.debug("openstackai_nb: WAL checkpoint of %s failed: %s", self.path, exc)
-
-    def close_checkpointer(self) -> None:
-        conn, self._ckpt_conn = self._ckpt_conn, None
-        if conn is not None:
-            conn.close()
-
-    # opening --------------------------------------------------------------------------------
-    def _open(self, path: Path | None, explicit: bool) -> sqlite3.Connection:
-        if path is None:
-            return self._connect(":memory:", None)
-        try:
-            return self._connect_file(path)
-        except _Unwritable as exc:
-            if explicit:
-                raise HistoryError(
-                    f"cannot write the run history file {path} ({exc}). Choose a writable file with "
-                    f"{ENV_VAR}=/path/to/history.sqlite (or {ENV_VAR}=off to keep history in memory only)"
-                ) from None
-            fallback = _user_data_dir() / "history.sqlite"
-            warnings.warn(
-                f"openstackai_nb: cannot write run history in {path.parent} ({exc}); using {fallback}",
-                HistoryWarning,
-                stacklevel=4,
-            )
-            try:
-                conn = self._connect_file(fallback)
-            except _Unwritable as exc2:
-                raise HistoryError(
-                    f"cannot write the run history in {path.parent} nor in {fallback.parent} ({exc2}); "
-                    f"set {ENV_VAR} to a writable file, or {ENV_VAR}=off"
-                ) from None
-            self.path = fallback
-            return conn
-
-    def _connect_file(self, path: Path) -> sqlite3.Connection:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _Unwritable(exc.strerror or str(exc)) from None
-        if path.is_dir():
-            raise HistoryError(f"the run history path {path} is a folder; give a file such as {path}/history.sqlite")
-        return self._connect(str(path), path)
-
-    def _connect(self, target: str, path: Path | None) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(target, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
-        except sqlite3.OperationalError as exc:
-            raise _Unwritable(str(exc)) from None
-        try:
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > _SCHEMA_VERSION:
-                conn.close()
-                raise HistoryError(
-                    f"the run history file {path} was written by a newer openstackai-nb (schema {version}); "
-                    "upgrade openstackai-nb or use another file"
-                )
-            if path is not None:
-                conn.execute("PRAGMA journal_mode=WAL")
-                # Commits happen on the store's writer thread, never on the run loop, so SQLite's
-                # own checkpoint after a commit (every ~1000 pages) is kept: with checkpoints only
-                # on another connection, a WAL written to without pause never got reset and grew
-                # without bound (730 MB for 20,000 writes). The WAL is truncated back to 16 MB.
-                conn.execute("PRAGMA journal_size_limit=16777216")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            if version < _SCHEMA_VERSION:
-                # Idempotent (IF NOT EXISTS): two processes creating the same file at once is fine.
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-        except HistoryError:
-            raise
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            msg = str(exc)
-            if "readonly" in msg or "unable to open" in msg or "disk I/O" in msg:
-                raise _Unwritable(msg) from None
-            raise _corrupt(path, exc) from None
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise _corrupt(path, exc) from None
-        return conn
-
-    # using ----------------------------------------------------------------------------------
-    def check_fork(self) -> None:
-        if self.pid != os.getpid() and self.path is not None:
-            # A forked child must not share the parent's connections, nor wait for its thread.
-            self.conn = self._connect(str(self.path), self.path)
-            self._ckpt_conn = None
-            self.pid = os.getpid()
-            _checkpointer.watch(self)
-
-    def submit(self, fn: Callable[[sqlite3.Connection], Any]) -> Future[None]:
-        """Queue a write for the writer thread; the future resolves once it is committed.
-
-        Returns at once. Writes queued together are committed in one transaction (group
-        commit), so waiting on the future costs a run one commit, shared with its neighbours.
-        """
-        done: Future[None] = Future()
-        if _exiting:
-            # After the exit flush (e.g. runs cancelled while the process shuts down): commit now.
-            self.write(fn)
-            done.set_result(None)
-            return done
-        with self._cond:
-            self._pending.append((fn, done))
-            if self._writer is None or not self._writer.is_alive() or self.pid != os.getpid():
-                self._writer = threading.Thread(target=self._write_loop, name="openstackai-nb-history", daemon=True)
-                self._writer.start()
-                _open_writers.add(self)
-            self._cond.notify()
-        return done
-
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every submitted write is committed; False if `timeout` ran out first."""
-        if threading.current_thread() is self._writer:
-            return True
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
-
-    def _write_loop(self) -> None:
-        while True:
-            with self._cond:
-                if not self._cond.wait_for(lambda: bool(self._pending), timeout=_WRITER_IDLE):
-                    self._writer = None  # idle: end the thread; the next submit starts another
-                    return
-                batch, self._pending = self._pending, []
-                self._busy = True
-            try:
-                self._commit([fn for fn, _ in batch])
-                for _, done in batch:
-                    done.set_result(None)
-            except Exception:  # noqa: BLE001 - one bad write must not lose the batch: retry alone
-                for fn, done in batch:
-                    try:
-                        self._commit([fn])
-                        done.set_result(None)
-                    except Exception as exc:  # noqa: BLE001 - reported once; the runs go on
-                        done.set_exception(exc)
-                        if not self._writer_failed:
-                            self._writer_failed = True
-                            logger.warning("openstackai_nb: could not record a run in %s: %s", self.path, exc)
-            finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-
-    def write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run `fn` in one transaction now (after every submitted write); return its result."""
-        self.flush()
-        return self._commit([fn])[-1]
-
-    def _commit(self, fns: Sequence[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
-        with self.lock:
-            self.check_fork()
-            conn = self.conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    out = [fn(conn) for fn in fns]
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                if self.path is not None:
-                    self.unchecked += 1
-                    if self.unchecked >= _CHECKPOINT_EVERY:
-                        _checkpointer.wake.set()
-                return out
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise HistoryError(
-                        f"the run history file {self.path} stayed locked by another process ({exc})"
-                    ) from None
-                if "malformed" in str(exc) or "not a database" in str(exc):
-                    raise _corrupt(self.path, exc) from None
-                raise HistoryError(f"could not write the run history file {self.path}: {exc}") from None
-            except sqlite3.DatabaseError as exc:
-                raise _corrupt(self.path, exc) from None
-
-    def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        self.flush()
-        with self.lock:
-            self.check_fork()
-            try:
-                return self.conn.execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
-                if "malformed" in str(exc) or "not a database" in str(exc):
-                    raise _corrupt(self.path, exc) from None
-                raise HistoryError(f"could not read the run history file {self.path}: {exc}") from None
-            except sqlite3.DatabaseError as exc:
-                raise _corrupt(self.path, exc) from None
-
-
-_CHECKPOINT_EVERY = 500  # commits; also checkpointed once a second when anything was written
-_WRITER_IDLE = 10.0  # seconds without writes before a store's writer thread ends
-_open_writers: weakref.WeakSet[_Store] = weakref.WeakSet()
-
-
-_exiting = False
-
-
-@atexit.register
-def _flush_at_exit() -> None:
-    global _exiting
-    _exiting = True
-    for store in list(_open_writers):
-        if store.pid == os.getpid():
-            store.flush(5.0)
-
-
-class _Checkpointer:
-    """One daemon thread that checkpoints the WAL of every open store file now and then."""
-
-    def __init__(self) -> None:
-        self.stores: weakref.WeakSet[_Store] = weakref.WeakSet()
-        self.wake = threading.Event()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-        self.pid = 0
-
-    def watch(self, store: _Store) -> None:
-        with self.lock:
-            self.stores.add(store)
-            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
-                self.pid = os.getpid()
-                self.thread = threading.Thread(target=self._run, name="openstackai-nb-checkpoint", daemon=True)
-                self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self.wake.wait(1.0)
-            self.wake.clear()
-            for store in list(self.stores):
-                if store.unchecked and store.pid == os.getpid():
-                    store.unchecked = 0
-                    store.checkpoint()
-
-
-_checkpointer = _Checkpointer()
-
-
-class _Unwritable(Exception):
-    pass
-
-
-def _corrupt(path: Path | None, exc: BaseException) -> HistoryError:
-    where = str(path) if path is not None else "(in memory)"
-    return HistoryError(
-        f"the run history file {where} is not a readable SQLite database ({exc}). Nothing was changed in it. "
-        f"Move it aside (e.g. `mv {where} {where}.broken`) to start a new history, or point {ENV_VAR} at another "
-        f"file; `sqlite3 {where} .recover` may rescue its runs"
-    )
 
 
 class RunHistory:
@@ -749,7 +168,7 @@ class RunHistory:
         >>> history.export("runs.jsonl")
     """
 
-    _store: _Store
+    _store: Store
     _where: _Where
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -759,12 +178,12 @@ class RunHistory:
             resolved, explicit = None, True
         else:
             resolved, explicit = Path(path).expanduser(), True
-        self._store = _Store(resolved, explicit=explicit)
+        self._store = Store(resolved, explicit=explicit)
         self._where = _Where()
         self._reap()
 
     @classmethod
-    def _view(cls, store: _Store, where: _Where) -> RunHistory:
+    def _view(cls, store: Store, where: _Where) -> RunHistory:
         view = cls.__new__(cls)
         view._store, view._where = store, where
         return view
@@ -795,31 +214,17 @@ class RunHistory:
         Returns:
             With wait=False, a future that resolves once the write is committed.
         """
-        if not finished:
-            rows = _Rows(result, _owner(), detail=False)
-
-            def write(c: sqlite3.Connection) -> None:
-                c.execute(_UPSERT, rows.run)
-                c.execute(_PUT_RESULT, (rows.run_id, rows.text))
-
-        else:
-            rows = _Rows(result, (None, None, None), detail=True)
-
-            def write(c: sqlite3.Connection) -> None:
-                run_id = rows.run_id
-                c.execute(_UPSERT, rows.run)
-                c.execute(_PUT_RESULT, (run_id, rows.text))
-                c.execute("DELETE FROM tool_calls WHERE run_id=?", (run_id,))
-                c.execute("DELETE FROM turns WHERE run_id=?", (run_id,))
-                if rows.tools:
-                    c.executemany("INSERT INTO tool_calls VALUES (?,?,?,?,?,?,?,?,?,?)", rows.tools)
-                if rows.turns:
-                    c.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", rows.turns)
-
+        rows = Rows(result, _owner() if not finished else (None, None, None), finished=finished)
         if wait:
-            self._store.write(write)
+            self._store.write(rows)
             return None
-        return self._store.submit(write)
+        return self._store.submit(rows)
+
+    def _add_async(self, result: RunResult, *, finished: bool) -> asyncio.Future[None] | None:
+        """`add(wait=False)` from the running event loop: for a finished run, an asyncio future
+        resolved once it is committed (the writer wakes the loop once per batch); else None."""
+        rows = Rows(result, _owner() if not finished else (None, None, None), finished=finished)
+        return self._store.submit_async(rows, wait=finished)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every run recorded so far is committed to the store file."""
@@ -827,29 +232,13 @@ class RunHistory:
 
     def add_many(self, results: Iterable[RunResult]) -> int:
         """Insert or update finished runs in one transaction (imports); returns how many."""
-        rows: list[tuple[Any, ...]] = []
-        tools: list[tuple[Any, ...]] = []
-        turns: list[tuple[Any, ...]] = []
-        ids: list[tuple[str]] = []
-        texts: list[tuple[str, str]] = []
-        for result in results:
-            r = _Rows(result, (None, None, None), detail=True)
-            ids.append((r.run_id,))
-            texts.append((r.run_id, r.text))
-            rows.append(r.run)
-            tools.extend(r.tools)
-            turns.extend(r.turns)
+        batch = [Rows(result, (None, None, None), finished=True) for result in results]
 
         def write(c: sqlite3.Connection) -> None:
-            c.executemany(_UPSERT, rows)
-            c.executemany(_PUT_RESULT, texts)
-            c.executemany("DELETE FROM tool_calls WHERE run_id=?", ids)
-            c.executemany("DELETE FROM turns WHERE run_id=?", ids)
-            c.executemany("INSERT INTO tool_calls VALUES (?,?,?,?,?,?,?,?,?,?)", tools)
-            c.executemany("INSERT INTO turns VALUES (?,?,?,?,?,?,?,?,?,?)", turns)
+            write_rows(c, batch)
 
         self._store.write(write)
-        return len(rows)
+        return len({r.run_id for r in batch})
 
     def _reap(self) -> None:
         """Mark RUNNING rows whose process has ended as FAILED ("interrupted: ...")."""
@@ -870,7 +259,7 @@ class RunHistory:
                 try:
                     data = json.loads(got[0])
                     data["status"], data["error"] = "FAILED", error
-                    c.execute(_PUT_RESULT, (run_id, _dumps(data)))
+                    c.execute(PUT_RESULT, (run_id, dumps(data)))
                 except (TypeError, ValueError):
                     pass  # an unreadable record stays as it is; the row below still says FAILED
                 c.execute(
@@ -1003,17 +392,17 @@ class RunHistory:
         if status is not None:
             one_of("status", status)
         if since is not None:
-            where = where.and_("@started_at >= ?", _ns(since))
+            where = where.and_("@started_at >= ?", ns(since))
         if until is not None:
-            where = where.and_("@started_at < ?", _ns(until))
+            where = where.and_("@started_at < ?", ns(until))
         if run_ids is not None:
-            where = where.and_("@run_id IN (SELECT value FROM json_each(?))", _dumps(list(run_ids)))
+            where = where.and_("@run_id IN (SELECT value FROM json_each(?))", dumps(list(run_ids)))
         for key, value in (metadata or {}).items():
             where = where.and_("json_extract(@metadata, ?) IS ?", "$." + json.dumps(str(key)), _sql_value(value))
         view = RunHistory._view(self._store, where)
         if predicate is not None:
             keep = [r.run_id for r in view if predicate(r)]
-            kept = where.and_("@run_id IN (SELECT value FROM json_each(?))", _dumps(keep))
+            kept = where.and_("@run_id IN (SELECT value FROM json_each(?))", dumps(keep))
             view = RunHistory._view(self._store, kept)
         return view
 
@@ -1120,7 +509,7 @@ def _sql_value(value: Any) -> Any:
         return int(value)
     if value is None or isinstance(value, int | float | str):
         return value
-    return _dumps(value)
+    return dumps(value)
 
 
 # -- the session's history -----------------------------------------------------------------------
@@ -1155,17 +544,23 @@ def set_history(history: RunHistory | str | os.PathLike[str] | None) -> RunHisto
     return previous
 
 
-def record(result: RunResult, *, finished: bool) -> Future[None] | None:
+def record(result: RunResult, *, finished: bool) -> Future[None] | asyncio.Future[None] | None:
     """Record a run that started (`finished=False`) or ended, in the session's history.
 
-    Called by the run loop (from the loop's thread). Never raises: a store that cannot be
-    written is reported once through `logging` and the run goes on. Returns a future that
-    resolves once the write is committed: the loop awaits it (without blocking) for a finished
-    run, so a run is on disk before `run_sync`/`run_async` return or "done" is emitted.
+    Called by the run loop. Never raises: a store that cannot be written is reported once
+    through `logging` and the run goes on. For a finished run, returns a future that resolves
+    once the write is committed (an asyncio future when called on a running loop): the loop
+    awaits it, without blocking, so a run is on disk before `run_sync`/`run_async` return or
+    "done" is emitted.
     """
     global _record_failed
     try:
-        return get_history().add(result, finished=finished, wait=False)
+        history = get_history()
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return history.add(result, finished=finished, wait=False)
+        return history._add_async(result, finished=finished)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         if not _record_failed:
             _record_failed = True

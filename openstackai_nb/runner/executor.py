@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from openstackai_nb.errors import AgentError, ConfigError, MaxTurnsExceeded, ToolError
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
@@ -42,6 +42,8 @@ Sink = Callable[[StreamEvent], None]
 RUNNING_RECORD_DELAY = 0.25
 """Seconds after which a run still going is recorded as RUNNING in the history."""
 HistoryInput = Sequence[Message | dict[str, Any]]
+Durable: TypeAlias = "concurrent.futures.Future[None] | asyncio.Future[None] | None"
+"""What a recorder returns for a finished run: a future resolved once it is stored, or None."""
 
 
 class RunRecorder:
@@ -51,7 +53,7 @@ class RunRecorder:
         """A run started (status RUNNING)."""
         return None
 
-    def finished(self, result: RunResult) -> concurrent.futures.Future[None] | None:
+    def finished(self, result: RunResult) -> Durable:
         """A run ended; may return a future the loop awaits (without blocking) before "done"."""
         return None
 
@@ -64,7 +66,7 @@ class _DefaultRecorder(RunRecorder):
 
         return store.record(result, finished=False)
 
-    def finished(self, result: RunResult) -> concurrent.futures.Future[None] | None:
+    def finished(self, result: RunResult) -> Durable:
         from openstackai_nb import store
 
         return store.record(result, finished=True)
@@ -90,10 +92,17 @@ def _safe_record(method: Callable[[RunResult], Any], result: RunResult) -> Any:
 
 async def _until_durable(pending: object, run_id: str) -> None:
     """Wait (without blocking the loop) until the history has committed the finished run."""
-    if not isinstance(pending, concurrent.futures.Future):
+    if isinstance(pending, concurrent.futures.Future):
+        if pending.done():
+            if pending.exception() is not None:
+                logger.warning("openstackai_nb: run %s may not be in the history file: %s", run_id, pending.exception())
+            return
+        pending = asyncio.wrap_future(pending)
+    if not isinstance(pending, asyncio.Future):
         return
     try:
-        await asyncio.wait_for(asyncio.wrap_future(pending), 10.0)
+        async with asyncio.timeout(10.0):
+            await pending
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - history must never break a run
