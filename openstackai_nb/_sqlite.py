@@ -210,6 +210,7 @@ def _settle(waiters: list[asyncio.Future[None]], exc: BaseException | None) -> N
                 fut.set_result(None)
             else:
                 fut.set_exception(exc)
+                fut.exception()  # the writer has logged it: no "exception never retrieved" later
 
 
 class Store:

@@ -209,6 +209,8 @@ class LocalScheduler:
 
 
 async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> list[RunResult]:
+    from openstackai_nb.runner.executor import commits_deferred
+
     sem = asyncio.Semaphore(concurrency)
 
     async def one(job: Job) -> RunResult:
@@ -218,14 +220,16 @@ async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> lis
             report("done", job, result)
             return result
 
-    tasks = [asyncio.ensure_future(one(job)) for job in jobs]
-    try:
-        return list(await asyncio.gather(*tasks))
-    except BaseException:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        raise
+    # A run's history commit does not hold its slot; every run is committed before this returns.
+    async with commits_deferred():
+        tasks = [asyncio.ensure_future(one(job)) for job in jobs]
+        try:
+            return list(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
 
 async def run_job(job: Job) -> RunResult:
@@ -250,6 +254,7 @@ def _failed(job: Job, exc: BaseException) -> RunResult:
     from openstackai_nb import store
     from openstackai_nb._secrets import scrub
     from openstackai_nb.runner.config import RunStatus
+    from openstackai_nb.runner.executor import defer_commit
     from openstackai_nb.runner.result import RunResult
 
     result = RunResult(
@@ -262,7 +267,7 @@ def _failed(job: Job, exc: BaseException) -> RunResult:
         metadata=dict(job.config.metadata),
         error=scrub(f"{type(exc).__name__}: {exc}"),
     )
-    store.record(result, finished=True)
+    defer_commit(store.record(result, finished=True), result.run_id)
     return result
 
 

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -107,6 +108,36 @@ async def _until_durable(pending: object, run_id: str) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         logger.warning("openstackai_nb: run %s may not be in the history file yet: %s", run_id, exc)
+
+
+_deferred: contextvars.ContextVar[list[tuple[object, str]] | None] = contextvars.ContextVar(
+    "openstackai_nb_deferred_commits", default=None
+)
+
+
+@asynccontextmanager
+async def commits_deferred() -> AsyncIterator[None]:
+    """Runs started inside return without waiting for their history commit; leaving the block
+    waits for all of them at once (so once it exits, every one of them is committed).
+
+    For many concurrent runs (`compare`): a run's commit then never holds its concurrency slot,
+    while the runs are still written as they finish, in the same group commits.
+    """
+    pending: list[tuple[object, str]] = []
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        for durable, run_id in pending:
+            await _until_durable(durable, run_id)
+
+
+def defer_commit(durable: object, run_id: str) -> None:
+    """Inside `commits_deferred()`, wait for this commit when the block ends (else: nothing)."""
+    deferred = _deferred.get()
+    if deferred is not None and durable is not None:
+        deferred.append((durable, run_id))
 
 
 def _recordable(model: Model) -> Model:
@@ -282,9 +313,14 @@ class _Run:
                 result.final_output = partial or None
             durable = _safe_record(_recorder.finished, result)
         # "done" goes out once the run is committed to the history file (group commit on the
-        # store's writer thread): a kernel killed after a run returned has not lost it.
+        # store's writer thread): a kernel killed after a run returned has not lost it. Inside
+        # `commits_deferred()` (compare) the wait moves to the end of the whole batch of runs.
         try:
-            await _until_durable(durable, result.run_id)
+            deferred = _deferred.get()
+            if deferred is not None and durable is not None:
+                deferred.append((durable, result.run_id))
+            else:
+                await _until_durable(durable, result.run_id)
         finally:
             self._send(StreamEvent.done(result))
         if timeout is not None:

@@ -238,3 +238,22 @@ def test_notebook_progress_html_escapes_names_and_answers() -> None:
     assert "<script>" not in page and "<img" not in page and "m<b>" not in page and "m&lt;b&gt;" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in page
     assert "1/2" in page and "compare done: 1/2 runs" in view.text(final=True)
+
+
+def test_every_run_is_committed_when_compare_returns(session_history: RunHistory) -> None:
+    # Runs inside compare() do not wait for their own commit; compare() waits for all of them.
+    import sqlite3
+
+    bad_config = RunConfig(max_turns=1)
+    df = compare(
+        {"ok": Agent(name="A", model="scripted"), "bad": Agent(name="B", model="no-such-preset:x")},
+        [f"say {i} words" for i in range(1, 21)],
+        concurrency=8,
+        progress=False,
+        config=bad_config,
+    )
+    assert session_history.path is not None
+    with sqlite3.connect(session_history.path) as conn:  # another connection: only what is committed
+        stored = dict(conn.execute("SELECT run_id, status FROM runs").fetchall())
+    assert set(df["run_id"]) <= set(stored) and len(df) == 40
+    assert {stored[i] for i in df[df.agent == "bad"]["run_id"]} == {"FAILED"}
