@@ -228,6 +228,7 @@ class Store:
         # Writes queued by the run loop are committed by a writer thread, in batches.
         self._pending: list[tuple[Rows | Write, Waiter]] = []
         self._busy = False
+        self._urgent = False  # someone waits for the queued writes: commit them now
         self._cond = threading.Condition()
         self._writer: threading.Thread | None = None
         self._writer_failed = False
@@ -344,7 +345,8 @@ class Store:
     def submit_async(self, item: Rows | Write, *, wait: bool = True) -> asyncio.Future[None] | None:
         """`submit` for the running event loop: an asyncio future (None with wait=False).
 
-        The writer wakes each loop once per batch, not once per write.
+        The writer wakes each loop once per batch, not once per write. Writes nobody waits for
+        (wait=False) may be held up to `_LAZY_WINDOW` seconds to share a bigger commit.
         """
         waiter: asyncio.Future[None] | None = asyncio.get_running_loop().create_future() if wait else None
         self._queue(item, waiter)
@@ -358,6 +360,8 @@ class Store:
             return
         with self._cond:
             self._pending.append((item, waiter))
+            if waiter is not None:
+                self._urgent = True
             if self._writer is None or not self._writer.is_alive() or self.pid != os.getpid():
                 self._writer = threading.Thread(target=self._write_loop, name="openstackai-nb-history", daemon=True)
                 self._writer.start()
@@ -369,6 +373,9 @@ class Store:
         if threading.current_thread() is self._writer:
             return True
         with self._cond:
+            if self._pending:
+                self._urgent = True
+                self._cond.notify_all()
             return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
 
     def _write_loop(self) -> None:
@@ -377,7 +384,12 @@ class Store:
                 if not self._cond.wait_for(lambda: bool(self._pending), timeout=_WRITER_IDLE):
                     self._writer = None  # idle: end the thread; the next submit starts another
                     return
+                if not self._urgent:
+                    # Nobody waits for these yet (runs inside compare(), RUNNING rows): gather
+                    # more for one commit; fewer, bigger commits cost the run loop less CPU.
+                    self._cond.wait_for(lambda: self._urgent or len(self._pending) >= _LAZY_BATCH, _LAZY_WINDOW)
                 batch, self._pending = self._pending, []
+                self._urgent = False
                 self._busy = True
             try:
                 try:
@@ -477,6 +489,8 @@ class Store:
 
 _CHECKPOINT_EVERY = 500  # commits; also checkpointed once a second when anything was written
 _WRITER_IDLE = 10.0  # seconds without writes before a store's writer thread ends
+_LAZY_WINDOW = 0.02  # seconds a write nobody waits for may wait for company
+_LAZY_BATCH = 256  # ... or until this many are queued
 _open_writers: weakref.WeakSet[Store] = weakref.WeakSet()
 _exiting = False
 

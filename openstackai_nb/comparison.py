@@ -254,7 +254,6 @@ def _failed(job: Job, exc: BaseException) -> RunResult:
     from openstackai_nb import store
     from openstackai_nb._secrets import scrub
     from openstackai_nb.runner.config import RunStatus
-    from openstackai_nb.runner.executor import defer_commit
     from openstackai_nb.runner.result import RunResult
 
     result = RunResult(
@@ -267,7 +266,7 @@ def _failed(job: Job, exc: BaseException) -> RunResult:
         metadata=dict(job.config.metadata),
         error=scrub(f"{type(exc).__name__}: {exc}"),
     )
-    defer_commit(store.record(result, finished=True), result.run_id)
+    store.record(result, finished=True, wait=False)  # committed by compare()'s closing barrier
     return result
 
 

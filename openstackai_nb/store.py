@@ -220,11 +220,12 @@ class RunHistory:
             return None
         return self._store.submit(rows)
 
-    def _add_async(self, result: RunResult, *, finished: bool) -> asyncio.Future[None] | None:
-        """`add(wait=False)` from the running event loop: for a finished run, an asyncio future
-        resolved once it is committed (the writer wakes the loop once per batch); else None."""
+    def _add_async(self, result: RunResult, *, finished: bool, wait: bool = True) -> asyncio.Future[None] | None:
+        """`add(wait=False)` from the running event loop: for a finished run (and `wait`), an
+        asyncio future resolved once it is committed (the writer wakes the loop once per
+        batch); else None."""
         rows = Rows(result, _owner() if not finished else (None, None, None), finished=finished)
-        return self._store.submit_async(rows, wait=finished)
+        return self._store.submit_async(rows, wait=finished and wait)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every run recorded so far is committed to the store file."""
@@ -544,14 +545,15 @@ def set_history(history: RunHistory | str | os.PathLike[str] | None) -> RunHisto
     return previous
 
 
-def record(result: RunResult, *, finished: bool) -> Future[None] | asyncio.Future[None] | None:
+def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[None] | asyncio.Future[None] | None:
     """Record a run that started (`finished=False`) or ended, in the session's history.
 
     Called by the run loop. Never raises: a store that cannot be written is reported once
-    through `logging` and the run goes on. For a finished run, returns a future that resolves
-    once the write is committed (an asyncio future when called on a running loop): the loop
-    awaits it, without blocking, so a run is on disk before `run_sync`/`run_async` return or
-    "done" is emitted.
+    through `logging` and the run goes on. For a finished run (and `wait`), returns a future
+    that resolves once the write is committed (an asyncio future when called on a running
+    loop): the loop awaits it, without blocking, so a run is on disk before
+    `run_sync`/`run_async` return or "done" is emitted. With wait=False the write is queued
+    and nothing is returned (`barrier()` then tells when it is committed).
     """
     global _record_failed
     try:
@@ -560,9 +562,22 @@ def record(result: RunResult, *, finished: bool) -> Future[None] | asyncio.Futur
             asyncio.get_running_loop()
         except RuntimeError:
             return history.add(result, finished=finished, wait=False)
-        return history._add_async(result, finished=finished)
+        return history._add_async(result, finished=finished, wait=wait)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         if not _record_failed:
             _record_failed = True
             logger.warning("openstackai_nb: run history is not recording: %s", exc)
         return None
+
+
+def barrier() -> asyncio.Future[None] | None:
+    """On the run loop: a future resolved once every run recorded so far is committed."""
+    try:
+        return get_history()._store.submit_async(_nothing)
+    except Exception as exc:  # noqa: BLE001 - history must never break a run
+        logger.warning("openstackai_nb: run history is not recording: %s", exc)
+        return None
+
+
+def _nothing(conn: sqlite3.Connection) -> None:
+    return None

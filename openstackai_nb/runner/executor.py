@@ -58,6 +58,14 @@ class RunRecorder:
         """A run ended; may return a future the loop awaits (without blocking) before "done"."""
         return None
 
+    def finished_deferred(self, result: RunResult) -> Durable:
+        """A run ended inside `commits_deferred()`: nobody waits for this one alone."""
+        return self.finished(result)
+
+    def barrier(self) -> Durable:
+        """A future resolved once every run recorded so far is stored (None: nothing to wait for)."""
+        return None
+
 
 class _DefaultRecorder(RunRecorder):
     """Records into `openstackai_nb.history` (created on first use; stdlib sqlite only)."""
@@ -71,6 +79,16 @@ class _DefaultRecorder(RunRecorder):
         from openstackai_nb import store
 
         return store.record(result, finished=True)
+
+    def finished_deferred(self, result: RunResult) -> Durable:
+        from openstackai_nb import store
+
+        return store.record(result, finished=True, wait=False)
+
+    def barrier(self) -> Durable:
+        from openstackai_nb import store
+
+        return store.barrier()
 
 
 _recorder: RunRecorder = _DefaultRecorder()
@@ -131,13 +149,15 @@ async def commits_deferred() -> AsyncIterator[None]:
         _deferred.reset(token)
         for durable, run_id in pending:
             await _until_durable(durable, run_id)
+        await _until_durable(_safe_barrier(), "(the runs of this batch)")
 
 
-def defer_commit(durable: object, run_id: str) -> None:
-    """Inside `commits_deferred()`, wait for this commit when the block ends (else: nothing)."""
-    deferred = _deferred.get()
-    if deferred is not None and durable is not None:
-        deferred.append((durable, run_id))
+def _safe_barrier() -> object:
+    try:
+        return _recorder.barrier()
+    except Exception as exc:  # noqa: BLE001 - history must never break a run
+        logger.warning("openstackai_nb: could not wait for the run history: %s", exc)
+        return None
 
 
 def _recordable(model: Model) -> Model:
@@ -311,12 +331,13 @@ class _Run:
             if result.status is not RunStatus.COMPLETED:
                 partial = "".join(self._turn_text) or self._last_text
                 result.final_output = partial or None
-            durable = _safe_record(_recorder.finished, result)
+            deferred = _deferred.get()
+            record = _recorder.finished if deferred is None else _recorder.finished_deferred
+            durable = _safe_record(record, result)
         # "done" goes out once the run is committed to the history file (group commit on the
         # store's writer thread): a kernel killed after a run returned has not lost it. Inside
         # `commits_deferred()` (compare) the wait moves to the end of the whole batch of runs.
         try:
-            deferred = _deferred.get()
             if deferred is not None and durable is not None:
                 deferred.append((durable, result.run_id))
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from datetime import UTC, datetime
 
 from openstackai_nb import Agent, Runner, RunStatus
@@ -126,3 +127,19 @@ def test_a_run_cancelled_while_its_write_is_queued_does_not_break_the_writer(tmp
         assert h[-1].input == "after"
     finally:
         store.set_history(previous)
+
+
+def test_writes_nobody_waits_for_are_committed_soon_and_on_flush(tmp_path) -> None:
+    h = RunHistory(tmp_path / "h.sqlite")
+
+    async def queue(n: int, start: int) -> None:
+        for i in range(start, start + n):
+            assert h._store.submit_async(rows(run(f"run_{i}")), wait=False) is None
+
+    asyncio.run(queue(3, 0))
+    deadline = time.monotonic() + 30
+    while table(h, "SELECT COUNT(*) FROM runs") != [(3,)] and time.monotonic() < deadline:
+        time.sleep(0.01)  # committed by the writer on its own, without a flush
+    assert table(h, "SELECT COUNT(*) FROM runs") == [(3,)]
+    asyncio.run(queue(2, 3))
+    assert h.flush() and table(h, "SELECT COUNT(*) FROM runs") == [(5,)]
