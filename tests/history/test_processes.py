@@ -67,6 +67,47 @@ def test_two_processes_appending_at_once_lose_nothing(tmp_path) -> None:
     assert len(h.turns_dataframe()) == 2 * n
 
 
+COMPARER = textwrap.dedent(
+    """
+    import sys
+    from openstackai_nb import Agent, compare
+    tag, n = sys.argv[1], int(sys.argv[2])
+    agents = {f"{tag}{k}": Agent(name=f"{tag}{k}", model="scripted") for k in range(3)}
+    df = compare(agents, [f"say {i % 7 + 1} words" for i in range(n)], concurrency=16, progress=False)
+    assert (df["status"] == "COMPLETED").all(), df["error"].dropna().head()
+    print("wrote", len(df))
+    """
+)
+
+
+@pytest.mark.slow
+def test_two_processes_comparing_at_once_lose_nothing(tmp_path) -> None:
+    # compare() writes in batches (multi-row statements, commits it does not wait for one by one).
+    path = tmp_path / "shared.sqlite"
+    n = 100
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", COMPARER, tag, str(n)],
+            env=_env(OPENSTACKAI_NB_HISTORY=str(path)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("a", "b")
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=100)
+        assert p.returncode == 0, err
+        assert out.strip() == f"wrote {3 * n}"
+        assert "not recording" not in err and "could not record" not in err
+    h = RunHistory(path)
+    df = h.to_dataframe()
+    assert len(df) == 6 * n and df["run_id"].is_unique
+    assert df["agent"].str[0].value_counts().to_dict() == {"a": 3 * n, "b": 3 * n}
+    assert (df["status"] == "COMPLETED").all()
+    assert len(h.turns_dataframe()) == 6 * n
+
+
 KILLED = textwrap.dedent(
     """
     from openstackai_nb import Agent, Runner
