@@ -9,7 +9,8 @@ Prints:
 3. memory per recorded run (Python heap and RSS growth of the recording process; bytes on disk);
 4. `compare()` of 500 (agent, input) pairs against the loopback server (tests/_server.py in its own
    process) with 50 ms latency per request at concurrency 50, against the latency bound
-   500 / 50 * 0.05 s * turns.
+   500 / 50 * 0.05 s * turns; beside it the same requests sent by hand with httpx2 (the floor of
+   any client built on it) and over bare asyncio streams (what the machine allows).
 Targets (issue 5): recording < 1 ms per run; to_dataframe of 100,000 runs < 1 s; compare within
 1.3x of the latency bound.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import resource
 import statistics
@@ -188,6 +190,39 @@ def bench_memory(tmp: Path, n: int) -> None:
     print(f"  on disk: {size / (n + 200) / 1e3:.1f} kB per run (full RunResult JSON + scalar, tool-call and turn rows)")
 
 
+async def bare_streams(url: str, pairs: int, concurrency: int) -> None:
+    """The same streamed requests over bare asyncio streams: one keep-alive connection per slot,
+    a minimal HTTP/1.1 exchange (the chunked body read to its last chunk), no parsing of the
+    events. Not a client anyone should use: it shows what the machine and the loopback server
+    allow when the client spends almost no CPU per request."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(url)
+    conns = [await asyncio.open_connection(u.hostname, u.port) for _ in range(concurrency)]
+    todo = list(range(pairs))
+
+    async def slot(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while todo:
+            i = todo.pop()
+            message = {"role": "user", "content": f"question {i}"}
+            body = json.dumps({"model": "test-model", "stream": True, "messages": [message]}).encode()
+            writer.write(
+                b"POST %s/chat/completions HTTP/1.1\r\nhost: %s\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\n\r\n%s" % (u.path.encode(), u.netloc.encode(), len(body), body)
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+                await reader.readexactly(size + 2)
+                if size == 0:
+                    break
+
+    await asyncio.gather(*(slot(r, w) for r, w in conns))
+    for _, w in conns:
+        w.close()
+
+
 def bench_compare(pairs: int, concurrency: int, latency: float, reps: int) -> None:
     import httpx2
 
@@ -250,6 +285,7 @@ def bench_compare(pairs: int, concurrency: int, latency: float, reps: int) -> No
                 set_recorder(previous)
 
         variants = {
+            "bare asyncio streams": lambda: _sync.run_blocking(bare_streams(server.url, pairs, concurrency)),
             "raw httpx2, one client": lambda: _sync.run_blocking(raw(one_client)),
             f"raw httpx2, {len(shards)} clients": lambda: _sync.run_blocking(raw(shards)),
             "Runner.run_async, no history": without_history,
@@ -271,13 +307,13 @@ def bench_compare(pairs: int, concurrency: int, latency: float, reps: int) -> No
             _sync.run_blocking(client.aclose())
         print(f"  {pairs} pairs ({n_agents} agents x {len(inputs)} inputs), concurrency {concurrency}, "
               f"{latency * 1e3:.0f} ms per request: latency bound {bound:.3f} s")  # fmt: skip
-        floor = min(statistics.median(walls[name]) for name in list(variants)[:2])
+        floor = min(statistics.median(walls[name]) for name in list(variants)[1:3])
         for name, w in walls.items():
             best, med = min(w), statistics.median(w)
             cpu = statistics.median(cpus[name]) / pairs
             print(
                 f"  {name:<30} best {best:6.3f} s  median {med:6.3f} s  -> {med / bound:5.2f}x the bound,"
-                f" {med / floor:4.2f}x the raw floor; client CPU {cpu * 1e3:5.2f} ms per run (medians of {reps})"
+                f" {med / floor:4.2f}x raw httpx2; client CPU {cpu * 1e3:5.2f} ms per run (medians of {reps})"
             )
         print(
             "  (the client's CPU per run times the runs is a second bound: one process runs Python on one core"
