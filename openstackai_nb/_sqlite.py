@@ -366,7 +366,7 @@ class Store:
                 self._writer = threading.Thread(target=self._write_loop, name="openstackai-nb-history", daemon=True)
                 self._writer.start()
                 _open_writers.add(self)
-            self._cond.notify()
+            self._cond.notify_all()  # the writer, wherever it waits (flush() callers wait here too)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every submitted write is committed; False if `timeout` ran out first."""
