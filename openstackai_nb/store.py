@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("openstackai_nb")
+HistoryWarning.__module__ = __name__  # shown as openstackai_nb.store.HistoryWarning, where users import it
 
 _OFF = {"off", ":memory:", "none", "false", "0", "no"}
 _RESULT = "(SELECT b.result FROM results b WHERE b.run_id = runs.run_id)"
