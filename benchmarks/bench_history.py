@@ -1,6 +1,6 @@
 """Run history and compare(): recording cost, DataFrames of 100,000 runs, memory, compare throughput.
 
-    .venv/bin/python benchmarks/bench_history.py [--quick]
+    .venv/bin/python benchmarks/bench_history.py [--quick] [--only record|dataframe|memory|compare]
 
 Prints:
 1. what recording a run costs: `RunHistory.add` at start + at end on a store file (WAL), and the
@@ -324,21 +324,32 @@ def bench_compare(pairs: int, concurrency: int, latency: float, reps: int) -> No
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run)")
+    parser.add_argument(
+        "--only",
+        choices=["record", "dataframe", "memory", "compare"],
+        action="append",
+        help="run only these parts (repeatable); default: all",
+    )
     args = parser.parse_args()
+    parts = set(args.only or ["record", "dataframe", "memory", "compare"])
     print(f"Python {sys.version.split()[0]}, sqlite {__import__('sqlite3').sqlite_version}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        print("1. recording a run")
-        bench_record(tmp, 500 if args.quick else 3000)
-        print("2. DataFrames")
-        bench_dataframe(tmp, 10_000 if args.quick else 100_000)
-        print("3. memory per recorded run")
-        bench_memory(tmp, 1000 if args.quick else 10_000)
-    print("4. compare() against the loopback server")
-    bench_compare(100 if args.quick else 500, 10 if args.quick else 50, 0.05, 3 if args.quick else 5)
-    if not args.quick:
-        print("   the same at concurrency 10 (100 pairs): where the client's CPU is not the bound")
-        bench_compare(100, 10, 0.05, 5)
+        if "record" in parts:
+            print("1. recording a run")
+            bench_record(tmp, 500 if args.quick else 3000)
+        if "dataframe" in parts:
+            print("2. DataFrames")
+            bench_dataframe(tmp, 10_000 if args.quick else 100_000)
+        if "memory" in parts:
+            print("3. memory per recorded run")
+            bench_memory(tmp, 1000 if args.quick else 10_000)
+    if "compare" in parts:
+        print("4. compare() against the loopback server")
+        bench_compare(100 if args.quick else 500, 10 if args.quick else 50, 0.05, 3 if args.quick else 5)
+        if not args.quick:
+            print("   the same at concurrency 10 (100 pairs): where the client's CPU is not the bound")
+            bench_compare(100, 10, 0.05, 5)
 
 
 if __name__ == "__main__":
