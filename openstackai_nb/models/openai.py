@@ -87,6 +87,7 @@ class OpenAIChatModel(Model):
         self.backoff = backoff
         self.settings = dict(settings or {})
         self._url = self.base_url + "/chat/completions"
+        self._parsed_url: httpx2.URL | None = None  # parsed on the first request (saves ~30 us per request)
         headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"}
         if self._api_key:
             headers["authorization"] = f"Bearer {self._api_key}"
@@ -138,8 +139,11 @@ class OpenAIChatModel(Model):
             retry_after: float | None = None
             async with _http.lease() as client:
                 try:
+                    if self._parsed_url is None:
+                        self._parsed_url = httpx2.URL(self._url)
                     response = await client.send(
-                        client.build_request("POST", self._url, content=content, headers=self._headers), stream=True
+                        client.build_request("POST", self._parsed_url, content=content, headers=self._headers),
+                        stream=True,
                     )
                 except (httpx2.TransportError, OSError) as exc:
                     retry_reason = f"connection error: {type(exc).__name__}: {scrub(str(exc)) or 'no detail'}"
