@@ -29,6 +29,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -289,39 +290,59 @@ class Store:
             conn = sqlite3.connect(target, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
         except sqlite3.OperationalError as exc:
             raise Unwritable(str(exc)) from None
-        try:
-            conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > _SCHEMA_VERSION:
+        # Another process opening (or creating) the same file at this moment can hold the lock
+        # the setup needs; `PRAGMA journal_mode=WAL` then fails at once with "database is locked"
+        # instead of waiting for the busy timeout. That is contention, not damage: try again.
+        deadline = time.monotonic() + _BUSY_MS / 1000
+        pause = 0.005
+        while True:
+            try:
+                self._setup(conn, path)
+                return conn
+            except HistoryError:
                 conn.close()
-                raise HistoryError(
-                    f"the run history file {path} was written by a newer openstackai-nb (schema {version}); "
-                    "upgrade openstackai-nb or use another file"
-                )
-            if path is not None:
-                conn.execute("PRAGMA journal_mode=WAL")
-                # Commits happen on the store's writer thread, never on the run loop, so SQLite's
-                # own checkpoint after a commit (every ~1000 pages) is kept: with checkpoints only
-                # on another connection, a WAL written to without pause never got reset and grew
-                # without bound (730 MB for 20,000 writes). The WAL is truncated back to 16 MB.
-                conn.execute("PRAGMA journal_size_limit=16777216")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            if version < _SCHEMA_VERSION:
-                # Idempotent (IF NOT EXISTS): two processes creating the same file at once is fine.
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-        except HistoryError:
-            raise
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            msg = str(exc)
-            if "readonly" in msg or "unable to open" in msg or "disk I/O" in msg:
-                raise Unwritable(msg) from None
-            raise corrupt(path, exc) from None
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            raise corrupt(path, exc) from None
-        return conn
+                raise
+            except sqlite3.OperationalError as exc:
+                msg = str(exc)
+                if ("locked" in msg or "busy" in msg) and time.monotonic() < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.1)
+                    continue
+                conn.close()
+                if "readonly" in msg or "unable to open" in msg or "disk I/O" in msg:
+                    raise Unwritable(msg) from None
+                if "locked" in msg or "busy" in msg:
+                    raise HistoryError(
+                        f"the run history file {path} stayed locked by another process for {_BUSY_MS // 1000} s "
+                        f"({msg}); try again, or point {ENV_VAR} at another file"
+                    ) from None
+                raise corrupt(path, exc) from None
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise corrupt(path, exc) from None
+
+    @staticmethod
+    def _setup(conn: sqlite3.Connection, path: Path | None) -> None:
+        """Pragmas and schema of a new connection (idempotent: safe to run again)."""
+        conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > _SCHEMA_VERSION:
+            raise HistoryError(
+                f"the run history file {path} was written by a newer openstackai-nb (schema {version}); "
+                "upgrade openstackai-nb or use another file"
+            )
+        if path is not None:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # Commits happen on the store's writer thread, never on the run loop, so SQLite's
+            # own checkpoint after a commit (every ~1000 pages) is kept: with checkpoints only
+            # on another connection, a WAL written to without pause never got reset and grew
+            # without bound (730 MB for 20,000 writes). The WAL is truncated back to 16 MB.
+            conn.execute("PRAGMA journal_size_limit=16777216")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        if version < _SCHEMA_VERSION:
+            # Idempotent (IF NOT EXISTS): two processes creating the same file at once is fine.
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
 
     # using ----------------------------------------------------------------------------------
     def check_fork(self) -> None:

@@ -108,6 +108,44 @@ def test_two_processes_comparing_at_once_lose_nothing(tmp_path) -> None:
     assert len(h.turns_dataframe()) == 6 * n
 
 
+OPENER = textwrap.dedent(
+    """
+    import sys, time
+    from openstackai_nb.store import RunHistory
+    path, start = sys.argv[1], float(sys.argv[2])
+    while time.time() < start:
+        pass
+    for _ in range(5):
+        h = RunHistory(path)  # opening a new file: WAL switch and schema, racing the others
+        assert len(h) >= 0
+    print("opened")
+    """
+)
+
+
+@pytest.mark.slow
+def test_many_processes_creating_one_store_file_at_once(tmp_path) -> None:
+    # SQLite answers "database is locked" at once (no busy wait) when two connections switch a
+    # new file to WAL together: that is contention, never a damaged file.
+    for attempt in range(3):
+        path = tmp_path / f"new-{attempt}.sqlite"
+        start = time.time() + 1.0
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(path), str(start)],
+                env=_env(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        for p in procs:
+            out, err = p.communicate(timeout=100)
+            assert p.returncode == 0 and out.strip() == "opened", err
+        assert len(RunHistory(path)) == 0
+
+
 KILLED = textwrap.dedent(
     """
     from openstackai_nb import Agent, Runner
