@@ -26,6 +26,27 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
+def _run_at_once(script: str, history: Path, argvs: list[list[str]]) -> list[str]:
+    """Run `script` once per argv, all at the same time, recording into `history`; their outputs."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *argv],
+            env=_env(OPENSTACKAI_NB_HISTORY=str(history)),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argvs
+    ]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=100)
+        assert p.returncode == 0, err
+        assert "not recording" not in err and "could not record" not in err, err
+        outs.append(out.strip())
+    return outs
+
+
 WRITER = textwrap.dedent(
     """
     import sys
@@ -38,33 +59,6 @@ WRITER = textwrap.dedent(
     print("wrote", n)
     """
 )
-
-
-@pytest.mark.slow
-def test_two_processes_appending_at_once_lose_nothing(tmp_path) -> None:
-    path = tmp_path / "shared.sqlite"
-    n = 150
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, tag, str(n)],
-            env=_env(OPENSTACKAI_NB_HISTORY=str(path)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for tag in ("a", "b")
-    ]
-    for p in procs:
-        out, err = p.communicate(timeout=100)
-        assert p.returncode == 0, err
-        assert out.strip() == f"wrote {n}"
-        assert "not recording" not in err
-    h = RunHistory(path)
-    df = h.to_dataframe()
-    assert len(df) == 2 * n and df["run_id"].is_unique
-    assert df.groupby("writer").size().to_dict() == {"a": n, "b": n}
-    assert (df["status"] == "COMPLETED").all()
-    assert len(h.turns_dataframe()) == 2 * n
 
 
 COMPARER = textwrap.dedent(
@@ -81,31 +75,22 @@ COMPARER = textwrap.dedent(
 
 
 @pytest.mark.slow
-def test_two_processes_comparing_at_once_lose_nothing(tmp_path) -> None:
-    # compare() writes in batches (multi-row statements, commits it does not wait for one by one).
+@pytest.mark.parametrize(
+    ("script", "n", "runs"),
+    [(WRITER, 150, 150), (COMPARER, 100, 300)],  # run_sync one by one; compare() (batched writes)
+    ids=["run_sync", "compare"],
+)
+def test_two_processes_recording_at_once_lose_nothing(tmp_path, script: str, n: int, runs: int) -> None:
     path = tmp_path / "shared.sqlite"
-    n = 100
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", COMPARER, tag, str(n)],
-            env=_env(OPENSTACKAI_NB_HISTORY=str(path)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for tag in ("a", "b")
-    ]
-    for p in procs:
-        out, err = p.communicate(timeout=100)
-        assert p.returncode == 0, err
-        assert out.strip() == f"wrote {3 * n}"
-        assert "not recording" not in err and "could not record" not in err
+    for out in _run_at_once(script, path, [["a", str(n)], ["b", str(n)]]):
+        assert out == f"wrote {runs}"
     h = RunHistory(path)
     df = h.to_dataframe()
-    assert len(df) == 6 * n and df["run_id"].is_unique
-    assert df["agent"].str[0].value_counts().to_dict() == {"a": 3 * n, "b": 3 * n}
+    assert len(df) == 2 * runs and df["run_id"].is_unique
+    tags = df["agent"].str.extract(r"^(?:Writer-)?([ab])")[0]
+    assert tags.value_counts().to_dict() == {"a": runs, "b": runs}
     assert (df["status"] == "COMPLETED").all()
-    assert len(h.turns_dataframe()) == 6 * n
+    assert len(h.turns_dataframe()) == 2 * runs
 
 
 OPENER = textwrap.dedent(
