@@ -441,31 +441,28 @@ class RunHistory:
         started_at, elapsed_time, turn (join with `to_dataframe()` on run_id)."""
         from openstackai_nb import export
 
-        self._reap()
         with _gc_paused():
-            rows = self._store.read(
-                "SELECT t.run_id, t.idx, t.call_id, t.name, t.arguments, t.result, t.error, t.started_at,"
-                " t.elapsed_time, t.turn FROM tool_calls t JOIN runs ON runs.run_id = t.run_id"
-                f"{self._where.sql('runs.')}"
-                " ORDER BY runs.seq, t.idx",
-                self._where.params,
-            )
-            return export.tool_calls_frame(rows)
+            columns = "idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn"
+            return export.tool_calls_frame(self._detail_rows("tool_calls", columns, "idx"))
 
     def turns_dataframe(self) -> pd.DataFrame:
         """One row per turn: run_id, turn, start, duration, outcome, model_time, retries,
         n_tool_calls, tool_time, error (join with `to_dataframe()` on run_id)."""
         from openstackai_nb import export
 
-        self._reap()
         with _gc_paused():
-            rows = self._store.read(
-                "SELECT t.run_id, t.turn, t.start, t.duration, t.outcome, t.model_time, t.retries, t.n_tool_calls,"
-                f" t.tool_time, t.error FROM turns t JOIN runs ON runs.run_id = t.run_id{self._where.sql('runs.')}"
-                " ORDER BY runs.seq, t.turn",
-                self._where.params,
-            )
-            return export.turns_frame(rows)
+            columns = "turn, start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error"
+            return export.turns_frame(self._detail_rows("turns", columns, "turn"))
+
+    def _detail_rows(self, table: str, columns: str, order: str) -> list[Any]:
+        """run_id plus `columns` of a detail table, for the runs of this view, in run order."""
+        self._reap()
+        picked = ", ".join(f"t.{c.strip()}" for c in columns.split(","))
+        return self._store.read(
+            f"SELECT t.run_id, {picked} FROM {table} t JOIN runs ON runs.run_id = t.run_id"
+            f"{self._where.sql('runs.')} ORDER BY runs.seq, t.{order}",
+            self._where.params,
+        )
 
     # -- files ----------------------------------------------------------------------------------
     def export(self, path: str | os.PathLike[str]) -> Path:
