@@ -238,6 +238,7 @@ def test_default_path_and_unwritable_fallback(tmp_path, monkeypatch) -> None:
     with pytest.warns(HistoryWarning, match="cannot write run history in") as caught:
         fallback = RunHistory()
     assert len(caught) == 1 and len(str(caught[0].message).splitlines()) == 1
+    assert caught[0].category.__module__ == "openstackai_nb.store"  # where users import it from
     assert fallback.path == tmp_path / "data" / "openstackai-nb" / "history.sqlite"
     # An explicit path that cannot be written is an error, not a silent fallback.
     monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", str(work / ".openstackai_nb" / "h.sqlite"))

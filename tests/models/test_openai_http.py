@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -15,18 +16,9 @@ from openstackai_nb.models.openai import OpenAIChatModel
 from openstackai_nb.runner import RunConfig
 from tests._aio import arun
 from tests._server import DONE, OpenAIServer, Reply, _chunk, error, json_reply, text_stream, tool_stream
+from tests._tools import add
 
 KEY = "sk-test-SECRET-0123456789abcdef"
-
-
-def add(a: int, b: int) -> int:
-    """Add two numbers.
-
-    Args:
-        a: first number.
-        b: second number.
-    """
-    return a + b
 
 
 def agent(**kw: object) -> Agent:
@@ -320,3 +312,25 @@ def test_a_new_event_loop_gets_its_own_client(openai_server: OpenAIServer) -> No
     arun(one())
     arun(one())
     assert clients[0] is not clients[1] and clients[0].is_closed
+
+
+def test_requests_fill_one_pooled_client_before_the_next() -> None:
+    from openstackai_nb.models import _http
+
+    async def main() -> tuple[list[int], list[int]]:
+        one_by_one = []
+        for _ in range(3):  # a notebook's sequential runs: always the first, warm client
+            async with _http.lease() as client:
+                one_by_one.append(id(client))
+        held: list[int] = []
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(_http._FILL * 2 + 1):  # concurrent requests: _FILL per client
+                held.append(id(await stack.enter_async_context(_http.lease())))
+        return one_by_one, held
+
+    one_by_one, held = arun(main())
+    assert len(set(one_by_one)) == 1
+    fill = _http._FILL
+    assert held[:fill] == [one_by_one[0]] * fill
+    assert len(set(held[fill : 2 * fill])) == 1 and held[fill] != held[0]
+    assert held[2 * fill] not in (held[0], held[fill])

@@ -21,18 +21,9 @@ from openstackai_nb.models.replay import ReplayModel
 from openstackai_nb.runner import RunResult
 from tests._aio import arun
 from tests._server import OpenAIServer, error, text_stream, tool_stream
+from tests._tools import add
 
 KEY = "sk-test-SECRET-0123456789abcdef"
-
-
-def add(a: int, b: int) -> int:
-    """Add two numbers.
-
-    Args:
-        a: first number.
-        b: second number.
-    """
-    return a + b
 
 
 def shout(text: str) -> str:
