@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE=1
 if ! command -v chromium >/dev/null 2>&1; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   echo "installing Debian's chromium for the browser tests..."
-  $SUDO apt-get update -qq && $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+  $SUDO apt-get update -qq && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
     || echo "could not install chromium: the browser tests will fail with a setup error"
 fi
 
