@@ -14,7 +14,9 @@ Contenders (all against the same server, the same request shape, the same tool):
 - ours-norec:  openstackai_nb with a no-op run recorder (`set_recorder(RunRecorder())`): the
                runner alone, nothing recorded;
 - agents:      openai-agents (Runner.run / run_streamed, OpenAIChatCompletionsModel, tracing off);
-- pydantic-ai: pydantic-ai (Agent.run / run_stream, OpenAIChatModel + OpenAIProvider).
+- pydantic-ai: pydantic-ai (Agent.run / run_stream, OpenAIChatModel + OpenAIProvider);
+- ours-base:   openstackai_nb as the tree at OPENSTACKAI_NB_BASE_TREE has it (e.g. a `git worktree`
+               of an earlier commit), history on: before/after figures of a change in one run.
 
 Run with the peers venv (`bash benchmarks/setup_peers.sh`), e.g.
 `benchmarks/.peers-venv/bin/python benchmarks/bench_overhead.py`.
@@ -42,7 +44,9 @@ MODEL = "test-model"
 INSTRUCTIONS = "You are a helpful assistant."
 PROMPT = "What is the value of x? Use the lookup tool."
 
-ALL = ("raw", "ours", "ours-nohist", "ours-norec", "agents", "pydantic-ai")
+ALL = ("raw", "ours", "ours-nohist", "ours-norec", "agents", "pydantic-ai", "ours-base")
+BASE_TREE_ENV = "OPENSTACKAI_NB_BASE_TREE"
+"""A checkout of another commit of this repository: the `ours-base` contender imports the package from it."""
 
 
 def lookup(key: str) -> str:
@@ -104,6 +108,11 @@ def run_worker(script: str, contender: str, params: dict[str, Any], timeout: flo
     env.pop("OPENSTACKAI_NB_HISTORY", None)
     if contender == "ours-nohist":
         env["OPENSTACKAI_NB_HISTORY"] = "off"
+    if contender == "ours-base":
+        base = os.environ.get(BASE_TREE_ENV)
+        if not base or not (Path(base) / "openstackai_nb").is_dir():
+            return {"error": f"ours-base needs {BASE_TREE_ENV}=<a checkout of another commit> (e.g. git worktree add)"}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(base).resolve()), env.get("PYTHONPATH")]))
     # A fresh working folder per worker: the history store (default `.openstackai_nb/` in the
     # working directory) starts empty and never lands in the repo.
     with tempfile.TemporaryDirectory(prefix="openstackai_nb_bench_") as cwd:
@@ -328,7 +337,7 @@ class PydanticAI(Contender):
 
 def make(contender: str, base_url: str) -> Contender:
     """The contender of that name, pointed at the server."""
-    if contender in ("ours", "ours-nohist", "ours-norec"):
+    if contender in ("ours", "ours-nohist", "ours-norec", "ours-base"):
         return Ours(base_url, record=contender != "ours-norec")
     return {"raw": Raw, "agents": OpenAIAgents, "pydantic-ai": PydanticAI}[contender](base_url)
 
@@ -337,7 +346,10 @@ def make(contender: str, base_url: str) -> Contender:
 def parse_args(doc: str, extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer runs: a smoke test in seconds")
-    parser.add_argument("--only", default=",".join(ALL), help=f"comma-separated contenders (default: {','.join(ALL)})")
+    default = [c for c in ALL if c != "ours-base" or os.environ.get(BASE_TREE_ENV)]
+    parser.add_argument(
+        "--only", default=",".join(default), help=f"comma-separated contenders (default: {','.join(default)})"
+    )
     if extra:
         extra(parser)
     args = parser.parse_args()
