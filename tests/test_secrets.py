@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import json
 import logging
 import random
+from typing import Any
 
 import pytest
 
@@ -90,3 +92,27 @@ def test_error_messages_are_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
     for err in (ConfigError("bad URL http://u:plainpassword123@h"), HistoryError("sk-abcdefghijklmnopqrstuv")):
         assert "plainpassword123" not in str(err) and "sk-abcdef" not in str(err)
         assert "plainpassword123" not in repr(err) and REDACTED in str(err)
+
+
+def test_verbose_log_and_trace_of_a_run_carry_no_key(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from openstackai_nb import Agent, RunConfig, Runner
+    from openstackai_nb.models.function import FunctionModel, call
+
+    monkeypatch.setenv("PLAIN_API_KEY", "plainpassword123")
+
+    def explode() -> str:
+        """Raise with the key."""
+        raise RuntimeError("cannot use plainpassword123")
+
+    def model(messages: list[Any], info: Any) -> Any:
+        return call("explode") if info.turn == 1 else call("plainpassword123") if info.turn == 2 else "done"
+
+    agent = Agent(name="A", model=FunctionModel(model), tools=[explode])
+    with caplog.at_level(logging.INFO, logger="openstackai_nb"):
+        result = Runner.run_sync(agent, "hi", config=RunConfig(verbose=True))
+    assert result.tool_calls[0].error == "tool 'explode' raised RuntimeError: cannot use plainpassword123"  # the data
+    assert "cannot use [REDACTED]" in caplog.text and "plainpassword123" not in caplog.text
+    spans = json.dumps([s.model_dump() for s in result.trace])
+    assert "cannot use [REDACTED]" in spans and "plainpassword123" not in spans  # unknown tool's name too
