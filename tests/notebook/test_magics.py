@@ -386,3 +386,21 @@ def test_history_that_cannot_be_opened_is_one_line(ip: InteractiveShell, tmp_pat
     finally:
         store.set_history(previous)
     assert "cannot write the run history file" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_config_in_terminal_ipython_prints_text(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPENSTACKAI_NB_M"))}
+    ipython = Path(sys.executable).with_name("ipython")
+    out = subprocess.run(
+        [str(ipython), "--no-banner", "--colors=nocolor", "--simple-prompt"],
+        input="%load_ext openstackai_nb\n%agent config\nexit\n",
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "OPENAI_API_KEY  not set" in out.stdout and "model           scripted" in out.stdout
+    assert "<IPython" not in out.stdout and "object at" not in out.stdout
