@@ -413,13 +413,15 @@ class AgentMagics(Magics):
             )
         except AgentError as exc:
             raise UsageError(str(exc)) from None
+        # The table is scrubbed of secrets like the history it mirrors: -o stores it so, since
+        # displaying the variable later goes through pandas, not through our scrubber.
+        df = _scrubbed_frame(df)
         if args.out:
             ns[args.out] = df
         if not args.quiet:
             from IPython.display import display
 
-            shown = comparison.side_by_side(df) if args.agents else df[["input", "status", "final_output"]]
-            display(_scrubbed_frame(shown))
+            display(comparison.side_by_side(df) if args.agents else df[["input", "status", "final_output"]])
 
     # -- %agent -----------------------------------------------------------------------------------
     @line_magic("agent")

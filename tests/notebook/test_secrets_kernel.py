@@ -4,9 +4,10 @@ The kernel's OPENAI_API_KEY is a key-shaped value, then a value that looks like 
 variable's name tells it is a secret). Cells put it through every path a run has: a tool's
 arguments and result, a tool that raises with it, a model that echoes it or fails with it, an
 endpoint's error text, the input and the metadata, text that streams it split across two live
-updates, `-o r` then `r`, `%agent last`, `--agents`, `--over`, `%agent history`, the verbose log
-and the trace. Every iopub message of every cell (live view traffic included) and the saved
-notebook's bytes are searched for the key and for any 8 characters of it.
+updates, `-o r` then `r`, `%agent last`, `--agents` and `--over` (their tables shown and stored),
+`%agent history`, the verbose log and the trace. Every iopub message of every cell (live view
+traffic included) and the saved notebook's bytes are searched for the key and for any 8
+characters of it.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def _cells(key: str, server: OpenAIServer) -> list[tuple[str, Any]]:
         ),
         ("%%agent --agents echoer,breaker -o cmp\nSay {{KEYV}}", None),
         ("%%agent --agent echoer --over items -o over\nItem: {{item}}", None),
+        ("cmp", None),
+        ("over", None),
         ("%agent history -n 20", None),
         (
             f'os.environ["LATE_API_KEY"] = "{LATE[::-1]}"[::-1]\n'
