@@ -454,7 +454,7 @@ class AgentMagics(Magics):
         from openstackai_nb import render
 
         model, note = default_model()
-        base = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1 (default)"
+        base = _without_credentials(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1 (default)")
         key = "set" if os.environ.get("OPENAI_API_KEY") else "not set"
         rows = [
             ("model", f"replay:{self.replay_path}" if self.replay_path else model),
@@ -535,6 +535,15 @@ class AgentMagics(Magics):
         if not hasattr(replay, "start_recording"):
             raise UsageError("%agent record needs the cassette recorder, which is not available yet")
         return replay
+
+
+def _without_credentials(url: str) -> str:
+    """`url` with any user:password part shown as [REDACTED] (a password need not look like a key)."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if not sep or "@" not in host:
+        return url
+    return f"{scheme}://[REDACTED]@{host.rpartition('@')[2]}{slash}{path}"
 
 
 class MarkdownText:

@@ -364,11 +364,15 @@ def test_timeout_per_turn_option_and_the_limit_names_it(
     assert "raise it with %%agent --timeout-per-turn S" in out and "RunConfig(" not in out
 
 
-def test_config_is_readable_text_outside_jupyter(ip: InteractiveShell) -> None:
+def test_config_is_readable_text_outside_jupyter(ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
     config = ip.run_line_magic("agent", "config")
     text = repr(config)
     assert text.startswith("model ") and "OPENAI_API_KEY  not set" in text and "<IPython" not in text
     assert "| OPENAI_API_KEY | not set |" in config._repr_markdown_()
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://me:hunter2hunter@proxy.local:8080/v1")
+    config = ip.run_line_magic("agent", "config")
+    assert "hunter2" not in repr(config) + config._repr_markdown_()
+    assert "http://[REDACTED]@proxy.local:8080/v1" in repr(config)
 
 
 def test_history_that_cannot_be_opened_is_one_line(ip: InteractiveShell, tmp_path: Any) -> None:
