@@ -261,18 +261,19 @@ class Store:
                     f"{ENV_VAR}=/path/to/history.sqlite (or {ENV_VAR}=off to keep history in memory only)"
                 ) from None
             fallback = user_data_dir() / "history.sqlite"
+            try:
+                conn = self._connect_file(fallback)
+            except Unwritable as exc2:
+                # One message for one cause: no "using <fallback>" warning before this error.
+                raise HistoryError(
+                    f"cannot write the run history in {path.parent} ({exc}) nor in {fallback.parent} ({exc2}); "
+                    f"set {ENV_VAR} to a writable file, or {ENV_VAR}=off"
+                ) from None
             warnings.warn(
                 f"openstackai_nb: cannot write run history in {path.parent} ({exc}); using {fallback}",
                 HistoryWarning,
                 stacklevel=4,
             )
-            try:
-                conn = self._connect_file(fallback)
-            except Unwritable as exc2:
-                raise HistoryError(
-                    f"cannot write the run history in {path.parent} nor in {fallback.parent} ({exc2}); "
-                    f"set {ENV_VAR} to a writable file, or {ENV_VAR}=off"
-                ) from None
             self.path = fallback
             return conn
 

@@ -15,13 +15,17 @@ The tree::
                                     max_time or timeout_per_turn ran out; carries `.result`
 
 Messages say what happened, the value seen and what to do. They name environment variables
-and never print their values. Every error pickles.
+and never print their values: every message is scrubbed of secrets when the error is made
+(`_secrets.scrub`), so a key quoted by an endpoint or a tool never reaches a traceback. Every
+error pickles.
 """
 
 from __future__ import annotations
 
 import builtins
 from typing import TYPE_CHECKING, Any
+
+from openstackai_nb._secrets import scrub
 
 if TYPE_CHECKING:
     from openstackai_nb.runner.result import RunResult
@@ -44,6 +48,7 @@ class AgentError(Exception):
     """Root of every error raised by openstackai_nb."""
 
     def __init__(self, message: str, *args: Any) -> None:
+        message = scrub(str(message))
         super().__init__(message, *args)
         self.message = message
 

@@ -7,6 +7,11 @@ loop never imports it). Model and tool text is untrusted: every such string goes
 `<script>` in an answer stays visible text everywhere. Markdown formatting of the final answer
 (paragraphs, lists, headings, emphasis, code) is applied *after* escaping, by a small converter
 that only ever emits tags it builds itself.
+
+Secrets: every string of a run (status line, input, answer, error, tool arguments and results)
+goes through `_secrets.scrub` before it is formatted, so no view of a run shows a key, whatever
+the tool, the model or the error put into it. Scrubbing comes first because escaping, markdown
+quoting and the preview's cut could otherwise split a key or change its bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from openstackai_nb._secrets import scrub, scrub_data
 
 if TYPE_CHECKING:
     from openstackai_nb.runner.result import RunResult, ToolCall
@@ -106,6 +113,10 @@ def status_line(
 
 
 def _result_status(result: RunResult, note: str = "") -> str:
+    return scrub(_status_of(result, note))
+
+
+def _status_of(result: RunResult, note: str) -> str:
     return status_line(
         result.status.value,
         model=result.model,
@@ -118,16 +129,19 @@ def _result_status(result: RunResult, note: str = "") -> str:
 
 
 def tool_rows(tool_calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
-    """Return the tool table's rows (name, arguments, result preview, status, duration) as plain data."""
+    """Return the tool table's rows (name, arguments, result preview, status, duration) as plain data.
+
+    Secrets are scrubbed from the values before they are cut to a preview.
+    """
     rows = []
     for c in tool_calls:
         rows.append(
             {
-                "call_id": c.call_id,
-                "name": c.name,
-                "args": preview(c.arguments),
+                "call_id": scrub(c.call_id),
+                "name": scrub(c.name),
+                "args": preview(scrub_data(c.arguments)),
                 "status": "ok" if c.error is None else "error",
-                "result": preview(c.error if c.error is not None else c.result),
+                "result": preview(scrub(c.error) if c.error is not None else scrub_data(c.result)),
                 "duration": c.elapsed_time,
             }
         )
@@ -279,16 +293,16 @@ def run_html(result: RunResult, *, note: str = "", show_input: bool = True) -> s
     colour = _STATUS_COLOURS.get(status, "#57606a")
     parts = [
         _CSS,
-        f"<div class='osnb-run' data-run-id='{_esc(result.run_id)}'>",
+        f"<div class='osnb-run' data-run-id='{_esc(scrub(result.run_id))}'>",
         f"<div class='osnb-status'><b style='color:{colour}'>{_esc(status)}</b>"
         f"{_esc(_result_status(result, note)[len(status) :])}</div>",
     ]
     if show_input and result.input:
-        parts.append(f"<div class='osnb-input'>&gt; {_esc(preview(result.input, 300))}</div>")
+        parts.append(f"<div class='osnb-input'>&gt; {_esc(preview(scrub(result.input), 300))}</div>")
     if result.final_output:
-        parts.append(f"<div class='osnb-output'>{markdown_to_html(_clip(result.final_output))}</div>")
+        parts.append(f"<div class='osnb-output'>{markdown_to_html(_clip(scrub(result.final_output)))}</div>")
     if result.error:
-        parts.append(f"<div class='osnb-error'>{_esc(result.error)}</div>")
+        parts.append(f"<div class='osnb-error'>{_esc(scrub(result.error))}</div>")
     parts.append(_tool_table_html(tool_rows(result.tool_calls)))
     parts.append("</div>")
     return "".join(parts)
@@ -310,11 +324,11 @@ def run_markdown(result: RunResult, *, note: str = "", show_input: bool = True) 
     status = _result_status(result, note)
     parts = [f"**{_esc(result.status.value)}**{_esc(status[len(result.status.value) :])}", ""]
     if show_input and result.input:
-        parts += [f"> {_md_text(preview(result.input, 300))}", ""]
+        parts += [f"> {_md_text(preview(scrub(result.input), 300))}", ""]
     if result.final_output:
-        parts += [_md_text(_clip(result.final_output)), ""]
+        parts += [_md_text(_clip(scrub(result.final_output))), ""]
     if result.error:
-        parts += [f"**Error:** {_md_text(' '.join(result.error.split()))}", ""]
+        parts += [f"**Error:** {_md_text(' '.join(scrub(result.error).split()))}", ""]
     rows = tool_rows(result.tool_calls)
     if rows:
         parts += ["| tool | arguments | result | status | time |", "|---|---|---|---|---|"]
@@ -332,11 +346,11 @@ def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> 
     """Return the run as plain text: status line, output, error, one line per tool call."""
     parts = [_result_status(result, note)]
     if show_input and result.input:
-        parts += ["", f"> {preview(result.input, 300)}"]
+        parts += ["", f"> {preview(scrub(result.input), 300)}"]
     if result.final_output:
-        parts += ["", _clip(result.final_output)]
+        parts += ["", _clip(scrub(result.final_output))]
     if result.error:
-        parts += ["", f"Error: {result.error}"]
+        parts += ["", f"Error: {scrub(result.error)}"]
     rows = tool_rows(result.tool_calls)
     if rows:
         parts.append("")

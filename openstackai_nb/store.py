@@ -24,6 +24,11 @@ process, or by another host, stay RUNNING.
 A file that is not a readable SQLite database raises `HistoryError` naming the file and what to
 do; it is never modified or replaced. A single unreadable row is skipped with a warning, so one
 bad run never hides the others.
+
+The session's history never breaks a run nor an import: when its store cannot be opened (a
+damaged file, nothing writable), `get_history()` warns once (`HistoryWarning`, the error's text)
+and returns a history whose every use raises that `HistoryError`; runs go on without being
+recorded, with no further warning. `set_history(None)` tries again.
 """
 
 from __future__ import annotations
@@ -518,13 +523,46 @@ _history_lock = threading.Lock()
 _record_failed = False
 
 
+class _UnavailableHistory(RunHistory):
+    """The session's history when its store cannot be opened: every use raises the error.
+
+    What `openstackai_nb.history` is then, so importing it never raises; `repr` says why.
+    """
+
+    def __init__(self, error: HistoryError) -> None:
+        self.error = error
+        """Why the store could not be opened."""
+        self._where = _Where()
+
+    @property
+    def _store(self) -> Store:  # type: ignore[override]
+        raise HistoryError(self.error.message)
+
+    def __repr__(self) -> str:
+        return f"RunHistory(unavailable: {self.error.message.splitlines()[0]})"
+
+
 def get_history() -> RunHistory:
-    """The session's RunHistory (created on first use; the same object on every call)."""
+    """The session's RunHistory (created on first use; the same object on every call).
+
+    Never raises: a store that cannot be opened gives one `HistoryWarning` and a history whose
+    use raises the `HistoryError` (runs are then not recorded; `set_history(None)` tries again).
+    """
     global _history
     if _history is None:
         with _history_lock:
             if _history is None:
-                _history = RunHistory()
+                try:
+                    _history = RunHistory()
+                except Exception as exc:  # noqa: BLE001 - e.g. OSError, no home folder: same promise
+                    error = exc if isinstance(exc, HistoryError) else HistoryError(f"{type(exc).__name__}: {exc}")
+                    _history = _UnavailableHistory(error)
+                    warnings.warn(
+                        f"openstackai_nb: runs are not recorded in the history: {error.message}. Once fixed, "
+                        "restart the kernel or call openstackai_nb.store.set_history(None)",
+                        HistoryWarning,
+                        stacklevel=2,
+                    )
     return _history
 
 
@@ -556,6 +594,8 @@ def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[No
     global _record_failed
     try:
         history = get_history()
+        if isinstance(history, _UnavailableHistory):
+            return None  # get_history warned once; no run waits for a store that is not there
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -571,7 +611,10 @@ def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[No
 def barrier() -> asyncio.Future[None] | None:
     """On the run loop: a future resolved once every run recorded so far is committed."""
     try:
-        return get_history()._store.submit_async(_nothing)
+        history = get_history()
+        if isinstance(history, _UnavailableHistory):
+            return None
+        return history._store.submit_async(_nothing)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         logger.warning("openstackai_nb: run history is not recording: %s", exc)
         return None

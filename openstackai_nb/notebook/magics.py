@@ -6,28 +6,46 @@ private run loop (`runner._sync.start_events`) and reads its events in the kerne
 where the kernel's interrupt button arrives as KeyboardInterrupt: the run is then cancelled and
 ends CANCELLED with what streamed so far. The live view (`widgets.py`) only displays events.
 
-User mistakes (unknown option or agent, empty cell, bad limits, missing key) raise IPython's
-`UsageError`, which a notebook shows as one line without a traceback. A run that starts and then
-fails (an unreachable endpoint, a timeout) ends FAILED and its view shows the error.
+User mistakes (unknown option or agent, empty cell, bad limits or names, unterminated quotes,
+missing key, a damaged history store) raise IPython's `UsageError`, which a notebook shows as one
+line without a traceback; they are found before anything runs. A run that starts and then fails
+(an unreachable endpoint, a timeout) ends FAILED and its view shows the error, where a limit's
+advice names the magic's option (``%%agent --timeout-per-turn S``) instead of ``RunConfig(...)``.
+Every message and view is scrubbed of secrets (`_secrets.scrub`).
 """
 
 from __future__ import annotations
 
+import keyword
+import numbers
 import os
 import re
 import shlex
+import sys
+from datetime import date, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
+from openstackai_nb._secrets import scrub
+
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
     from openstackai_nb.messages import Message
     from openstackai_nb.runner.result import RunResult
 
-__all__ = ["AgentMagics", "default_model", "interpolate", "load", "summarise", "unload"]
+__all__ = [
+    "AgentMagics",
+    "MarkdownText",
+    "default_model",
+    "in_magic_terms",
+    "interpolate",
+    "load",
+    "summarise",
+    "unload",
+]
 
 OFFLINE_NOTE = "offline scripted model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)"
 SUMMARY_CHARS = 4000
@@ -97,11 +115,89 @@ def _unquote(text: str | None) -> str | None:
     return text
 
 
+_VALUE_OPTIONS = ("agent", "model", "tools", "out", "agents", "over")
+"""Options whose value names something: an empty value is a mistake (--instructions "" is not)."""
+_LIMIT_OPTIONS = {"max_turns": "--max-turns N", "max_time": "--max-time S", "timeout_per_turn": "--timeout-per-turn S"}
+"""RunConfig fields the magic sets, and the option (with its metavar) that sets each."""
+
+
 def _parse(line: str) -> Any:
-    args = parse_argstring(AgentMagics.agent_cell, line)
+    try:
+        args = parse_argstring(AgentMagics.agent_cell, line)
+    except ValueError as exc:  # shlex: "No closing quotation" and the like
+        raise UsageError(f"%%agent options: {exc} in {scrub(line).strip()!r}; close each quote you open") from None
     for name in ("agent", "model", "instructions", "tools", "out", "agents", "over"):
         setattr(args, name, _unquote(getattr(args, name)))
+    for name in _VALUE_OPTIONS:
+        value = getattr(args, name)
+        if value is not None and not value.strip():
+            option = "-o/--out" if name == "out" else f"--{name}"
+            raise UsageError(f"{option} is empty; give it a value (see %%agent? for the options) or leave it out")
+    if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
+        raise UsageError(f"-o {args.out}: not a variable name; use letters, digits and _ (e.g. -o result)")
     return args
+
+
+_ADVICE = re.compile(r"(?i)\b(raise )?RunConfig\((\w+)=\.\.\.\)")
+
+
+def in_magic_terms(text: str) -> str:
+    """Rewrite advice about `RunConfig(...)` fields into the `%%agent` options that set them.
+
+    Example:
+        >>> in_magic_terms("max_time=5s exceeded; raise RunConfig(max_time=...) for slow models")
+        'max_time=5s exceeded; raise it with %%agent --max-time S for slow models'
+    """
+
+    def advice(m: re.Match[str]) -> str:
+        option = _LIMIT_OPTIONS.get(m.group(2))
+        if option is None:
+            return m.group(0)
+        return f"{m.group(1)}it with %%agent {option}" if m.group(1) else f"%%agent {option}"
+
+    text = _ADVICE.sub(advice, text)
+
+    def invalid(m: re.Match[str]) -> str:
+        option = _LIMIT_OPTIONS.get(m.group(1))
+        return f"%%agent {option.split()[0]} " if option else m.group(0)
+
+    return re.sub(r"invalid RunConfig: (\w+)=", invalid, text)
+
+
+def _for_display(result: RunResult) -> RunResult:
+    """The result as a magic shows it: a limit's advice names the magic's option."""
+    if not result.error:
+        return result
+    error = in_magic_terms(result.error)
+    return result if error == result.error else result.model_copy(update={"error": error})
+
+
+_OVER_ACCEPTS = "--over takes a list, tuple, pandas Series or Index of strings or numbers"
+
+
+def _over_items(name: str, value: Any) -> list[Any]:
+    """The items of `--over NAME`, or a one-line UsageError saying what --over accepts."""
+    kind = type(value).__name__
+    pandas = sys.modules.get("pandas")
+    ok = isinstance(value, list | tuple) or (
+        pandas is not None
+        and isinstance(value, pandas.Series | pandas.Index)
+        and not isinstance(value, pandas.MultiIndex)
+    )
+    if not ok:
+        raise UsageError(f"--over {name} is a {kind}; {_OVER_ACCEPTS} (e.g. {name} = ['first', 'second'])")
+    items = list(value)
+    for i, item in enumerate(items):
+        if not _is_scalar(item):
+            raise UsageError(f"--over {name}: item {i} is a {type(item).__name__}; {_OVER_ACCEPTS}")
+    return items
+
+
+def _is_scalar(item: Any) -> bool:
+    if item is None or isinstance(item, str | bytes | numbers.Number | date | time | timedelta):
+        return True
+    # numpy scalars (np.str_, np.datetime64, ...) without importing numpy
+    return type(item).__module__ == "numpy" and getattr(item, "ndim", None) == 0
 
 
 def _split_names(text: str | None) -> list[str]:
@@ -135,12 +231,18 @@ class AgentMagics(Magics):
     @argument("--instructions", metavar="TEXT", help="the system instructions (quote them)")
     @argument("--tools", metavar="F,G", help="functions of the notebook the agent may call, comma-separated")
     @argument("-o", "--out", metavar="NAME", help="store the RunResult in this variable (also when it fails)")
+    @argument("--force", action="store_true", help="let -o replace a variable that holds an Agent")
     @argument("--max-turns", type=int, metavar="N", help="RunConfig.max_turns (default 10)")
     @argument("--max-time", type=float, metavar="S", help="RunConfig.max_time in seconds (default 300)")
+    @argument(
+        "--timeout-per-turn", type=float, metavar="S", help="RunConfig.timeout_per_turn: seconds per model turn (60)"
+    )
     @argument("--chat", action="store_true", help="continue the previous conversation of this agent")
     @argument("--quiet", action="store_true", help="no live view; store the result (-o) silently")
     @argument("--agents", metavar="A,B,C", help="run the prompt on several Agents in parallel, side by side")
-    @argument("--over", metavar="NAME", help="run the prompt for each item of a list/Series ({{item}} in the prompt)")
+    @argument(
+        "--over", metavar="NAME", help="run the prompt for each item of a list, tuple, Series or Index ({{item}})"
+    )
     @argument("--concurrency", type=int, default=8, metavar="N", help="parallel runs for --agents/--over (8)")
     @cell_magic("agent")
     def agent_cell(self, line: str, cell: str) -> None:
@@ -155,12 +257,22 @@ class AgentMagics(Magics):
         prompt = (cell or "").strip()
         if not prompt:
             raise UsageError("%%agent needs a prompt: write it in the cell body, below the %%agent line")
+        self._check_out(args)
         if args.agents or args.over:
             self._compare(args, prompt)
             return
         agent, note = self._agent_for(args)
         prompt = interpolate(prompt, self._ns)
         self._run(agent, prompt, args, note)
+
+    def _check_out(self, args: Any) -> None:
+        """-o must not replace an Agent of the notebook (unless --force): checked before any run."""
+        from openstackai_nb.agent import Agent
+
+        if args.out and not args.force and isinstance(self._ns.get(args.out), Agent):
+            raise UsageError(
+                f"-o {args.out} would replace the Agent {args.out}; choose another name, or add --force to replace it"
+            )
 
     def _agent_for(self, args: Any, name: str | None = None, option: str = "--agent") -> tuple[Agent, str]:
         from openstackai_nb.agent import Agent
@@ -213,10 +325,12 @@ class AgentMagics(Magics):
             fields["max_turns"] = args.max_turns
         if args.max_time is not None:
             fields["max_time"] = args.max_time
+        if args.timeout_per_turn is not None:
+            fields["timeout_per_turn"] = args.timeout_per_turn
         try:
             return RunConfig(**fields)
         except AgentError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(" ".join(in_magic_terms(str(exc)).split())) from None
 
     def _run(self, agent: Agent, prompt: str, args: Any, note: str) -> RunResult | None:
         from openstackai_nb.errors import AgentError
@@ -230,7 +344,7 @@ class AgentMagics(Magics):
         try:
             run = _Run(agent, prompt, config, None, history)
         except AgentError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(str(exc)) from None  # AgentError messages are scrubbed
         presenter = widgets.make_presenter(quiet=args.quiet, agent=agent.name, model=run.model.name, note=note)
         stream = _sync.start_events(lambda emit: run.execute(emit))
         result, interrupted = widgets.drive(stream, presenter)
@@ -249,7 +363,7 @@ class AgentMagics(Magics):
         if not args.quiet or result.status is not RunStatus.COMPLETED:
             if args.quiet:
                 presenter = widgets.TextPresenter(bundle_at_end=widgets.is_jupyter())
-            presenter.finish(result, note=note)
+            presenter.finish(_for_display(result), note=note)
         if result.status is RunStatus.COMPLETED:
             self.conversations[agent.name] = result.history_messages()
         return result
@@ -269,16 +383,16 @@ class AgentMagics(Magics):
             names = _split_names(args.agents)
             if not names:
                 raise UsageError("--agents needs names of Agents, e.g. --agents fast,careful")
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise UsageError(f"--agents names {', '.join(twice)} more than once; name each Agent once")
             for name in names:
                 agents[name] = self._agent_for(args, name, "--agents")[0]
             inputs = [interpolate(prompt, ns)]
         else:
             if args.over not in ns:
-                raise UsageError(f"--over {args.over} is not defined: give a list or Series of the notebook")
-            try:
-                items = list(ns[args.over])
-            except TypeError:
-                raise UsageError(f"--over {args.over} is not a list, tuple or Series") from None
+                raise UsageError(f"--over {args.over} is not defined: {_OVER_ACCEPTS} of the notebook")
+            items = _over_items(args.over, ns[args.over])
             if not items:
                 raise UsageError(f"--over {args.over} is empty")
             if not re.search(r"\{\{\s*item\s*\}\}", prompt):
@@ -292,12 +406,16 @@ class AgentMagics(Magics):
             raise UsageError(f"--agents/--over need pandas: pip install 'openstackai-nb[pandas]' ({exc})") from None
         from openstackai_nb.errors import AgentError
 
+        config = self._config(args)
         try:
             df = comparison.compare(
-                agents, inputs, concurrency=args.concurrency, config=self._config(args), progress=not args.quiet
+                agents, inputs, concurrency=args.concurrency, config=config, progress=not args.quiet
             )
         except AgentError as exc:
             raise UsageError(str(exc)) from None
+        # The table is scrubbed of secrets like the history it mirrors: -o stores it so, since
+        # displaying the variable later goes through pandas, not through our scrubber.
+        df = _scrubbed_frame(df)
         if args.out:
             ns[args.out] = df
         if not args.quiet:
@@ -333,12 +451,10 @@ class AgentMagics(Magics):
         return handler(rest)
 
     def _cmd_config(self, rest: list[str]) -> Any:
-        from IPython.display import Markdown
-
         from openstackai_nb import render
 
         model, note = default_model()
-        base = os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1 (default)"
+        base = _without_credentials(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1 (default)")
         key = "set" if os.environ.get("OPENAI_API_KEY") else "not set"
         rows = [
             ("model", f"replay:{self.replay_path}" if self.replay_path else model),
@@ -348,11 +464,11 @@ class AgentMagics(Magics):
         ]
         if note:
             rows.append(("note", note))
-        from openstackai_nb._secrets import scrub
-
-        table = "\n".join(f"| {k} | {render.preview(scrub(v), 200)} |" for k, v in rows)
-        text = "| setting | value |\n|---|---|\n" + table.replace("<", "&lt;").replace(">", "&gt;")
-        return Markdown(text)
+        shown = [(k, render.preview(scrub(v), 200)) for k, v in rows]
+        table = "\n".join(f"| {k} | {v} |" for k, v in shown)
+        markdown = "| setting | value |\n|---|---|\n" + table.replace("<", "&lt;").replace(">", "&gt;")
+        width = max(len(k) for k, _ in shown)
+        return MarkdownText(markdown, "\n".join(f"{k.ljust(width)}  {v}" for k, v in shown))
 
     def _cmd_agents(self, rest: list[str]) -> Any:
         from openstackai_nb.agent import Agent
@@ -374,7 +490,7 @@ class AgentMagics(Magics):
         result = self.last
         if result is None:
             raise UsageError("no %%agent run yet in this session")
-        display(render.run_bundle(result), raw=True)
+        display(render.run_bundle(_for_display(result)), raw=True)
 
     def _cmd_history(self, rest: list[str]) -> Any:
         n = 10
@@ -383,11 +499,12 @@ class AgentMagics(Magics):
                 raise UsageError("usage: %agent history [-n N]")
             n = int(rest[1])
         import openstackai_nb
+        from openstackai_nb.errors import HistoryError
 
-        history = openstackai_nb.history
-        if not hasattr(history, "to_dataframe"):
-            raise UsageError("%agent history needs the durable run history, which is not available yet")
-        return history.to_dataframe().tail(n)
+        try:
+            return openstackai_nb.history.to_dataframe().tail(n)
+        except HistoryError as exc:
+            raise UsageError(" ".join(str(exc).split())) from None
 
     def _cmd_record(self, rest: list[str]) -> None:
         replay = self._replay_module()
@@ -418,6 +535,56 @@ class AgentMagics(Magics):
         if not hasattr(replay, "start_recording"):
             raise UsageError("%agent record needs the cassette recorder, which is not available yet")
         return replay
+
+
+def _without_credentials(url: str) -> str:
+    """`url` with any user:password part shown as [REDACTED] (a password need not look like a key)."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if not sep or "@" not in host:
+        return url
+    return f"{scheme}://[REDACTED]@{host.rpartition('@')[2]}{slash}{path}"
+
+
+class MarkdownText:
+    """A display that is markdown in Jupyter and readable text in a terminal (`%agent config`).
+
+    Args:
+        markdown: what a notebook shows (`_repr_markdown_`).
+        text: what terminal IPython and plain Python print (`repr`).
+    """
+
+    def __init__(self, markdown: str, text: str) -> None:
+        self.data = markdown
+        """The markdown (as `IPython.display.Markdown.data`)."""
+        self.text = text
+        """The plain text."""
+
+    def _repr_markdown_(self) -> str:
+        return self.data
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+
+def _scrubbed_frame(frame: Any) -> Any:
+    """A copy of a DataFrame whose strings (cells, row and column labels) are scrubbed, to display."""
+    from pandas import MultiIndex
+    from pandas.api.types import is_numeric_dtype
+
+    from openstackai_nb._secrets import scrub_data
+
+    def clean(value: Any) -> Any:
+        return scrub_data(value) if isinstance(value, str | list | dict) else value
+
+    out = frame.map(clean)
+    for axis in ("index", "columns"):
+        labels = getattr(frame, axis)
+        if not isinstance(labels, MultiIndex) and not is_numeric_dtype(labels):
+            setattr(out, axis, labels.map(clean))
+    return out
 
 
 _LINE_USAGE = "Usage: %agent config | agents | last | history [-n N] | record PATH|stop | replay PATH|off"

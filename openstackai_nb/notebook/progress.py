@@ -4,8 +4,9 @@ In a Jupyter kernel (or Colab) the table is one display output updated in place 
 display id (`display(..., display_id=True)` then `handle.update(...)`), at most 4 times a
 second: no widget front end is needed, and the final table stays in the saved notebook.
 Everywhere else one line on stderr (rewritten in place when stderr is a terminal; printed
-once at the end otherwise). Every agent name and model output is escaped before it becomes
-HTML. The view only reads events; it never drives the runs.
+once at the end otherwise). Every agent name and model output is scrubbed of secrets
+(`_secrets.scrub`) and escaped before it becomes HTML. The view only reads events; it never
+drives the runs.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import html
 import sys
 import time
 from typing import TYPE_CHECKING, Any
+
+from openstackai_nb._secrets import scrub
 
 if TYPE_CHECKING:
     from openstackai_nb.runner.result import RunResult
@@ -54,6 +57,8 @@ class CompareProgress:
 
     def __init__(self, labels: list[str], per_agent: int) -> None:
         self.rows = {label: _AgentRow() for label in labels}
+        self.shown = {label: scrub(label) for label in labels}
+        """Each label as the view shows it (scrubbed)."""
         self.per_agent = per_agent
         self.total = per_agent * len(labels)
         self.t0 = time.monotonic()
@@ -77,9 +82,9 @@ class CompareProgress:
         row.prompt += result.usage.prompt_tokens
         row.completion += result.usage.completion_tokens
         row.elapsed += result.elapsed_time
-        row.model = result.model or row.model
+        row.model = scrub(result.model) or row.model
         text = result.final_output if result.succeeded else (result.error or "")
-        row.last = " ".join((text or "").split())
+        row.last = " ".join(scrub(text or "").split())
         self._dirty = True
 
     # drawing ------------------------------------------------------------------------------------
@@ -123,7 +128,7 @@ class CompareProgress:
         lines = [self.summary(final=final, interrupted=interrupted)]
         for label, r in self.rows.items():
             failed = f", {r.failed} failed" if r.failed else ""
-            lines.append(f"  {label}: {r.done}/{self.per_agent} done{failed}")
+            lines.append(f"  {self.shown[label]}: {r.done}/{self.per_agent} done{failed}")
         return "\n".join(lines)
 
     def html(self, *, final: bool, interrupted: bool = False) -> str:
@@ -144,7 +149,7 @@ class CompareProgress:
             last = r.last if len(r.last) <= 80 else r.last[:77] + "..."
             failed = f'<span class="fail">{r.failed}</span>' if r.failed else "0"
             out.append(
-                f"<tr><td>{e(label, quote=True)}</td><td>{e(r.model, quote=True)}</td>"
+                f"<tr><td>{e(self.shown[label], quote=True)}</td><td>{e(r.model, quote=True)}</td>"
                 f'<td><span class="bar" style="width:{width}px"></span></td>'
                 f"<td>{r.done}/{self.per_agent}</td><td>{r.running}</td><td>{failed}</td><td>{mean}</td>"
                 f"<td>{r.prompt + r.completion}</td><td>{e(last, quote=True)}</td></tr>"

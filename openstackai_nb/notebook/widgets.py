@@ -13,6 +13,15 @@ which coalesces them and flushes at most `FLUSH_HZ` times per second:
   kernel without anywidget); `QuietPresenter` shows nothing while running.
 
 The view only subscribes to the run's events; it never drives the run.
+
+Secrets: everything a presenter shows is scrubbed (`_secrets`): the status line, each tool row
+(name, arguments, result or error, scrubbed before they are cut to a preview) and the text. The
+text arrives in pieces, and a key can be split across two of them ("sk-ab" then "cdef..."), so it
+goes through a `StreamScrubber`: each flush shows what is safe and holds back the end of the
+text while it could still be the start of a secret (the last word, "Bearer " before it, or an
+end that begins a known key). The held words follow with the next flush, when a tool call
+starts, or at the end of the run. This costs one scan of the flushed text per flush (at most
+`FLUSH_HZ` a second), not per token.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb import render
+from openstackai_nb._secrets import StreamScrubber, scrub, scrub_data
 
 if TYPE_CHECKING:
     LiveView: type  # built on first use by __getattr__ (anywidget is imported then)
@@ -146,7 +156,9 @@ class Presenter:
         self.model = model
         self.note = note
         self.rows: dict[str, dict[str, Any]] = {}
-        self.pending: list[str] = []
+        self.pending: list[str | None] = []
+        """Text not shown yet, in pieces; None marks where a text ends (a tool call or turn starts)."""
+        self.scrubber = StreamScrubber()
         self.pending_chars = 0
         self.turn = 0
         self.deltas = 0
@@ -165,13 +177,15 @@ class Presenter:
                 self.pending_chars += len(ev.content)
                 self.deltas += 1
             elif kind == "turn":
+                self._end_text()
                 self.turn = ev.turn
                 self.status_changed = True
             elif kind == "tool_call" and ev.call_id is not None:
+                self._end_text()
                 self.rows[ev.call_id] = {
                     "call_id": ev.call_id,
-                    "name": ev.tool_name or "",
-                    "args": render.preview(ev.arguments),
+                    "name": scrub(ev.tool_name or ""),
+                    "args": render.preview(scrub_data(ev.arguments)),
                     "status": "running",
                     "result": "",
                     "duration": None,
@@ -181,10 +195,14 @@ class Presenter:
             elif kind == "tool_result" and ev.call_id is not None:
                 row = self.rows.setdefault(
                     ev.call_id,
-                    {"call_id": ev.call_id, "name": ev.tool_name or "", "args": render.preview(ev.arguments)},
+                    {
+                        "call_id": ev.call_id,
+                        "name": scrub(ev.tool_name or ""),
+                        "args": render.preview(scrub_data(ev.arguments)),
+                    },
                 )
                 row["status"] = "error" if ev.error else "ok"
-                row["result"] = render.preview(ev.error if ev.error else ev.result)
+                row["result"] = render.preview(scrub(ev.error) if ev.error else scrub_data(ev.result))
                 row["duration"] = ev.duration
                 self.rows_changed = True
                 self.on_tool(row)
@@ -192,8 +210,16 @@ class Presenter:
                 done = ev.run_result
         return done
 
+    def _end_text(self) -> None:
+        # The model's text so far is complete: the next flush shows all of it.
+        if self.pending or self.scrubber.held:
+            self.pending.append(None)
+
     def status_text(self) -> str:
-        """The live status line."""
+        """The live status line (scrubbed)."""
+        return scrub(self._status_text())
+
+    def _status_text(self) -> str:
         return render.status_line(
             "RUNNING",
             agent=self.agent,
@@ -204,18 +230,31 @@ class Presenter:
             note=self.note,
         )
 
-    def take_text(self) -> str:
-        """The text collected since the last flush (and forget it)."""
-        text = "".join(self.pending)
+    def take_text(self, *, final: bool = False) -> str:
+        """The text collected since the last flush that is safe to show, scrubbed (and forget it).
+
+        Args:
+            final: the text is complete: show all of it (nothing is held back).
+        """
+        out: list[str] = []
+        piece: list[str] = []
+        for part in self.pending:
+            if part is None:
+                out.append(self.scrubber.feed("".join(piece), final=True))
+                piece.clear()
+            else:
+                piece.append(part)
+        if piece or final:
+            out.append(self.scrubber.feed("".join(piece), final=final))
         self.pending.clear()
         self.pending_chars = 0
-        return text
+        return "".join(out)
 
     def on_tool(self, row: dict[str, Any]) -> None:
         """A tool row changed (TextPresenter prints it)."""
 
-    def flush(self) -> None:
-        """Show what changed since the last flush."""
+    def flush(self, *, final: bool = False) -> None:
+        """Show what changed since the last flush (`final`: the text is complete)."""
 
     def finish(self, result: RunResult, *, note: str = "") -> None:
         """The run ended: show its final form."""
@@ -240,9 +279,9 @@ class TextPresenter(Presenter):
         out.flush()
         self.at_line_start = text.endswith("\n")
 
-    def flush(self) -> None:
-        """Write the text collected since the last flush."""
-        text = self.take_text()
+    def flush(self, *, final: bool = False) -> None:
+        """Write the text collected since the last flush (all of it when `final`)."""
+        text = self.take_text(final=final)
         if text:
             self._write(text)
 
@@ -257,7 +296,7 @@ class TextPresenter(Presenter):
 
     def finish(self, result: RunResult, *, note: str = "") -> None:
         """Print the rest of the text and the status line (or show the static bundle)."""
-        self.flush()
+        self.flush(final=True)
         if self.bundle_at_end:
             # A kernel without anywidget: the streamed text gives way to the static run view
             # (the cell body is the prompt, so this output holds nothing else).
@@ -277,7 +316,7 @@ class TextPresenter(Presenter):
             note=note,
         )
         error = f"Error: {result.error}\n" if result.error and result.status.value != "COMPLETED" else ""
-        self._write(f"{end}{error}[{status}]\n")
+        self._write(scrub(f"{end}{error}[{status}]\n"))
 
 
 class WidgetPresenter(Presenter):
@@ -291,9 +330,9 @@ class WidgetPresenter(Presenter):
         self.view = cls(status=self.status_text(), state="running")
         self.handle = display(self.view, display_id=True)
 
-    def flush(self) -> None:
+    def flush(self, *, final: bool = False) -> None:
         """Send the new text as one delta, and the tool rows / status line when they changed."""
-        text = self.take_text()
+        text = self.take_text(final=final)
         if text:
             self.view.append(text)
         now = time.monotonic()

@@ -252,7 +252,13 @@ class _Run:
         span.duration = time.monotonic() - self._t0 - span.start
         span.outcome = outcome
         if attributes:
-            span.attributes.update(attributes)
+            # Span attributes leave the process (trace, history's turns, the verbose log): a tool
+            # error or an endpoint's message may quote a key, and a failed call's tool name is
+            # whatever the model asked for.
+            from openstackai_nb._secrets import scrub, scrub_data
+
+            span.attributes.update(scrub_data(attributes))
+            span.name = scrub(span.name)
         if self.config.trace_enabled:
             self.result.trace.append(span)
         if self.config.verbose:

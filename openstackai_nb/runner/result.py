@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from openstackai_nb._secrets import scrub, scrub_data  # also installs the scrubbing filter of the package's logger
 from openstackai_nb.messages import Message, Usage
 from openstackai_nb.runner.config import RunStatus
 
@@ -32,6 +33,12 @@ def jsonable(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return value
+
+
+def _scrubbed_repr_args(model: BaseModel) -> Any:
+    # repr() and str() of a record are displays: their values are scrubbed of secrets.
+    for name, value in BaseModel.__repr_args__(model):
+        yield name, scrub_data(value) if isinstance(value, str | dict | list) else value
 
 
 class ToolCall(BaseModel):
@@ -61,6 +68,8 @@ class ToolCall(BaseModel):
         """True when the call returned without error."""
         return self.error is None
 
+    __repr_args__ = _scrubbed_repr_args
+
 
 class Span(BaseModel):
     """One traced step: a turn, a model call (with its retries) or a tool call."""
@@ -81,6 +90,8 @@ class Span(BaseModel):
     """ok, error, cancelled, timeout (running while open)."""
     attributes: dict[str, Any] = Field(default_factory=dict)
     """Extra facts: retries, error text, tokens."""
+
+    __repr_args__ = _scrubbed_repr_args
 
 
 class RunResult(BaseModel):
@@ -152,7 +163,8 @@ class RunResult(BaseModel):
         return [m for m in self.messages if m.role != "system"]
 
     def __repr__(self) -> str:
-        out = (self.final_output or "").strip().splitlines()
+        # A display: secrets are scrubbed (the fields themselves keep what the run produced).
+        out = scrub(self.final_output or "").strip().splitlines()
         first = out[0] if out else ""
         if len(first) > 60:
             first = first[:57] + "..."
@@ -164,7 +176,7 @@ class RunResult(BaseModel):
         if self.tool_calls:
             parts.append(f"tool_calls={len(self.tool_calls)}")
         if self.error:
-            err = self.error.splitlines()[0]
+            err = scrub(self.error).splitlines()[0]
             parts.append(f"error={err[:60]!r}")
         parts.append(f"output={first!r}")
         return f"RunResult({', '.join(parts)})"

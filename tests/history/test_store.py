@@ -257,20 +257,20 @@ def test_corrupted_store_is_a_clear_error_and_is_left_untouched(tmp_path) -> Non
     assert path.read_bytes() == garbage  # never modified or replaced
 
 
-def test_corrupted_store_does_not_break_runs(tmp_path, monkeypatch, caplog) -> None:
+def test_corrupted_store_does_not_break_runs(tmp_path, monkeypatch) -> None:
     from openstackai_nb import store
 
     path = tmp_path / "broken.sqlite"
     path.write_bytes(b"garbage" * 1000)
     previous = store.set_history(None)
     monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", str(path))
-    monkeypatch.setattr(store, "_record_failed", False)
     try:
-        r = Runner.run_sync(Agent(name="A", model="scripted"), "hi")
-        assert r.status is RunStatus.COMPLETED
-        assert any(str(path) in rec.getMessage() for rec in caplog.records)
+        with pytest.warns(HistoryWarning, match="broken.sqlite") as caught:
+            r = Runner.run_sync(Agent(name="A", model="scripted"), "hi")
+            Runner.run_sync(Agent(name="A", model="scripted"), "again")
+        assert r.status is RunStatus.COMPLETED and len(caught) == 1
         with pytest.raises(HistoryError, match="broken.sqlite"):
-            store.get_history()
+            len(store.get_history())  # the history says why when it is used
     finally:
         store.set_history(previous)
     assert path.read_bytes() == b"garbage" * 1000

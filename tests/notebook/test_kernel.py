@@ -182,6 +182,14 @@ def test_line_magics(kernel: Kernel, openai_server: OpenAIServer) -> None:
         ("%%agent -o x\n  \n", "%%agent needs a prompt"),
         ("%%agent\n", "the cell body is empty"),  # IPython's own message
         ("%%agent --frobnicate\nhi", "unrecognized arguments: --frobnicate"),
+        ("%%agent --instructions 'Be brief\nhi", "No closing quotation"),
+        ('%%agent --model ""\nhi', "--model is empty"),
+        ("%%agent -o weather\nhi", "-o weather would replace the Agent weather"),
+        ("%%agent --agents weather,weather\nhi", "--agents names weather more than once"),
+        (
+            "q = 'one question'\nget_ipython().run_cell_magic('agent', '--over q', 'Answer {{item}}')",
+            "--over q is a str",
+        ),
     ],
 )
 def test_bad_input_is_one_line(kernel: Kernel, code: str, message: str) -> None:

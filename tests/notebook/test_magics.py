@@ -155,8 +155,16 @@ def test_unreachable_endpoint_fails_the_run(
         ("--agent not_an_agent", "hi", "--agent not_an_agent is not an Agent"),
         ("", "   \n ", "%%agent needs a prompt"),
         ("--bogus", "hi", "unrecognized arguments: --bogus"),
-        ("--max-turns 0", "hi", "max_turns"),
-        ("--max-time -1", "hi", "max_time"),
+        ("--max-turns 0", "hi", "%%agent --max-turns 0: "),
+        ("--max-time -1", "hi", "%%agent --max-time -1.0: "),
+        ("--timeout-per-turn 0", "hi", "%%agent --timeout-per-turn 0.0: "),
+        ("--instructions 'Be brief", "hi", "No closing quotation"),
+        ('--model ""', "hi", "--model is empty"),
+        ("--agent ''", "hi", "--agent is empty"),
+        ("-o 1x", "hi", "-o 1x: not a variable name"),
+        ("-o class", "hi", "-o class: not a variable name"),
+        ("-o weather", "hi", "-o weather would replace the Agent weather; choose another name, or add --force"),
+        ("--agents weather,weather", "hi", "--agents names weather more than once"),
         ("--tools nothing_here", "hi", "--tools nothing_here: no function named nothing_here"),
         ("--model ollam:llama3", "hi", "did you mean 'ollama'"),
         ("--model gpt-4o-mini", "hi", "OPENAI_API_KEY is not set"),
@@ -293,3 +301,110 @@ def test_max_time_ends_failed_with_the_limit(
     assert res.status is RunStatus.FAILED and "max_time=0.5s exceeded" in (res.error or "")
     out = capsys.readouterr().out
     assert "FAILED" in out and "max_time=0.5s exceeded" in out
+
+
+# -- issue 12: the magic under misuse ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("'What is the capital of France?'", "str"),
+        ("{'a': 1, 'b': 2}", "dict"),
+        ("{'a', 'b'}", "set"),
+        ("(c for c in 'ab')", "generator"),
+        ("__import__('pandas').DataFrame({'q': ['a', 'b']})", "DataFrame"),
+        ("3", "int"),
+    ],
+)
+def test_over_rejects_what_is_not_a_list_of_items(ip: InteractiveShell, value: str, kind: str) -> None:
+    pytest.importorskip("pandas")
+    ip.run_cell(f"q = {value}")
+    with pytest.raises(UsageError) as info:
+        cell(ip, "--over q -o over_df --quiet", "Answer {{item}}")
+    text = str(info.value)
+    assert f"--over q is a {kind}; --over takes a list, tuple, pandas Series or Index" in text and "\n" not in text
+    assert "over_df" not in ip.user_ns  # nothing ran
+    with pytest.raises(UsageError, match="item 1 is a list; --over takes"):
+        ip.user_ns["q"] = ["fine", ["nested"]]
+        cell(ip, "--over q --quiet", "Answer {{item}}")
+    ip.user_ns.pop("q")
+
+
+@pytest.mark.parametrize(
+    "value", ["('Paris', 'Oslo')", "pd.Series(['Paris', 'Oslo'])", "pd.Index(['Paris', 'Oslo'])", "pd.Series([1, 2])"]
+)
+def test_over_accepts_lists_tuples_series_and_indexes(ip: InteractiveShell, value: str) -> None:
+    pytest.importorskip("pandas")
+    ip.run_cell(f"import pandas as pd\nq = {value}")
+    cell(ip, "--over q --agent weather -o df --quiet", "Weather in {{item}}?")
+    df = ip.user_ns.pop("df")
+    assert len(df) == 2 and set(df["status"]) == {"COMPLETED"}
+    ip.user_ns.pop("q")
+
+
+def test_out_replaces_an_agent_only_with_force(ip: InteractiveShell) -> None:
+    ip.run_cell("spare = Agent(name='Spare', model='scripted')")
+    with pytest.raises(UsageError, match="-o spare would replace the Agent spare"):
+        cell(ip, "-o spare --quiet", "Write 2 words")
+    assert type(ip.user_ns["spare"]).__name__ == "Agent"
+    cell(ip, "-o spare --force --quiet", "Write 2 words")
+    assert isinstance(ip.user_ns.pop("spare"), RunResult)
+
+
+def test_timeout_per_turn_option_and_the_limit_names_it(
+    ip: InteractiveShell, openai_server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    openai_server.script(text_stream("too late " * 50, chunk_delay=0.2))
+    cell(ip, "-o r --timeout-per-turn 0.5", "Hello")
+    res = ip.user_ns["r"]
+    assert res.status is RunStatus.FAILED and "timeout_per_turn=0.5s exceeded" in (res.error or "")
+    out = capsys.readouterr().out
+    assert "raise it with %%agent --timeout-per-turn S" in out and "RunConfig(" not in out
+    ip.run_line_magic("agent", "last")
+    out = capsys.readouterr().out
+    assert "raise it with %%agent --timeout-per-turn S" in out and "RunConfig(" not in out
+
+
+def test_config_is_readable_text_outside_jupyter(ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = ip.run_line_magic("agent", "config")
+    text = repr(config)
+    assert text.startswith("model ") and "OPENAI_API_KEY  not set" in text and "<IPython" not in text
+    assert "| OPENAI_API_KEY | not set |" in config._repr_markdown_()
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://me:hunter2hunter@proxy.local:8080/v1")
+    config = ip.run_line_magic("agent", "config")
+    assert "hunter2" not in repr(config) + config._repr_markdown_()
+    assert "http://[REDACTED]@proxy.local:8080/v1" in repr(config)
+
+
+def test_history_that_cannot_be_opened_is_one_line(ip: InteractiveShell, tmp_path: Any) -> None:
+    pytest.importorskip("pandas")
+    from openstackai_nb import store
+
+    (tmp_path / "file").write_text("a file where the store's folder should be")
+    previous = store.set_history(None)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("OPENSTACKAI_NB_HISTORY", str(tmp_path / "file" / "h.sqlite"))
+            with pytest.warns(store.HistoryWarning, match="runs are not recorded"):
+                with pytest.raises(UsageError) as info:
+                    ip.run_line_magic("agent", "history")
+    finally:
+        store.set_history(previous)
+    assert "cannot write the run history file" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_config_in_terminal_ipython_prints_text(tmp_path: Any) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPENSTACKAI_NB_M"))}
+    ipython = Path(sys.executable).with_name("ipython")
+    out = subprocess.run(
+        [str(ipython), "--no-banner", "--colors=nocolor", "--simple-prompt"],
+        input="%load_ext openstackai_nb\n%agent config\nexit\n",
+        capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "OPENAI_API_KEY  not set" in out.stdout and "model           scripted" in out.stdout
+    assert "<IPython" not in out.stdout and "object at" not in out.stdout
