@@ -7,6 +7,7 @@ All three are pydantic models that dump to plain JSON (`to_dict()`) and load bac
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
@@ -35,13 +36,15 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def _scrubbed_repr_args(model: BaseModel) -> Any:
-    # repr() and str() of a record are displays: their values are scrubbed of secrets.
-    for name, value in BaseModel.__repr_args__(model):
-        yield name, scrub_data(value) if isinstance(value, str | dict | list) else value
+class _ScrubbedRepr(BaseModel):
+    """A record whose repr() and str() (displays) show its values scrubbed of secrets."""
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, scrub_data(value) if isinstance(value, str | dict | list) else value
 
 
-class ToolCall(BaseModel):
+class ToolCall(_ScrubbedRepr):
     """The record of one tool call the run executed."""
 
     model_config = ConfigDict(defer_build=True)
@@ -68,10 +71,8 @@ class ToolCall(BaseModel):
         """True when the call returned without error."""
         return self.error is None
 
-    __repr_args__ = _scrubbed_repr_args
 
-
-class Span(BaseModel):
+class Span(_ScrubbedRepr):
     """One traced step: a turn, a model call (with its retries) or a tool call."""
 
     model_config = ConfigDict(defer_build=True)
@@ -90,8 +91,6 @@ class Span(BaseModel):
     """ok, error, cancelled, timeout (running while open)."""
     attributes: dict[str, Any] = Field(default_factory=dict)
     """Extra facts: retries, error text, tokens."""
-
-    __repr_args__ = _scrubbed_repr_args
 
 
 class RunResult(BaseModel):
