@@ -33,7 +33,6 @@ import atexit
 import logging
 import os
 import sqlite3
-import sys
 import threading
 import time
 import warnings
@@ -44,16 +43,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb import _sqlite_file as files
+from openstackai_nb._sqlite_file import ENV_VAR, Damaged, Unwritable, corrupt, damaged_message, user_data_dir
 from openstackai_nb.errors import HistoryError
 
 if TYPE_CHECKING:
     from openstackai_nb._rows import Rows
 
-__all__ = ["ENV_VAR", "INT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "HistoryWarning", "Store", "write_rows"]
+__all__ = [
+    "ENV_VAR",
+    "INT_COLUMNS",
+    "PUT_RESULT",
+    "RUN_COLUMNS",
+    "HistoryWarning",
+    "Store",
+    "user_data_dir",
+    "write_rows",
+]
 
 logger = logging.getLogger("openstackai_nb")
 
-ENV_VAR = "OPENSTACKAI_NB_HISTORY"
 _SCHEMA_VERSION = 1
 _BUSY_MS = 10_000
 
@@ -135,17 +143,6 @@ PUT_RESULT = "INSERT OR REPLACE INTO results (run_id, result) VALUES (?, ?)"
 
 class HistoryWarning(UserWarning):
     """Something about the run history the user should know (fallback location, a bad row)."""
-
-
-def user_data_dir() -> Path:
-    """Where the history goes when the working directory cannot be written."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "openstackai-nb"
 
 
 # -- batched writes -------------------------------------------------------------------------------
@@ -292,7 +289,7 @@ class Store:
         is known or found to be damaged; sets `self.path` and the file's identity."""
         known = files.read_marker(path)
         if known is not None:
-            files.warn(_damaged_message(path, known[0], known[1] or "found by an earlier check"))
+            files.warn(damaged_message(path, known[0], known[1] or "found by an earlier check"))
             path = known[0]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -302,7 +299,7 @@ class Store:
             raise HistoryError(f"the run history path {path} is a folder; give a file such as {path}/history.sqlite")
         try:
             conn = self._connect(str(path), path)
-        except _Damaged as exc:
+        except Damaged as exc:
             problem = self._problem_of(path)
             if problem is None:
                 raise corrupt(path, exc.error) from None
@@ -326,7 +323,7 @@ class Store:
         fresh = files.fresh_path(damaged)
         conn = self._connect(str(fresh), fresh)
         files.write_marker(damaged, fresh, problem)
-        files.warn(_damaged_message(damaged, fresh, problem))
+        files.warn(damaged_message(damaged, fresh, problem))
         self.path, self._identity = fresh, files.identity(fresh)
         return conn
 
@@ -405,12 +402,12 @@ class Store:
                         f"({msg}); try again, or point {ENV_VAR} at another file"
                     ) from None
                 if path is not None and "malformed" in msg:
-                    raise _Damaged(exc) from None
+                    raise Damaged(exc) from None
                 raise corrupt(path, exc) from None
             except sqlite3.DatabaseError as exc:
                 conn.close()
                 if path is not None and "malformed" in str(exc):
-                    raise _Damaged(exc) from None
+                    raise Damaged(exc) from None
                 raise corrupt(path, exc) from None
 
     @staticmethod
@@ -556,7 +553,7 @@ class Store:
             self._check_file()
             try:
                 return self._transaction(items)
-            except _Damaged as exc:
+            except Damaged as exc:
                 self._on_damage(exc.error)
                 return self._transaction(items)  # again, in the fresh file
 
@@ -592,11 +589,11 @@ class Store:
                     f"the run history file {self.path} stayed locked by another process ({exc})"
                 ) from None
             if files.suggests_damage(exc):
-                raise _Damaged(exc) from None
+                raise Damaged(exc) from None
             raise HistoryError(f"could not write the run history file {self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             if files.suggests_damage(exc):
-                raise _Damaged(exc) from None
+                raise Damaged(exc) from None
             raise corrupt(self.path, exc) from None
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -606,7 +603,7 @@ class Store:
             self._check_file()
             try:
                 return self._query(sql, params)
-            except _Damaged as exc:
+            except Damaged as exc:
                 self._on_damage(exc.error)
                 return self._query(sql, params)  # the fresh file: the runs recorded from now on
 
@@ -615,11 +612,11 @@ class Store:
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if files.suggests_damage(exc):
-                raise _Damaged(exc) from None
+                raise Damaged(exc) from None
             raise HistoryError(f"could not read the run history file {self.path}: {exc}") from None
         except sqlite3.DatabaseError as exc:
             if files.suggests_damage(exc):
-                raise _Damaged(exc) from None
+                raise Damaged(exc) from None
             raise corrupt(self.path, exc) from None
 
 
@@ -669,33 +666,3 @@ class _Checkpointer:
 
 
 _checkpointer = _Checkpointer()
-
-
-class Unwritable(Exception):
-    pass
-
-
-class _Damaged(Exception):
-    """An SQLite error that suggests a damaged file (to be confirmed by `PRAGMA quick_check`)."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _damaged_message(damaged: Path, fresh: Path, problem: str) -> str:
-    return (
-        f"openstackai_nb: the run history file {damaged} is damaged ({problem}); it is not written any more: runs from "
-        f"now on go to {fresh}. `sqlite3 {damaged} .recover` may rescue its runs into a new file, which "
-        "RunHistory(path) reads"
-    )
-
-
-def corrupt(path: Path | None, exc: BaseException) -> HistoryError:
-    """The error for a store file SQLite cannot read (never modified or replaced)."""
-    where = str(path) if path is not None else "(in memory)"
-    return HistoryError(
-        f"the run history file {where} is not a readable SQLite database ({exc}). Nothing was changed in it. "
-        f"Move it aside (e.g. `mv {where} {where}.broken`) to start a new history, or point {ENV_VAR} at another "
-        f"file; `sqlite3 {where} .recover` may rescue its runs"
-    )

@@ -25,27 +25,49 @@ import json
 import logging
 import os
 import sqlite3
+import sys
 import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+from openstackai_nb.errors import HistoryError
+
 __all__ = [
+    "ENV_VAR",
+    "Damaged",
     "FileIdentity",
+    "Unwritable",
+    "corrupt",
     "damage_marker",
+    "damaged_message",
     "fresh_path",
     "identity",
     "integrity_problem",
     "keep_open_forever",
     "read_marker",
     "suggests_damage",
+    "user_data_dir",
     "warn",
     "write_marker",
 ]
 
 logger = logging.getLogger("openstackai_nb")
 
+ENV_VAR = "OPENSTACKAI_NB_HISTORY"
+
 FileIdentity = tuple[int, int]
 """(st_dev, st_ino): which file a path names."""
+
+
+def user_data_dir() -> Path:
+    """Where the history goes when the working directory cannot be written."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "openstackai-nb"
 
 
 def identity(path: Path) -> FileIdentity | None:
@@ -151,3 +173,33 @@ def warn(message: str) -> None:
         warnings.warn(message, HistoryWarning, stacklevel=3)
     except Warning:
         logger.warning(message)
+
+
+class Unwritable(Exception):
+    """The store file (or its folder) cannot be created or written."""
+
+
+class Damaged(Exception):
+    """An SQLite error that suggests a damaged file (to be confirmed by `PRAGMA quick_check`)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def damaged_message(damaged: Path, fresh: Path, problem: str) -> str:
+    return (
+        f"openstackai_nb: the run history file {damaged} is damaged ({problem}); it is not written any more: runs from "
+        f"now on go to {fresh}. `sqlite3 {damaged} .recover` may rescue its runs into a new file, which "
+        "RunHistory(path) reads"
+    )
+
+
+def corrupt(path: Path | None, exc: BaseException) -> HistoryError:
+    """The error for a store file SQLite cannot read (never modified or replaced)."""
+    where = str(path) if path is not None else "(in memory)"
+    return HistoryError(
+        f"the run history file {where} is not a readable SQLite database ({exc}). Nothing was changed in it. "
+        f"Move it aside (e.g. `mv {where} {where}.broken`) to start a new history, or point {ENV_VAR} at another "
+        f"file; `sqlite3 {where} .recover` may rescue its runs"
+    )
