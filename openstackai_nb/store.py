@@ -21,9 +21,12 @@ When a store is opened or read and that process no longer exists, the run is mar
 with the error ``"interrupted: ..."`` (its input and partial row are kept). Rows owned by a live
 process, or by another host, stay RUNNING.
 
-A file that is not a readable SQLite database raises `HistoryError` naming the file and what to
-do; it is never modified or replaced. A single unreadable row is skipped with a warning, so one
-bad run never hides the others.
+A file that is not an SQLite database raises `HistoryError` naming the file and what to do; it
+is never modified or replaced. A store file deleted or replaced while open is noticed before
+the next write or read and opened (recreated) again, with one `HistoryWarning`. A partly damaged
+store (SQLite says "malformed", `PRAGMA quick_check` confirms) is never written again: runs go
+to a fresh file beside it, with one warning naming both (`openstackai_nb._sqlite_file`). A
+single unreadable row is skipped with a warning, so one bad run never hides the others.
 """
 
 from __future__ import annotations
