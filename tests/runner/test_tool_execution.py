@@ -62,6 +62,7 @@ def test_hung_sync_tools_never_starve_later_tools() -> None:
         release.wait()
         return "released"
 
+    baseline = tools.tool_threads.abandoned  # calls other tests may have left running
     hung = [call("hang", i=i) for i in range(40)]
     agent = Agent(name="Hung", tools=[hang], model=calls_then_answer(*hung))
     try:
@@ -84,13 +85,13 @@ def test_hung_sync_tools_never_starve_later_tools() -> None:
         again = Agent(name="After", tools=[add], model=calls_then_answer(call("add", a=2, b=3)))
         r = Runner.run_sync(again, "add", config=RunConfig(timeout_per_turn=30))
         assert r.status is RunStatus.COMPLETED and r.tool_calls[0].result == 5
-        assert tools.tool_threads.abandoned == len(started)
+        assert tools.tool_threads.abandoned - baseline == len(started)
     finally:
         release.set()
     deadline = time.monotonic() + 30
-    while tools.tool_threads.abandoned and time.monotonic() < deadline:
+    while tools.tool_threads.abandoned > baseline and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert tools.tool_threads.abandoned == 0  # released threads return to the pool
+    assert tools.tool_threads.abandoned <= baseline  # released threads return to the pool
 
 
 def test_a_tool_running_at_the_timeout_is_recorded_and_named_in_the_stream() -> None:
