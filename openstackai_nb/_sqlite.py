@@ -18,6 +18,12 @@ per row, 2.3 s and 53 ms with one multi-row statement per batch). A slow disk ne
 runs in flight. Reads wait for pending writes (a process always sees its own runs), and pending
 writes are flushed at exit. SQLite's own WAL checkpoints run on the writer thread; a background
 thread also checkpoints (PASSIVE) on its own connection once a second after writes.
+
+The file under the store (`_sqlite_file`): before each write batch and read, one ``os.stat``
+checks that the path still names the file the connection writes; a file deleted or replaced
+meanwhile is reopened (recreated) with one `HistoryWarning`. An error that suggests damage
+is confirmed with ``PRAGMA quick_check``; a damaged file is never written again: runs go to a
+fresh file beside it, with one warning naming both.
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ import atexit
 import logging
 import os
 import sqlite3
-import sys
 import threading
 import time
 import warnings
@@ -37,16 +42,26 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb import _sqlite_file as files
+from openstackai_nb._sqlite_file import ENV_VAR, Damaged, Unwritable, corrupt, damaged_message, user_data_dir
 from openstackai_nb.errors import HistoryError
 
 if TYPE_CHECKING:
     from openstackai_nb._rows import Rows
 
-__all__ = ["ENV_VAR", "INT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "HistoryWarning", "Store", "write_rows"]
+__all__ = [
+    "ENV_VAR",
+    "INT_COLUMNS",
+    "PUT_RESULT",
+    "RUN_COLUMNS",
+    "HistoryWarning",
+    "Store",
+    "user_data_dir",
+    "write_rows",
+]
 
 logger = logging.getLogger("openstackai_nb")
 
-ENV_VAR = "OPENSTACKAI_NB_HISTORY"
 _SCHEMA_VERSION = 1
 _BUSY_MS = 10_000
 
@@ -130,17 +145,6 @@ class HistoryWarning(UserWarning):
     """Something about the run history the user should know (fallback location, a bad row)."""
 
 
-def user_data_dir() -> Path:
-    """Where the history goes when the working directory cannot be written."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "openstackai-nb"
-
-
 # -- batched writes -------------------------------------------------------------------------------
 
 
@@ -221,9 +225,10 @@ class Store:
         self.lock = threading.RLock()
         self.pid = os.getpid()
         self.path = path
+        self._identity: files.FileIdentity | None = None  # of the file `conn` writes (None: memory)
+        self._ckpt_conn: sqlite3.Connection | None = None
         self.conn = self._open(path, explicit)
         self.unchecked = 0  # commits since the last checkpoint
-        self._ckpt_conn: sqlite3.Connection | None = None
         if self.path is not None:
             _checkpointer.watch(self)
         # Writes queued by the run loop are committed by a writer thread, in batches.
@@ -237,8 +242,12 @@ class Store:
     def checkpoint(self) -> None:
         """Copy the WAL into the database file (PASSIVE: never blocks writers); checkpointer thread only."""
         try:
+            if self._ckpt_conn is None and self.path is not None:
+                # mode=rw: never create a file (the store's may have just been deleted).
+                uri = self.path.absolute().as_uri() + "?mode=rw"
+                self._ckpt_conn = sqlite3.connect(uri, uri=True, timeout=1.0, check_same_thread=False)
             if self._ckpt_conn is None:
-                self._ckpt_conn = sqlite3.connect(str(self.path), timeout=1.0, check_same_thread=False)
+                return
             self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:  # best effort: the next round tries again
             logger.debug("openstackai_nb: WAL checkpoint of %s failed: %s", self.path, exc)
@@ -274,17 +283,93 @@ class Store:
                 HistoryWarning,
                 stacklevel=4,
             )
-            self.path = fallback
             return conn
 
     def _connect_file(self, path: Path) -> sqlite3.Connection:
+        """Open (or create) the store file at `path`, or the fresh file that replaces it when it
+        is known or found to be damaged; sets `self.path` and the file's identity."""
+        known = files.read_marker(path)
+        if known is not None:
+            files.warn(damaged_message(path, known[0], known[1] or "found by an earlier check"))
+            path = known[0]
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise Unwritable(exc.strerror or str(exc)) from None
         if path.is_dir():
             raise HistoryError(f"the run history path {path} is a folder; give a file such as {path}/history.sqlite")
-        return self._connect(str(path), path)
+        try:
+            conn = self._connect(str(path), path)
+        except Damaged as exc:
+            problem = self._problem_of(path)
+            if problem is None:
+                raise corrupt(path, exc.error) from None
+            return self._move_off(path, problem)
+        self.path, self._identity = path, files.identity(path)
+        return conn
+
+    def _problem_of(self, path: Path) -> str | None:
+        """What `PRAGMA quick_check` finds wrong with the file at `path` (None: nothing)."""
+        try:
+            conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=_BUSY_MS / 1000)
+        except sqlite3.Error as exc:
+            return str(exc)
+        try:
+            return files.integrity_problem(conn)
+        finally:
+            conn.close()  # read-only, and the file is not deleted: closing touches nothing
+
+    def _move_off(self, damaged: Path, problem: str) -> sqlite3.Connection:
+        """Open a fresh file beside a damaged one, note it there, warn once; returns its connection."""
+        fresh = files.fresh_path(damaged)
+        conn = self._connect(str(fresh), fresh)
+        files.write_marker(damaged, fresh, problem)
+        files.warn(damaged_message(damaged, fresh, problem))
+        self.path, self._identity = fresh, files.identity(fresh)
+        return conn
+
+    def _check_file(self) -> None:
+        """Under the lock, before a write batch or a read: does the path still name our file?"""
+        if self._identity is None or self.path is None:
+            return
+        try:
+            now = files.identity(self.path)
+        except OSError:
+            return  # cannot tell: go on with the open connection
+        if now == self._identity:
+            return
+        path = self.path
+        try:
+            self._replace_connection(lambda: self._connect_file(path))
+        except Unwritable as exc:
+            raise HistoryError(
+                f"the run history file {path} was deleted while this process had it open, and cannot be created "
+                f"again ({exc}); set {ENV_VAR} to a writable file, or {ENV_VAR}=off"
+            ) from None
+        files.warn(
+            f"openstackai_nb: the run history file {path} was {'deleted' if now is None else 'replaced'} while this "
+            f"process had it open; runs from now on go to the new file {self.path} (runs recorded before are not in it)"
+        )
+
+    def _on_damage(self, exc: BaseException) -> None:
+        """Under the lock, after an error that suggests damage: confirm it, then move off the file.
+
+        Raises:
+            HistoryError: the file is sound after all (the error is reported as it was), or no
+                fresh file could be opened.
+        """
+        damaged = self.path
+        problem = files.integrity_problem(self.conn) if damaged is not None else None
+        if damaged is None or problem is None:
+            raise corrupt(damaged, exc) from None
+        self._replace_connection(lambda: self._move_off(damaged, problem))
+
+    def _replace_connection(self, connect: Callable[[], sqlite3.Connection]) -> None:
+        conn = connect()
+        old, self.conn = self.conn, conn
+        ckpt, self._ckpt_conn = self._ckpt_conn, None
+        files.keep_open_forever(old)  # closing them could delete the new file's -wal and -shm
+        files.keep_open_forever(ckpt)
 
     def _connect(self, target: str, path: Path | None) -> sqlite3.Connection:
         try:
@@ -317,9 +402,13 @@ class Store:
                         f"the run history file {path} stayed locked by another process for {_BUSY_MS // 1000} s "
                         f"({msg}); try again, or point {ENV_VAR} at another file"
                     ) from None
+                if path is not None and "malformed" in msg:
+                    raise Damaged(exc) from None
                 raise corrupt(path, exc) from None
             except sqlite3.DatabaseError as exc:
                 conn.close()
+                if path is not None and "malformed" in str(exc):
+                    raise Damaged(exc) from None
                 raise corrupt(path, exc) from None
 
     @staticmethod
@@ -348,7 +437,9 @@ class Store:
     # using ----------------------------------------------------------------------------------
     def check_fork(self) -> None:
         if self.pid != os.getpid() and self.path is not None:
-            # A forked child must not share the parent's connections, nor wait for its thread.
+            # A forked child must not share the parent's connections, nor wait for its thread,
+            # nor close them (that could delete the -wal the parent writes).
+            files.keep_open_forever(self.conn)
             self.conn = self._connect(str(self.path), self.path)
             self._ckpt_conn = None
             self.pid = os.getpid()
@@ -460,53 +551,74 @@ class Store:
         """Apply the writes in one transaction; consecutive runs' rows go in together."""
         with self.lock:
             self.check_fork()
-            conn = self.conn
+            self._check_file()
             try:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    out: list[Any] = []
-                    group: list[Rows] = []
-                    for item in items:
-                        if callable(item):
-                            write_rows(conn, group)
-                            group = []
-                            out.append(item(conn))
-                        else:
-                            group.append(item)
-                            out.append(None)
-                    write_rows(conn, group)
-                except BaseException:
+                return self._transaction(items)
+            except Damaged as exc:
+                self._on_damage(exc.error)
+                return self._transaction(items)  # again, in the fresh file
+
+    def _transaction(self, items: Sequence[Rows | Write]) -> list[Any]:
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                out: list[Any] = []
+                group: list[Rows] = []
+                for item in items:
+                    if callable(item):
+                        write_rows(conn, group)
+                        group = []
+                        out.append(item(conn))
+                    else:
+                        group.append(item)
+                        out.append(None)
+                write_rows(conn, group)
+            except BaseException:
+                if conn.in_transaction:  # SQLite may have rolled back already (e.g. on damage)
                     conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
-                if self.path is not None:
-                    self.unchecked += 1
-                    if self.unchecked >= _CHECKPOINT_EVERY:
-                        _checkpointer.wake.set()
-                return out
-            except sqlite3.OperationalError as exc:
-                if "locked" in str(exc) or "busy" in str(exc):
-                    raise HistoryError(
-                        f"the run history file {self.path} stayed locked by another process ({exc})"
-                    ) from None
-                if "malformed" in str(exc) or "not a database" in str(exc):
-                    raise corrupt(self.path, exc) from None
-                raise HistoryError(f"could not write the run history file {self.path}: {exc}") from None
-            except sqlite3.DatabaseError as exc:
-                raise corrupt(self.path, exc) from None
+                raise
+            conn.execute("COMMIT")
+            if self.path is not None:
+                self.unchecked += 1
+                if self.unchecked >= _CHECKPOINT_EVERY:
+                    _checkpointer.wake.set()
+            return out
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise HistoryError(
+                    f"the run history file {self.path} stayed locked by another process ({exc})"
+                ) from None
+            if files.suggests_damage(exc):
+                raise Damaged(exc) from None
+            raise HistoryError(f"could not write the run history file {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            if files.suggests_damage(exc):
+                raise Damaged(exc) from None
+            raise corrupt(self.path, exc) from None
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         self.flush()
         with self.lock:
             self.check_fork()
+            self._check_file()
             try:
-                return self.conn.execute(sql, params).fetchall()
-            except sqlite3.OperationalError as exc:
-                if "malformed" in str(exc) or "not a database" in str(exc):
-                    raise corrupt(self.path, exc) from None
-                raise HistoryError(f"could not read the run history file {self.path}: {exc}") from None
-            except sqlite3.DatabaseError as exc:
-                raise corrupt(self.path, exc) from None
+                return self._query(sql, params)
+            except Damaged as exc:
+                self._on_damage(exc.error)
+                return self._query(sql, params)  # the fresh file: the runs recorded from now on
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if files.suggests_damage(exc):
+                raise Damaged(exc) from None
+            raise HistoryError(f"could not read the run history file {self.path}: {exc}") from None
+        except sqlite3.DatabaseError as exc:
+            if files.suggests_damage(exc):
+                raise Damaged(exc) from None
+            raise corrupt(self.path, exc) from None
 
 
 _CHECKPOINT_EVERY = 500  # commits; also checkpointed once a second when anything was written
@@ -555,17 +667,3 @@ class _Checkpointer:
 
 
 _checkpointer = _Checkpointer()
-
-
-class Unwritable(Exception):
-    pass
-
-
-def corrupt(path: Path | None, exc: BaseException) -> HistoryError:
-    """The error for a store file SQLite cannot read (never modified or replaced)."""
-    where = str(path) if path is not None else "(in memory)"
-    return HistoryError(
-        f"the run history file {where} is not a readable SQLite database ({exc}). Nothing was changed in it. "
-        f"Move it aside (e.g. `mv {where} {where}.broken`) to start a new history, or point {ENV_VAR} at another "
-        f"file; `sqlite3 {where} .recover` may rescue its runs"
-    )

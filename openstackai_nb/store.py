@@ -21,14 +21,17 @@ When a store is opened or read and that process no longer exists, the run is mar
 with the error ``"interrupted: ..."`` (its input and partial row are kept). Rows owned by a live
 process, or by another host, stay RUNNING.
 
-A file that is not a readable SQLite database raises `HistoryError` naming the file and what to
-do; it is never modified or replaced. A single unreadable row is skipped with a warning, so one
-bad run never hides the others.
+A file that is not an SQLite database raises `HistoryError` naming the file and what to do; it
+is never modified or replaced. A store file deleted or replaced while open is noticed before
+the next write or read and opened (recreated) again, with one `HistoryWarning`. A partly damaged
+store (SQLite says "malformed", `PRAGMA quick_check` confirms) is never written again: runs go
+to a fresh file beside it, with one warning naming both (`openstackai_nb._sqlite_file`). A
+single unreadable row is skipped with a warning, so one bad run never hides the others.
 
-The session's history never breaks a run nor an import: when its store cannot be opened (a
-damaged file, nothing writable), `get_history()` warns once (`HistoryWarning`, the error's text)
-and returns a history whose every use raises that `HistoryError`; runs go on without being
-recorded, with no further warning. `set_history(None)` tries again.
+The session's history never breaks a run nor an import: when its store cannot be opened (
+nothing writable, a file that is not a database), `get_history()` warns once (`HistoryWarning`,
+the error's text) and returns a history whose every use raises that `HistoryError`; runs go on
+without being recorded, with no further warning. `set_history(None)` tries again.
 """
 
 from __future__ import annotations

@@ -38,6 +38,10 @@ class RunConfig(BaseModel):
         max_time: seconds the whole run may take (> 0); past it, `errors.TimeoutError`.
         timeout_per_turn: seconds one turn (model call + its tools) may take (> 0).
         stop_on_tool_error: end the run FAILED when a tool raises, instead of telling the model.
+        max_tool_result_chars: longest tool result, as text, sent to the model and recorded
+            (>= 1, default 100,000 characters); a longer one is cut with a marker saying how much
+            was cut, and `ToolCall.result_chars` keeps its original length. Tool error texts
+            are cut the same way.
         verbose: log every span (turn, model call, tool call) through `logging`.
         trace_enabled: keep the spans on `RunResult.trace`.
         run_id: the run's id (unique by default).
@@ -53,6 +57,7 @@ class RunConfig(BaseModel):
     max_time: float = Field(300.0, gt=0)
     timeout_per_turn: float = Field(60.0, gt=0)
     stop_on_tool_error: bool = False
+    max_tool_result_chars: int = Field(100_000, ge=1)
     verbose: bool = False
     trace_enabled: bool = True
     run_id: str = Field(default_factory=new_run_id, min_length=1)
@@ -64,7 +69,7 @@ class RunConfig(BaseModel):
         except ValidationError as exc:
             raise ConfigError(_describe_validation_error("RunConfig", exc)) from None
 
-    @field_validator("max_turns", mode="before")
+    @field_validator("max_turns", "max_tool_result_chars", mode="before")
     @classmethod
     def _no_bool_or_float_turns(cls, value: Any) -> Any:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):

@@ -12,28 +12,52 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_jsonable_python
 
 from openstackai_nb._secrets import scrub, scrub_data  # also installs the scrubbing filter of the package's logger
 from openstackai_nb.messages import Message, Usage
 from openstackai_nb.runner.config import RunStatus
 
-__all__ = ["RunResult", "Span", "ToolCall", "jsonable"]
+__all__ = ["RunResult", "Span", "ToolCall", "cut_text", "jsonable", "tool_text"]
 
 SpanKind = Literal["turn", "model", "tool"]
 Outcome = Literal["ok", "error", "cancelled", "timeout", "running"]
 
 
 def jsonable(value: Any) -> Any:
-    """Return `value` if it is plain JSON, else a JSON-able stand-in (its str)."""
+    """Return `value` as plain JSON data: JSON values as they are, pydantic models, dataclasses,
+    dates, enums, sets... converted (also inside lists and dicts), anything else as its str.
+
+    Raises:
+        Exception: whatever the value's ``__str__`` raises when it has no JSON form and no text
+            either (the runner reports that as a tool error).
+    """
     if value is None or isinstance(value, str | int | float | bool):
         return value
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
     try:
-        json.dumps(value)
-    except (TypeError, ValueError):
+        return to_jsonable_python(value, fallback=str)
+    except ValueError:  # e.g. a circular reference
         return str(value)
-    return value
+
+
+def tool_text(value: Any) -> tuple[Any, str]:
+    """A tool's return value as (the JSON-able value recorded, the text the model reads).
+
+    Raises:
+        Exception: the value cannot be turned into text (its ``__str__`` raised).
+    """
+    if isinstance(value, str):
+        return value, value
+    data = jsonable(value)
+    return data, data if isinstance(data, str) else json.dumps(data)
+
+
+def cut_text(text: str, limit: int) -> tuple[str, int | None]:
+    """`text` cut to `limit` characters plus a marker saying how much was cut; returns the text and
+    the original length (None when it was short enough to keep whole)."""
+    if len(text) <= limit:
+        return text, None
+    return f"{text[:limit]}[... {len(text) - limit:,} more characters cut: the tool returned {len(text):,}]", len(text)
 
 
 class _ScrubbedRepr(BaseModel):
@@ -56,9 +80,14 @@ class ToolCall(_ScrubbedRepr):
     arguments: dict[str, Any] = Field(default_factory=dict)
     """The arguments the model passed (parsed JSON)."""
     result: Any = None
-    """What the tool returned (JSON-able; other values kept as their str)."""
+    """What the tool returned (JSON-able; other values kept as their str). A result longer than
+    `RunConfig.max_tool_result_chars` as text is kept as that text, cut, with a marker."""
+    result_chars: int | None = None
+    """The length of the result as text when it was cut to `RunConfig.max_tool_result_chars`
+    (the model and the history got the cut text); None when it was kept whole."""
     error: str | None = None
-    """Why the call failed (bad arguments, unknown tool, an exception), else None."""
+    """Why the call failed (bad arguments, unknown tool, an exception, a result with no text form,
+    a time limit reached while it ran), else None."""
     started_at: datetime
     """When the call started (UTC)."""
     elapsed_time: float = 0.0

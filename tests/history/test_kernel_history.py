@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -137,3 +138,34 @@ def test_interrupting_compare_cancels_runs_and_keeps_the_finished_ones(tmp_path:
         assert _json_out(kernel.execute("print(json.dumps('df' in globals()))")) is False
     finally:
         kernel.close()
+
+
+def test_deleting_the_store_folder_while_the_kernel_runs(tmp_path: Path) -> None:
+    # The default store: .openstackai_nb/history.sqlite in the kernel's working directory.
+    kernel = Kernel(kernel_env(), str(tmp_path))
+    folder = tmp_path / ".openstackai_nb"
+    try:
+        _ok(
+            kernel.execute(
+                "from openstackai_nb import Agent, Runner, history\n"
+                "before = Runner.run_sync(Agent(name='Before', model='scripted'), 'one')\n"
+            )
+        )
+        assert (folder / "history.sqlite").exists()
+        shutil.rmtree(folder)  # the file, its -wal and -shm, while the kernel has them open
+
+        ex = kernel.execute(
+            "import json\n"
+            "after = Runner.run_sync(Agent(name='After', model='scripted'), 'two')\n"
+            "later = Runner.run_sync(Agent(name='Later', model='scripted'), 'three')\n"
+            "print(json.dumps([after.run_id, later.run_id, [r.agent_name for r in history]]))"
+        )
+        after, later, seen = _json_out(ex)  # type: ignore[misc]
+        stderr = "".join(m["content"]["text"] for m in ex.of_type("stream") if m["content"]["name"] == "stderr")
+        assert stderr.count("was deleted while this process had it open") == 1, stderr
+        assert "runs from now on go to the new file" in stderr
+        assert seen == ["After", "Later"]  # the kernel shows what the file holds
+    finally:
+        kernel.close()
+    # A new kernel (here: this process) sees the runs made after the deletion.
+    assert [r.run_id for r in RunHistory(folder / "history.sqlite")] == [after, later]

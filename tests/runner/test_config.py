@@ -14,6 +14,7 @@ def test_defaults() -> None:
     c = RunConfig()
     assert (c.max_turns, c.max_time, c.timeout_per_turn) == (10, 300.0, 60.0)
     assert (c.stop_on_tool_error, c.verbose, c.trace_enabled, c.metadata) == (False, False, True, {})
+    assert c.max_tool_result_chars == 100_000
     assert c.run_id.startswith("run_") and c.run_id != RunConfig().run_id
 
 
@@ -30,6 +31,8 @@ def test_defaults() -> None:
         ({"timeout_per_turn": -0.5}, "timeout_per_turn=-0.5", "greater than 0"),
         ({"timeout_per_turn": "soon"}, "timeout_per_turn='soon'", "valid number"),
         ({"run_id": ""}, "run_id=''", "at least 1 character"),
+        ({"max_tool_result_chars": 0}, "max_tool_result_chars=0", "greater than or equal to 1"),
+        ({"max_tool_result_chars": 1.5}, "max_tool_result_chars=1.5", "whole number"),
         ({"max_turn": 3}, "max_turn=3", "unknown option"),
     ],
 )
