@@ -36,7 +36,11 @@ PREVIEW_CHARS = 120
 OUTPUT_CHARS = 100_000
 """Longest final output kept in a static bundle (the RunResult keeps all of it)."""
 
-_FINISH_WORDS = {"length": "cut at the token limit", "content_filter": "stopped by a content filter", "refusal": "refused"}
+_FINISH_WORDS = {
+    "length": "cut at the token limit",
+    "content_filter": "stopped by a content filter",
+    "refusal": "refused",
+}
 """How the status line says a finish reason that makes an answer incomplete."""
 
 _STATUS_COLOURS = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from openstackai_nb import Agent, Runner, RunHistory
+from openstackai_nb import Agent, RunHistory, Runner
 from openstackai_nb.models import FunctionModel
 from openstackai_nb.models.function import Reply
 
@@ -89,9 +89,7 @@ def old_file(path: Path) -> Path:
             (OLD_RESULT["run_id"],),
         )
         conn.execute("INSERT INTO results VALUES (?, ?)", (OLD_RESULT["run_id"], json.dumps(OLD_RESULT)))
-        conn.execute(
-            "INSERT INTO turns VALUES (?, 1, 0.0, 0.5, 'ok', 0.4, 0, 0, 0.0, NULL)", (OLD_RESULT["run_id"],)
-        )
+        conn.execute("INSERT INTO turns VALUES (?, 1, 0.0, 0.5, 'ok', 0.4, 0, 0, 0.0, NULL)", (OLD_RESULT["run_id"],))
     conn.close()
     return path
 

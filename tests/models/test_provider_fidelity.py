@@ -90,15 +90,31 @@ DEEPSEEK_REASONING = sse(
     chunk({"content": "9.8 is", "reasoning_content": None}),
     chunk({"content": " larger.", "reasoning_content": None}),
     chunk({"content": "", "reasoning_content": None}, "stop"),
-    {"id": "chatcmpl-123", "object": "chat.completion.chunk", "created": 1, "model": MODEL, "choices": [],
-     "usage": {"prompt_tokens": 13, "completion_tokens": 40, "total_tokens": 53,
-               "completion_tokens_details": {"reasoning_tokens": 30}}},  # fmt: skip
+    {
+        "id": "chatcmpl-123",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": MODEL,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": 13,
+            "completion_tokens": 40,
+            "total_tokens": 53,
+            "completion_tokens_details": {"reasoning_tokens": 30},
+        },
+    },
     DONE,
 )
 # OpenRouter, Ollama and Groq (gpt-oss) name the field `reasoning`; OpenRouter adds reasoning_details.
 OPENROUTER_REASONING = sse(
-    chunk({"role": "assistant", "content": "", "reasoning": "Let me think", "reasoning_details": [
-        {"type": "reasoning.text", "text": "Let me think", "format": "unknown", "index": 0}]}),  # fmt: skip
+    chunk(
+        {
+            "role": "assistant",
+            "content": "",
+            "reasoning": "Let me think",
+            "reasoning_details": [{"type": "reasoning.text", "text": "Let me think", "format": "unknown", "index": 0}],
+        }
+    ),
     chunk({"content": "", "reasoning": " about it."}),
     chunk({"content": "Paris."}),
     chunk({}, "stop"),
@@ -135,11 +151,22 @@ def test_reasoning_is_its_own_channel(
 @pytest.mark.parametrize(
     ("message", "answer", "reasoning"),
     [
-        ({"role": "assistant", "content": [
-            {"type": "thinking", "thinking": [{"type": "text", "text": "The capital of France..."}]},
-            {"type": "text", "text": "Paris."}]}, "Paris.", "The capital of France..."),  # fmt: skip
-        ({"role": "assistant", "content": "Paris.", "reasoning_content": "France's capital."}, "Paris.",
-         "France's capital."),  # fmt: skip
+        (
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": [{"type": "text", "text": "The capital of France..."}]},
+                    {"type": "text", "text": "Paris."},
+                ],
+            },
+            "Paris.",
+            "The capital of France...",
+        ),
+        (
+            {"role": "assistant", "content": "Paris.", "reasoning_content": "France's capital."},
+            "Paris.",
+            "France's capital.",
+        ),
         ({"role": "assistant", "content": "Paris.", "reasoning": "Capital city."}, "Paris.", "Capital city."),
     ],
     ids=["mistral content parts", "deepseek reasoning_content", "reasoning"],
@@ -277,9 +304,15 @@ EVENT_ERROR_JSON = sse(
 # OpenRouter's documented mid-stream error: an error object in a chunk, finish_reason "error".
 ERROR_OBJECT = sse(
     chunk({"role": "assistant", "content": "Hel"}),
-    {"id": "cmpl-abc123", "object": "chat.completion.chunk", "created": 1234567890, "model": "gpt-3.5-turbo",
-     "provider": "openai", "error": {"code": "server_error", "message": "Provider disconnected unexpectedly"},
-     "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}]},  # fmt: skip
+    {
+        "id": "cmpl-abc123",
+        "object": "chat.completion.chunk",
+        "created": 1234567890,
+        "model": "gpt-3.5-turbo",
+        "provider": "openai",
+        "error": {"code": "server_error", "message": "Provider disconnected unexpectedly"},
+        "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "error"}],
+    },
 )
 FINISH_ERROR = sse(chunk({"role": "assistant", "content": "Hel"}), chunk({}, "error"), DONE)
 
