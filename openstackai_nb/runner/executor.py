@@ -408,6 +408,7 @@ class _Run:
             cancelled = isinstance(exc, asyncio.CancelledError)
             details: dict[str, Any] = {"retries": retries} if retries else {}
             details.update(self._model_facts(finish, thoughts))
+            self.result.finish_reason = finish  # the last model call's, even when it broke off
             if not cancelled:
                 details["error"] = str(exc)[:300]
             self._close(span, "cancelled" if cancelled else "error", **details)

@@ -152,6 +152,16 @@ def test_reasoning_of_every_turn_is_kept() -> None:
     ]
 
 
+def test_a_failed_model_call_leaves_no_earlier_finish_reason() -> None:
+    def model(messages: list[Message], info: Any) -> Reply:
+        if info.turn == 1:
+            return Reply(tool_calls=[call("fails", x=1)])
+        raise RuntimeError("the second call broke")
+
+    r = Runner.run_sync(Agent(name="F", tools=[fails], model=FunctionModel(model)), "go")
+    assert r.status is RunStatus.FAILED and r.finish_reason is None
+
+
 def test_scripted_runs_finish_with_stop() -> None:
     r = Runner.run_sync(Agent(name="S", model="scripted"), "Hello!")
     assert r.finish_reason == "stop" and r.reasoning is None
