@@ -114,6 +114,7 @@ class Rows:
             len(result.tool_calls),
             result.error,
             ns(result.started_at),
+            result.finish_reason,
             dumps(result.metadata) if result.metadata else "{}",
             *owner,
         )
@@ -151,6 +152,7 @@ class Rows:
             len(calls),
             data.get("error"),
             ns(data.get("started_at")),
+            data.get("finish_reason"),
             dumps(data.get("metadata") or {}),
             *owner,
         )
@@ -178,8 +180,9 @@ def turn_rows(
 
     def row(turn: int) -> list[Any]:
         if turn not in turns:
-            # start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error
-            turns[turn] = [None, None, None, None, 0, 0, 0.0 if spans else None, None]
+            # start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error, finish_reason,
+            # reasoning
+            turns[turn] = [None, None, None, None, 0, 0, 0.0 if spans else None, None, None, None]
         return turns[turn]
 
     for kind, turn, start, duration, outcome, attributes in spans:
@@ -192,6 +195,10 @@ def turn_rows(
             r[4] += len(attrs.get("retries") or ())
             if attrs.get("error") and not r[7]:
                 r[7] = str(attrs["error"])
+            if attrs.get("finish_reason"):
+                r[8] = str(attrs["finish_reason"])
+            if attrs.get("reasoning"):
+                r[9] = f"{r[9]}\n\n{attrs['reasoning']}" if r[9] else str(attrs["reasoning"])
         elif kind == "tool":
             r[6] += float(duration or 0.0)
     for turn in call_turns:

@@ -62,7 +62,8 @@ __all__ = [
 
 logger = logging.getLogger("openstackai_nb")
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+"""1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning (`_ADDED`)."""
 _BUSY_MS = 10_000
 
 _SCHEMA = """
@@ -84,7 +85,8 @@ CREATE TABLE IF NOT EXISTS runs (
     metadata          TEXT NOT NULL DEFAULT '{}',
     owner_host        TEXT,
     owner_pid         INTEGER,
-    owner_start       TEXT
+    owner_start       TEXT,
+    finish_reason     TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 -- The full RunResult JSON lives apart, so the runs table stays narrow and fast to scan.
@@ -116,6 +118,8 @@ CREATE TABLE IF NOT EXISTS turns (
     n_tool_calls INTEGER,
     tool_time    REAL,
     error        TEXT,
+    finish_reason TEXT,
+    reasoning    TEXT,
     PRIMARY KEY (run_id, turn)
 ) WITHOUT ROWID;
 """
@@ -134,6 +138,7 @@ RUN_COLUMNS = (
     "n_tool_calls",
     "error",
     "started_at",
+    "finish_reason",
 )
 INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls")
 _ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start")
@@ -432,6 +437,7 @@ class Store:
         if version < _SCHEMA_VERSION:
             # Idempotent (IF NOT EXISTS): two processes creating the same file at once is fine.
             conn.executescript(_SCHEMA)
+            _add_columns(conn)  # a file of an older schema keeps its runs and gains the new columns
             conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
 
     # using ----------------------------------------------------------------------------------
@@ -667,3 +673,22 @@ class _Checkpointer:
 
 
 _checkpointer = _Checkpointer()
+
+
+_ADDED = {"runs": ("finish_reason TEXT",), "turns": ("finish_reason TEXT", "reasoning TEXT")}
+"""Columns added since schema 1, appended in this order (the turns rows are inserted by position)."""
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns an older file lacks (another process may be adding them at the same moment)."""
+    for table, columns in _ADDED.items():
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column in columns:
+            if column.split()[0] in have:
+                continue
+            try:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+            except sqlite3.OperationalError as exc:
+                if "duplicate column" not in str(exc):
+                    raise
+

@@ -18,6 +18,10 @@ Messages say what happened, the value seen and what to do. They name environment
 and never print their values: every message is scrubbed of secrets when the error is made
 (`_secrets.scrub`), so a key quoted by an endpoint or a tool never reaches a traceback. Every
 error pickles.
+
+`Runner.run_stream` has no result to return, so when its run does not complete it raises the
+run's error (a `ModelError`, `ToolError`, `MaxTurnsExceeded`...) with `.result` set to the
+FAILED RunResult (error, partial output); `.result` is None on errors raised outside a run.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ __all__ = [
 
 class AgentError(Exception):
     """Root of every error raised by openstackai_nb."""
+
+    result: RunResult | None = None
+    """The run's RunResult when the error ended a run (TimeoutError, errors raised by run_stream)."""
 
     def __init__(self, message: str, *args: Any) -> None:
         message = scrub(str(message))
@@ -112,6 +119,15 @@ class TimeoutError(AgentError, builtins.TimeoutError):  # noqa: A001 - the contr
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.__class__, self.__dict__))
+
+
+def _with_result(error: AgentError, result: RunResult, message: str | None = None) -> AgentError:
+    """A copy of `error` (same class and attributes) carrying `result`, and `message` if given."""
+    state = dict(error.__dict__)
+    state["result"] = result
+    if message is not None:
+        state["message"] = message
+    return _rebuild(type(error), state)
 
 
 def _rebuild(cls: type[AgentError], state: dict[str, Any]) -> AgentError:

@@ -57,6 +57,8 @@ TURN_COLUMNS = (
     "n_tool_calls",
     "tool_time",
     "error",
+    "finish_reason",
+    "reasoning",
 )
 
 
@@ -173,7 +175,7 @@ def turns_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """The turns table from store rows (TURN_COLUMNS order)."""
     pd = _pandas()
     cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(TURN_COLUMNS)
-    kinds = ("obj", "int", "float", "float", "obj", "float", "int", "int", "float", "obj")
+    kinds = ("obj", "int", "float", "float", "obj", "float", "int", "int", "float", "obj", "obj", "obj")
     data = {name: _column(cols[i], kinds[i]) for i, name in enumerate(TURN_COLUMNS)}
     return pd.DataFrame(data, copy=False)
 

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
-EventType = Literal["text", "tool_call", "tool_result", "turn", "error", "done"]
+EventType = Literal["text", "reasoning", "tool_call", "tool_result", "turn", "error", "done"]
 
 
 class ToolCallRequest(BaseModel):
@@ -116,7 +116,7 @@ class ToolDefinition:
         }
 
 
-ModelDeltaKind = Literal["text", "tool_call", "usage", "retry"]
+ModelDeltaKind = Literal["text", "reasoning", "tool_call", "finish", "usage", "retry"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +124,12 @@ class ModelDelta:
     """One piece of a model's answer, as a provider yields it to the run loop."""
 
     kind: ModelDeltaKind
-    """text: a text delta; tool_call: one complete tool call; usage: token counts; retry: a retry."""
+    """text: a text delta; reasoning: a reasoning ("thinking") delta, never part of the answer;
+    tool_call: one complete tool call; finish: why the model stopped; usage: token counts;
+    retry: a retry."""
     text: str = ""
-    """The text delta (kind text), or why a retry happens (kind retry)."""
+    """The delta (kinds text and reasoning), the finish reason (kind finish: stop, length,
+    tool_calls, content_filter, refusal...), or why a retry happens (kind retry)."""
     tool_call: ToolCallRequest | None = None
     """The complete tool call (kind tool_call)."""
     usage: Usage | None = None
@@ -145,9 +148,10 @@ class StreamEvent:
     """
 
     type: EventType
-    """text, tool_call, tool_result, turn, error or done."""
+    """text, reasoning, tool_call, tool_result, turn, error or done."""
     content: str = ""
-    """Text delta (text events); a short description for turn/error events."""
+    """Text delta (text events), reasoning delta (reasoning events, never part of the answer);
+    a short description for turn/error events."""
     tool_name: str | None = None
     """The tool's name (tool_call / tool_result)."""
     arguments: dict[str, Any] | None = None
@@ -169,6 +173,11 @@ class StreamEvent:
     def text(cls, delta: str, *, turn: int) -> StreamEvent:
         """A text delta."""
         return cls("text", content=delta, turn=turn)
+
+    @classmethod
+    def reasoning(cls, delta: str, *, turn: int) -> StreamEvent:
+        """A reasoning ("thinking") delta: kept apart from the answer's text."""
+        return cls("reasoning", content=delta, turn=turn)
 
     @classmethod
     def turn_start(cls, turn: int) -> StreamEvent:

@@ -43,6 +43,13 @@ PREVIEW_CHARS = 120
 OUTPUT_CHARS = 100_000
 """Longest final output kept in a static bundle (the RunResult keeps all of it)."""
 
+_FINISH_WORDS = {
+    "length": "cut at the token limit",
+    "content_filter": "stopped by a content filter",
+    "refusal": "refused",
+}
+"""How the status line says a finish reason that makes an answer incomplete."""
+
 _STATUS_COLOURS = {
     "COMPLETED": "#1a7f37",
     "FAILED": "#cf222e",
@@ -91,12 +98,18 @@ def status_line(
     elapsed: float | None = None,
     agent: str = "",
     note: str = "",
+    finish_reason: str | None = None,
 ) -> str:
     """Return the one-line status shown above a run, as plain text.
+
+    A finish reason that makes a COMPLETED answer incomplete is said in words: "cut at the
+    token limit" (length), "stopped by a content filter" (content_filter), "refused" (refusal).
 
     Example:
         >>> status_line("COMPLETED", model="scripted", turns=2, tokens=40, elapsed=0.5)
         'COMPLETED · scripted · 2 turns · 40 tokens · 0.50s'
+        >>> status_line("COMPLETED", turns=1, finish_reason="length")
+        'COMPLETED · 1 turn · cut at the token limit'
     """
     parts = [status]
     if agent:
@@ -108,6 +121,8 @@ def status_line(
         parts.append(f"{tokens} tokens")
     if elapsed is not None:
         parts.append(f"{elapsed:.2f}s")
+    if finish_reason in _FINISH_WORDS:
+        parts.append(_FINISH_WORDS[finish_reason])
     line = " · ".join(parts)
     return f"{line} · {note}" if note else line
 
@@ -125,6 +140,7 @@ def _status_of(result: RunResult, note: str) -> str:
         elapsed=result.elapsed_time,
         agent=result.agent_name,
         note=note,
+        finish_reason=result.finish_reason,
     )
 
 

@@ -436,6 +436,7 @@ class RunHistory:
 
         Columns: run_id, agent, model, input, final_output, status, turn_count, elapsed_time,
         prompt_tokens, completion_tokens, n_tool_calls, error, started_at (datetime64[ns, UTC]),
+        finish_reason (the last model call's: stop, length, content_filter, refusal...),
         then one column per metadata key (named ``metadata.<key>`` if it clashes with a column).
         """
         from openstackai_nb import export
@@ -455,11 +456,14 @@ class RunHistory:
 
     def turns_dataframe(self) -> pd.DataFrame:
         """One row per turn: run_id, turn, start, duration, outcome, model_time, retries,
-        n_tool_calls, tool_time, error (join with `to_dataframe()` on run_id)."""
+        n_tool_calls, tool_time, error, finish_reason, reasoning (join with `to_dataframe()` on run_id)."""
         from openstackai_nb import export
 
         with _gc_paused():
-            columns = "turn, start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error"
+            columns = (
+                "turn, start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error, finish_reason, "
+                "reasoning"
+            )
             return export.turns_frame(self._detail_rows("turns", columns, "turn"))
 
     def _detail_rows(self, table: str, columns: str, order: str) -> list[Any]:

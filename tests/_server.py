@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
+import itertools
 import json
 import threading
 import time
@@ -132,6 +134,38 @@ def error(status: int, message: str = "error", *, retry_after: str | None = None
     return Reply(status=status, headers=headers, body=body)
 
 
+def sse(*events: dict[str, Any] | str | bytes, headers: dict[str, str] | None = None) -> Reply:
+    """An SSE answer from a transcript: a dict is one `data:` event, a str or bytes goes out as written."""
+    chunks = []
+    for event in events:
+        if isinstance(event, dict):
+            chunks.append(b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n")
+        else:
+            chunks.append(event.encode() if isinstance(event, str) else event)
+    return Reply(headers=dict(headers or SSE_HEADERS), chunks=chunks)
+
+
+def resplit(reply: Reply, *, crlf: bool = False, start: int = 0) -> Reply:
+    """The same answer with its bytes re-cut into HTTP chunks of 1 to 7 bytes (and CRLF line ends).
+
+    Each HTTP chunk reaches the client as its own read, so the SSE parser sees events, lines and
+    UTF-8 characters split everywhere. A `drop`/`stall` after `end_after` chunks keeps its place:
+    it happens after the same bytes.
+    """
+    chunks = reply.chunks or []
+    body = b"".join(chunks if reply.end_after is None else chunks[: reply.end_after])
+    if crlf:
+        body = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    pieces: list[bytes] = []
+    sizes = itertools.cycle([3, 1, 7, 2, 5, 4, 6][start % 7 :] + [3, 1, 7, 2, 5, 4, 6][: start % 7])
+    i = 0
+    while i < len(body):
+        size = next(sizes)
+        pieces.append(body[i : i + size])
+        i += size
+    return dataclasses.replace(reply, chunks=pieces, end_after=None if reply.end_after is None else len(pieces))
+
+
 def default_handler(request: Request) -> Reply:
     """Without a script: tool calls for every offered tool on the first turn, then text."""
     messages = request.messages
@@ -231,7 +265,7 @@ class OpenAIServer:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 request = Request(method, path, headers, body)
                 self.requests.append(request)
-                if not path.endswith("/chat/completions"):
+                if not path.partition("?")[0].endswith("/chat/completions"):
                     reply = error(404, f"no route {path}")
                 else:
                     reply = self._script.popleft() if self._script else self.handler(request)

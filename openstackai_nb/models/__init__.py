@@ -3,6 +3,8 @@
 Names:
     "gpt-4o-mini" (any plain name)  OpenAI-compatible endpoint at OPENAI_BASE_URL (key: OPENAI_API_KEY)
     "openai:NAME"                   the same, explicitly
+    "azure:DEPLOYMENT"              Azure OpenAI: AZURE_OPENAI_ENDPOINT, key AZURE_OPENAI_API_KEY (sent in the
+                                    `api-key` header), api-version OPENAI_API_VERSION (default 2024-10-21)
     "ollama:NAME"                   http://localhost:11434/v1 (OLLAMA_BASE_URL overrides), no key
     "lmstudio:NAME"                 http://localhost:1234/v1, no key
     "vllm:NAME"                     http://localhost:8000/v1 (VLLM_BASE_URL overrides), no key
@@ -11,7 +13,9 @@ Names:
     "scripted"                      the offline ScriptedModel
     "replay:PATH"                   replay a recorded cassette (offline)
 
-Provider modules are imported only when a name asks for them.
+Provider modules are imported only when a name asks for them. A base URL keeps its query
+string (the path is appended before it) and may not hold credentials (`user:KEY@host` is a
+ConfigError: pass the key as api_key= or its variable).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ _PRESETS: dict[str, tuple[str, str, str | None]] = {
     "llamacpp": ("http://localhost:8080/v1", "LLAMACPP_BASE_URL", None),
     "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY"),
 }
-_PREFIXES = sorted([*_PRESETS, "openai", "replay", "scripted"])
+_PREFIXES = sorted([*_PRESETS, "azure", "openai", "replay", "scripted"])
 
 
 def default_model_name() -> str:
@@ -81,14 +85,25 @@ def resolve_model(model: str | Model | None) -> Model:
         from openstackai_nb.models.replay import ReplayModel
 
         return ReplayModel(rest)
+    if sep and prefix == "azure":
+        from openstackai_nb.models.openai import OpenAIChatModel
+
+        return OpenAIChatModel.azure(rest)
     if sep and prefix in _PRESETS:
         base, base_env, key_env = _PRESETS[prefix]
-        from openstackai_nb.models.openai import OpenAIChatModel
+        from openstackai_nb.models.openai import OpenAIChatModel, checked_base_url
 
         key = os.environ.get(key_env) if key_env else None
         if key_env and not key:
             raise ConfigError(f"{key_env} is not set: export it to use {prefix}: models")
-        return OpenAIChatModel(rest, base_url=os.environ.get(base_env) or base, api_key=key or "")
+        url = os.environ.get(base_env)
+        if url:
+            checked_base_url(url, base_env)  # names the variable when it holds credentials
+        preset = OpenAIChatModel(rest, base_url=url or base, api_key=key or "")
+        preset._url_env = base_env
+        if key_env:
+            preset._key_env = key_env
+        return preset
     if sep and prefix == "openai":
         name = rest
     elif sep and "/" not in prefix and not prefix.startswith("ft") and prefix.isidentifier():

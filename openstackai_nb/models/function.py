@@ -34,12 +34,17 @@ def call(name: str, /, **arguments: Any) -> ToolCallRequest:
 
 @dataclass(frozen=True)
 class Reply:
-    """What a model function may return: text, tool calls, or both."""
+    """What a model function may return: text, tool calls, or both; optionally reasoning and a finish reason."""
 
     text: str = ""
     """The answer text (streamed word by word)."""
     tool_calls: Sequence[ToolCallRequest] = field(default_factory=tuple)
     """Tools to call (use `call(name, **args)`)."""
+    reasoning: str = ""
+    """Reasoning ("thinking") text, streamed before the answer and kept apart from it."""
+    finish_reason: str | None = None
+    """Why the answer ended: "stop", "length", "content_filter", "refusal"...; default "tool_calls"
+    when there are tool calls, else "stop"."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,10 @@ class FunctionModel(Model):
             out = await out
         reply = _as_reply(out)
         words = 0
+        for word in _WORD_RE.findall(reply.reasoning):
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            yield ModelDelta("reasoning", text=word)
         for word in _WORD_RE.findall(reply.text):
             if self.delay:
                 await asyncio.sleep(self.delay)
@@ -108,12 +117,17 @@ class FunctionModel(Model):
             yield ModelDelta("text", text=word)
         for tc in reply.tool_calls:
             yield ModelDelta("tool_call", tool_call=tc)
+        yield ModelDelta("finish", text=reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop"))
         prompt = sum(len((m.content or "").split()) for m in messages)
         yield ModelDelta("usage", usage=Usage(prompt_tokens=prompt, completion_tokens=words, requests=1))
 
 
 def _as_reply(out: Any) -> Reply:
     if isinstance(out, Reply):
+        for name in ("text", "reasoning"):
+            value = getattr(out, name)
+            if not isinstance(value, str):
+                raise ModelError(f"Reply.{name} must be a str, got {type(value).__name__}: {value!r:.80}")
         return out
     if isinstance(out, str):
         return Reply(text=out)

@@ -1,8 +1,16 @@
-"""OpenAI-compatible chat completions over HTTP (OpenAI, Ollama, vLLM, llama.cpp, LM Studio...).
+"""OpenAI-compatible chat completions over HTTP (OpenAI, Azure OpenAI, Ollama, vLLM, llama.cpp...).
 
 One pooled httpx2 client per event loop (`_http.py`), SSE streaming with tool-call argument
 deltas assembled by index, retries with exponential backoff and jitter on 429/5xx and
-connection errors (Retry-After honoured) that never sleep past the run's deadline.
+connection errors (Retry-After honoured) that never sleep past the run's deadline; errors after
+retries say how many attempts were made over how long.
+
+What the servers really send is read in `_openai_wire.py` (content parts, reasoning, refusals,
+error objects). Here, the stream's framing: `[DONE]` ends the read at once (a server that keeps
+the connection open after it does not hold the run), an `error:` SSE field (llama.cpp), an
+`event: error` block or an error object fails the answer with the server's message (scrubbed),
+and a stream without any choice is an error ("the server sent an empty stream"), never an
+empty answer.
 """
 
 from __future__ import annotations
@@ -12,30 +20,35 @@ import email.utils
 import json
 import os
 import random
+import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from openstackai_nb._secrets import register_secret, scrub
-from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError
-from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest, ToolDefinition, Usage
+from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError, _rebuild
+from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
 from openstackai_nb.models import _http
-from openstackai_nb.models._sse import SSEParser
+from openstackai_nb.models._openai_wire import ChunkDecoder, error_detail
+from openstackai_nb.models._sse import SSEEvent, SSEParser
 from openstackai_nb.models.base import Model
 
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["DEFAULT_BASE_URL", "OpenAIChatModel"]
+__all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_BASE_URL", "OpenAIChatModel", "chat_url", "checked_base_url"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+"""The Azure OpenAI API version used when OPENAI_API_VERSION is not set (a GA version)."""
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _HINTS = {
     400: "the request was rejected: check the model name and the message/tool format",
-    401: "the API key was refused: check OPENAI_API_KEY (or api_key=...)",
+    401: "the API key was refused: check {key_env} (or api_key=...)",
     403: "access denied: check the key's permissions for this model",
-    404: "not found: check the base URL (OPENAI_BASE_URL) and the model name",
+    404: "not found: check the base URL ({url_env}) and the model name",
     422: "the request was rejected: check the model name and parameters",
 }
 
@@ -43,17 +56,33 @@ _HINTS = {
 class OpenAIChatModel(Model):
     """A model served by an OpenAI-compatible `/chat/completions` endpoint.
 
+    The request goes to `base_url` + "/chat/completions"; a query string in `base_url` is kept
+    after that path (`https://host/openai/deployments/x?api-version=V` posts to
+    `https://host/openai/deployments/x/chat/completions?api-version=V`).
+
+    A key never travels in a URL: a `base_url` with a user name or password in it
+    (`http://user:KEY@host/v1`) is refused with a ConfigError (that does not quote it) telling
+    you to pass the key as `api_key=`. It would otherwise be sent as Basic auth and shown
+    wherever the URL is (errors, reprs, history).
+
     Args:
         name: the model name sent to the endpoint, e.g. "gpt-4o-mini" or "llama3.2".
         base_url: the API root; default `OPENAI_BASE_URL`, else the OpenAI API.
         api_key: the key; default `OPENAI_API_KEY`. Not needed for local endpoints.
         stream: use server-sent events (True) or one JSON answer (False).
-        max_retries: retries on 429/5xx/connection errors (within the run's time limits).
+        max_retries: retries on 429/5xx/connection errors, and of a stream that broke before any
+            text arrived (all within the run's time limits).
         settings: extra body fields sent with every request (temperature, max_tokens...).
+        backoff: seconds before the first retry (doubled each time, with jitter).
+        key_header: the header that carries the key: "authorization" sends `Bearer KEY`; any
+            other name sends the key as it is (Azure OpenAI: "api-key").
 
     Raises:
-        ConfigError: no key for a remote endpoint.
+        ConfigError: no key for a remote endpoint; a base URL that is not http(s) or holds credentials.
     """
+
+    _key_env = "OPENAI_API_KEY"
+    _url_env = "OPENAI_BASE_URL"
 
     def __init__(
         self,
@@ -65,17 +94,17 @@ class OpenAIChatModel(Model):
         max_retries: int = 3,
         settings: Mapping[str, Any] | None = None,
         backoff: float = 0.5,
+        key_header: str = "authorization",
     ) -> None:
         if not name:
             raise ConfigError("model name is empty: pass e.g. model='gpt-4o-mini'")
         self.name = name
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"base_url must start with http:// or https://, got {self.base_url!r}")
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        source = "base_url" if base_url else self._url_env
+        self.base_url = checked_base_url(base_url or os.environ.get(self._url_env) or DEFAULT_BASE_URL, source)
+        key = api_key if api_key is not None else os.environ.get(self._key_env)
         if not key and not _http.is_local_url(self.base_url):
             raise ConfigError(
-                f"OPENAI_API_KEY is not set for {self.base_url}: export it, pass api_key=..., "
+                f"{self._key_env} is not set for {self.base_url}: export it, pass api_key=..., "
                 "or use a local server, e.g. model='ollama:llama3.2', or the offline model='scripted'"
             )
         register_secret(key)
@@ -86,12 +115,60 @@ class OpenAIChatModel(Model):
         self.max_retries = max_retries
         self.backoff = backoff
         self.settings = dict(settings or {})
-        self._url = self.base_url + "/chat/completions"
+        self._url = chat_url(self.base_url)
         self._parsed_url: httpx2.URL | None = None  # parsed on the first request (saves ~30 us per request)
         headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"}
         if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
+            header = key_header.strip().lower()
+            headers[header] = f"Bearer {self._api_key}" if header == "authorization" else self._api_key
         self._headers = headers
+
+    @classmethod
+    def azure(
+        cls,
+        deployment: str,
+        *,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        api_version: str | None = None,
+        **kwargs: Any,
+    ) -> OpenAIChatModel:
+        """An Azure OpenAI deployment (what `model="azure:DEPLOYMENT"` gives).
+
+        Posts to `{endpoint}/openai/deployments/{deployment}/chat/completions?api-version=...`
+        with the key in the `api-key` header.
+
+        Args:
+            deployment: the deployment's name (Azure routes by it, not by model name).
+            endpoint: the resource's endpoint; default `AZURE_OPENAI_ENDPOINT`
+                (e.g. https://my-resource.openai.azure.com).
+            api_key: the key; default `AZURE_OPENAI_API_KEY`.
+            api_version: default `OPENAI_API_VERSION`, else `DEFAULT_AZURE_API_VERSION`.
+            **kwargs: the other OpenAIChatModel options (stream, max_retries, settings...).
+
+        Raises:
+            ConfigError: no deployment, endpoint or key.
+        """
+        if not deployment:
+            raise ConfigError("an Azure deployment name is needed: model='azure:DEPLOYMENT'")
+        source = "endpoint" if endpoint else "AZURE_OPENAI_ENDPOINT"
+        endpoint = endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
+        if not endpoint:
+            raise ConfigError(
+                "AZURE_OPENAI_ENDPOINT is not set: export it (e.g. https://my-resource.openai.azure.com) "
+                "to use azure: models, or pass endpoint=..."
+            )
+        key = api_key if api_key is not None else os.environ.get("AZURE_OPENAI_API_KEY")
+        if not key:
+            raise ConfigError("AZURE_OPENAI_API_KEY is not set: export it to use azure: models, or pass api_key=...")
+        version = api_version or os.environ.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
+        root = checked_base_url(endpoint, source)
+        query = urlencode({"api-version": version})
+        base = f"{root}/openai/deployments/{quote(deployment, safe='')}?{query}"
+        model = cls(deployment, base_url=base, api_key=key, key_header="api-key", **kwargs)
+        model._key_env = "AZURE_OPENAI_API_KEY"
+        model._url_env = "AZURE_OPENAI_ENDPOINT"
+        return model
 
     @property
     def endpoint(self) -> str:
@@ -128,11 +205,18 @@ class OpenAIChatModel(Model):
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[ModelDelta]:
-        """POST the conversation and yield the answer as deltas (retrying when allowed)."""
+        """POST the conversation and yield the answer as deltas (retrying when allowed).
+
+        Retried: 408/409/429/5xx answers, connection errors, and a stream that broke (dropped,
+        or ended without finish_reason) before any text or reasoning was yielded. Once a delta
+        was yielded, a broken stream is an error: text is never taken back.
+        """
         import httpx2
 
         _http.check_host_allowed(self._url)
         content = self._body(messages, tools, settings)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         attempt = 0
         while True:
             retry_reason: str | None = None
@@ -147,15 +231,15 @@ class OpenAIChatModel(Model):
                     )
                 except (httpx2.TransportError, OSError) as exc:
                     retry_reason = f"connection error: {type(exc).__name__}: {scrub(str(exc)) or 'no detail'}"
-                    last_error: Exception = ModelError(
+                    last_error: ModelError = ModelError(
                         f"could not reach {self.base_url} for model {self.name!r} ({retry_reason}); "
-                        "check OPENAI_BASE_URL and that the server is running"
+                        f"check {self._url_env} and that the server is running"
                     )
                 else:
                     try:
                         if response.status_code >= 400:
                             body = (await response.aread()).decode("utf-8", "replace")
-                            last_error = self._http_error(response.status_code, body)
+                            last_error = self._http_error(response.status_code, body, response.headers)
                             if response.status_code not in RETRY_STATUSES:
                                 raise last_error
                             retry_reason = f"HTTP {response.status_code}"
@@ -165,25 +249,40 @@ class OpenAIChatModel(Model):
                                 deltas = self._read_sse(response)
                             else:
                                 deltas = self._read_json(response)
-                            async with aclosing(deltas):
-                                async for delta in deltas:
-                                    yield delta
-                            return
+                            sent = False
+                            try:
+                                async with aclosing(deltas):
+                                    async for delta in deltas:
+                                        sent = True
+                                        yield delta
+                            except _StreamBroke as broke:
+                                if sent:
+                                    raise broke.error from None
+                                retry_reason, last_error = broke.reason, broke.error
+                            else:
+                                return
                     finally:
                         await response.aclose()
+            attempts = attempt + 1
             if attempt >= self.max_retries:
-                raise last_error
+                raise _amended(last_error, _attempts(attempts, loop.time() - started)) from None
             delay = retry_after if retry_after is not None else self.backoff * (2**attempt) * random.uniform(0.5, 1.5)
             delay = min(delay, 60.0)
-            if deadline is not None and asyncio.get_running_loop().time() + delay >= deadline:
-                raise ModelError(f"{last_error} (not retried: waiting {delay:.1f}s would pass the run's time limit)")
+            if deadline is not None and loop.time() + delay >= deadline:
+                raise _amended(
+                    last_error,
+                    f"{_attempts(attempts, loop.time() - started)}; not retried: "
+                    f"waiting {delay:.1f}s would pass the run's time limit",
+                ) from None
             attempt += 1
             yield ModelDelta("retry", text=retry_reason or "retry", delay=delay)
             await asyncio.sleep(delay)
 
-    def _http_error(self, status: int, body: str) -> ModelHTTPError:
-        detail = _error_detail(body)
-        hint = _HINTS.get(status) or ("rate limited: slow down or raise your quota" if status == 429 else "")
+    def _http_error(self, status: int, body: str, headers: Mapping[str, str]) -> ModelHTTPError:
+        detail = error_detail(body, headers.get("content-type", ""))
+        hint = _HINTS.get(status, "").format(key_env=self._key_env, url_env=self._url_env)
+        if not hint and status == 429:
+            hint = "rate limited: slow down or raise your quota"
         if not hint and status >= 500:
             hint = "the server failed: try again later"
         msg = f"HTTP {status} from {self._url} for model {self.name!r}"
@@ -191,113 +290,186 @@ class OpenAIChatModel(Model):
             msg += f": {detail}"
         if hint:
             msg += f" ({hint})"
-        return ModelHTTPError(scrub(msg), status_code=status, model=self.name, body=scrub(body[:500]))
+        kept = detail if detail.startswith("an HTML page") else body[:500]
+        return ModelHTTPError(scrub(msg), status_code=status, model=self.name, body=scrub(kept))
 
     async def _read_json(self, response: httpx2.Response) -> AsyncGenerator[ModelDelta, None]:
         raw = await response.aread()
         try:
             data = json.loads(raw)
-            choice = data["choices"][0]
-            message = choice["message"]
-        except (ValueError, KeyError, IndexError, TypeError):
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("error") and not data.get("choices"):
+            detail = error_detail(raw.decode("utf-8", "replace"))
+            raise ModelError(scrub(f"{self._url} answered with an error for model {self.name!r}: {detail}"))
+        choices = data.get("choices") if isinstance(data, dict) else None
+        first = choices[0] if isinstance(choices, list) and choices else None
+        if not isinstance(data, dict) or not isinstance(first, dict):
             head = scrub(raw[:200].decode("utf-8", "replace"))
-            raise ModelError(f"unexpected answer from {self._url} (not a chat completion): {head!r}") from None
-        if message.get("content"):
-            yield ModelDelta("text", text=message["content"])
-        for i, call in enumerate(message.get("tool_calls") or ()):
-            fn = call.get("function") or {}
-            yield ModelDelta(
-                "tool_call",
-                tool_call=ToolCallRequest(
-                    id=call.get("id") or f"call_{i}", name=fn.get("name", ""), arguments=fn.get("arguments") or "{}"
-                ),
-            )
-        yield ModelDelta("usage", usage=_usage(data.get("usage")))
+            raise ModelError(f"unexpected answer from {self._url} (not a chat completion): {head!r}")
+        decoder = ChunkDecoder(self.name, "message")
+        # The whole message goes through the streaming path: one reader for both shapes.
+        whole = {"message": first.get("message"), "finish_reason": first.get("finish_reason")}
+        for delta in decoder.decode({"choices": [whole], "usage": data.get("usage")}):
+            yield delta
+        for delta in decoder.end():
+            yield delta
 
     async def _read_sse(self, response: httpx2.Response) -> AsyncGenerator[ModelDelta, None]:
         import httpx2
 
         parser = SSEParser()
-        calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
-        finished = False
+        decoder = ChunkDecoder(self.name)
         done = False
-        usage: Usage | None = None
-        chunks = 0
+        raw_chunks = response.aiter_raw()
         try:
-            async for raw in response.aiter_raw():
-                for data in parser.feed(raw):
-                    if data == "[DONE]":
-                        done = True
-                        continue
-                    chunks += 1
-                    try:
-                        payload = json.loads(data)
-                    except ValueError:
-                        raise ModelError(
-                            f"malformed server-sent event from {self._url} after {chunks - 1} chunks: "
-                            f"{scrub(data[:120])!r} is not JSON"
-                        ) from None
-                    if not isinstance(payload, dict):
-                        raise ModelError(f"malformed server-sent event from {self._url}: {scrub(data[:120])!r}")
-                    if "error" in payload:
-                        err = payload["error"]
-                        text = err.get("message", err) if isinstance(err, dict) else err
-                        raise ModelError(f"the endpoint reported an error mid-stream: {scrub(str(text))[:300]}")
-                    if payload.get("usage"):
-                        usage = _usage(payload["usage"])
-                    for choice in payload.get("choices") or ():
-                        delta = choice.get("delta") or {}
-                        text = delta.get("content")
-                        if text:
-                            yield ModelDelta("text", text=text)
-                        for tc in delta.get("tool_calls") or ():
-                            slot = calls.setdefault(tc.get("index", len(calls)), ["", "", ""])
-                            if tc.get("id"):
-                                slot[0] = tc["id"]
-                            fn = tc.get("function") or {}
-                            if fn.get("name"):
-                                slot[1] += fn["name"]
-                            if fn.get("arguments"):
-                                slot[2] += fn["arguments"]
-                        if choice.get("finish_reason"):
-                            finished = True
-        except httpx2.TransportError as exc:
-            raise ModelError(
-                f"the connection to {self.base_url} dropped mid-stream after {chunks} chunks "
-                f"({type(exc).__name__}); the answer is incomplete"
-            ) from None
-        if not (finished or done):
-            raise ModelError(
-                f"the stream from {self._url} ended after {chunks} chunks without finish_reason or [DONE]; "
-                "the answer would be truncated"
+            try:
+                async for raw in raw_chunks:
+                    for event in parser.feed(raw):
+                        deltas = self._event(event, decoder)
+                        if deltas is None:
+                            done = True
+                            break
+                        for delta in deltas:
+                            yield delta
+                    if done:
+                        break
+                else:
+                    for event in parser.flush():  # a last event without its blank line
+                        deltas = self._event(event, decoder)
+                        if deltas is None:
+                            done = True
+                            break
+                        for delta in deltas:
+                            yield delta
+            except httpx2.TransportError as exc:
+                raise _StreamBroke(
+                    f"the stream dropped after {decoder.chunks} chunks ({type(exc).__name__})",
+                    ModelError(
+                        f"the connection to {self.base_url} dropped mid-stream after {decoder.chunks} chunks "
+                        f"({type(exc).__name__}); the answer is incomplete"
+                    ),
+                ) from None
+            if done:
+                await _drain(raw_chunks)
+        finally:
+            await raw_chunks.aclose()
+        if not done and decoder.finish is None:
+            raise _StreamBroke(
+                f"the stream ended after {decoder.chunks} chunks without finish_reason or [DONE]",
+                ModelError(
+                    f"the stream from {self._url} ended after {decoder.chunks} chunks without finish_reason or "
+                    "[DONE]; the answer would be truncated"
+                ),
             )
-        for index in sorted(calls):
-            call_id, name, args = calls[index]
-            yield ModelDelta(
-                "tool_call", tool_call=ToolCallRequest(id=call_id or f"call_{index}", name=name, arguments=args or "{}")
+        if not decoder.seen:
+            raise ModelError(
+                f"the server sent an empty stream: {self._url} answered {decoder.chunks} chunks without any choice "
+                f"for model {self.name!r}, then [DONE]; check the model name and the server's logs"
             )
-        yield ModelDelta("usage", usage=usage or Usage(requests=1))
+        for delta in decoder.end():
+            yield delta
+
+    def _event(self, event: SSEEvent, decoder: ChunkDecoder) -> list[ModelDelta] | None:
+        """The deltas of one SSE event; None for [DONE]. Raises ModelError for an error event."""
+        if event.event == "error" or "error" in event.extra:
+            text = event.extra.get("error") or event.data
+            raise ModelError(
+                scrub(
+                    f"the server reported an error mid-stream for model {self.name!r} after {decoder.chunks} chunks: "
+                    f"{error_detail(text, limit=300) or 'no detail'}"
+                )
+            )
+        data = event.data
+        if data == "[DONE]":
+            return None
+        if not data:
+            return []
+        decoder.chunks += 1
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise ModelError(
+                f"malformed server-sent event from {self._url} after {decoder.chunks - 1} chunks: "
+                f"{scrub(data[:120])!r} is not a JSON object"
+            )
+        return decoder.decode(payload)
 
 
-def _usage(raw: Any) -> Usage:
-    if not isinstance(raw, dict):
-        return Usage(requests=1)
-    return Usage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
-        requests=1,
-    )
+class _StreamBroke(Exception):
+    """A stream that broke off (dropped, or ended early): retryable while nothing was yielded."""
+
+    def __init__(self, reason: str, error: ModelError) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
 
 
-def _error_detail(body: str) -> str:
+_DONE_GRACE = 0.05
+"""Seconds to wait after [DONE] for the response's end, so the connection can be reused."""
+
+
+async def _drain(raw_chunks: AsyncIterator[bytes]) -> None:
+    """Read what follows [DONE] (normally just the body's end) for at most `_DONE_GRACE` seconds.
+
+    [DONE] ends the answer: a server that keeps the connection open after it must not hold the
+    run. Reading the body's end lets the pool reuse the connection; if it does not come at
+    once, the connection is closed instead.
+    """
+    import httpx2
+
     try:
-        data = json.loads(body)
-        err = data.get("error", data) if isinstance(data, dict) else data
-        text = err.get("message", "") if isinstance(err, dict) else str(err)
-    except ValueError:
-        text = body
-    text = " ".join(str(text).split())
-    return text[:200] + ("..." if len(text) > 200 else "")
+        async with asyncio.timeout(_DONE_GRACE):
+            async for _ in raw_chunks:
+                pass
+    except (TimeoutError, httpx2.TransportError):
+        pass
+
+
+def _attempts(attempts: int, seconds: float) -> str:
+    return f"{attempts} attempt{'s' if attempts != 1 else ''} over {seconds:.1f} s"
+
+
+def _amended(error: ModelError, note: str) -> ModelError:
+    """The same error (class and fields) with a note on the attempts made."""
+    amended = _rebuild(type(error), {**error.__dict__, "message": f"{error.message} (after {note})"})
+    assert isinstance(amended, ModelError)
+    return amended
+
+
+def checked_base_url(url: str, source: str) -> str:
+    """`url` without a trailing slash (its query string kept); ConfigError if not http(s) or with credentials.
+
+    Args:
+        url: the base URL.
+        source: where it came from, named in the error (e.g. "base_url" or "OPENAI_BASE_URL").
+    """
+    url = url.strip()
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{source} must start with http:// or https://, got {_redacted(url)!r}")
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{source} has a user name or password in it ({_redacted(url)}): a key is never sent from a URL (it "
+            "would go out as Basic auth and show wherever the URL is). Give the URL without the 'user:password@' "
+            "part and pass the key as api_key=... (or its environment variable)"
+        )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
+
+
+def chat_url(base_url: str) -> str:
+    """The chat-completions URL of a base URL: the path appended before any query string."""
+    parts = urlsplit(base_url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/chat/completions", parts.query, ""))
+
+
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#@]*@")
+
+
+def _redacted(url: str) -> str:
+    return scrub(_USERINFO.sub(r"\1***@", url))
 
 
 def _retry_after(response: httpx2.Response) -> float | None:

@@ -15,8 +15,13 @@ The cassette is JSON lines: a header line, then one line per exchange::
     {"type": "header", "format": "openstackai-nb-cassette", "version": 1, ...}
     {"type": "exchange", "key": "<sha256>", "model": "gpt-4o-mini",
      "request": {"messages": 3, "tools": ["get_weather"], "last_user": "...", "last": "..."},
-     "deltas": [{"kind": "text", "text": "Hel"}, {"kind": "tool_call", "id": ..., "name": ...,
-                "arguments": "{...}"}, {"kind": "usage", "prompt_tokens": 9, ...}]}
+     "deltas": [{"kind": "reasoning", "text": "Think"}, {"kind": "text", "text": "Hel"},
+                {"kind": "tool_call", "id": ..., "name": ..., "arguments": "{...}"},
+                {"kind": "finish", "text": "tool_calls"}, {"kind": "usage", "prompt_tokens": 9, ...}]}
+
+Reasoning and finish deltas were added to version 1 without a version bump: cassettes recorded
+before them still replay (their runs have no finish_reason), but an older openstackai-nb
+rejects a cassette that holds them ("unknown delta kind").
 
 Every string is scrubbed (`_secrets.scrub_data`) before it is written, lines are written whole
 under a lock (and `flock` between processes), so concurrent runs never interleave.
@@ -145,8 +150,8 @@ def _summary(messages: Sequence[Message], tools: Sequence[ToolDefinition]) -> di
 
 # -- deltas <-> JSON -------------------------------------------------------------------------------
 def _delta_to_json(d: ModelDelta) -> dict[str, Any] | None:
-    if d.kind == "text":
-        return {"kind": "text", "text": d.text}
+    if d.kind in ("text", "reasoning", "finish"):
+        return {"kind": d.kind, "text": d.text}
     if d.kind == "tool_call" and d.tool_call is not None:
         tc = d.tool_call
         return {"kind": "tool_call", "id": tc.id, "name": tc.name, "arguments": tc.arguments}
@@ -163,8 +168,8 @@ def _delta_to_json(d: ModelDelta) -> dict[str, Any] | None:
 
 def _delta_from_json(d: Mapping[str, Any]) -> ModelDelta:
     kind = d.get("kind")
-    if kind == "text":
-        return ModelDelta("text", text=str(d.get("text", "")))
+    if kind in ("text", "reasoning", "finish"):
+        return ModelDelta(kind, text=str(d.get("text", "")))
     if kind == "tool_call":
         call = ToolCallRequest(id=str(d["id"]), name=str(d["name"]), arguments=str(d.get("arguments", "{}")))
         return ModelDelta("tool_call", tool_call=call)
@@ -415,11 +420,11 @@ class RecordingModel(Model):
 
 
 def _scrub_split_secrets(deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Merge a run of text deltas into one when a secret spans their boundaries.
+    """Merge a run of text (or reasoning) deltas into one when a secret spans their boundaries.
 
     Each string is scrubbed on its own when written, which misses a key streamed in pieces
-    ("sk-test-" then "SECRET..."): scrub each run of consecutive text deltas as a whole, and
-    where that finds something, keep the run as a single scrubbed delta.
+    ("sk-test-" then "SECRET..."): scrub each run of consecutive deltas of one kind as a whole,
+    and where that finds something, keep the run as a single scrubbed delta.
     """
     out: list[dict[str, Any]] = []
     run: list[dict[str, Any]] = []
@@ -429,14 +434,16 @@ def _scrub_split_secrets(deltas: list[dict[str, Any]]) -> list[dict[str, Any]]:
             joined = "".join(d["text"] for d in run)
             cleaned = scrub(joined)
             if cleaned != joined and "".join(scrub(d["text"]) for d in run) != cleaned:
-                out.append({"kind": "text", "text": cleaned})
+                out.append({"kind": run[0]["kind"], "text": cleaned})
                 run.clear()
                 return
         out.extend(run)
         run.clear()
 
     for d in deltas:
-        if d["kind"] == "text":
+        if d["kind"] in ("text", "reasoning"):
+            if run and run[0]["kind"] != d["kind"]:
+                flush()
             run.append(d)
         else:
             flush()

@@ -105,16 +105,36 @@ class RunContext:
 
     Args:
         variables: initial variables (copied).
-        run_id: the run's id; filled from RunConfig.run_id when None.
+        run_id: the run's id; filled from RunConfig.run_id when empty.
+        turn_count: the turn the run is in (the run keeps it up to date; starts at 0).
+        history: the conversation so far, as `Message`s or dicts with role/content. A run given
+            this context and no `history=` of its own continues this conversation; while it
+            runs, `history` is the run's whole conversation (system message included).
+
+    Example:
+        >>> ctx = RunContext(run_id="run-123", turn_count=0, variables={"user": "Alice"}, history=[])
+        >>> ctx.get_variable("user")
+        'Alice'
     """
 
     __slots__ = ("_start", "history", "run_id", "turn_count", "variables")
 
-    def __init__(self, variables: dict[str, Any] | None = None, *, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        variables: dict[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        turn_count: int = 0,
+        history: list[Message] | list[dict[str, Any]] | None = None,
+    ) -> None:
+        if isinstance(turn_count, bool) or not isinstance(turn_count, int) or turn_count < 0:
+            raise ConfigError(f"RunContext turn_count must be a whole number >= 0, got {turn_count!r}")
+        if history is not None and not isinstance(history, list | tuple):
+            raise ConfigError(f"RunContext history must be a list of messages, got {type(history).__name__}")
         self.run_id: str = run_id or ""
-        self.turn_count: int = 0
+        self.turn_count: int = turn_count
         self.variables: dict[str, Any] = dict(variables or {})
-        self.history: list[Message] = []
+        self.history: list[Any] = list(history or ())
         self._start = time.monotonic()
 
     def elapsed_time(self) -> float:

@@ -24,7 +24,7 @@ from contextlib import aclosing, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from openstackai_nb.errors import AgentError, ConfigError, MaxTurnsExceeded, ToolError
+from openstackai_nb.errors import AgentError, ConfigError, MaxTurnsExceeded, ModelError, ToolError, _with_result
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.messages import Message, StreamEvent, ToolCallRequest
 from openstackai_nb.runner.config import RunConfig, RunContext, RunStatus
@@ -222,7 +222,7 @@ class _Run:
         if not self.context.run_id:
             self.context.run_id = config.run_id
         msgs = [Message(role="system", content=agent.instructions)] if agent.instructions else []
-        msgs.extend(_coerce_history(history))
+        msgs.extend(_coerce_history(history if history is not None else self.context.history))
         msgs.append(Message(role="user", content=user_input))
         self.messages = msgs
         self.context.history = msgs
@@ -240,6 +240,9 @@ class _Run:
         self._t0 = 0.0
         self._turn_text: list[str] = []
         self._last_text = ""
+        self._reasoning: list[str] = []  # each turn's reasoning text, joined into result.reasoning
+        self.failure: Exception | None = None
+        """The exception that ended the run FAILED (run_stream raises a copy carrying the result)."""
 
     # -- helpers -----------------------------------------------------------------------------
     def _send(self, event: StreamEvent) -> None:
@@ -335,8 +338,10 @@ class _Run:
             result.error = "cancelled (interrupted before the run finished)"
             self._send(StreamEvent("error", content="cancelled", error=result.error, turn=result.turn_count))
         except AgentError as exc:
+            self.failure = exc
             self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - e.g. a FunctionModel bug: the run ends FAILED
+            self.failure = exc
             self._fail(f"{type(exc).__name__}: {exc}")
         finally:
             started.cancel()
@@ -380,6 +385,8 @@ class _Run:
     async def _turn(self, turn: int, deadline: float) -> bool:
         """One model call and its tools; True when the answer is final."""
         self._turn_text = parts = []
+        thoughts: list[str] = []
+        finish: str | None = None
         calls: list[ToolCallRequest] = []
         span = self._open("model", self.model.name, turn)
         retries: list[str] = []
@@ -391,11 +398,21 @@ class _Run:
                 async for d in deltas:
                     kind = d.kind
                     if kind == "text":
+                        if not isinstance(d.text, str):  # only text ever reaches the answer and its events
+                            raise ModelError(_not_text(self.model.name, d.text))
                         parts.append(d.text)
                         if self._emit is not None:
                             self._emit(StreamEvent("text", content=d.text, turn=turn))
+                    elif kind == "reasoning":
+                        if not isinstance(d.text, str):
+                            raise ModelError(_not_text(self.model.name, d.text, "reasoning"))
+                        thoughts.append(d.text)
+                        if self._emit is not None:
+                            self._emit(StreamEvent.reasoning(d.text, turn=turn))
                     elif kind == "tool_call" and d.tool_call is not None:
                         calls.append(d.tool_call)
+                    elif kind == "finish":
+                        finish = d.text or None
                     elif kind == "usage" and d.usage is not None:
                         self.result.usage.add(d.usage)
                     elif kind == "retry":
@@ -403,11 +420,15 @@ class _Run:
         except BaseException as exc:
             cancelled = isinstance(exc, asyncio.CancelledError)
             details: dict[str, Any] = {"retries": retries} if retries else {}
+            details.update(self._model_facts(finish, thoughts))
+            self.result.finish_reason = finish  # the last model call's, even when it broke off
             if not cancelled:
                 details["error"] = str(exc)[:300]
             self._close(span, "cancelled" if cancelled else "error", **details)
             raise
-        self._close(span, "ok", **({"retries": retries} if retries else {}))
+        details = {"retries": retries} if retries else {}
+        self._close(span, "ok", **details, **self._model_facts(finish, thoughts))
+        self.result.finish_reason = finish
         text = "".join(parts)
         if text:
             self._last_text = text
@@ -423,6 +444,17 @@ class _Run:
         if failed and self.config.stop_on_tool_error:
             raise ToolError(f"{failed[0]} (stop_on_tool_error=True ended the run)")
         return False
+
+    def _model_facts(self, finish: str | None, thoughts: list[str]) -> dict[str, Any]:
+        """A model call's finish reason and reasoning, for its span; keeps the reasoning on the result."""
+        facts: dict[str, Any] = {}
+        if finish:
+            facts["finish_reason"] = finish
+        if thoughts:
+            facts["reasoning"] = reasoning = "".join(thoughts)
+            self._reasoning.append(reasoning)
+            self.result.reasoning = "\n\n".join(self._reasoning)
+        return facts
 
     async def _call_tool(self, turn: int, req: ToolCallRequest) -> str | None:
         """Run one tool call; record it; append the tool message. Returns the error, if any.
@@ -548,12 +580,28 @@ def _text_of(exc: BaseException) -> str:
         return f"<{type(exc).__name__} whose message cannot be shown>"
 
 
+def _not_text(model: str, value: object, what: str = "text") -> str:
+    return (
+        f"model {model!r} produced a {what} delta that is a {type(value).__name__}, not a str: "
+        f"{value!r:.120}; a provider must turn content parts into text before the run loop sees them"
+    )
+
+
 def _loose_arguments(raw: str) -> dict[str, Any]:
     try:
         data = json.loads(raw) if raw.strip() else {}
     except ValueError:
         return {"_raw": raw[:500]}
     return data if isinstance(data, dict) else {"_raw": data}
+
+
+def _stream_failure(run: _Run) -> AgentError:
+    """The error run_stream raises for a run that ended FAILED: the run's own, carrying its result."""
+    result = run.result
+    message = result.error or f"the run ended {result.status.value}"
+    if isinstance(run.failure, AgentError):
+        return _with_result(run.failure, result, message)
+    return _with_result(ModelError(message), result)
 
 
 class Runner:
@@ -614,11 +662,27 @@ class Runner:
         context: RunContext | None = None,
         history: HistoryInput | None = None,
     ) -> AsyncGenerator[str, None]:
-        """Yield the answer's text deltas as they arrive."""
-        from openstackai_nb.runner.streaming import StreamingRunner
+        """Yield the answer's text deltas as they arrive; raise once they stop if the run did not complete.
 
-        events = StreamingRunner(agent).run(input, config=config, context=context, history=history)
-        async with aclosing(events) as stream:
+        A stream never ends silently on a truncated answer: after yielding what arrived, a run
+        that did not end COMPLETED raises. Text already yielded is never taken back; a provider
+        may retry a stream that broke before any text reached you (the caller sees one answer).
+        Reasoning ("thinking") text is not yielded: use StreamingRunner for "reasoning" events.
+
+        Raises:
+            ConfigError: bad arguments, before anything runs.
+            openstackai_nb.errors.TimeoutError: max_time or timeout_per_turn ran out (`.result`).
+            AgentError: the run ended FAILED: the run's own error (`ModelError`, `ModelHTTPError`,
+                `ToolError`, `MaxTurnsExceeded`...; a `ModelError` for a model function's bug),
+                with `.result` the FAILED RunResult (error, partial output).
+            asyncio.CancelledError: the task was cancelled (the run is recorded CANCELLED).
+        """
+        from openstackai_nb.runner.streaming import _events
+
+        run = _Run(agent, input, config, context, history)
+        async with aclosing(_events(run)) as stream:
             async for event in stream:
                 if event.type == "text":
                     yield event.content
+        if run.result.status is not RunStatus.COMPLETED:
+            raise _stream_failure(run) from (None if isinstance(run.failure, AgentError) else run.failure)

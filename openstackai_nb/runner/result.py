@@ -119,7 +119,7 @@ class Span(_ScrubbedRepr):
     outcome: Outcome = "running"
     """ok, error, cancelled, timeout (running while open)."""
     attributes: dict[str, Any] = Field(default_factory=dict)
-    """Extra facts: retries, error text, tokens."""
+    """Extra facts: retries, error text; for model spans finish_reason and reasoning."""
 
 
 class RunResult(BaseModel):
@@ -153,6 +153,13 @@ class RunResult(BaseModel):
     """RunConfig.metadata, carried through."""
     error: str | None = None
     """Why the run failed, was cancelled or timed out; None when it completed."""
+    finish_reason: str | None = None
+    """Why the last model call stopped, as the model reported it: stop, length (cut at the token
+    limit), tool_calls, content_filter, refusal (`final_output` then holds the refusal)...; None
+    when the model did not say. length and content_filter runs are COMPLETED but incomplete."""
+    reasoning: str | None = None
+    """The model's reasoning ("thinking") text over the run, never part of `final_output`; each
+    turn's own is the `reasoning` attribute of its model span in `trace`. None without any."""
     messages: list[Message] = Field(default_factory=list)
     """The whole conversation, system message included."""
     trace: list[Span] = Field(default_factory=list)

@@ -19,7 +19,7 @@ _END = object()
 
 
 class StreamingRunner:
-    """Run an agent and yield its `StreamEvent`s: text, tool_call, tool_result, turn, error, done.
+    """Run an agent and yield its `StreamEvent`s: text, reasoning, tool_call, tool_result, turn, error, done.
 
     Example:
         >>> async def main():
@@ -27,14 +27,15 @@ class StreamingRunner:
         ...         if event.type == "text":
         ...             print(event.content, end="")
 
-    Breaking out of the loop cancels the run (recorded CANCELLED). A timeout is raised after
-    the "done" event, as `errors.TimeoutError` with the partial result.
+    Breaking out of the loop cancels the run (recorded CANCELLED). A failed run ends with an
+    "error" event, then "done" carrying the FAILED result (nothing is raised). A timeout is
+    raised after the "done" event, as `errors.TimeoutError` with the partial result.
     """
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
 
-    async def run(
+    def run(
         self,
         input: str,  # noqa: A002 - the documented name
         *,
@@ -42,19 +43,23 @@ class StreamingRunner:
         context: RunContext | None = None,
         history: HistoryInput | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
-        """Start the run and yield its events until "done"."""
-        run = _Run(self.agent, input, config, context, history)
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        task = asyncio.ensure_future(run.execute(queue.put_nowait))
-        task.add_done_callback(lambda _: queue.put_nowait(_END))
-        try:
-            while True:
-                item = await queue.get()
-                if item is _END:
-                    break
-                yield item  # type: ignore[misc]
-            await task  # re-raises TimeoutError (cancellation re-raises CancelledError)
-        finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+        """Start the run and yield its events until "done" (arguments are checked at this call)."""
+        return _events(_Run(self.agent, input, config, context, history))
+
+
+async def _events(run: _Run) -> AsyncGenerator[StreamEvent, None]:
+    """Execute `run` as a task and yield its events until "done" (`run_stream` reads the same)."""
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    task = asyncio.ensure_future(run.execute(queue.put_nowait))
+    task.add_done_callback(lambda _: queue.put_nowait(_END))
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                break
+            yield item  # type: ignore[misc]
+        await task  # re-raises TimeoutError (cancellation re-raises CancelledError)
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -131,7 +131,7 @@ def test_cassette_is_json_lines_with_a_header_and_readable_requests(own_server: 
     assert first["model"] == "gpt-4o-mini"
     assert first["request"]["last_user"] == "Add 2 and 3, and shout hi"
     assert first["request"]["tools"] == ["add", "shout"]
-    assert [d["kind"] for d in first["deltas"]] == ["tool_call", "tool_call", "usage"]
+    assert [d["kind"] for d in first["deltas"]] == ["tool_call", "tool_call", "finish", "usage"]
     assert first["deltas"][0] == {"kind": "tool_call", "id": "call_a", "name": "add", "arguments": '{"a": 2, "b": 3}'}
     assert second["request"]["last"].startswith("tool ")
     assert "".join(d["text"] for d in second["deltas"] if d["kind"] == "text") == "The sum is 5 and the shout is HI."

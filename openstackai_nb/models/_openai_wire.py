@@ -1,0 +1,264 @@
+"""The OpenAI chat-completions wire format, read as the servers that speak it really write it.
+
+`ChunkDecoder` turns `chat.completion.chunk` payloads (and, through the same path, a whole
+`chat.completion` message) into `ModelDelta`s:
+
+- `content` is a string, or a list of typed parts (Mistral's reasoning models stream
+  `[{"type": "thinking", "thinking": [{"type": "text", "text": ...}]}]` before plain strings):
+  text parts are joined into the answer, thinking/reasoning parts go to the reasoning channel,
+  refusal parts to the refusal. Anything else is a `ModelError` naming the field and the model:
+  no value other than `str` ever reaches the answer.
+- `reasoning_content` (DeepSeek, vLLM, Qwen) or `reasoning` (OpenRouter, Ollama, Groq, gpt-oss)
+  are reasoning deltas, never part of the answer.
+- `refusal` (OpenAI structured refusals) becomes the answer's text and finish_reason "refusal".
+- an `error` object in a chunk (OpenAI, OpenRouter) or finish_reason "error" fails the answer
+  with the server's message; a chunk with empty `choices` (Azure's first chunk carrying
+  `prompt_filter_results`, the usage chunk) is fine.
+
+`error_detail` makes one line out of an error body: the message of a JSON error, or the
+`<title>` of an HTML page (a proxy's 502), never the page itself.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from openstackai_nb._secrets import scrub
+from openstackai_nb.errors import ModelError
+from openstackai_nb.messages import ModelDelta, ToolCallRequest, Usage
+
+__all__ = ["ChunkDecoder", "error_detail", "split_content", "usage_of"]
+
+_TEXT_PARTS = frozenset({"text", "output_text"})
+_THINKING_PARTS = frozenset({"thinking", "reasoning"})
+_SILENT_PARTS = frozenset({"reference"})  # Mistral's citation markers: ids, no text
+_NOTHING: list[ModelDelta] = []
+
+
+def _shown(value: Any) -> str:
+    return scrub(repr(value)[:120])
+
+
+def _unreadable(field: str, model: str, value: Any) -> ModelError:
+    return ModelError(
+        f"model {model!r} sent {field} as a {type(value).__name__} ({_shown(value)}), not a string or a list of "
+        "content parts (text, thinking); the answer cannot be read. Check the server's version and settings, "
+        "or report this format"
+    )
+
+
+def _part_string(part: dict[str, Any], key: str, where: str, model: str) -> str:
+    value = part.get(key)
+    if value is None or isinstance(value, str):
+        return value or ""
+    raise _unreadable(f"{where}.{key}", model, value)
+
+
+def split_content(value: Any, field: str, model: str) -> tuple[str, str, str]:
+    """Return (text, reasoning, refusal) of a `content` value: a string or a list of parts.
+
+    Raises:
+        ModelError: a value or part that is neither (naming `field` and `model`).
+    """
+    if value is None:
+        return "", "", ""
+    if isinstance(value, str):
+        return value, "", ""
+    if not isinstance(value, list):
+        raise _unreadable(field, model, value)
+    text: list[str] = []
+    thought: list[str] = []
+    refusal: list[str] = []
+    for i, part in enumerate(value):
+        where = f"{field}[{i}]"
+        if isinstance(part, str):
+            text.append(part)
+            continue
+        if not isinstance(part, dict):
+            raise _unreadable(where, model, part)
+        kind = part.get("type")
+        if kind in _TEXT_PARTS:
+            text.append(_part_string(part, "text", where, model))
+        elif kind in _THINKING_PARTS:
+            # Mistral: {"type": "thinking", "thinking": [{"type": "text", ...}]}; others: a string.
+            inner = part.get(kind, part.get("text"))
+            t, r, _ = split_content(inner, f"{where}.{kind}", model)
+            thought.append(r + t)
+        elif kind == "refusal":
+            refusal.append(_part_string(part, "refusal", where, model))
+        elif kind not in _SILENT_PARTS:
+            raise ModelError(
+                f"model {model!r} sent a content part of type {scrub(str(kind))!r} in {where}; only text, "
+                "thinking/reasoning and refusal parts can be read. Check the server's settings, or report this format"
+            )
+    return "".join(text), "".join(thought), "".join(refusal)
+
+
+def _reasoning(value: Any, field: str, model: str) -> str:
+    """A reasoning value's text; a value that is neither text nor parts is left out (never the answer)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        t, r, _ = split_content(value, field, model)
+        return r + t
+    return ""
+
+
+def usage_of(raw: Any) -> Usage:
+    """Usage from a response's `usage` object (one request)."""
+    if not isinstance(raw, dict):
+        return Usage(requests=1)
+    return Usage(
+        prompt_tokens=int(raw.get("prompt_tokens") or 0),
+        completion_tokens=int(raw.get("completion_tokens") or 0),
+        requests=1,
+    )
+
+
+class ChunkDecoder:
+    """Turns one answer's chunk payloads into deltas; `end()` gives what comes once it is whole.
+
+    Args:
+        model: the model's name (named in errors).
+        part: "delta" for streamed chunks, "message" for a whole non-streamed answer.
+    """
+
+    __slots__ = ("calls", "chunks", "finish", "model", "part", "refused", "seen", "usage")
+
+    def __init__(self, model: str, part: str = "delta") -> None:
+        self.model = model
+        self.part = part
+        self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        self.chunks = 0
+        """Data payloads seen (the [DONE] marker excluded)."""
+        self.finish: str | None = None
+        """The last finish_reason reported."""
+        self.refused = False
+        self.seen = False
+        """Whether any choice arrived (False: the server sent an empty stream)."""
+        self.usage: Usage | None = None
+
+    def decode(self, payload: dict[str, Any]) -> list[ModelDelta]:
+        """The text and reasoning deltas of one payload (tool calls, finish, usage wait for `end`).
+
+        Raises:
+            ModelError: the payload carries an error, or a field cannot be read.
+        """
+        if payload.get("error"):
+            raise ModelError(
+                f"the server reported an error mid-answer for model {self.model!r}: "
+                f"{scrub(error_detail(json.dumps(payload), limit=300))}"
+            )
+        if payload.get("usage"):
+            self.usage = usage_of(payload["usage"])
+        choices = payload.get("choices")
+        if not choices:
+            return _NOTHING
+        if not isinstance(choices, list):
+            raise _unreadable("choices", self.model, choices)
+        out: list[ModelDelta] = []
+        for i, choice in enumerate(choices):
+            if not isinstance(choice, dict):
+                raise _unreadable(f"choices[{i}]", self.model, choice)
+            self.seen = True
+            self._choice(choice, f"choices[{i}].{self.part}", out)
+        return out
+
+    def _choice(self, choice: dict[str, Any], field: str, out: list[ModelDelta]) -> None:
+        delta = choice.get(self.part) or {}
+        if not isinstance(delta, dict):
+            raise _unreadable(field, self.model, delta)
+        thought = delta.get("reasoning_content") or delta.get("reasoning")
+        if thought:
+            thought = _reasoning(thought, f"{field}.reasoning", self.model)
+            if thought:
+                out.append(ModelDelta("reasoning", text=thought))
+        content = delta.get("content")
+        if content:
+            if type(content) is str:
+                out.append(ModelDelta("text", text=content))
+            else:
+                text, thought, refusal = split_content(content, f"{field}.content", self.model)
+                if thought:
+                    out.append(ModelDelta("reasoning", text=thought))
+                if text:
+                    out.append(ModelDelta("text", text=text))
+                if refusal:
+                    self.refused = True
+                    out.append(ModelDelta("text", text=refusal))
+        refusal = delta.get("refusal")
+        if refusal:
+            if not isinstance(refusal, str):
+                raise _unreadable(f"{field}.refusal", self.model, refusal)
+            self.refused = True
+            out.append(ModelDelta("text", text=refusal))
+        for tc in delta.get("tool_calls") or ():
+            self._tool_call(tc, f"{field}.tool_calls")
+        finish = choice.get("finish_reason")
+        if finish:
+            if finish == "error":
+                raise ModelError(
+                    f"the server ended the answer of model {self.model!r} with finish_reason 'error' "
+                    "(it gave no reason): try again"
+                )
+            self.finish = str(finish)
+
+    def _tool_call(self, tc: Any, field: str) -> None:
+        if not isinstance(tc, dict):
+            raise _unreadable(field, self.model, tc)
+        index = tc.get("index")
+        slot = self.calls.setdefault(index if isinstance(index, int) else len(self.calls), ["", "", ""])
+        if tc.get("id"):
+            slot[0] = str(tc["id"])
+        fn = tc.get("function") or {}
+        if not isinstance(fn, dict):
+            raise _unreadable(f"{field}.function", self.model, fn)
+        if fn.get("name"):
+            slot[1] += str(fn["name"])
+        args = fn.get("arguments")
+        if args:
+            slot[2] += args if isinstance(args, str) else json.dumps(args)  # some servers send an object
+
+    def end(self) -> list[ModelDelta]:
+        """The complete tool calls, the finish reason and the usage, once the answer is whole."""
+        out = [
+            ModelDelta(
+                "tool_call",
+                tool_call=ToolCallRequest(id=call_id or f"call_{index}", name=name, arguments=args or "{}"),
+            )
+            for index, (call_id, name, args) in sorted(self.calls.items())
+        ]
+        finish = "refusal" if self.refused else self.finish
+        if finish:
+            out.append(ModelDelta("finish", text=finish))
+        out.append(ModelDelta("usage", usage=self.usage or Usage(requests=1)))
+        return out
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_H1 = re.compile(r"<h1[^>]*>(.*?)</h1", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def error_detail(body: str, content_type: str = "", *, limit: int = 200) -> str:
+    """One line out of an error body: a JSON error's message, an HTML page's title, else the text."""
+    head = body.lstrip()[:300].lower()
+    if "html" in content_type.lower() or head.startswith(("<!doctype html", "<html")) or "<html" in head:
+        found = _TITLE.search(body) or _H1.search(body)
+        title = " ".join(html.unescape(_TAG.sub("", found.group(1))).split()) if found else ""
+        return f"an HTML page titled {title[:limit]!r}" if title else "an HTML page without a title"
+    try:
+        data = json.loads(body)
+        err = data.get("error", data) if isinstance(data, dict) else data
+        if isinstance(err, dict):
+            text = err.get("message") or err.get("detail") or ""
+            text = text if isinstance(text, str) else json.dumps(text)
+        else:
+            text = str(err)
+    except ValueError:
+        text = body
+    text = " ".join(text.split())
+    return text[:limit] + ("..." if len(text) > limit else "")
