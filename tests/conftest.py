@@ -8,7 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from openstackai_nb import store
 from openstackai_nb.models import _http
+from openstackai_nb.store import RunHistory
 from tests._env import CLEARED_PREFIXES, PROXY_VARS
 from tests._server import OpenAIServer
 
@@ -52,3 +54,12 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any model request leaving 127.0.0.1 fails loudly (no paid API by accident)."""
     monkeypatch.setattr(_http, "ALLOW_NON_LOOPBACK", False)
+
+
+@pytest.fixture
+def session_history(tmp_path) -> Iterator[RunHistory]:
+    """`openstackai_nb.history` for this test: a new store file under tmp_path."""
+    history = RunHistory(tmp_path / "history.sqlite")
+    previous = store.set_history(history)
+    yield history
+    store.set_history(previous)

@@ -4,27 +4,23 @@
 (`Runner.run_async`) on the private loop thread, so it works the same in a script and inside
 Jupyter; every run is recorded in history like any other (its metadata carries a
 ``compare_id``). The result is a pandas DataFrame with one row per pair; `side_by_side()` puts
-agents next to each other; `set_prices()` adds cost columns; `score=` adds score columns.
-
-Scheduling sits behind one small seam, `Scheduler` (`submit(jobs, ...) -> Handle`), whose
-local implementation bounds concurrency with an asyncio semaphore. A distributed scheduler
-(Dask, DESIGN.md §5b) implements the same two methods and streams results back the same way.
+agents next to each other; `set_prices()` (prices.py) adds cost columns; `score=` adds score
+columns. Where the runs execute is the scheduler's business (scheduler.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import queue
-import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from openstackai_nb._secrets import scrub
+from openstackai_nb.comparison.prices import price_table
+from openstackai_nb.comparison.scheduler import Job, LocalScheduler, Scheduler
 from openstackai_nb.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -34,18 +30,7 @@ if TYPE_CHECKING:
     from openstackai_nb.runner.config import RunConfig
     from openstackai_nb.runner.result import RunResult
 
-__all__ = [
-    "COMPARE_COLUMNS",
-    "Handle",
-    "Job",
-    "LocalScheduler",
-    "Scheduler",
-    "ScoreWarning",
-    "compare",
-    "get_prices",
-    "set_prices",
-    "side_by_side",
-]
+__all__ = ["COMPARE_COLUMNS", "ScoreWarning", "compare", "side_by_side"]
 
 COMPARE_COLUMNS = (
     "agent",
@@ -54,6 +39,7 @@ COMPARE_COLUMNS = (
     "run_id",
     "status",
     "final_output",
+    "finish_reason",
     "elapsed_time",
     "turn_count",
     "prompt_tokens",
@@ -67,214 +53,6 @@ Scorer = Callable[["RunResult", str], Any]
 
 class ScoreWarning(UserWarning):
     """A scorer raised; its column holds NaN for that run."""
-
-
-# -- prices ---------------------------------------------------------------------------------------
-
-_prices: dict[str, tuple[float, float]] = {}
-_prices_lock = threading.Lock()
-
-
-def set_prices(
-    prices: Mapping[str, Mapping[str, float]] | None, *, replace: bool = False
-) -> dict[str, dict[str, float]]:
-    """Give prices per model, in USD per million tokens, so `compare` adds cost columns.
-
-    Only models named here get a cost; every other model's cost is NaN (never guessed).
-    Names must match `RunResult.model` exactly (e.g. "gpt-4o-mini", "ollama:llama3.2").
-
-    Args:
-        prices: ``{"model": {"prompt": usd_per_million, "completion": usd_per_million}}``;
-            None with ``replace=True`` forgets every price.
-        replace: forget the prices given before (default: merge).
-
-    Returns:
-        The prices in force before the call.
-
-    Raises:
-        ConfigError: a price is missing, negative or not a number.
-
-    Example:
-        >>> set_prices({"gpt-4o-mini": {"prompt": 0.15, "completion": 0.60}})  # doctest: +SKIP
-    """
-    parsed: dict[str, tuple[float, float]] = {}
-    for model, entry in (prices or {}).items():
-        if not isinstance(model, str) or not model:
-            raise ConfigError(f"set_prices: model names must be non-empty strings, got {model!r}")
-        if not isinstance(entry, Mapping):
-            raise ConfigError(
-                f"set_prices: {model!r} must map to {{'prompt': usd_per_million, 'completion': usd_per_million}}, "
-                f"got {entry!r}"
-            )
-        unknown = set(entry) - {"prompt", "completion"}
-        if unknown:
-            raise ConfigError(
-                f"set_prices: {model!r} has unknown keys {sorted(unknown)}; use 'prompt' and 'completion'"
-            )
-        pair = []
-        for kind in ("prompt", "completion"):
-            value = entry.get(kind)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise ConfigError(
-                    f"set_prices: {model!r} needs a {kind!r} price in USD per million tokens (a number >= 0), "
-                    f"got {value!r}"
-                )
-            pair.append(float(value))
-        parsed[model] = (pair[0], pair[1])
-    with _prices_lock:
-        previous = get_prices()
-        if replace:
-            _prices.clear()
-        _prices.update(parsed)
-    return previous
-
-
-def get_prices() -> dict[str, dict[str, float]]:
-    """The prices given with `set_prices` (USD per million tokens)."""
-    return {m: {"prompt": p, "completion": c} for m, (p, c) in _prices.items()}
-
-
-# -- the scheduling seam ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Job:
-    """One (agent, input) run of a comparison."""
-
-    index: int
-    """Position in the result table."""
-    label: str
-    """The agent's label (its name, or the key given in a dict of agents)."""
-    agent: Agent
-    """The agent to run."""
-    input: str
-    """The prompt."""
-    config: RunConfig
-    """The run's config (its own run_id; metadata carries compare_id)."""
-
-
-Report = Callable[[str, Job, "RunResult | None"], None]
-"""`report(kind, job, result)`: kind "start" (result None) or "done"; called from any thread."""
-
-
-class Handle(Protocol):
-    """A submitted comparison: wait for it, or cancel it."""
-
-    def wait(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds; True once every job has ended."""
-        ...
-
-    def cancel(self) -> None:
-        """Stop the jobs (running runs end CANCELLED) and wait until they have stopped."""
-        ...
-
-    def results(self) -> list[RunResult]:
-        """The results in job order (after `wait` returned True); raises what the jobs raised."""
-        ...
-
-
-class Scheduler(Protocol):
-    """Where the runs of a comparison execute (local asyncio by default; Dask later)."""
-
-    def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report) -> Handle:
-        """Start the jobs, at most `concurrency` at a time; call `report` as each starts and ends."""
-        ...
-
-
-class _LocalHandle:
-    def __init__(self, jobs: Sequence[Job], concurrency: int, report: Report) -> None:
-        from openstackai_nb.runner import _sync
-
-        _sync.check_not_on_loop()
-        self._loop, self._holder, self._done = _sync.submit(_run_all(jobs, concurrency, report))
-
-    def wait(self, timeout: float) -> bool:
-        return self._done.wait(timeout)
-
-    def cancel(self) -> None:
-        from openstackai_nb.runner import _sync
-
-        _sync.cancel_and_wait(self._loop, self._holder, self._done)
-
-    def results(self) -> list[RunResult]:
-        return self._holder[0].result()
-
-
-class LocalScheduler:
-    """Runs jobs on this process's private run loop, bounded by an asyncio semaphore."""
-
-    def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report) -> Handle:
-        """Start the jobs on the private loop thread and return at once."""
-        return _LocalHandle(jobs, concurrency, report)
-
-
-async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> list[RunResult]:
-    from openstackai_nb.runner.executor import commits_deferred
-
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(job: Job) -> RunResult:
-        async with sem:
-            report("start", job, None)
-            result = await run_job(job)
-            report("done", job, result)
-            return result
-
-    # A run's history commit does not hold its slot; every run is committed before this returns.
-    async with commits_deferred():
-        tasks = [asyncio.ensure_future(one(job)) for job in jobs]
-        try:
-            return list(await asyncio.gather(*tasks))
-        except BaseException:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-
-
-async def run_job(job: Job) -> RunResult:
-    """Run one job to a RunResult: timeouts and errors become FAILED results, never exceptions."""
-    from openstackai_nb.errors import TimeoutError as RunTimeoutError
-    from openstackai_nb.runner.executor import Runner
-
-    try:
-        return await Runner.run_async(job.agent, job.input, config=job.config)
-    except RunTimeoutError as exc:
-        if exc.result is not None:
-            return exc.result
-        return _failed(job, exc)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - e.g. ConfigError before the run started: a FAILED row
-        return _failed(job, exc)
-
-
-def _failed(job: Job, exc: BaseException) -> RunResult:
-    """A FAILED result for a run that could not start (recorded in history like any run)."""
-    from openstackai_nb import store
-    from openstackai_nb._secrets import scrub
-    from openstackai_nb.runner.config import RunStatus
-    from openstackai_nb.runner.result import RunResult
-
-    result = RunResult(
-        run_id=job.config.run_id,
-        status=RunStatus.FAILED,
-        agent_name=job.agent.name,
-        model=_model_name(job.agent),
-        input=job.input,
-        started_at=datetime.now(UTC),
-        metadata=dict(job.config.metadata),
-        error=scrub(f"{type(exc).__name__}: {exc}"),
-    )
-    store.record(result, finished=True, wait=False)  # committed by compare()'s closing barrier
-    return result
-
-
-def _model_name(agent: Agent) -> str:
-    try:
-        return agent.model_name
-    except Exception:  # noqa: BLE001 - a broken model setting must not hide the row
-        return ""
 
 
 # -- compare ----------------------------------------------------------------------------------------
@@ -348,7 +126,7 @@ def compare(
 ) -> pd.DataFrame:
     """Run every agent on every input, concurrently, and return one row per (agent, input).
 
-    Columns: agent, model, input, run_id, status, final_output, elapsed_time, turn_count,
+    Columns: agent, model, input, run_id, status, final_output, finish_reason, elapsed_time, turn_count,
     prompt_tokens, completion_tokens, n_tool_calls, error; then one column per scorer; then
     prompt_cost, completion_cost and cost (USD) when prices were given with `set_prices`
     (NaN for models without a price). Rows are in agent order, then input order.
@@ -460,10 +238,11 @@ def _frame(jobs: Sequence[Job], results: Sequence[RunResult], scorers: Mapping[s
     data: dict[str, Any] = {
         "agent": [j.label for j in jobs],
         "model": [r.model for r in results],
-        "input": [j.input for j in jobs],
+        "input": [scrub(j.input) for j in jobs],
         "run_id": [r.run_id for r in results],
         "status": [r.status.value for r in results],
-        "final_output": [r.final_output for r in results],
+        "final_output": [None if r.final_output is None else scrub(r.final_output) for r in results],
+        "finish_reason": [r.finish_reason for r in results],
         "elapsed_time": np.array([r.elapsed_time for r in results], dtype=np.float64),
         "turn_count": np.array([r.turn_count for r in results], dtype=np.int64),
         "prompt_tokens": np.array([r.usage.prompt_tokens for r in results], dtype=np.int64),
@@ -473,7 +252,7 @@ def _frame(jobs: Sequence[Job], results: Sequence[RunResult], scorers: Mapping[s
     }
     for name, fn in scorers.items():
         data[name] = _score_column(name, fn, jobs, results)
-    prices = dict(_prices)
+    prices = price_table()
     if prices:
         prompt_cost = np.full(len(results), np.nan)
         completion_cost = np.full(len(results), np.nan)

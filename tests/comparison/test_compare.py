@@ -257,3 +257,13 @@ def test_every_run_is_committed_when_compare_returns(session_history: RunHistory
         stored = dict(conn.execute("SELECT run_id, status FROM runs").fetchall())
     assert set(df["run_id"]) <= set(stored) and len(df) == 40
     assert {stored[i] for i in df[df.agent == "bad"]["run_id"]} == {"FAILED"}
+
+
+def test_compare_table_is_scrubbed_and_has_finish_reason(session_history: RunHistory, monkeypatch) -> None:
+    key = "plain-secret-value-123"
+    monkeypatch.setenv("SERVICE_API_KEY", key)
+    df = compare(
+        [Agent(name="Echo", model=FunctionModel(echo, name="echo"))], [f"my key is {key}"], progress=False
+    )
+    assert key not in df.to_csv() and "[REDACTED]" in df.loc[0, "final_output"]
+    assert df["finish_reason"].tolist() == ["stop"]
