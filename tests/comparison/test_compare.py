@@ -262,8 +262,6 @@ def test_every_run_is_committed_when_compare_returns(session_history: RunHistory
 def test_compare_table_is_scrubbed_and_has_finish_reason(session_history: RunHistory, monkeypatch) -> None:
     key = "plain-secret-value-123"
     monkeypatch.setenv("SERVICE_API_KEY", key)
-    df = compare(
-        [Agent(name="Echo", model=FunctionModel(echo, name="echo"))], [f"my key is {key}"], progress=False
-    )
+    df = compare([Agent(name="Echo", model=FunctionModel(echo, name="echo"))], [f"my key is {key}"], progress=False)
     assert key not in df.to_csv() and "[REDACTED]" in df.loc[0, "final_output"]
     assert df["finish_reason"].tolist() == ["stop"]
