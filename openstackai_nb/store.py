@@ -494,10 +494,10 @@ class RunHistory:
     def to_html(self, path: str | os.PathLike[str], runs: Iterable[RunResult] | None = None, **options: Any) -> Path:
         """Write one self-contained HTML report of `runs` (default: every run of this history).
 
-        Delegates to `openstackai_nb.report.write_report` (options such as ``title=`` and
+        Delegates to `openstackai_nb.render.report.write_report` (options such as ``title=`` and
         ``figures=`` are passed on); model text is escaped and secrets scrubbed there.
         """
-        from openstackai_nb import report
+        from openstackai_nb.render import report
 
         return Path(report.write_report(list(self) if runs is None else list(runs), path, **options))
 

@@ -1,7 +1,7 @@
 """One self-contained HTML report of runs, to mail or attach: `write_report(runs, path)`.
 
 The file has no script and no external URL: inline CSS, figures embedded as base64 PNG. Each
-run gets render.py's card (status line, input, answer, error, tool table: the same view as in
+run gets `render.runs`' card (status line, input, answer, error, tool table: the same view as in
 the notebook) and its whole conversation in a collapsible transcript. Every model, tool and user
 string is escaped (`html.escape(quote=True)`) and the finished page is scrubbed of secrets
 (`_secrets.scrub`), so a `<script>` in an answer stays text and no key reaches the file.
@@ -12,7 +12,6 @@ string is escaped (`html.escape(quote=True)`) and the finished page is scrubbed 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import os
 from collections.abc import Iterable, Mapping
@@ -20,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb import render
 from openstackai_nb._secrets import scrub, scrub_data
+from openstackai_nb.render import runs as render
+from openstackai_nb.render.markdown import esc as _esc
 
 if TYPE_CHECKING:
     from openstackai_nb.runner.result import RunResult
@@ -53,10 +53,6 @@ overflow-wrap:anywhere}
 .msg.user{border-color:#0969da}.msg.assistant{border-color:#1a7f37}.msg.tool{border-color:#9a6700}
 .msg.system{border-color:#8c959f}
 """
-
-
-def _esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _as_result(run: RunResult | Mapping[str, Any]) -> RunResult:

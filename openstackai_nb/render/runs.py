@@ -5,8 +5,7 @@ all call this module; it uses only the stdlib so those callers can import it laz
 loop never imports it). Model and tool text is untrusted: every such string goes through
 `html.escape(quote=True)` before it becomes HTML, and through the same escape in markdown, so a
 `<script>` in an answer stays visible text everywhere. Markdown formatting of the final answer
-(paragraphs, lists, headings, emphasis, code) is applied *after* escaping, by a small converter
-that only ever emits tags it builds itself.
+is `render.markdown`'s.
 
 Secrets: every string of a run (status line, input, answer, error, tool arguments and results)
 goes through `_secrets.scrub` before it is formatted, so no view of a run shows a key, whatever
@@ -16,19 +15,18 @@ quoting and the preview's cut could otherwise split a key or change its bytes.
 
 from __future__ import annotations
 
-import html
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._secrets import scrub, scrub_data
+from openstackai_nb.render.markdown import esc as _esc
+from openstackai_nb.render.markdown import markdown_to_html
 
 if TYPE_CHECKING:
     from openstackai_nb.runner.result import RunResult, ToolCall
 
 __all__ = [
-    "markdown_to_html",
     "preview",
     "run_bundle",
     "run_html",
@@ -57,10 +55,6 @@ _STATUS_COLOURS = {
     "RUNNING": "#0969da",
     "QUEUED": "#57606a",
 }
-
-
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
@@ -162,97 +156,6 @@ def tool_rows(tool_calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-# -- a small, safe markdown subset ----------------------------------------------------------
-_INLINE_CODE = re.compile(r"`([^`\n]+)`")
-_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
-_ITALIC = re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])")
-_HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
-_BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
-_NUMBERED = re.compile(r"^\s*\d+[.)]\s+(.*)$")
-
-
-def _inline(escaped: str) -> str:
-    # `escaped` is already HTML-escaped: the tags added here are the only markup in the output.
-    codes: list[str] = []
-
-    def keep(m: re.Match[str]) -> str:
-        codes.append(f"<code>{m.group(1)}</code>")
-        return f"\x00{len(codes) - 1}\x00"
-
-    out = _INLINE_CODE.sub(keep, escaped)
-    out = _BOLD.sub(r"<strong>\1</strong>", out)
-    out = _ITALIC.sub(r"<em>\1</em>", out)
-    return re.sub(r"\x00(\d+)\x00", lambda m: codes[int(m.group(1))], out)
-
-
-def markdown_to_html(text: str) -> str:
-    """Render a safe markdown subset of untrusted text to HTML.
-
-    The text is escaped first; then paragraphs, headings, bullet and numbered lists, fenced code,
-    inline code, bold and italic become tags. Raw HTML in the text stays visible text.
-
-    Example:
-        >>> markdown_to_html("**hi** <script>")
-        '<p><strong>hi</strong> &lt;script&gt;</p>'
-    """
-    lines = text.replace("\r\n", "\n").split("\n")
-    out: list[str] = []
-    para: list[str] = []
-    items: list[str] = []
-    list_tag = ""
-
-    def close_para() -> None:
-        if para:
-            out.append("<p>" + "<br>\n".join(_inline(_esc(p)) for p in para) + "</p>")
-            para.clear()
-
-    def close_list() -> None:
-        nonlocal list_tag
-        if items:
-            out.append(f"<{list_tag}>" + "".join(f"<li>{i}</li>" for i in items) + f"</{list_tag}>")
-            items.clear()
-        list_tag = ""
-
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if line.strip().startswith("```"):
-            close_para()
-            close_list()
-            code: list[str] = []
-            i += 1
-            while i < len(lines) and not lines[i].strip().startswith("```"):
-                code.append(lines[i])
-                i += 1
-            out.append("<pre><code>" + _esc("\n".join(code)) + "</code></pre>")
-            i += 1
-            continue
-        heading, bullet, numbered = _HEADING.match(line), _BULLET.match(line), _NUMBERED.match(line)
-        if not line.strip():
-            close_para()
-            close_list()
-        elif heading:
-            close_para()
-            close_list()
-            level = len(heading.group(1))
-            out.append(f"<h{level}>{_inline(_esc(heading.group(2)))}</h{level}>")
-        elif bullet or numbered:
-            close_para()
-            tag = "ul" if bullet else "ol"
-            if list_tag and list_tag != tag:
-                close_list()
-            list_tag = tag
-            items.append(_inline(_esc((bullet or numbered).group(1))))  # type: ignore[union-attr]
-        elif items:
-            items[-1] += " " + _inline(_esc(line.strip()))
-        else:
-            para.append(line)
-        i += 1
-    close_para()
-    close_list()
-    return "\n".join(out)
 
 
 def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:

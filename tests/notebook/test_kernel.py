@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests._server import OpenAIServer, error, text_stream, tool_stream
-from tests.notebook._html import parse_tags
+from tests._html import parse_tags
 from tests.notebook._kernel import Execution, Kernel, kernel_env
 
 pytestmark = pytest.mark.kernel
@@ -24,7 +24,7 @@ KEY = "sk-test-SECRET-0123456789abcdef"
 EVIL = "Look: <script>alert(1)</script> <img src=x onerror=alert(2)> done"
 SETUP = """
 %load_ext openstackai_nb
-from tests.notebook._html import parse_tags
+from tests._html import parse_tags
 from openstackai_nb import Agent, Runner
 def get_weather(city: str) -> str:
     '''Get the weather for a city.'''

@@ -8,7 +8,7 @@ from openstackai_nb import Agent, Runner, render
 from openstackai_nb.messages import Usage
 from openstackai_nb.runner import RunResult, RunStatus
 from openstackai_nb.runner.result import ToolCall
-from tests.notebook._html import parse_tags
+from tests._html import parse_tags
 
 EVIL = "<script>alert(1)</script> and <img src=x onerror=alert(2)> \"quoted\" 'single'"
 
