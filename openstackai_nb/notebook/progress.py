@@ -11,34 +11,20 @@ drives the runs.
 
 from __future__ import annotations
 
-import html
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._secrets import scrub
+from openstackai_nb.notebook import is_jupyter
+from openstackai_nb.render.progress import ProgressRow, compare_progress_html
 
 if TYPE_CHECKING:
     from openstackai_nb.runner.result import RunResult
 
-__all__ = ["CompareProgress", "in_notebook", "make_progress"]
+__all__ = ["CompareProgress", "make_progress"]
 
 _MIN_INTERVAL = 0.25  # seconds between two updates of the view
-
-
-def in_notebook() -> bool:
-    """True inside a Jupyter kernel or Colab (a front end that renders HTML outputs)."""
-    if "IPython" not in sys.modules:
-        return False
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover
-        return False
-    shell = get_ipython()
-    if shell is None:
-        return False
-    name = type(shell).__name__
-    return name == "ZMQInteractiveShell" or "google.colab" in type(shell).__module__
 
 
 class _AgentRow:
@@ -132,30 +118,15 @@ class CompareProgress:
         return "\n".join(lines)
 
     def html(self, *, final: bool, interrupted: bool = False) -> str:
-        """The escaped HTML table."""
-        e = html.escape
-        out = [
-            _STYLE,
-            '<div class="osnb-cmp">',
-            f"<div><b>{e(self.summary(final=final, interrupted=interrupted))}</b></div>",
-        ]
-        out.append(
-            "<table><thead><tr><th>agent</th><th>model</th><th>progress</th><th>done</th><th>in flight</th>"
-            "<th>failed</th><th>mean time</th><th>tokens</th><th>latest answer</th></tr></thead><tbody>"
-        )
-        for label, r in self.rows.items():
-            width = int(80 * r.done / self.per_agent) if self.per_agent else 80
-            mean = f"{r.elapsed / r.done:.2f}s" if r.done else ""
-            last = r.last if len(r.last) <= 80 else r.last[:77] + "..."
-            failed = f'<span class="fail">{r.failed}</span>' if r.failed else "0"
-            out.append(
-                f"<tr><td>{e(self.shown[label], quote=True)}</td><td>{e(r.model, quote=True)}</td>"
-                f'<td><span class="bar" style="width:{width}px"></span></td>'
-                f"<td>{r.done}/{self.per_agent}</td><td>{r.running}</td><td>{failed}</td><td>{mean}</td>"
-                f"<td>{r.prompt + r.completion}</td><td>{e(last, quote=True)}</td></tr>"
+        """The escaped HTML table (built by `render.progress`)."""
+        rows = [
+            ProgressRow(
+                agent=self.shown[label], model=r.model, done=r.done, total=self.per_agent, running=r.running,
+                failed=r.failed, elapsed=r.elapsed, tokens=r.prompt + r.completion, latest=r.last,
             )
-        out.append("</tbody></table></div>")
-        return "".join(out)
+            for label, r in self.rows.items()
+        ]  # fmt: skip
+        return compare_progress_html(self.summary(final=final, interrupted=interrupted), rows)
 
     def _draw(self, *, final: bool, interrupted: bool = False) -> None:
         raise NotImplementedError
@@ -189,14 +160,6 @@ def _bar(done: int, total: int, width: int = 24) -> str:
     return "[" + "#" * filled + "-" * (width - filled) + "]"
 
 
-_STYLE = (
-    "<style>.osnb-cmp table{border-collapse:collapse;font-size:12px}"
-    ".osnb-cmp th,.osnb-cmp td{padding:2px 8px;text-align:left;border-bottom:1px solid #ddd}"
-    ".osnb-cmp .bar{display:inline-block;height:8px;background:#4c8bf5;vertical-align:middle}"
-    ".osnb-cmp .fail{color:#c62828}</style>"
-)
-
-
 class _NotebookProgress(CompareProgress):
     """A table (one row per agent) in one display output, updated in place."""
 
@@ -221,6 +184,6 @@ def make_progress(labels: list[str], per_agent: int, *, enabled: bool = True) ->
     """The progress view for this environment: notebook table, terminal line, or nothing."""
     if not enabled:
         return _NullProgress(labels, per_agent)
-    if in_notebook():
+    if is_jupyter():
         return _NotebookProgress(labels, per_agent)
     return _TerminalProgress(labels, per_agent)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from openstackai_nb import render
 from openstackai_nb._secrets import StreamScrubber, scrub, scrub_data
+from openstackai_nb.notebook import is_jupyter
 
 if TYPE_CHECKING:
     LiveView: type  # built on first use by __getattr__ (anywidget is imported then)
@@ -62,32 +63,7 @@ MAX_DELTA_WAIT = 0.2
 STATUS_TICK = 1.0
 """Seconds between status-line refreshes while nothing else changes (elapsed time)."""
 _STATIC = Path(__file__).parent / "static"
-_jupyter: bool | None = None
 _live_view_cls: type | None = None
-
-
-def is_jupyter() -> bool:
-    """Return True when running in a kernel with a rich front end (JupyterLab, Notebook, VS Code, Colab).
-
-    Decided once per process, as rich's `_is_jupyter` does: terminal IPython and plain Python
-    get streamed text instead of widgets.
-    """
-    global _jupyter
-    if _jupyter is None:
-        _jupyter = _detect_jupyter()
-    return _jupyter
-
-
-def _detect_jupyter() -> bool:
-    ipython_mod = sys.modules.get("IPython")
-    if ipython_mod is None:
-        return False
-    ip = ipython_mod.get_ipython()
-    if ip is None:
-        return False
-    if "google.colab" in sys.modules:
-        return True
-    return type(ip).__name__ == "ZMQInteractiveShell" or hasattr(ip, "kernel")
 
 
 def _widgets_available() -> bool:
