@@ -242,7 +242,7 @@ class Ours(Contender):
         from openstackai_nb.models.openai import OpenAIChatModel
 
         if not record:
-            from openstackai_nb.runner.executor import RunRecorder, set_recorder
+            from openstackai_nb.runner import RunRecorder, set_recorder
 
             set_recorder(RunRecorder())
 

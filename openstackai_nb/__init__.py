@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb.agent import Agent
 from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
 from openstackai_nb.runner.executor import Runner
+from openstackai_nb.store import session as _session  # noqa: F401 - installs the history's recorder
 from openstackai_nb.tools import tool
 
 if TYPE_CHECKING:
@@ -44,9 +45,7 @@ for _obj in (Agent, RunConfig, RunContext, RunResult, RunStatus, Runner, Streami
 def __getattr__(name: str) -> Any:
     # PEP 562: the session's history is created on first use, never at import.
     if name == "history":
-        from openstackai_nb.store import get_history
-
-        return get_history()
+        return _session.get_history()
     if name == "RunHistory":
         from openstackai_nb.store import RunHistory
 

@@ -66,10 +66,16 @@ class Agent:
         return self.model or default_model_name()
 
     def get_model(self) -> Model:
-        """Resolve the model (once); ConfigError for unknown names or missing keys."""
+        """Resolve the model (once); ConfigError for unknown names or missing keys.
+
+        While a cassette is recording (`%agent record`, `models.replay.recording`), the model
+        comes wrapped so that its exchanges are written to the cassette.
+        """
         if self._resolved is None:
             self._resolved = resolve_model(self.model)
-        return self._resolved
+        from openstackai_nb.models.replay import recording_wrapper
+
+        return recording_wrapper(self._resolved)
 
     def tool_definitions(self) -> list[ToolDefinition]:
         """What the model is told about the tools."""

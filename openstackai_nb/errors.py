@@ -14,6 +14,10 @@ The tree::
     └── TimeoutError (builtins.TimeoutError)
                                     max_time or timeout_per_turn ran out; carries `.result`
 
+    ToolArgumentsError (ValueError) a model's tool arguments did not validate (sent back to the
+                                    model as a tool error, never raised to the caller)
+    HistoryWarning (UserWarning)    something about the run history the user should know
+
 Messages say what happened, the value seen and what to do. They name environment variables
 and never print their values: every message is scrubbed of secrets when the error is made
 (`_secrets.scrub`), so a key quoted by an endpoint or a tool never reaches a traceback. Every
@@ -32,17 +36,19 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb._secrets import scrub
 
 if TYPE_CHECKING:
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
 __all__ = [
     "AgentError",
     "ConfigError",
     "HistoryError",
+    "HistoryWarning",
     "MaxTurnsExceeded",
     "ModelError",
     "ModelHTTPError",
     "ReplayMissError",
     "TimeoutError",
+    "ToolArgumentsError",
     "ToolError",
     "UsageError",
 ]
@@ -100,6 +106,14 @@ class ReplayMissError(ModelError):
 
 class HistoryError(AgentError):
     """The run history store cannot be opened, read or written (the message names the file)."""
+
+
+class HistoryWarning(UserWarning):
+    """Something about the run history the user should know (fallback location, a bad row, a new file)."""
+
+
+class ToolArgumentsError(ValueError):
+    """The model's arguments for a tool did not validate (sent back to the model as a tool error)."""
 
 
 class ToolError(AgentError):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
 __all__ = [
     "EventType",

@@ -5,65 +5,32 @@ annotations work) and the Google-style docstring once, builds a pydantic model o
 and the JSON schema the model sees. A parameter typed `RunContext` is filled by the runner and
 hidden from the schema. Arguments from the model are validated before the function runs; a
 failure becomes a tool error naming the field, which goes back to the model.
-
-Where a call runs:
-
-- a plain ``def`` runs in a thread of the package's own tool-thread pool (not the event loop's
-  default executor). Python cannot stop a thread, so a call that hangs keeps its thread; but once
-  the run stops waiting for it (timeout, cancellation) the call no longer counts against the
-  pool's capacity and later calls get a fresh thread. With the loop's default executor, as many
-  hung calls as it has workers made every later sync tool of the process wait forever;
-- an ``async def`` runs on the event loop. Each step of it (the code between two awaits) is
-  timed: a step longer than `BLOCKED_LOOP_WARNING_S` blocked the loop (``time.sleep``, CPU work,
-  a blocking library) and stalled every other run and output on it; it is logged as a warning
-  naming the tool and recorded as ``blocked_loop_s`` on the call's trace span. A blocking step
-  cannot be interrupted: `timeout_per_turn` cuts the call off once it next awaits.
+How a call runs (threads, timed async steps): `_tool_calls`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextvars
 import functools
 import inspect
 import json
 import logging
-import os
 import re
-import threading
 import time
-import types
 import typing
-from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable
 from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
-from openstackai_nb.errors import ConfigError
-from openstackai_nb.messages import ToolDefinition
+from openstackai_nb._tool_calls import CallProgress, run_in_tool_thread, timed_steps
+from openstackai_nb.errors import ConfigError, ToolArgumentsError
+from openstackai_nb.messages import Message, ToolDefinition
 
-if typing.TYPE_CHECKING:
-    from openstackai_nb.runner.config import RunContext
-
-__all__ = ["BLOCKED_LOOP_WARNING_S", "Tool", "ToolArgumentsError", "tool"]
+__all__ = ["RunContext", "Tool", "ToolArgumentsError", "as_tool", "tool"]
 
 logger = logging.getLogger("openstackai_nb")
 
-BLOCKED_LOOP_WARNING_S = 0.5
-"""An ``async def`` tool step (code between two awaits) longer than this, in seconds, is reported
-as blocking the event loop."""
-
-# Set in the worker thread that runs a sync tool: a nested run_sync there is allowed (it blocks
-# that worker thread only), and the flag lets errors explain where they came from.
-in_tool_thread: contextvars.ContextVar[bool] = contextvars.ContextVar("openstackai_nb_in_tool", default=False)
-
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class ToolArgumentsError(ValueError):
-    """The model's arguments for a tool did not validate (sent back to the model)."""
 
 
 class Tool:
@@ -139,203 +106,14 @@ class Tool:
             coro = self.fn(**kwargs)
             if not inspect.iscoroutine(coro):
                 return await coro  # an async callable returning another awaitable: not timed
-            return await _timed_steps(coro, self.name, progress)
-        return await _run_in_tool_thread(self.fn, kwargs, progress)
+            return await timed_steps(coro, self.name, progress)
+        return await run_in_tool_thread(self.fn, kwargs, progress)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r})"
-
-
-class CallProgress:
-    """How far one tool call got; the runner reads it when the call is cut off at a limit."""
-
-    __slots__ = ("blocked_loop_s", "in_thread", "started")
-
-    def __init__(self) -> None:
-        self.in_thread = False
-        """True for a sync tool (it runs in a thread of the tool-thread pool)."""
-        self.started = False
-        """The function started running (a sync call may wait for a free thread first)."""
-        self.blocked_loop_s = 0.0
-        """Seconds an async tool's steps blocked the event loop (steps over the threshold only)."""
-
-
-# -- sync tools: the tool-thread pool -----------------------------------------------------------
-
-
-class _Job:
-    __slots__ = ("args", "counted", "fn", "future", "progress")
-
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], progress: CallProgress) -> None:
-        self.fn = fn
-        self.args = args
-        self.progress = progress
-        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self.counted = False  # running and still counted against the pool's capacity
-
-
-class ToolThreadPool:
-    """Daemon threads for sync tools, where a call nobody waits for any more stops counting.
-
-    At most `max_workers` calls that someone waits for run at once (the same default as the
-    event loop's executor); more wait in a queue. `abandon()` (called when a run stops waiting:
-    timeout or cancellation) takes a running call out of that count, so the queue moves on in
-    another thread, and drops a call that had not started. An abandoned thread finishes its call
-    whenever the function returns, then serves the queue again; idle threads end after
-    `idle_timeout` seconds.
-    """
-
-    def __init__(self, max_workers: int | None = None, idle_timeout: float = 30.0) -> None:
-        self.max_workers = max_workers or min(32, (os.cpu_count() or 1) + 4)
-        self.idle_timeout = idle_timeout
-        self._cond = threading.Condition()
-        self._queue: deque[_Job] = deque()
-        self._counted = 0  # running calls that count against max_workers
-        self._idle = 0  # threads waiting for work, or starting
-        self.abandoned = 0
-        """Calls still running in a thread that nobody waits for (hung tools, for diagnostics)."""
-        self._pid = os.getpid()
-
-    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...], progress: CallProgress) -> _Job:
-        """Queue `fn(*args)`; its `future` resolves with what it returns or raises."""
-        job = _Job(fn, args, progress)
-        with self._cond:
-            if self._pid != os.getpid():  # a forked child has none of the parent's threads
-                self._pid, self._queue, self._counted, self._idle, self.abandoned = os.getpid(), deque(), 0, 0, 0
-            self._queue.append(job)
-            self._start_threads()
-            self._cond.notify_all()
-        return job
-
-    def abandon(self, job: _Job) -> None:
-        """The caller stopped waiting: a queued call is dropped, a running one stops counting."""
-        with self._cond:
-            if job.counted:
-                job.counted = False
-                self._counted -= 1
-                self.abandoned += 1
-                self._start_threads()
-                self._cond.notify_all()
-            elif job in self._queue:
-                self._queue.remove(job)
-                job.future.cancel()
-
-    def _start_threads(self) -> None:
-        # Under the lock: enough threads for the queued calls the capacity lets start now.
-        want = min(len(self._queue), self.max_workers - self._counted)
-        while self._idle < want:
-            self._idle += 1
-            threading.Thread(target=self._work, name="openstackai-nb-tool", daemon=True).start()
-
-    def _can_take(self) -> bool:
-        return bool(self._queue) and self._counted < self.max_workers
-
-    def _work(self) -> None:
-        with self._cond:
-            while True:
-                if not self._cond.wait_for(self._can_take, self.idle_timeout):
-                    self._idle -= 1
-                    return
-                job = self._queue.popleft()
-                self._idle -= 1
-                self._counted += 1
-                job.counted = True
-                self._cond.release()
-                try:
-                    self._run(job)
-                finally:
-                    self._cond.acquire()
-                    if job.counted:
-                        job.counted = False
-                        self._counted -= 1
-                    else:
-                        self.abandoned -= 1
-                    self._idle += 1
-                    self._cond.notify_all()
-
-    @staticmethod
-    def _run(job: _Job) -> None:
-        if not job.future.set_running_or_notify_cancel():
-            return
-        job.progress.started = True
-        try:
-            result = job.fn(*job.args)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting run as is
-            job.future.set_exception(exc)
-        else:
-            job.future.set_result(result)
-
-
-tool_threads = ToolThreadPool()
-"""The process's pool for sync tools."""
-
-
-async def _run_in_tool_thread(fn: Callable[..., Any], kwargs: dict[str, Any], progress: CallProgress) -> Any:
-    progress.in_thread = True
-    context = contextvars.copy_context()  # as asyncio.to_thread: the tool sees the caller's contextvars
-    job = tool_threads.submit(context.run, (_call_in_tool_thread, fn, kwargs), progress)
-    try:
-        return await asyncio.wrap_future(job.future)
-    except asyncio.CancelledError:
-        tool_threads.abandon(job)
-        raise
-
-
-def _call_in_tool_thread(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    token = in_tool_thread.set(True)
-    try:
-        return fn(**kwargs)
-    finally:
-        in_tool_thread.reset(token)
-
-
-# -- async tools: each step timed -------------------------------------------------------------------
-
-
-@types.coroutine
-def _timed_steps(coro: Coroutine[Any, Any, Any], name: str, progress: CallProgress) -> Generator[Any, Any, Any]:
-    """Drive `coro` step by step (as `await coro` would), timing each step: the code between two
-    awaits runs on the loop, so a long step is a loop that could not do anything else."""
-    send: Any = None
-    throw: BaseException | None = None
-    while True:
-        t0 = time.perf_counter()
-        try:
-            yielded = coro.send(send) if throw is None else coro.throw(throw)
-        except StopIteration as stop:
-            _step_took(time.perf_counter() - t0, name, progress)
-            return stop.value
-        except BaseException:
-            _step_took(time.perf_counter() - t0, name, progress)
-            raise
-        _step_took(time.perf_counter() - t0, name, progress)
-        send, throw = None, None
-        try:
-            send = yield yielded
-        except GeneratorExit:
-            coro.close()
-            raise
-        except BaseException as exc:  # noqa: BLE001 - thrown in by the task (cancellation): passed on
-            throw = exc
-
-
-def _step_took(seconds: float, name: str, progress: CallProgress) -> None:
-    if seconds < BLOCKED_LOOP_WARNING_S:
-        return
-    first = progress.blocked_loop_s == 0.0
-    progress.blocked_loop_s += seconds
-    if first:
-        logger.warning(
-            "openstackai_nb: tool %r (an async def) blocked the event loop for %.2f s without awaiting: every "
-            "other run and live output on this loop waited meanwhile, and timeout_per_turn can only stop it once "
-            "it awaits. Use async calls (e.g. `await asyncio.sleep`) inside it, or make it a plain def (it then "
-            "runs in a thread)",
-            name,
-            seconds,
-        )
 
 
 @overload
@@ -381,8 +159,6 @@ def _build_args_model(
     except Exception:  # noqa: BLE001 - unresolved forward refs fall back to raw annotations
         hints = {}
     from pydantic import Field
-
-    from openstackai_nb.runner.config import RunContext
 
     fields: dict[str, Any] = {}
     context_param: str | None = None
@@ -450,3 +226,58 @@ def _indent_of(lines: list[str], param: str) -> int:
         if re.match(rf"^\s*\*{{0,2}}{re.escape(param)}\s*(\([^)]*\))?\s*:", line):
             return len(line) - len(line.lstrip())
     return 0
+
+
+class RunContext:
+    """State of one run that tools can read and write.
+
+    A tool receives it by declaring a parameter typed `RunContext` (hidden from the model).
+
+    Args:
+        variables: initial variables (copied).
+        run_id: the run's id; filled from RunConfig.run_id when empty.
+        turn_count: the turn the run is in (the run keeps it up to date; starts at 0).
+        history: the conversation so far, as `Message`s or dicts with role/content. A run given
+            this context and no `history=` of its own continues this conversation; while it
+            runs, `history` is the run's whole conversation (system message included).
+
+    Example:
+        >>> ctx = RunContext(run_id="run-123", turn_count=0, variables={"user": "Alice"}, history=[])
+        >>> ctx.get_variable("user")
+        'Alice'
+    """
+
+    __slots__ = ("_start", "history", "run_id", "turn_count", "variables")
+
+    def __init__(
+        self,
+        variables: dict[str, Any] | None = None,
+        *,
+        run_id: str | None = None,
+        turn_count: int = 0,
+        history: list[Message] | list[dict[str, Any]] | None = None,
+    ) -> None:
+        if isinstance(turn_count, bool) or not isinstance(turn_count, int) or turn_count < 0:
+            raise ConfigError(f"RunContext turn_count must be a whole number >= 0, got {turn_count!r}")
+        if history is not None and not isinstance(history, list | tuple):
+            raise ConfigError(f"RunContext history must be a list of messages, got {type(history).__name__}")
+        self.run_id: str = run_id or ""
+        self.turn_count: int = turn_count
+        self.variables: dict[str, Any] = dict(variables or {})
+        self.history: list[Any] = list(history or ())
+        self._start = time.monotonic()
+
+    def elapsed_time(self) -> float:
+        """Seconds since the run started."""
+        return time.monotonic() - self._start
+
+    def set_variable(self, key: str, value: Any) -> None:
+        """Store a value for later tools in the same run."""
+        self.variables[key] = value
+
+    def get_variable(self, key: str, default: Any = None) -> Any:
+        """Return a stored value, or `default`."""
+        return self.variables.get(key, default)
+
+    def __repr__(self) -> str:
+        return f"RunContext(run_id={self.run_id!r}, turn_count={self.turn_count}, variables={sorted(self.variables)})"

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
+    from openstackai_nb.results import RunResult
     from openstackai_nb.runner.config import RunConfig
-    from openstackai_nb.runner.result import RunResult
 
 __all__ = ["Handle", "Job", "LocalScheduler", "Report", "Scheduler", "run_job"]
 
@@ -94,7 +94,7 @@ class LocalScheduler:
 
 
 async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> list[RunResult]:
-    from openstackai_nb.runner.executor import commits_deferred
+    from openstackai_nb.runner.recorder import commits_deferred
 
     sem = asyncio.Semaphore(concurrency)
 
@@ -138,8 +138,7 @@ def _failed(job: Job, exc: BaseException) -> RunResult:
     """A FAILED result for a run that could not start (recorded in history like any run)."""
     from openstackai_nb import store
     from openstackai_nb._secrets import scrub
-    from openstackai_nb.runner.config import RunStatus
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult, RunStatus
 
     result = RunResult(
         run_id=job.config.run_id,

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub
 from openstackai_nb.comparison.prices import price_table
 from openstackai_nb.comparison.scheduler import Job, LocalScheduler, Scheduler
@@ -27,8 +28,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from openstackai_nb.agent import Agent
+    from openstackai_nb.results import RunResult
     from openstackai_nb.runner.config import RunConfig
-    from openstackai_nb.runner.result import RunResult
 
 __all__ = ["COMPARE_COLUMNS", "ScoreWarning", "compare", "side_by_side"]
 
@@ -222,13 +223,7 @@ def compare(
 
 
 def _pandas() -> Any:
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a declared extra
-        raise ImportError(
-            'compare() returns a DataFrame and needs pandas: pip install "openstackai-nb[pandas]"'
-        ) from None
-    return pd
+    return require("pandas", "pandas", "compare() returns a DataFrame: it")
 
 
 def _frame(jobs: Sequence[Job], results: Sequence[RunResult], scorers: Mapping[str, Scorer]) -> pd.DataFrame:

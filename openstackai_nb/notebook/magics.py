@@ -34,7 +34,7 @@ from openstackai_nb._secrets import scrub
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
     from openstackai_nb.messages import Message
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
 __all__ = [
     "AgentMagics",
@@ -335,8 +335,8 @@ class AgentMagics(Magics):
     def _run(self, agent: Agent, prompt: str, args: Any, note: str) -> RunResult | None:
         from openstackai_nb.errors import AgentError
         from openstackai_nb.notebook import widgets
+        from openstackai_nb.results import RunStatus
         from openstackai_nb.runner import _sync
-        from openstackai_nb.runner.config import RunStatus
         from openstackai_nb.runner.executor import _Run
 
         config = self._config(args)

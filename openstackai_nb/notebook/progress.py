@@ -20,7 +20,7 @@ from openstackai_nb.notebook import is_jupyter
 from openstackai_nb.render.progress import ProgressRow, compare_progress_html
 
 if TYPE_CHECKING:
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
 __all__ = ["CompareProgress", "make_progress"]
 

@@ -38,8 +38,8 @@ from openstackai_nb.notebook import is_jupyter
 if TYPE_CHECKING:
     LiveView: type  # built on first use by __getattr__ (anywidget is imported then)
     from openstackai_nb.messages import StreamEvent
+    from openstackai_nb.results import RunResult
     from openstackai_nb.runner._sync import EventStream
-    from openstackai_nb.runner.result import RunResult
 
 __all__ = [
     "FLUSH_HZ",

@@ -24,7 +24,7 @@ from openstackai_nb.render import runs as render
 from openstackai_nb.render.markdown import esc as _esc
 
 if TYPE_CHECKING:
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
 __all__ = ["render_report", "write_report"]
 
@@ -56,7 +56,7 @@ overflow-wrap:anywhere}
 
 
 def _as_result(run: RunResult | Mapping[str, Any]) -> RunResult:
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
     if isinstance(run, RunResult):
         return run

@@ -24,7 +24,7 @@ from openstackai_nb.render.markdown import esc as _esc
 from openstackai_nb.render.markdown import markdown_to_html
 
 if TYPE_CHECKING:
-    from openstackai_nb.runner.result import RunResult, ToolCall
+    from openstackai_nb.results import RunResult, ToolCall
 
 __all__ = [
     "preview",

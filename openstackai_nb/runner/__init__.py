@@ -1,11 +1,19 @@
-"""The runner: RunConfig, RunContext, RunResult, RunStatus, Runner and StreamingRunner."""
+"""The runner: one async run loop (`executor`) and the thin views of it.
+
+`Runner.run_sync / run_async / run_stream`, `StreamingRunner`, `RunConfig` (the limits), the
+recorder seam (`RunRecorder`, `set_recorder`) where the history listens, and the records a run
+produces (`RunResult`, `ToolCall`, `Span`, `RunStatus`: defined in `openstackai_nb.results`,
+re-exported here) and `RunContext` (defined with the tools, which receive it).
+"""
 
 from __future__ import annotations
 
-from openstackai_nb.runner.config import RunConfig, RunContext, RunStatus
-from openstackai_nb.runner.executor import Runner, RunRecorder, set_recorder
-from openstackai_nb.runner.result import RunResult, Span, ToolCall
+from openstackai_nb.results import RunResult, RunStatus, Span, ToolCall
+from openstackai_nb.runner.config import RunConfig
+from openstackai_nb.runner.executor import Runner
+from openstackai_nb.runner.recorder import RunRecorder, set_recorder
 from openstackai_nb.runner.streaming import StreamingRunner
+from openstackai_nb.tools import RunContext
 
 __all__ = [
     "RunConfig",

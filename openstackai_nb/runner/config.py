@@ -1,16 +1,19 @@
-"""RunConfig (validated limits), RunContext (per-run state a tool can read) and RunStatus."""
+"""RunConfig: the validated limits and options of one run.
+
+`RunContext` (tools.py) and `RunStatus` (results.py) are re-exported here, where the runner's
+documented imports find them.
+"""
 
 from __future__ import annotations
 
-import enum
-import time
 import uuid
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from openstackai_nb.errors import ConfigError
-from openstackai_nb.messages import Message
+from openstackai_nb.results import RunStatus
+from openstackai_nb.tools import RunContext
 
 __all__ = ["RunConfig", "RunContext", "RunStatus", "new_run_id"]
 
@@ -18,16 +21,6 @@ __all__ = ["RunConfig", "RunContext", "RunStatus", "new_run_id"]
 def new_run_id() -> str:
     """Return a new unique run id (``run_`` + 16 hex digits)."""
     return f"run_{uuid.uuid4().hex[:16]}"
-
-
-class RunStatus(enum.StrEnum):
-    """Where a run is in its life."""
-
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
 
 
 class RunConfig(BaseModel):
@@ -96,58 +89,3 @@ def _describe_validation_error(owner: str, exc: ValidationError) -> str:
             msg = "unknown option"
         lines.append(f"  {field}={seen!r}: {msg}")
     return "\n".join(lines) if len(lines) > 2 else f"invalid {owner}: " + lines[1].strip()
-
-
-class RunContext:
-    """State of one run that tools can read and write.
-
-    A tool receives it by declaring a parameter typed `RunContext` (hidden from the model).
-
-    Args:
-        variables: initial variables (copied).
-        run_id: the run's id; filled from RunConfig.run_id when empty.
-        turn_count: the turn the run is in (the run keeps it up to date; starts at 0).
-        history: the conversation so far, as `Message`s or dicts with role/content. A run given
-            this context and no `history=` of its own continues this conversation; while it
-            runs, `history` is the run's whole conversation (system message included).
-
-    Example:
-        >>> ctx = RunContext(run_id="run-123", turn_count=0, variables={"user": "Alice"}, history=[])
-        >>> ctx.get_variable("user")
-        'Alice'
-    """
-
-    __slots__ = ("_start", "history", "run_id", "turn_count", "variables")
-
-    def __init__(
-        self,
-        variables: dict[str, Any] | None = None,
-        *,
-        run_id: str | None = None,
-        turn_count: int = 0,
-        history: list[Message] | list[dict[str, Any]] | None = None,
-    ) -> None:
-        if isinstance(turn_count, bool) or not isinstance(turn_count, int) or turn_count < 0:
-            raise ConfigError(f"RunContext turn_count must be a whole number >= 0, got {turn_count!r}")
-        if history is not None and not isinstance(history, list | tuple):
-            raise ConfigError(f"RunContext history must be a list of messages, got {type(history).__name__}")
-        self.run_id: str = run_id or ""
-        self.turn_count: int = turn_count
-        self.variables: dict[str, Any] = dict(variables or {})
-        self.history: list[Any] = list(history or ())
-        self._start = time.monotonic()
-
-    def elapsed_time(self) -> float:
-        """Seconds since the run started."""
-        return time.monotonic() - self._start
-
-    def set_variable(self, key: str, value: Any) -> None:
-        """Store a value for later tools in the same run."""
-        self.variables[key] = value
-
-    def get_variable(self, key: str, default: Any = None) -> Any:
-        """Return a stored value, or `default`."""
-        return self.variables.get(key, default)
-
-    def __repr__(self) -> str:
-        return f"RunContext(run_id={self.run_id!r}, turn_count={self.turn_count}, variables={sorted(self.variables)})"

@@ -14,157 +14,41 @@ partial result; on cancellation it ends CANCELLED, emits "done", and re-raises C
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import contextvars
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import AsyncGenerator, Callable, Sequence
+from contextlib import aclosing
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
-from openstackai_nb.errors import AgentError, ConfigError, MaxTurnsExceeded, ModelError, ToolError, _with_result
+from openstackai_nb._tool_calls import CallProgress
+from openstackai_nb.errors import (
+    AgentError,
+    ConfigError,
+    MaxTurnsExceeded,
+    ModelError,
+    ToolArgumentsError,
+    ToolError,
+    _with_result,
+)
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.messages import Message, StreamEvent, ToolCallRequest
-from openstackai_nb.runner.config import RunConfig, RunContext, RunStatus
-from openstackai_nb.runner.result import RunResult, Span, ToolCall, cut_text, jsonable, tool_text
-from openstackai_nb.tools import CallProgress, ToolArgumentsError
+from openstackai_nb.results import RunResult, RunStatus, Span, ToolCall, cut_text, jsonable, tool_text
+from openstackai_nb.runner import recorder
+from openstackai_nb.runner.config import RunConfig
+from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
     from openstackai_nb.models.base import Model
     from openstackai_nb.tools import Tool
 
-__all__ = ["Runner", "RunRecorder", "set_recorder"]
+__all__ = ["HistoryInput", "Runner", "Sink"]
 
 logger = logging.getLogger("openstackai_nb")
 Sink = Callable[[StreamEvent], None]
-RUNNING_RECORD_DELAY = 0.25
-"""Seconds after which a run still going is recorded as RUNNING in the history."""
 HistoryInput = Sequence[Message | dict[str, Any]]
-Durable: TypeAlias = "concurrent.futures.Future[None] | asyncio.Future[None] | None"
-"""What a recorder returns for a finished run: a future resolved once it is stored, or None."""
-
-
-class RunRecorder:
-    """Where finished (and started) runs go; the session's history by default."""
-
-    def started(self, result: RunResult) -> object:
-        """A run started (status RUNNING)."""
-        return None
-
-    def finished(self, result: RunResult) -> Durable:
-        """A run ended; may return a future the loop awaits (without blocking) before "done"."""
-        return None
-
-    def finished_deferred(self, result: RunResult) -> Durable:
-        """A run ended inside `commits_deferred()`: nobody waits for this one alone."""
-        return self.finished(result)
-
-    def barrier(self) -> Durable:
-        """A future resolved once every run recorded so far is stored (None: nothing to wait for)."""
-        return None
-
-
-class _DefaultRecorder(RunRecorder):
-    """Records into `openstackai_nb.history` (created on first use; stdlib sqlite only)."""
-
-    def started(self, result: RunResult) -> object:
-        from openstackai_nb import store
-
-        return store.record(result, finished=False)
-
-    def finished(self, result: RunResult) -> Durable:
-        from openstackai_nb import store
-
-        return store.record(result, finished=True)
-
-    def finished_deferred(self, result: RunResult) -> Durable:
-        from openstackai_nb import store
-
-        return store.record(result, finished=True, wait=False)
-
-    def barrier(self) -> Durable:
-        from openstackai_nb import store
-
-        return store.barrier()
-
-
-_recorder: RunRecorder = _DefaultRecorder()
-
-
-def set_recorder(recorder: RunRecorder) -> RunRecorder:
-    """Replace where runs are recorded; returns the previous recorder."""
-    global _recorder
-    previous, _recorder = _recorder, recorder
-    return previous
-
-
-def _safe_record(method: Callable[[RunResult], Any], result: RunResult) -> Any:
-    try:
-        return method(result)
-    except Exception as exc:  # noqa: BLE001 - history must never break a run
-        logger.warning("openstackai_nb: could not record run %s in history: %s", result.run_id, exc)
-        return None
-
-
-async def _until_durable(pending: object, run_id: str) -> None:
-    """Wait (without blocking the loop) until the history has committed the finished run."""
-    if isinstance(pending, concurrent.futures.Future):
-        if pending.done():
-            if pending.exception() is not None:
-                logger.warning("openstackai_nb: run %s may not be in the history file: %s", run_id, pending.exception())
-            return
-        pending = asyncio.wrap_future(pending)
-    if not isinstance(pending, asyncio.Future):
-        return
-    try:
-        async with asyncio.timeout(10.0):
-            await pending
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - history must never break a run
-        logger.warning("openstackai_nb: run %s may not be in the history file yet: %s", run_id, exc)
-
-
-_deferred: contextvars.ContextVar[list[tuple[object, str]] | None] = contextvars.ContextVar(
-    "openstackai_nb_deferred_commits", default=None
-)
-
-
-@asynccontextmanager
-async def commits_deferred() -> AsyncIterator[None]:
-    """Runs started inside return without waiting for their history commit; leaving the block
-    waits for all of them at once (so once it exits, every one of them is committed).
-
-    For many concurrent runs (`compare`): a run's commit then never holds its concurrency slot,
-    while the runs are still written as they finish, in the same group commits.
-    """
-    pending: list[tuple[object, str]] = []
-    token = _deferred.set(pending)
-    try:
-        yield
-    finally:
-        _deferred.reset(token)
-        for durable, run_id in pending:
-            await _until_durable(durable, run_id)
-        await _until_durable(_safe_barrier(), "(the runs of this batch)")
-
-
-def _safe_barrier() -> object:
-    try:
-        return _recorder.barrier()
-    except Exception as exc:  # noqa: BLE001 - history must never break a run
-        logger.warning("openstackai_nb: could not wait for the run history: %s", exc)
-        return None
-
-
-def _recordable(model: Model) -> Model:
-    # The cassette recorder (models/replay.py, stdlib only) wraps the model while recording is on.
-    from openstackai_nb.models.replay import recording_wrapper
-
-    return recording_wrapper(model)
 
 
 class _TurnTimeout(Exception):
@@ -214,7 +98,7 @@ class _Run:
         elif not isinstance(config, RunConfig):
             raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
         self.agent = agent
-        self.model: Model = _recordable(agent.get_model())
+        self.model: Model = agent.get_model()
         self.config = config
         self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self.tool_defs = agent.tool_definitions()
@@ -277,52 +161,81 @@ class _Run:
         """Run to the end; return the result (raise TimeoutError / CancelledError as documented)."""
         self._emit = emit
         self._pending: list[_PendingCall] = []  # tool calls in flight (see _call_tool)
-        result, config = self.result, self.config
+        result = self.result
         loop = asyncio.get_running_loop()
         self._t0 = time.monotonic()
         self.context._start = self._t0
-        run_deadline = loop.time() + config.max_time
         result.status = RunStatus.RUNNING
         # Short runs are written once, when they end; a run still going after a quarter second
         # is written as RUNNING then (so a crash mid-run stays visible) at no cost to fast runs.
-        started = loop.call_later(RUNNING_RECORD_DELAY, _safe_record, _recorder.started, result)
-        timeout: RunTimeoutError | None = None
-        cancelled = False
+        started = loop.call_later(recorder.RUNNING_RECORD_DELAY, recorder.record_started, result)
+        raised: BaseException | None = None
         try:
-            for turn in range(1, config.max_turns + 1):
-                self.context.turn_count = result.turn_count = turn
-                self._send(StreamEvent.turn_start(turn))
-                per_turn = loop.time() + config.timeout_per_turn
-                deadline = min(per_turn, run_deadline)
-                limit = "max_time" if run_deadline <= per_turn else "timeout_per_turn"
-                span = self._open("turn", f"turn {turn}", turn)
-                cm = asyncio.timeout_at(deadline)
+            await self._turns(loop.time() + self.config.max_time)
+        except (_TurnTimeout, asyncio.CancelledError, Exception) as exc:  # noqa: BLE001 - every end is a status
+            raised = self._end_early(exc)
+        finally:
+            started.cancel()
+            result.elapsed_time = time.monotonic() - self._t0
+            if result.status is not RunStatus.COMPLETED:
+                result.final_output = "".join(self._turn_text) or self._last_text or None
+            durable = recorder.record_finished(result)
+        # "done" goes out once the run is committed to the history file (group commit on the
+        # store's writer thread): a kernel killed after a run returned has not lost it. Inside
+        # `commits_deferred()` (compare) the wait moves to the end of the whole batch of runs.
+        try:
+            await recorder.until_durable(durable, result.run_id)
+        finally:
+            self._send(StreamEvent.done(result))
+        if raised is not None:
+            raise raised
+        return result
+
+    async def _turns(self, run_deadline: float) -> None:
+        """Turn after turn until a final answer; MaxTurnsExceeded when none comes."""
+        config, result = self.config, self.result
+        for turn in range(1, config.max_turns + 1):
+            self.context.turn_count = result.turn_count = turn
+            self._send(StreamEvent.turn_start(turn))
+            if await self._limited_turn(turn, run_deadline):
+                result.status = RunStatus.COMPLETED
+                return
+        raise MaxTurnsExceeded(
+            f"max_turns={config.max_turns} reached without a final answer: the model kept calling "
+            f"tools (last: {self._last_tools()}). Raise RunConfig(max_turns=...) or check the tools' results"
+        )
+
+    async def _limited_turn(self, turn: int, run_deadline: float) -> bool:
+        """One turn under its deadline (the nearer of timeout_per_turn and max_time); True when final."""
+        config = self.config
+        per_turn = asyncio.get_running_loop().time() + config.timeout_per_turn
+        deadline = min(per_turn, run_deadline)
+        limit = "max_time" if run_deadline <= per_turn else "timeout_per_turn"
+        span = self._open("turn", f"turn {turn}", turn)
+        cm = asyncio.timeout_at(deadline)
+        try:
+            async with cm:
                 try:
-                    async with cm:
-                        try:
-                            final = await self._turn(turn, deadline)
-                        except BaseException:
-                            self._close(span, "cancelled")
-                            raise
-                except TimeoutError:
-                    if not cm.expired():
-                        raise
-                    span.outcome = "timeout"
-                    waiting = self._waiting_for()
-                    seconds = config.max_time if limit == "max_time" else config.timeout_per_turn
-                    self._record_cut_off(f"within {limit}={seconds:g}s", "timeout")
-                    raise _TurnTimeout(limit, waiting) from None
-                self._close(span, "ok")
-                if final:
-                    result.status = RunStatus.COMPLETED
-                    break
-            else:
-                raise MaxTurnsExceeded(
-                    f"max_turns={config.max_turns} reached without a final answer: the model kept calling "
-                    f"tools (last: {self._last_tools()}). Raise RunConfig(max_turns=...) or check the tools' results"
-                )
-        except _TurnTimeout as exc:
-            seconds = config.max_time if exc.limit == "max_time" else config.timeout_per_turn
+                    final = await self._turn(turn, deadline)
+                except BaseException:
+                    self._close(span, "cancelled")
+                    raise
+        except TimeoutError:
+            if not cm.expired():
+                raise
+            span.outcome = "timeout"
+            waiting = self._waiting_for()
+            seconds = config.max_time if limit == "max_time" else config.timeout_per_turn
+            self._record_cut_off(f"within {limit}={seconds:g}s", "timeout")
+            raise _TurnTimeout(limit, waiting) from None
+        self._close(span, "ok")
+        return final
+
+    def _end_early(self, exc: BaseException) -> BaseException | None:
+        """Set the status a run ends with when its turns did not finish; return what to raise after "done"."""
+        result = self.result
+        if isinstance(exc, _TurnTimeout):
+            seconds = self.config.max_time if exc.limit == "max_time" else self.config.timeout_per_turn
             advice = "for slow models" if exc.waiting.startswith("the model") else "or make the tool return sooner"
             msg = (
                 f"{exc.limit}={seconds:g}s exceeded in turn {result.turn_count} while waiting for {exc.waiting}: "
@@ -330,43 +243,16 @@ class _Run:
                 f"; raise RunConfig({exc.limit}=...) {advice}"
             )
             self._fail(msg)
-            timeout = RunTimeoutError(msg, result=result)
-        except asyncio.CancelledError:
+            return RunTimeoutError(msg, result=result)
+        if isinstance(exc, asyncio.CancelledError):
             self._record_cut_off("before the run was cancelled", "cancelled")
-            cancelled = True
             result.status = RunStatus.CANCELLED
             result.error = "cancelled (interrupted before the run finished)"
             self._send(StreamEvent("error", content="cancelled", error=result.error, turn=result.turn_count))
-        except AgentError as exc:
-            self.failure = exc
-            self._fail(str(exc))
-        except Exception as exc:  # noqa: BLE001 - e.g. a FunctionModel bug: the run ends FAILED
-            self.failure = exc
-            self._fail(f"{type(exc).__name__}: {exc}")
-        finally:
-            started.cancel()
-            result.elapsed_time = time.monotonic() - self._t0
-            if result.status is not RunStatus.COMPLETED:
-                partial = "".join(self._turn_text) or self._last_text
-                result.final_output = partial or None
-            deferred = _deferred.get()
-            record = _recorder.finished if deferred is None else _recorder.finished_deferred
-            durable = _safe_record(record, result)
-        # "done" goes out once the run is committed to the history file (group commit on the
-        # store's writer thread): a kernel killed after a run returned has not lost it. Inside
-        # `commits_deferred()` (compare) the wait moves to the end of the whole batch of runs.
-        try:
-            if deferred is not None and durable is not None:
-                deferred.append((durable, result.run_id))
-            else:
-                await _until_durable(durable, result.run_id)
-        finally:
-            self._send(StreamEvent.done(result))
-        if timeout is not None:
-            raise timeout
-        if cancelled:
-            raise asyncio.CancelledError
-        return result
+            return asyncio.CancelledError()
+        self.failure = exc if isinstance(exc, Exception) else None  # e.g. a FunctionModel bug: FAILED
+        self._fail(str(exc) if isinstance(exc, AgentError) else f"{type(exc).__name__}: {exc}")
+        return None
 
     def _fail(self, message: str) -> None:
         from openstackai_nb._secrets import scrub

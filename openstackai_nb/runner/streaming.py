@@ -7,8 +7,9 @@ from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from openstackai_nb.messages import StreamEvent
-from openstackai_nb.runner.config import RunConfig, RunContext
+from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.executor import HistoryInput, _Run
+from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
-__all__ = ["Rows", "dumps", "may_hold_secret", "ns", "turn_rows"]
+__all__ = ["Rows", "dumps", "may_hold_secret", "ns", "owner", "process_gone", "turn_rows"]
 
 
 def ns(value: Any) -> int:
@@ -206,3 +207,49 @@ def turn_rows(
     for turn in range(1, turn_count + 1):
         row(turn)
     return [(run_id, turn, *r) for turn, r in sorted(turns.items())]
+
+
+# -- who owns a RUNNING row --------------------------------------------------------------------
+
+
+def _proc_start(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, Linux), to tell a reused pid apart."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    # Field 2 (comm) may contain spaces and parentheses: split after the last ")".
+    fields = data[data.rfind(b")") + 2 :].split()
+    return fields[19].decode() if len(fields) > 19 else None
+
+
+_HOST = socket.gethostname()
+_owner_cache: tuple[int, str | None] | None = None
+
+
+def owner() -> tuple[str, int, str | None]:
+    """(host, pid, process start) of this process: who owns the RUNNING rows it writes."""
+    global _owner_cache
+    pid = os.getpid()
+    if _owner_cache is None or _owner_cache[0] != pid:
+        _owner_cache = (pid, _proc_start(pid))
+    return _HOST, pid, _owner_cache[1]
+
+
+def process_gone(host: str | None, pid: int | None, start: str | None) -> bool:
+    """True only when we can tell the owner process no longer exists."""
+    if host != _HOST or not pid:
+        return False
+    if pid == os.getpid():
+        return start is not None and start != owner()[2]
+    if os.path.isdir("/proc/self"):
+        now = _proc_start(pid)
+        return now is None or (start is not None and now != start)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False

@@ -1,8 +1,6 @@
 """The history's SQLite store: one connection, a writer thread with group commit, checkpoints.
 
-Layout: a narrow table ``runs`` of scalar columns (read straight into pandas: no JSON is parsed
-for `to_dataframe()`), the run's full ``RunResult`` JSON in ``results`` (for iteration and
-export), and the tidy tables ``tool_calls`` and ``turns`` keyed by run_id.
+The tables and the batched write of runs are `_schema`'s.
 
 Durability: WAL with ``synchronous=NORMAL`` (a committed run survives the process being killed;
 an OS crash may lose the last few), ``busy_timeout`` so several kernels write the same file
@@ -42,169 +40,17 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb import _sqlite_file as files
-from openstackai_nb._sqlite_file import ENV_VAR, Damaged, Unwritable, corrupt, damaged_message, user_data_dir
-from openstackai_nb.errors import HistoryError
+from openstackai_nb.errors import HistoryError, HistoryWarning
+from openstackai_nb.store import _sqlite_file as files
+from openstackai_nb.store._schema import BUSY_MS, setup, write_rows
+from openstackai_nb.store._sqlite_file import ENV_VAR, Damaged, Unwritable, corrupt, damaged_message, user_data_dir
 
 if TYPE_CHECKING:
-    from openstackai_nb._rows import Rows
+    from openstackai_nb.store._rows import Rows
 
-__all__ = [
-    "ENV_VAR",
-    "INT_COLUMNS",
-    "PUT_RESULT",
-    "RUN_COLUMNS",
-    "HistoryWarning",
-    "Store",
-    "user_data_dir",
-    "write_rows",
-]
+__all__ = ["Store"]
 
 logger = logging.getLogger("openstackai_nb")
-
-_SCHEMA_VERSION = 2
-"""1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning (`_ADDED`)."""
-_BUSY_MS = 10_000
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
-    run_id            TEXT NOT NULL UNIQUE,
-    agent             TEXT NOT NULL DEFAULT '',
-    model             TEXT NOT NULL DEFAULT '',
-    input             TEXT NOT NULL DEFAULT '',
-    final_output      TEXT,
-    status            TEXT NOT NULL,
-    turn_count        INTEGER NOT NULL DEFAULT 0,
-    elapsed_time      REAL NOT NULL DEFAULT 0,
-    prompt_tokens     INTEGER NOT NULL DEFAULT 0,
-    completion_tokens INTEGER NOT NULL DEFAULT 0,
-    n_tool_calls      INTEGER NOT NULL DEFAULT 0,
-    error             TEXT,
-    started_at        INTEGER NOT NULL,  -- nanoseconds since the epoch, UTC
-    metadata          TEXT NOT NULL DEFAULT '{}',
-    owner_host        TEXT,
-    owner_pid         INTEGER,
-    owner_start       TEXT,
-    finish_reason     TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
--- The full RunResult JSON lives apart, so the runs table stays narrow and fast to scan.
-CREATE TABLE IF NOT EXISTS results (
-    run_id TEXT PRIMARY KEY,
-    result TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tool_calls (
-    run_id       TEXT NOT NULL,
-    idx          INTEGER NOT NULL,
-    call_id      TEXT,
-    name         TEXT,
-    arguments    TEXT,
-    result       TEXT,
-    error        TEXT,
-    started_at   INTEGER,
-    elapsed_time REAL,
-    turn         INTEGER,
-    PRIMARY KEY (run_id, idx)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS turns (
-    run_id       TEXT NOT NULL,
-    turn         INTEGER NOT NULL,
-    start        REAL,
-    duration     REAL,
-    outcome      TEXT,
-    model_time   REAL,
-    retries      INTEGER,
-    n_tool_calls INTEGER,
-    tool_time    REAL,
-    error        TEXT,
-    finish_reason TEXT,
-    reasoning    TEXT,
-    PRIMARY KEY (run_id, turn)
-) WITHOUT ROWID;
-"""
-
-RUN_COLUMNS = (
-    "run_id",
-    "agent",
-    "model",
-    "input",
-    "final_output",
-    "status",
-    "turn_count",
-    "elapsed_time",
-    "prompt_tokens",
-    "completion_tokens",
-    "n_tool_calls",
-    "error",
-    "started_at",
-    "finish_reason",
-)
-INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls")
-_ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start")
-_UPSERT_TAIL = " ON CONFLICT(run_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in _ROW_COLUMNS[1:])
-PUT_RESULT = "INSERT OR REPLACE INTO results (run_id, result) VALUES (?, ?)"
-
-
-class HistoryWarning(UserWarning):
-    """Something about the run history the user should know (fallback location, a bad row)."""
-
-
-# -- batched writes -------------------------------------------------------------------------------
-
-
-def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
-    """`head VALUES (...),(...)... tail`: all rows in as few statements as SQLite's bound allows."""
-    if not rows:
-        return
-    width = len(rows[0])
-    per = max(1, min(256, _max_variables(conn) // width))
-    one = "(" + ",".join("?" * width) + ")"
-    for i in range(0, len(rows), per):
-        part = rows[i : i + per]
-        conn.execute(f"{head} VALUES {','.join([one] * len(part))}{tail}", [v for row in part for v in row])
-
-
-_variables: int | None = None
-
-
-def _max_variables(conn: sqlite3.Connection) -> int:
-    global _variables
-    if _variables is None:
-        try:
-            _variables = int(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
-        except (AttributeError, sqlite3.Error):  # getlimit is Python 3.11+
-            _variables = 999  # SQLite's bound before 3.32
-    return _variables
-
-
-def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
-    """Upsert runs (inside the caller's transaction) with one multi-row statement per table.
-
-    The result equals writing them one by one, in order: a run given twice keeps its first
-    position (seq) and its last values; its tool-call and turn rows are those of its last
-    finished version, replacing any stored before.
-    """
-    last: dict[str, Rows] = {}  # first position, last version
-    finished: dict[str, Rows] = {}
-    for rows in batch:
-        last[rows.run_id] = rows
-        if rows.finished:
-            finished[rows.run_id] = rows
-    if not last:
-        return
-    _insert(conn, f"INSERT INTO runs ({', '.join(_ROW_COLUMNS)})", [r.run for r in last.values()], _UPSERT_TAIL)
-    _insert(conn, "INSERT OR REPLACE INTO results (run_id, result)", [(r.run_id, r.text) for r in last.values()])
-    if finished:
-        ids = list(finished)
-        per = _max_variables(conn)
-        for i in range(0, len(ids), per):
-            marks = ",".join("?" * len(ids[i : i + per]))
-            conn.execute(f"DELETE FROM tool_calls WHERE run_id IN ({marks})", ids[i : i + per])
-            conn.execute(f"DELETE FROM turns WHERE run_id IN ({marks})", ids[i : i + per])
-        _insert(conn, "INSERT INTO tool_calls", [t for r in finished.values() for t in r.tools])
-        _insert(conn, "INSERT INTO turns", [t for r in finished.values() for t in r.turns])
-
 
 Write = Callable[[sqlite3.Connection], Any]
 """A write: a function of the connection, called inside a transaction."""
@@ -316,7 +162,7 @@ class Store:
     def _problem_of(self, path: Path) -> str | None:
         """What `PRAGMA quick_check` finds wrong with the file at `path` (None: nothing)."""
         try:
-            conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=_BUSY_MS / 1000)
+            conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=BUSY_MS / 1000)
         except sqlite3.Error as exc:
             return str(exc)
         try:
@@ -378,17 +224,17 @@ class Store:
 
     def _connect(self, target: str, path: Path | None) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(target, timeout=_BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(target, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
         except sqlite3.OperationalError as exc:
             raise Unwritable(str(exc)) from None
         # Another process opening (or creating) the same file at this moment can hold the lock
         # the setup needs; `PRAGMA journal_mode=WAL` then fails at once with "database is locked"
         # instead of waiting for the busy timeout. That is contention, not damage: try again.
-        deadline = time.monotonic() + _BUSY_MS / 1000
+        deadline = time.monotonic() + BUSY_MS / 1000
         pause = 0.005
         while True:
             try:
-                self._setup(conn, path)
+                setup(conn, path)
                 return conn
             except HistoryError:
                 conn.close()
@@ -404,7 +250,7 @@ class Store:
                     raise Unwritable(msg) from None
                 if "locked" in msg or "busy" in msg:
                     raise HistoryError(
-                        f"the run history file {path} stayed locked by another process for {_BUSY_MS // 1000} s "
+                        f"the run history file {path} stayed locked by another process for {BUSY_MS // 1000} s "
                         f"({msg}); try again, or point {ENV_VAR} at another file"
                     ) from None
                 if path is not None and "malformed" in msg:
@@ -415,30 +261,6 @@ class Store:
                 if path is not None and "malformed" in str(exc):
                     raise Damaged(exc) from None
                 raise corrupt(path, exc) from None
-
-    @staticmethod
-    def _setup(conn: sqlite3.Connection, path: Path | None) -> None:
-        """Pragmas and schema of a new connection (idempotent: safe to run again)."""
-        conn.execute(f"PRAGMA busy_timeout={_BUSY_MS}")
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > _SCHEMA_VERSION:
-            raise HistoryError(
-                f"the run history file {path} was written by a newer openstackai-nb (schema {version}); "
-                "upgrade openstackai-nb or use another file"
-            )
-        if path is not None:
-            conn.execute("PRAGMA journal_mode=WAL")
-            # Commits happen on the store's writer thread, never on the run loop, so SQLite's
-            # own checkpoint after a commit (every ~1000 pages) is kept: with checkpoints only
-            # on another connection, a WAL written to without pause never got reset and grew
-            # without bound (730 MB for 20,000 writes). The WAL is truncated back to 16 MB.
-            conn.execute("PRAGMA journal_size_limit=16777216")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        if version < _SCHEMA_VERSION:
-            # Idempotent (IF NOT EXISTS): two processes creating the same file at once is fine.
-            conn.executescript(_SCHEMA)
-            _add_columns(conn)  # a file of an older schema keeps its runs and gains the new columns
-            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
 
     # using ----------------------------------------------------------------------------------
     def check_fork(self) -> None:
@@ -673,21 +495,3 @@ class _Checkpointer:
 
 
 _checkpointer = _Checkpointer()
-
-
-_ADDED = {"runs": ("finish_reason TEXT",), "turns": ("finish_reason TEXT", "reasoning TEXT")}
-"""Columns added since schema 1, appended in this order (the turns rows are inserted by position)."""
-
-
-def _add_columns(conn: sqlite3.Connection) -> None:
-    """Add the columns an older file lacks (another process may be adding them at the same moment)."""
-    for table, columns in _ADDED.items():
-        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-        for column in columns:
-            if column.split()[0] in have:
-                continue
-            try:
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-            except sqlite3.OperationalError as exc:
-                if "duplicate column" not in str(exc):
-                    raise

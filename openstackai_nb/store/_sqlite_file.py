@@ -167,7 +167,7 @@ def warn(message: str) -> None:
     Never raises: where warnings are turned into errors it is logged instead, so the write that
     noticed still happens.
     """
-    from openstackai_nb._sqlite import HistoryWarning
+    from openstackai_nb.errors import HistoryWarning
 
     try:
         warnings.warn(message, HistoryWarning, stacklevel=3)

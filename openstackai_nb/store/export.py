@@ -14,18 +14,17 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb._sqlite import INT_COLUMNS, RUN_COLUMNS
-from openstackai_nb.store import HistoryError, RunHistory
+from openstackai_nb._extras import require
+from openstackai_nb.errors import HistoryError
+from openstackai_nb.store._schema import INT_COLUMNS, RUN_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
 __all__ = [
-    "TOOL_CALL_COLUMNS",
     "TURN_COLUMNS",
-    "read_history",
     "read_jsonl",
     "runs_frame",
     "tool_calls_frame",
@@ -33,19 +32,6 @@ __all__ = [
     "write_jsonl",
 ]
 
-TOOL_CALL_COLUMNS = (
-    "run_id",
-    "index",
-    "call_id",
-    "name",
-    "arguments",
-    "result",
-    "error",
-    "ok",
-    "started_at",
-    "elapsed_time",
-    "turn",
-)
 TURN_COLUMNS = (
     "run_id",
     "turn",
@@ -63,11 +49,7 @@ TURN_COLUMNS = (
 
 
 def _pandas() -> Any:
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a declared extra
-        raise ImportError('DataFrames of run history need pandas: pip install "openstackai-nb[pandas]"') from None
-    return pd
+    return require("pandas", "pandas", "A DataFrame of run history")
 
 
 def _column(values: Sequence[Any], kind: str) -> Any:
@@ -227,7 +209,7 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[RunResult]:
     Raises:
         HistoryError: a line is not a run (names the file and line).
     """
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
     source = Path(path).expanduser()
     out: list[RunResult] = []
@@ -247,19 +229,3 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[RunResult]:
                     f"{source}, line {number}: not a run exported by RunHistory.export ({type(exc).__name__}: {first})"
                 ) from None
     return out
-
-
-def read_history(path: str | os.PathLike[str]) -> RunHistory:
-    """A RunHistory in memory with the runs of a JSON lines export, or a copy of a store file."""
-    source = Path(path).expanduser()
-    try:
-        with open(source, "rb") as fh:
-            head = fh.read(16)
-    except OSError as exc:
-        raise HistoryError(f"cannot read the run export {source}: {exc.strerror or exc}") from None
-    history = RunHistory(":memory:")
-    if head == b"SQLite format 3\x00":
-        history.add_many(RunHistory(source))
-    else:
-        history.add_many(read_jsonl(source))
-    return history

@@ -12,8 +12,8 @@ Where the session's store lives:
   when that folder cannot be written, the user's data directory
   (``~/.local/share/openstackai-nb/history.sqlite`` on Linux) with a one-line warning.
 
-Layout and writing: `openstackai_nb._sqlite` (the tables, the writer thread with group commit,
-checkpoints) and `openstackai_nb._rows` (a RunResult as rows, secrets scrubbed before anything
+Layout and writing: `store._schema` (the tables), `store._sqlite` (the writer thread with group
+commit, checkpoints) and `store._rows` (a RunResult as rows, secrets scrubbed before anything
 is written). A finished run is committed before `run_sync`/`run_async` return.
 
 Interrupted runs: a RUNNING row remembers the host, pid and process start time of its owner.
@@ -25,7 +25,7 @@ A file that is not an SQLite database raises `HistoryError` naming the file and 
 is never modified or replaced. A store file deleted or replaced while open is noticed before
 the next write or read and opened (recreated) again, with one `HistoryWarning`. A partly damaged
 store (SQLite says "malformed", `PRAGMA quick_check` confirms) is never written again: runs go
-to a fresh file beside it, with one warning naming both (`openstackai_nb._sqlite_file`). A
+to a fresh file beside it, with one warning naming both (`store._sqlite_file`). A
 single unreadable row is skipped with a warning, so one bad run never hides the others.
 
 The session's history never breaks a run nor an import: when its store cannot be opened (
@@ -42,9 +42,7 @@ import gc
 import json
 import logging
 import os
-import socket
 import sqlite3
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
@@ -52,27 +50,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
-from openstackai_nb._rows import Rows, dumps, ns
-from openstackai_nb._sqlite import ENV_VAR, PUT_RESULT, RUN_COLUMNS, HistoryWarning, Store, write_rows
-from openstackai_nb.errors import HistoryError
+from openstackai_nb.errors import HistoryError, HistoryWarning
+from openstackai_nb.store._rows import Rows, dumps, ns, owner, process_gone
+from openstackai_nb.store._schema import PUT_RESULT, RUN_COLUMNS, write_rows
+from openstackai_nb.store._sqlite import Store
+from openstackai_nb.store._sqlite_file import ENV_VAR
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
-__all__ = [
-    "HistoryError",
-    "HistoryWarning",
-    "RunHistory",
-    "default_path",
-    "get_history",
-    "record",
-    "set_history",
-]
+__all__ = ["RunHistory", "UnavailableHistory", "default_path"]
 
 logger = logging.getLogger("openstackai_nb")
-HistoryWarning.__module__ = __name__  # shown as openstackai_nb.store.HistoryWarning, where users import it
 
 _OFF = {"off", ":memory:", "none", "false", "0", "no"}
 _RESULT = "(SELECT b.result FROM results b WHERE b.run_id = runs.run_id)"
@@ -89,51 +80,6 @@ def default_path() -> Path | None:
     if env:
         return Path(env).expanduser()
     return Path.cwd() / ".openstackai_nb" / "history.sqlite"
-
-
-# -- who owns a RUNNING row --------------------------------------------------------------------
-
-
-def _proc_start(pid: int) -> str | None:
-    """The process's start time (clock ticks since boot, Linux), to tell a reused pid apart."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            data = fh.read()
-    except OSError:
-        return None
-    # Field 2 (comm) may contain spaces and parentheses: split after the last ")".
-    fields = data[data.rfind(b")") + 2 :].split()
-    return fields[19].decode() if len(fields) > 19 else None
-
-
-_HOST = socket.gethostname()
-_owner_cache: tuple[int, str | None] | None = None
-
-
-def _owner() -> tuple[str, int, str | None]:
-    global _owner_cache
-    pid = os.getpid()
-    if _owner_cache is None or _owner_cache[0] != pid:
-        _owner_cache = (pid, _proc_start(pid))
-    return _HOST, pid, _owner_cache[1]
-
-
-def _process_gone(host: str | None, pid: int | None, start: str | None) -> bool:
-    """True only when we can tell the owner process no longer exists."""
-    if host != _HOST or not pid:
-        return False
-    if pid == os.getpid():
-        return start is not None and start != _owner()[2]
-    if os.path.isdir("/proc/self"):
-        now = _proc_start(pid)
-        return now is None or (start is not None and now != start)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:
-        return False
-    return False
 
 
 # -- the store ------------------------------------------------------------------------------------
@@ -223,7 +169,7 @@ class RunHistory:
         Returns:
             With wait=False, a future that resolves once the write is committed.
         """
-        rows = Rows(result, _owner() if not finished else (None, None, None), finished=finished)
+        rows = Rows(result, owner() if not finished else (None, None, None), finished=finished)
         if wait:
             self._store.write(rows)
             return None
@@ -233,7 +179,7 @@ class RunHistory:
         """`add(wait=False)` from the running event loop: for a finished run (and `wait`), an
         asyncio future resolved once it is committed (the writer wakes the loop once per
         batch); else None."""
-        rows = Rows(result, _owner() if not finished else (None, None, None), finished=finished)
+        rows = Rows(result, owner() if not finished else (None, None, None), finished=finished)
         return self._store.submit_async(rows, wait=finished and wait)
 
     def flush(self, timeout: float = 30.0) -> bool:
@@ -253,7 +199,7 @@ class RunHistory:
     def _reap(self) -> None:
         """Mark RUNNING rows whose process has ended as FAILED ("interrupted: ...")."""
         rows = self._store.read("SELECT run_id, owner_host, owner_pid, owner_start FROM runs WHERE status='RUNNING'")
-        dead = [r for r in rows if _process_gone(r[1], r[2], r[3])]
+        dead = [r for r in rows if process_gone(r[1], r[2], r[3])]
         if not dead:
             return
 
@@ -292,7 +238,7 @@ class RunHistory:
         return True
 
     def _results(self, rows: Iterable[Sequence[Any]]) -> list[RunResult]:
-        from openstackai_nb.runner.result import RunResult
+        from openstackai_nb.results import RunResult
 
         out: list[RunResult] = []
         for run_id, text in rows:
@@ -439,7 +385,7 @@ class RunHistory:
         finish_reason (the last model call's: stop, length, content_filter, refusal...),
         then one column per metadata key (named ``metadata.<key>`` if it clashes with a column).
         """
-        from openstackai_nb import export
+        from openstackai_nb.store import export
 
         with _gc_paused():
             rows = self._select(", ".join(RUN_COLUMNS) + ", metadata", " ORDER BY seq")
@@ -448,7 +394,7 @@ class RunHistory:
     def tool_calls_dataframe(self) -> pd.DataFrame:
         """One row per tool call: run_id, index, call_id, name, arguments, result, error, ok,
         started_at, elapsed_time, turn (join with `to_dataframe()` on run_id)."""
-        from openstackai_nb import export
+        from openstackai_nb.store import export
 
         with _gc_paused():
             columns = "idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn"
@@ -457,7 +403,7 @@ class RunHistory:
     def turns_dataframe(self) -> pd.DataFrame:
         """One row per turn: run_id, turn, start, duration, outcome, model_time, retries,
         n_tool_calls, tool_time, error, finish_reason, reasoning (join with `to_dataframe()` on run_id)."""
-        from openstackai_nb import export
+        from openstackai_nb.store import export
 
         with _gc_paused():
             columns = (
@@ -480,16 +426,24 @@ class RunHistory:
     def export(self, path: str | os.PathLike[str]) -> Path:
         """Write the runs to a JSON lines file (one `RunResult.to_dict()` per line, secrets
         scrubbed; never pickle). Returns the path. Load it back with `RunHistory.load(path)`."""
-        from openstackai_nb import export
+        from openstackai_nb.store import export
 
         return export.write_jsonl(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RunHistory:
-        """A RunHistory in memory holding the runs of a JSON lines export (or a store file)."""
-        from openstackai_nb import export
+        """A RunHistory in memory holding the runs of a JSON lines export (or a copy of a store file)."""
+        from openstackai_nb.store import export
 
-        return export.read_history(path)
+        source = Path(path).expanduser()
+        try:
+            with open(source, "rb") as fh:
+                head = fh.read(16)
+        except OSError as exc:
+            raise HistoryError(f"cannot read the run export {source}: {exc.strerror or exc}") from None
+        history = cls(":memory:")
+        history.add_many(cls(source) if head == b"SQLite format 3\x00" else export.read_jsonl(source))
+        return history
 
     def to_html(self, path: str | os.PathLike[str], runs: Iterable[RunResult] | None = None, **options: Any) -> Path:
         """Write one self-contained HTML report of `runs` (default: every run of this history).
@@ -500,6 +454,25 @@ class RunHistory:
         from openstackai_nb.render import report
 
         return Path(report.write_report(list(self) if runs is None else list(runs), path, **options))
+
+
+class UnavailableHistory(RunHistory):
+    """The session's history when its store cannot be opened: every use raises the error.
+
+    What `openstackai_nb.history` is then, so importing it never raises; `repr` says why.
+    """
+
+    def __init__(self, error: HistoryError) -> None:
+        self.error = error
+        """Why the store could not be opened."""
+        self._where = _Where()
+
+    @property
+    def _store(self) -> Store:  # type: ignore[override]
+        raise HistoryError(self.error.message)
+
+    def __repr__(self) -> str:
+        return f"RunHistory(unavailable: {self.error.message.splitlines()[0]})"
 
 
 @contextlib.contextmanager
@@ -521,111 +494,3 @@ def _sql_value(value: Any) -> Any:
     if value is None or isinstance(value, int | float | str):
         return value
     return dumps(value)
-
-
-# -- the session's history -----------------------------------------------------------------------
-
-_history: RunHistory | None = None
-_history_lock = threading.Lock()
-_record_failed = False
-
-
-class _UnavailableHistory(RunHistory):
-    """The session's history when its store cannot be opened: every use raises the error.
-
-    What `openstackai_nb.history` is then, so importing it never raises; `repr` says why.
-    """
-
-    def __init__(self, error: HistoryError) -> None:
-        self.error = error
-        """Why the store could not be opened."""
-        self._where = _Where()
-
-    @property
-    def _store(self) -> Store:  # type: ignore[override]
-        raise HistoryError(self.error.message)
-
-    def __repr__(self) -> str:
-        return f"RunHistory(unavailable: {self.error.message.splitlines()[0]})"
-
-
-def get_history() -> RunHistory:
-    """The session's RunHistory (created on first use; the same object on every call).
-
-    Never raises: a store that cannot be opened gives one `HistoryWarning` and a history whose
-    use raises the `HistoryError` (runs are then not recorded; `set_history(None)` tries again).
-    """
-    global _history
-    if _history is None:
-        with _history_lock:
-            if _history is None:
-                try:
-                    _history = RunHistory()
-                except Exception as exc:  # noqa: BLE001 - e.g. OSError, no home folder: same promise
-                    error = exc if isinstance(exc, HistoryError) else HistoryError(f"{type(exc).__name__}: {exc}")
-                    _history = _UnavailableHistory(error)
-                    warnings.warn(
-                        f"openstackai_nb: runs are not recorded in the history: {error.message}. Once fixed, "
-                        "restart the kernel or call openstackai_nb.store.set_history(None)",
-                        HistoryWarning,
-                        stacklevel=2,
-                    )
-    return _history
-
-
-def set_history(history: RunHistory | str | os.PathLike[str] | None) -> RunHistory | None:
-    """Send the session's runs to another store from now on; returns the previous one.
-
-    Prefer `OPENSTACKAI_NB_HISTORY` set before the first run: `openstackai_nb.history`
-    refers to the session history of the moment it is read. None resets to the default
-    (re-read from the environment on next use).
-    """
-    global _history
-    if history is not None and not isinstance(history, RunHistory):
-        history = RunHistory(history)
-    with _history_lock:
-        previous, _history = _history, history
-    return previous
-
-
-def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[None] | asyncio.Future[None] | None:
-    """Record a run that started (`finished=False`) or ended, in the session's history.
-
-    Called by the run loop. Never raises: a store that cannot be written is reported once
-    through `logging` and the run goes on. For a finished run (and `wait`), returns a future
-    that resolves once the write is committed (an asyncio future when called on a running
-    loop): the loop awaits it, without blocking, so a run is on disk before
-    `run_sync`/`run_async` return or "done" is emitted. With wait=False the write is queued
-    and nothing is returned (`barrier()` then tells when it is committed).
-    """
-    global _record_failed
-    try:
-        history = get_history()
-        if isinstance(history, _UnavailableHistory):
-            return None  # get_history warned once; no run waits for a store that is not there
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return history.add(result, finished=finished, wait=False)
-        return history._add_async(result, finished=finished, wait=wait)
-    except Exception as exc:  # noqa: BLE001 - history must never break a run
-        if not _record_failed:
-            _record_failed = True
-            logger.warning("openstackai_nb: run history is not recording: %s", exc)
-        return None
-
-
-def barrier() -> asyncio.Future[None] | None:
-    """On the run loop: a future resolved once every run recorded so far is committed."""
-    try:
-        history = get_history()
-        if isinstance(history, _UnavailableHistory):
-            return None
-        return history._store.submit_async(_nothing)
-    except Exception as exc:  # noqa: BLE001 - history must never break a run
-        logger.warning("openstackai_nb: run history is not recording: %s", exc)
-        return None
-
-
-def _nothing(conn: sqlite3.Connection) -> None:
-    return None

@@ -220,7 +220,7 @@ def test_terminal_progress_line_on_stderr(capsys) -> None:
 
 def test_notebook_progress_html_escapes_names_and_answers() -> None:
     from openstackai_nb.notebook.progress import make_progress
-    from openstackai_nb.runner.result import RunResult
+    from openstackai_nb.results import RunResult
 
     view = make_progress(["<script>alert(1)</script>"], 2, enabled=False)
     view.started("<script>alert(1)</script>")

@@ -8,10 +8,10 @@ import time
 from datetime import UTC, datetime
 
 from openstackai_nb import Agent, Runner, RunStatus
-from openstackai_nb._rows import Rows
-from openstackai_nb._sqlite import write_rows
-from openstackai_nb.runner.result import RunResult, ToolCall
+from openstackai_nb.results import RunResult, ToolCall
 from openstackai_nb.store import RunHistory
+from openstackai_nb.store._rows import Rows
+from openstackai_nb.store._schema import write_rows
 
 
 def run(run_id: str, *, status: RunStatus = RunStatus.COMPLETED, calls: int = 0, output: str = "ok") -> RunResult:

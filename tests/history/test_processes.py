@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from openstackai_nb.runner.config import RunStatus
+from openstackai_nb.results import RunStatus
 from openstackai_nb.store import RunHistory
 from tests._server import Reply, text_stream
 

@@ -14,7 +14,7 @@ import openstackai_nb
 from openstackai_nb import Agent, RunConfig, Runner, RunStatus
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.models.function import FunctionModel
-from openstackai_nb.runner.executor import RUNNING_RECORD_DELAY
+from openstackai_nb.runner.recorder import RUNNING_RECORD_DELAY
 from openstackai_nb.store import HistoryError, HistoryWarning, RunHistory
 from tests._server import Reply as HTTPReply
 from tests._server import text_stream, tool_stream
@@ -238,7 +238,7 @@ def test_default_path_and_unwritable_fallback(tmp_path, monkeypatch) -> None:
     with pytest.warns(HistoryWarning, match="cannot write run history in") as caught:
         fallback = RunHistory()
     assert len(caught) == 1 and len(str(caught[0].message).splitlines()) == 1
-    assert caught[0].category.__module__ == "openstackai_nb.store"  # where users import it from
+    assert caught[0].category.__module__ == "openstackai_nb.errors"  # with the other errors (also in .store)
     assert fallback.path == tmp_path / "data" / "openstackai-nb" / "history.sqlite"
     # An explicit path that cannot be written is an error, not a silent fallback.
     monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", str(work / ".openstackai_nb" / "h.sqlite"))
@@ -320,7 +320,8 @@ def test_history_is_lazy_and_the_same_object() -> None:
 
     code = (
         "import sys, openstackai_nb as o\n"
-        "assert 'pandas' not in sys.modules and 'openstackai_nb.store' not in sys.modules\n"
+        "assert 'pandas' not in sys.modules and 'sqlite3' not in sys.modules\n"
+        "assert 'openstackai_nb.store.run_history' not in sys.modules\n"
         "h = o.history\n"
         "assert h is o.history and o.RunHistory is type(h)\n"
         "assert 'pandas' not in sys.modules and 'sqlite3' in sys.modules\n"
@@ -346,7 +347,7 @@ def test_to_html_report_is_escaped_and_key_free(session_history: RunHistory, tmp
 def test_writer_thread_ends_when_idle_and_comes_back(session_history: RunHistory, monkeypatch) -> None:
     import time
 
-    from openstackai_nb import _sqlite
+    from openstackai_nb.store import _sqlite
 
     monkeypatch.setattr(_sqlite, "_WRITER_IDLE", 0.05)
     Runner.run_sync(Agent(name="A", model="scripted"), "one")
@@ -360,7 +361,7 @@ def test_writer_thread_ends_when_idle_and_comes_back(session_history: RunHistory
 
 
 def test_json_cells_parse_in_bulk_and_fall_back_cell_by_cell() -> None:
-    from openstackai_nb import export
+    from openstackai_nb.store import export
 
     assert export._loads_all(['{"a": 1}', None, "[1, 2]", '"x"']) == [{"a": 1}, None, [1, 2], "x"]
     # A cell that is not one JSON value never shifts the others.

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests._server import OpenAIServer, error, text_stream, tool_stream
 from tests._html import parse_tags
+from tests._server import OpenAIServer, error, text_stream, tool_stream
 from tests.notebook._kernel import Execution, Kernel, kernel_env
 
 pytestmark = pytest.mark.kernel

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from openstackai_nb import Agent, Runner, render
 from openstackai_nb.messages import Usage
+from openstackai_nb.results import ToolCall
 from openstackai_nb.runner import RunResult, RunStatus
-from openstackai_nb.runner.result import ToolCall
 from tests._html import parse_tags
 
 EVIL = "<script>alert(1)</script> and <img src=x onerror=alert(2)> \"quoted\" 'single'"

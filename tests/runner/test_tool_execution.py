@@ -14,7 +14,7 @@ from datetime import date
 import pytest
 from pydantic import BaseModel
 
-from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner, store, tools
+from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner, _tool_calls, store
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.messages import Message, StreamEvent
 from openstackai_nb.models import FunctionModel
@@ -62,7 +62,7 @@ def test_hung_sync_tools_never_starve_later_tools() -> None:
         release.wait()
         return "released"
 
-    baseline = tools.tool_threads.abandoned  # calls other tests may have left running
+    baseline = _tool_calls.tool_threads.abandoned  # calls other tests may have left running
     hung = [call("hang", i=i) for i in range(40)]
     agent = Agent(name="Hung", tools=[hang], model=calls_then_answer(*hung))
     try:
@@ -85,13 +85,13 @@ def test_hung_sync_tools_never_starve_later_tools() -> None:
         again = Agent(name="After", tools=[add], model=calls_then_answer(call("add", a=2, b=3)))
         r = Runner.run_sync(again, "add", config=RunConfig(timeout_per_turn=30))
         assert r.status is RunStatus.COMPLETED and r.tool_calls[0].result == 5
-        assert tools.tool_threads.abandoned - baseline == len(started)
+        assert _tool_calls.tool_threads.abandoned - baseline == len(started)
     finally:
         release.set()
     deadline = time.monotonic() + 30
-    while tools.tool_threads.abandoned > baseline and time.monotonic() < deadline:
+    while _tool_calls.tool_threads.abandoned > baseline and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert tools.tool_threads.abandoned <= baseline  # released threads return to the pool
+    assert _tool_calls.tool_threads.abandoned <= baseline  # released threads return to the pool
 
 
 def test_a_tool_running_at_the_timeout_is_recorded_and_named_in_the_stream() -> None:
@@ -178,7 +178,7 @@ def test_cancelling_a_run_records_the_tool_it_was_running(scratch_history) -> No
 
 
 def test_an_async_tool_that_blocks_the_loop_is_reported_by_name(monkeypatch, caplog) -> None:
-    monkeypatch.setattr(tools, "BLOCKED_LOOP_WARNING_S", 0.05)
+    monkeypatch.setattr(_tool_calls, "BLOCKED_LOOP_WARNING_S", 0.05)
 
     async def blocking() -> str:
         """Sleep the wrong way."""
@@ -202,7 +202,7 @@ def test_an_async_tool_that_blocks_the_loop_is_reported_by_name(monkeypatch, cap
 
 
 def test_a_blocking_async_tool_is_cut_off_once_it_awaits(monkeypatch) -> None:
-    monkeypatch.setattr(tools, "BLOCKED_LOOP_WARNING_S", 0.05)
+    monkeypatch.setattr(_tool_calls, "BLOCKED_LOOP_WARNING_S", 0.05)
 
     async def stuck() -> str:
         """Block past the limit, then wait."""

@@ -1,0 +1,240 @@
+"""What a run produced: RunResult, ToolCall (one executed tool call), Span (one trace span), RunStatus.
+
+All three are pydantic models that dump to plain JSON (`to_dict()`) and load back equal
+(`RunResult.from_dict()`): history, export and replay serialise through this one path.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_jsonable_python
+
+from openstackai_nb._secrets import scrub, scrub_data  # also installs the scrubbing filter of the package's logger
+from openstackai_nb.messages import Message, Usage
+
+__all__ = ["RunResult", "RunStatus", "Span", "ToolCall", "cut_text", "jsonable", "tool_text"]
+
+
+class RunStatus(enum.StrEnum):
+    """Where a run is in its life."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+SpanKind = Literal["turn", "model", "tool"]
+Outcome = Literal["ok", "error", "cancelled", "timeout", "running"]
+
+
+def jsonable(value: Any) -> Any:
+    """Return `value` as plain JSON data: JSON values as they are, pydantic models, dataclasses,
+    dates, enums, sets... converted (also inside lists and dicts), anything else as its str.
+
+    Raises:
+        Exception: whatever the value's ``__str__`` raises when it has no JSON form and no text
+            either (the runner reports that as a tool error).
+    """
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    try:
+        return to_jsonable_python(value, fallback=str)
+    except ValueError:  # e.g. a circular reference
+        return str(value)
+
+
+def tool_text(value: Any) -> tuple[Any, str]:
+    """A tool's return value as (the JSON-able value recorded, the text the model reads).
+
+    Raises:
+        Exception: the value cannot be turned into text (its ``__str__`` raised).
+    """
+    if isinstance(value, str):
+        return value, value
+    data = jsonable(value)
+    return data, data if isinstance(data, str) else json.dumps(data)
+
+
+def cut_text(text: str, limit: int) -> tuple[str, int | None]:
+    """`text` cut to `limit` characters plus a marker saying how much was cut; returns the text and
+    the original length (None when it was short enough to keep whole)."""
+    if len(text) <= limit:
+        return text, None
+    return f"{text[:limit]}[... {len(text) - limit:,} more characters cut: the tool returned {len(text):,}]", len(text)
+
+
+class _ScrubbedRepr(BaseModel):
+    """A record whose repr() and str() (displays) show its values scrubbed of secrets."""
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, scrub_data(value) if isinstance(value, str | dict | list) else value
+
+
+class ToolCall(_ScrubbedRepr):
+    """The record of one tool call the run executed."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    call_id: str
+    """The model's id for the call."""
+    name: str
+    """The tool's name."""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    """The arguments the model passed (parsed JSON)."""
+    result: Any = None
+    """What the tool returned (JSON-able; other values kept as their str). A result longer than
+    `RunConfig.max_tool_result_chars` as text is kept as that text, cut, with a marker."""
+    result_chars: int | None = None
+    """The length of the result as text when it was cut to `RunConfig.max_tool_result_chars`
+    (the model and the history got the cut text); None when it was kept whole."""
+    error: str | None = None
+    """Why the call failed (bad arguments, unknown tool, an exception, a result with no text form,
+    a time limit reached while it ran), else None."""
+    started_at: datetime
+    """When the call started (UTC)."""
+    elapsed_time: float = 0.0
+    """Seconds the call took."""
+    turn: int = 0
+    """The turn that requested it."""
+
+    @property
+    def ok(self) -> bool:
+        """True when the call returned without error."""
+        return self.error is None
+
+
+class Span(_ScrubbedRepr):
+    """One traced step: a turn, a model call (with its retries) or a tool call."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    kind: SpanKind
+    """turn, model or tool."""
+    name: str
+    """e.g. "turn 2", the model's name, the tool's name."""
+    turn: int
+    """The turn it belongs to."""
+    start: float
+    """Seconds from the run's start."""
+    duration: float = 0.0
+    """Seconds it took."""
+    outcome: Outcome = "running"
+    """ok, error, cancelled, timeout (running while open)."""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    """Extra facts: retries, error text; for model spans finish_reason and reasoning."""
+
+
+class RunResult(BaseModel):
+    """What one run produced: output, status, tool calls, usage, trace, conversation."""
+
+    model_config = ConfigDict(validate_assignment=False, defer_build=True)
+
+    run_id: str
+    """The run's unique id."""
+    status: RunStatus = RunStatus.QUEUED
+    """QUEUED, RUNNING, COMPLETED, FAILED or CANCELLED."""
+    final_output: str | None = None
+    """The final answer; for a failed or cancelled run, the text streamed so far."""
+    agent_name: str = ""
+    """The agent's name."""
+    model: str = ""
+    """The model's name."""
+    input: str = ""
+    """The user input that started the run."""
+    turn_count: int = 0
+    """Model calls made."""
+    elapsed_time: float = 0.0
+    """Seconds the run took."""
+    started_at: datetime
+    """When the run started (UTC)."""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    """Every executed tool call, in order of completion."""
+    usage: Usage = Field(default_factory=Usage)
+    """Token counts summed over the run."""
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    """RunConfig.metadata, carried through."""
+    error: str | None = None
+    """Why the run failed, was cancelled or timed out; None when it completed."""
+    finish_reason: str | None = None
+    """Why the last model call stopped, as the model reported it: stop, length (cut at the token
+    limit), tool_calls, content_filter, refusal (`final_output` then holds the refusal)...; None
+    when the model did not say. length and content_filter runs are COMPLETED but incomplete."""
+    reasoning: str | None = None
+    """The model's reasoning ("thinking") text over the run, never part of `final_output`; each
+    turn's own is the `reasoning` attribute of its model span in `trace`. None without any."""
+    messages: list[Message] = Field(default_factory=list)
+    """The whole conversation, system message included."""
+    trace: list[Span] = Field(default_factory=list)
+    """Spans of the run (empty when trace_enabled=False)."""
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Tokens sent to the model over the run."""
+        return self.usage.prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int:
+        """Tokens produced by the model over the run."""
+        return self.usage.completion_tokens
+
+    @property
+    def succeeded(self) -> bool:
+        """True when the run COMPLETED."""
+        return self.status is RunStatus.COMPLETED
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as plain JSON-able data (the inverse of `from_dict`)."""
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        """Return the result as one JSON text."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        """Load a result dumped by `to_dict`."""
+        return cls.model_validate(data)
+
+    def history_messages(self) -> list[Message]:
+        """The conversation without the system message: pass it as `history=` to continue."""
+        return [m for m in self.messages if m.role != "system"]
+
+    def __repr__(self) -> str:
+        # A display: secrets are scrubbed (the fields themselves keep what the run produced).
+        out = scrub(self.final_output or "").strip().splitlines()
+        first = out[0] if out else ""
+        if len(first) > 60:
+            first = first[:57] + "..."
+        parts = [
+            f"status={self.status.value}",
+            f"turns={self.turn_count}",
+            f"time={self.elapsed_time:.2f}s",
+        ]
+        if self.tool_calls:
+            parts.append(f"tool_calls={len(self.tool_calls)}")
+        if self.error:
+            err = scrub(self.error).splitlines()[0]
+            parts.append(f"error={err[:60]!r}")
+        parts.append(f"output={first!r}")
+        return f"RunResult({', '.join(parts)})"
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        from openstackai_nb import render
+
+        return render.run_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from openstackai_nb import render
+
+        return render.run_markdown(self)

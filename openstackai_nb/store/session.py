@@ -1,0 +1,149 @@
+"""The session's history, `openstackai_nb.history`, and the recorder that writes every run into it.
+
+Imported by the package face (`openstackai_nb/__init__.py`), which installs `SessionRecorder`
+at the runner's seam (`runner.recorder.set_recorder`): the runner itself never imports the
+history. Importing this module is cheap: the store (SQLite) is opened on first use.
+
+The session's history never breaks a run nor an import: when its store cannot be opened,
+`get_history()` warns once (`HistoryWarning`) and returns a history whose every use raises the
+`HistoryError`; runs go on without being recorded. `set_history(None)` tries again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import warnings
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+from openstackai_nb.errors import HistoryError, HistoryWarning
+from openstackai_nb.runner.recorder import Durable, RunRecorder, set_recorder
+
+if TYPE_CHECKING:
+    from openstackai_nb.results import RunResult
+    from openstackai_nb.store.run_history import RunHistory
+
+__all__ = ["SessionRecorder", "barrier", "get_history", "record", "set_history"]
+
+logger = logging.getLogger("openstackai_nb")
+
+_history: RunHistory | None = None
+_history_lock = threading.Lock()
+_record_failed = False
+
+
+def get_history() -> RunHistory:
+    """The session's RunHistory (created on first use; the same object on every call).
+
+    Never raises: a store that cannot be opened gives one `HistoryWarning` and a history whose
+    use raises the `HistoryError` (runs are then not recorded; `set_history(None)` tries again).
+    """
+    global _history
+    if _history is None:
+        from openstackai_nb.store.run_history import RunHistory, UnavailableHistory
+
+        with _history_lock:
+            if _history is None:
+                try:
+                    _history = RunHistory()
+                except Exception as exc:  # noqa: BLE001 - e.g. OSError, no home folder: same promise
+                    error = exc if isinstance(exc, HistoryError) else HistoryError(f"{type(exc).__name__}: {exc}")
+                    _history = UnavailableHistory(error)
+                    warnings.warn(
+                        f"openstackai_nb: runs are not recorded in the history: {error.message}. Once fixed, "
+                        "restart the kernel or call openstackai_nb.store.set_history(None)",
+                        HistoryWarning,
+                        stacklevel=2,
+                    )
+    return _history
+
+
+def set_history(history: RunHistory | str | os.PathLike[str] | None) -> RunHistory | None:
+    """Send the session's runs to another store from now on; returns the previous one.
+
+    Prefer `OPENSTACKAI_NB_HISTORY` set before the first run: `openstackai_nb.history`
+    refers to the session history of the moment it is read. None resets to the default
+    (re-read from the environment on next use).
+    """
+    global _history
+    from openstackai_nb.store.run_history import RunHistory
+
+    if history is not None and not isinstance(history, RunHistory):
+        history = RunHistory(history)
+    with _history_lock:
+        previous, _history = _history, history
+    return previous
+
+
+def _available() -> RunHistory | None:
+    from openstackai_nb.store.run_history import UnavailableHistory
+
+    history = get_history()
+    return None if isinstance(history, UnavailableHistory) else history  # get_history warned once
+
+
+def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[None] | asyncio.Future[None] | None:
+    """Record a run that started (`finished=False`) or ended, in the session's history.
+
+    Never raises: a store that cannot be written is reported once through `logging` and the run
+    goes on. For a finished run (and `wait`), returns a future that resolves once the write is
+    committed (an asyncio future when called on a running loop): the loop awaits it, without
+    blocking, so a run is on disk before `run_sync`/`run_async` return or "done" is emitted.
+    With wait=False the write is queued and nothing is returned (`barrier()` tells when it is
+    committed).
+    """
+    global _record_failed
+    try:
+        history = _available()
+        if history is None:
+            return None
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return history.add(result, finished=finished, wait=False)
+        return history._add_async(result, finished=finished, wait=wait)
+    except Exception as exc:  # noqa: BLE001 - history must never break a run
+        if not _record_failed:
+            _record_failed = True
+            logger.warning("openstackai_nb: run history is not recording: %s", exc)
+        return None
+
+
+def barrier() -> asyncio.Future[None] | None:
+    """On the run loop: a future resolved once every run recorded so far is committed."""
+    try:
+        history = _available()
+        return None if history is None else history._store.submit_async(_nothing)
+    except Exception as exc:  # noqa: BLE001 - history must never break a run
+        logger.warning("openstackai_nb: run history is not recording: %s", exc)
+        return None
+
+
+def _nothing(conn: object) -> None:
+    return None
+
+
+class SessionRecorder(RunRecorder):
+    """Records every run into the session's history (`openstackai_nb.history`)."""
+
+    def started(self, result: RunResult) -> object:
+        """Write the RUNNING row of a run still going."""
+        return record(result, finished=False)
+
+    def finished(self, result: RunResult) -> Durable:
+        """Write a finished run; the future resolves once it is committed."""
+        return record(result, finished=True)
+
+    def finished_deferred(self, result: RunResult) -> Durable:
+        """Queue a finished run for the next group commit (see `commits_deferred`)."""
+        return record(result, finished=True, wait=False)
+
+    def barrier(self) -> Durable:
+        """A future resolved once every run recorded so far is committed."""
+        return barrier()
+
+
+set_recorder(SessionRecorder())
