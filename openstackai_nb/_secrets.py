@@ -1,5 +1,7 @@
-"""Keep secrets out of every output: one scrubber used by errors, logs, history, export, replay
-and every display (run views, reprs, the live view, progress tables).
+"""Keep secrets out of every output: one scrubber for errors, logs, files and every display.
+
+Errors, logs, history, export, replay and every display (run views, reprs, the live view,
+progress tables) pass through it.
 
 Keys the process knows (API keys given to models, `*_API_KEY` / `*_TOKEN` variables) are
 registered and replaced wherever they appear; key-shaped strings (``sk-...``, ``Bearer ...``)
@@ -114,8 +116,10 @@ def _run_start(text: str, pos: int) -> int:
 
 
 def _secret_start(text: str, secret: str, cut: int) -> int:
-    """The earliest start of `secret` that the cut at `cut` would split (or that `text` ends with a
-    part of); else `cut`."""
+    """The earliest start of `secret` that a cut at `cut` would split; else `cut`.
+
+    A start counts when the secret crosses the cut, or when `text` ends with a part of it.
+    """
     size = len(secret)
     found = text.find(secret, max(0, cut - size + 1))
     if 0 <= found < cut:

@@ -185,8 +185,11 @@ async def run_in_tool_thread(fn: Callable[..., Any], kwargs: dict[str, Any], pro
 
 @types.coroutine
 def timed_steps(coro: Coroutine[Any, Any, Any], name: str, progress: CallProgress) -> Generator[Any, Any, Any]:
-    """Drive `coro` step by step (as `await coro` would), timing each step: the code between two
-    awaits runs on the loop, so a long step is a loop that could not do anything else."""
+    """Drive `coro` step by step (as `await coro` would), timing each step.
+
+    The code between two awaits runs on the loop, so a long step is a loop that could not do
+    anything else.
+    """
     send: Any = None
     throw: BaseException | None = None
     while True:

@@ -36,8 +36,10 @@ Outcome = Literal["ok", "error", "cancelled", "timeout", "running"]
 
 
 def jsonable(value: Any) -> Any:
-    """Return `value` as plain JSON data: JSON values as they are, pydantic models, dataclasses,
-    dates, enums, sets... converted (also inside lists and dicts), anything else as its str.
+    """Return `value` as plain JSON data.
+
+    JSON values stay as they are; pydantic models, dataclasses, dates, enums, sets... are
+    converted (also inside lists and dicts); anything else becomes its str.
 
     Raises:
         Exception: whatever the value's ``__str__`` raises when it has no JSON form and no text
@@ -64,8 +66,10 @@ def tool_text(value: Any) -> tuple[Any, str]:
 
 
 def cut_text(text: str, limit: int) -> tuple[str, int | None]:
-    """`text` cut to `limit` characters plus a marker saying how much was cut; returns the text and
-    the original length (None when it was short enough to keep whole)."""
+    """Cut `text` to `limit` characters plus a marker saying how much was cut.
+
+    Returns the text and the original length (None when it was short enough to keep whole).
+    """
     if len(text) <= limit:
         return text, None
     return f"{text[:limit]}[... {len(text) - limit:,} more characters cut: the tool returned {len(text):,}]", len(text)

@@ -110,6 +110,7 @@ class Tool:
         return await run_in_tool_thread(self.fn, kwargs, progress)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the function directly, as if it were not a tool."""
         return self.fn(*args, **kwargs)
 
     def __repr__(self) -> str:

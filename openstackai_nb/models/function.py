@@ -1,5 +1,7 @@
-"""Offline models: a Python function plays the model (`FunctionModel`), and a ready-made
-deterministic demo model (`ScriptedModel`, `model="scripted"`) for notebooks, tests and Binder.
+"""Offline models: `FunctionModel` (a Python function plays the model) and `ScriptedModel`.
+
+`ScriptedModel` (`model="scripted"`) is a ready-made deterministic demo model for notebooks,
+tests and Binder.
 
 Both stream their text word by word through the same `Model.stream` interface as HTTP models,
 so every view (live widget, run_stream, history) behaves exactly as with a real endpoint.

@@ -1,5 +1,6 @@
-"""The notebook layer: `%%agent` / `%agent` magics (`magics.py`), the live view (`widgets.py`) and
-compare's progress table (`progress.py`).
+"""The notebook layer: magics (`magics.py`), the live view (`widgets.py`), progress (`progress.py`).
+
+`%%agent` / `%agent` are the magics; `progress.py` is compare's live progress table.
 
 The only package modules that import IPython; `%load_ext openstackai_nb` loads `magics.py`, and
 `widgets.py` imports anywidget only when a live view is first shown. This module stays light: it

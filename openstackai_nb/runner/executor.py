@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,7 @@ from openstackai_nb.errors import (
     _with_result,
 )
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
-from openstackai_nb.messages import Message, StreamEvent, ToolCallRequest
+from openstackai_nb.messages import Message, ModelDelta, StreamEvent, ToolCallRequest
 from openstackai_nb.results import RunResult, RunStatus, Span, ToolCall, cut_text, jsonable, tool_text
 from openstackai_nb.runner import recorder
 from openstackai_nb.runner.config import RunConfig
@@ -49,6 +50,17 @@ __all__ = ["HistoryInput", "Runner", "Sink"]
 logger = logging.getLogger("openstackai_nb")
 Sink = Callable[[StreamEvent], None]
 HistoryInput = Sequence[Message | dict[str, Any]]
+
+
+@dataclass(slots=True)
+class _ModelCall:
+    """What one model call of a turn produced so far."""
+
+    parts: list[str]
+    thoughts: list[str] = field(default_factory=list)
+    calls: list[ToolCallRequest] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)
+    finish: str | None = None
 
 
 class _TurnTimeout(Exception):
@@ -270,66 +282,72 @@ class _Run:
 
     async def _turn(self, turn: int, deadline: float) -> bool:
         """One model call and its tools; True when the answer is final."""
-        self._turn_text = parts = []
-        thoughts: list[str] = []
-        finish: str | None = None
-        calls: list[ToolCallRequest] = []
+        call = await self._call_model(turn, deadline)
+        text = "".join(call.parts)
+        if text:
+            self._last_text = text
+        self.messages.append(Message(role="assistant", content=text or None, tool_calls=tuple(call.calls)))
+        if not call.calls:
+            self.result.final_output = text
+            return True
+        if len(call.calls) == 1:
+            errors = [await self._call_tool(turn, call.calls[0])]
+        else:
+            errors = await asyncio.gather(*(self._call_tool(turn, c) for c in call.calls))
+        failed = [e for e in errors if e]
+        if failed and self.config.stop_on_tool_error:
+            raise ToolError(f"{failed[0]} (stop_on_tool_error=True ended the run)")
+        return False
+
+    async def _call_model(self, turn: int, deadline: float) -> _ModelCall:
+        """Stream one answer of the model; its span records retries, finish reason and reasoning."""
+        self._turn_text = []
+        call = _ModelCall(parts=self._turn_text)  # the same list: a run cut off keeps its partial text
         span = self._open("model", self.model.name, turn)
-        retries: list[str] = []
         try:
             stream = self.model.stream(
                 self.messages, self.tool_defs, deadline=deadline, settings=self.agent.model_settings
             )
             async with aclosing(stream) as deltas:  # type: ignore[type-var]
                 async for d in deltas:
-                    kind = d.kind
-                    if kind == "text":
-                        if not isinstance(d.text, str):  # only text ever reaches the answer and its events
-                            raise ModelError(_not_text(self.model.name, d.text))
-                        parts.append(d.text)
-                        if self._emit is not None:
-                            self._emit(StreamEvent("text", content=d.text, turn=turn))
-                    elif kind == "reasoning":
-                        if not isinstance(d.text, str):
-                            raise ModelError(_not_text(self.model.name, d.text, "reasoning"))
-                        thoughts.append(d.text)
-                        if self._emit is not None:
-                            self._emit(StreamEvent.reasoning(d.text, turn=turn))
-                    elif kind == "tool_call" and d.tool_call is not None:
-                        calls.append(d.tool_call)
-                    elif kind == "finish":
-                        finish = d.text or None
-                    elif kind == "usage" and d.usage is not None:
-                        self.result.usage.add(d.usage)
-                    elif kind == "retry":
-                        retries.append(f"{d.text}; waited {d.delay:.2f}s")
+                    self._take(d, call, turn)
         except BaseException as exc:
             cancelled = isinstance(exc, asyncio.CancelledError)
-            details: dict[str, Any] = {"retries": retries} if retries else {}
-            details.update(self._model_facts(finish, thoughts))
-            self.result.finish_reason = finish  # the last model call's, even when it broke off
+            details: dict[str, Any] = {"retries": call.retries} if call.retries else {}
+            details.update(self._model_facts(call.finish, call.thoughts))
+            self.result.finish_reason = call.finish  # the last model call's, even when it broke off
             if not cancelled:
                 details["error"] = str(exc)[:300]
             self._close(span, "cancelled" if cancelled else "error", **details)
             raise
-        details = {"retries": retries} if retries else {}
-        self._close(span, "ok", **details, **self._model_facts(finish, thoughts))
-        self.result.finish_reason = finish
-        text = "".join(parts)
-        if text:
-            self._last_text = text
-        self.messages.append(Message(role="assistant", content=text or None, tool_calls=tuple(calls)))
-        if not calls:
-            self.result.final_output = text
-            return True
-        if len(calls) == 1:
-            errors = [await self._call_tool(turn, calls[0])]
-        else:
-            errors = await asyncio.gather(*(self._call_tool(turn, c) for c in calls))
-        failed = [e for e in errors if e]
-        if failed and self.config.stop_on_tool_error:
-            raise ToolError(f"{failed[0]} (stop_on_tool_error=True ended the run)")
-        return False
+        details = {"retries": call.retries} if call.retries else {}
+        self._close(span, "ok", **details, **self._model_facts(call.finish, call.thoughts))
+        self.result.finish_reason = call.finish
+        return call
+
+    def _take(self, d: ModelDelta, call: _ModelCall, turn: int) -> None:
+        """Take one delta of the model's answer into `call`, emitting what views see."""
+        kind = d.kind
+        if kind == "text":
+            if not isinstance(d.text, str):  # only text ever reaches the answer and its events
+                raise ModelError(_not_text(self.model.name, d.text))
+            call.parts.append(d.text)
+            if self._emit is not None:
+                self._emit(StreamEvent("text", content=d.text, turn=turn))
+        elif kind == "reasoning":
+            if not isinstance(d.text, str):
+                raise ModelError(_not_text(self.model.name, d.text, "reasoning"))
+            call.thoughts.append(d.text)
+            if self._emit is not None:
+                self._emit(StreamEvent.reasoning(d.text, turn=turn))
+        elif kind == "tool_call" and d.tool_call is not None:
+            call.calls.append(d.tool_call)
+        elif kind == "finish":
+            call.finish = d.text or None
+        elif kind == "usage" and d.usage is not None:
+            self.result.usage.add(d.usage)
+        elif kind == "retry":
+            call.retries.append(f"{d.text}; waited {d.delay:.2f}s")
 
     def _model_facts(self, finish: str | None, thoughts: list[str]) -> dict[str, Any]:
         """A model call's finish reason and reasoning, for its span; keeps the reasoning on the result."""

@@ -1,5 +1,8 @@
-"""How a RunResult becomes rows of the history store: its `runs` row, its full JSON, its
-tool-call and turn rows, with secrets scrubbed before anything leaves the process."""
+"""How a RunResult becomes rows of the history store, secrets scrubbed first.
+
+A run is its `runs` row, its full JSON, and its tool-call and turn rows. Also: who owns a
+RUNNING row (host, pid, process start) and whether that process is gone.
+"""
 
 from __future__ import annotations
 

@@ -137,8 +137,10 @@ class Store:
             return conn
 
     def _connect_file(self, path: Path) -> sqlite3.Connection:
-        """Open (or create) the store file at `path`, or the fresh file that replaces it when it
-        is known or found to be damaged; sets `self.path` and the file's identity."""
+        """Open (or create) the store file at `path`, or the fresh file that replaces a damaged one.
+
+        Sets `self.path` and the file's identity.
+        """
         known = files.read_marker(path)
         if known is not None:
             files.warn(damaged_message(path, known[0], known[1] or "found by an earlier check"))

@@ -132,8 +132,10 @@ def _all_numbers(values: Any) -> bool:
 
 
 def tool_calls_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    """The tool-call table from store rows (run_id, idx, call_id, name, arguments, result, error,
-    started_at, elapsed_time, turn); arguments and result are parsed back from JSON."""
+    """The tool-call table from store rows; arguments and result are parsed back from JSON.
+
+    Rows: run_id, idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn.
+    """
     pd = _pandas()
     cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 10
     errors = cols[6]

@@ -176,9 +176,11 @@ class RunHistory:
         return self._store.submit(rows)
 
     def _add_async(self, result: RunResult, *, finished: bool, wait: bool = True) -> asyncio.Future[None] | None:
-        """`add(wait=False)` from the running event loop: for a finished run (and `wait`), an
-        asyncio future resolved once it is committed (the writer wakes the loop once per
-        batch); else None."""
+        """`add(wait=False)` from the running event loop.
+
+        For a finished run (and `wait`), returns an asyncio future resolved once it is committed
+        (the writer wakes the loop once per batch); else None.
+        """
         rows = Rows(result, owner() if not finished else (None, None, None), finished=finished)
         return self._store.submit_async(rows, wait=finished and wait)
 
@@ -392,8 +394,11 @@ class RunHistory:
             return export.runs_frame(rows, metadata=metadata)
 
     def tool_calls_dataframe(self) -> pd.DataFrame:
-        """One row per tool call: run_id, index, call_id, name, arguments, result, error, ok,
-        started_at, elapsed_time, turn (join with `to_dataframe()` on run_id)."""
+        """One row per tool call (join with `to_dataframe()` on run_id).
+
+        Columns: run_id, index, call_id, name, arguments, result, error, ok, started_at,
+        elapsed_time, turn.
+        """
         from openstackai_nb.store import export
 
         with _gc_paused():
@@ -401,8 +406,11 @@ class RunHistory:
             return export.tool_calls_frame(self._detail_rows("tool_calls", columns, "idx"))
 
     def turns_dataframe(self) -> pd.DataFrame:
-        """One row per turn: run_id, turn, start, duration, outcome, model_time, retries,
-        n_tool_calls, tool_time, error, finish_reason, reasoning (join with `to_dataframe()` on run_id)."""
+        """One row per turn (join with `to_dataframe()` on run_id).
+
+        Columns: run_id, turn, start, duration, outcome, model_time, retries, n_tool_calls,
+        tool_time, error, finish_reason, reasoning.
+        """
         from openstackai_nb.store import export
 
         with _gc_paused():
@@ -424,8 +432,11 @@ class RunHistory:
 
     # -- files ----------------------------------------------------------------------------------
     def export(self, path: str | os.PathLike[str]) -> Path:
-        """Write the runs to a JSON lines file (one `RunResult.to_dict()` per line, secrets
-        scrubbed; never pickle). Returns the path. Load it back with `RunHistory.load(path)`."""
+        """Write the runs to a JSON lines file and return its path.
+
+        One `RunResult.to_dict()` per line, secrets scrubbed, never pickle. Load it back with
+        `RunHistory.load(path)`.
+        """
         from openstackai_nb.store import export
 
         return export.write_jsonl(self, path)
@@ -477,8 +488,11 @@ class UnavailableHistory(RunHistory):
 
 @contextlib.contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a large table is built: millions of new tuples and strings
-    (none of them cyclic) would otherwise trigger full collections over and over."""
+    """Pause the cyclic GC while a large table is built.
+
+    Millions of new tuples and strings (none of them cyclic) would otherwise trigger full
+    collections over and over.
+    """
     enabled = gc.isenabled()
     gc.disable()
     try:
