@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb._version import __version__
 from openstackai_nb.agent import Agent
 from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
-from openstackai_nb.runner.executor import Runner
+from openstackai_nb.runner.api import Runner
 from openstackai_nb.store import session as _session  # noqa: F401 - installs the history's recorder
 from openstackai_nb.tools import tool
 
@@ -36,7 +37,6 @@ __all__ = [
     "unload_ipython_extension",
 ]
 
-__version__ = "0.1.0"
 
 for _obj in (Agent, RunConfig, RunContext, RunResult, RunStatus, Runner, StreamingRunner):
     _obj.__module__ = "openstackai_nb"

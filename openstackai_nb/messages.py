@@ -1,32 +1,27 @@
-"""The vocabulary every layer speaks: chat messages, tool-call requests, model deltas, stream events.
+"""The vocabulary every layer speaks: chat messages, tool-call requests, tool definitions, model deltas.
 
-Providers turn HTTP into `ModelDelta`s; the run loop turns those into `StreamEvent`s; every view
-(`run_stream`, `StreamingRunner`, the live widget, logging, history) reads the same events.
+Providers turn HTTP into `ModelDelta`s; the run loop turns those into `StreamEvent`s
+(`openstackai_nb.events`: they carry a `RunResult`, which is built from these messages, so they
+live one step above this module).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-if TYPE_CHECKING:
-    from openstackai_nb.results import RunResult
-
 __all__ = [
-    "EventType",
     "Message",
     "ModelDelta",
     "Role",
-    "StreamEvent",
     "ToolCallRequest",
     "ToolDefinition",
     "Usage",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
-EventType = Literal["text", "reasoning", "tool_call", "tool_result", "turn", "error", "done"]
 
 
 class ToolCallRequest(BaseModel):
@@ -136,65 +131,3 @@ class ModelDelta:
     """Token counts (kind usage)."""
     delay: float = 0.0
     """Seconds waited before the retry (kind retry)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEvent:
-    """One event of a run, as the run loop emits it to every view.
-
-    Example:
-        >>> StreamEvent.text("Hel", turn=1).content
-        'Hel'
-    """
-
-    type: EventType
-    """text, reasoning, tool_call, tool_result, turn, error or done."""
-    content: str = ""
-    """Text delta (text events), reasoning delta (reasoning events, never part of the answer);
-    a short description for turn/error events."""
-    tool_name: str | None = None
-    """The tool's name (tool_call / tool_result)."""
-    arguments: dict[str, Any] | None = None
-    """The tool's parsed arguments (tool_call / tool_result)."""
-    result: Any = None
-    """The tool's result (tool_result)."""
-    call_id: str | None = None
-    """The tool call's id (tool_call / tool_result)."""
-    turn: int = 0
-    """The turn the event belongs to (1-based)."""
-    error: str | None = None
-    """What went wrong (error events, failed tool results)."""
-    duration: float | None = None
-    """Seconds the tool ran (tool_result)."""
-    run_result: RunResult | None = None
-    """The finished RunResult (done)."""
-
-    @classmethod
-    def text(cls, delta: str, *, turn: int) -> StreamEvent:
-        """A text delta."""
-        return cls("text", content=delta, turn=turn)
-
-    @classmethod
-    def reasoning(cls, delta: str, *, turn: int) -> StreamEvent:
-        """A reasoning ("thinking") delta: kept apart from the answer's text."""
-        return cls("reasoning", content=delta, turn=turn)
-
-    @classmethod
-    def turn_start(cls, turn: int) -> StreamEvent:
-        """The start of a turn."""
-        return cls("turn", content=f"turn {turn}", turn=turn)
-
-    @classmethod
-    def done(cls, result: RunResult) -> StreamEvent:
-        """The end of the run, carrying its result."""
-        return cls("done", turn=result.turn_count, run_result=result, error=result.error)
-
-    def __repr__(self) -> str:
-        parts = [f"type={self.type!r}"]
-        for name in ("content", "tool_name", "call_id", "error"):
-            value = getattr(self, name)
-            if value:
-                parts.append(f"{name}={value!r}")
-        if self.turn:
-            parts.append(f"turn={self.turn}")
-        return f"StreamEvent({', '.join(parts)})"

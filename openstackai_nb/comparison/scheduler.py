@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
     from openstackai_nb.results import RunResult
+    from openstackai_nb.runner._sync import LoopTask
     from openstackai_nb.runner.config import RunConfig
 
 __all__ = ["Handle", "Job", "LocalScheduler", "Report", "Scheduler", "run_job"]
@@ -66,31 +67,31 @@ class Scheduler(Protocol):
         ...
 
 
-class _LocalHandle:
-    def __init__(self, jobs: Sequence[Job], concurrency: int, report: Report) -> None:
-        from openstackai_nb.runner import _sync
-
-        _sync.check_not_on_loop()
-        self._loop, self._holder, self._done = _sync.submit(_run_all(jobs, concurrency, report))
-
-    def wait(self, timeout: float) -> bool:
-        return self._done.wait(timeout)
-
-    def cancel(self) -> None:
-        from openstackai_nb.runner import _sync
-
-        _sync.cancel_and_wait(self._loop, self._holder, self._done)
-
-    def results(self) -> list[RunResult]:
-        return self._holder[0].result()
-
-
 class LocalScheduler:
     """Runs jobs on this process's private run loop, bounded by an asyncio semaphore."""
 
     def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report) -> Handle:
         """Start the jobs on the private loop thread and return at once."""
-        return _LocalHandle(jobs, concurrency, report)
+        from openstackai_nb.runner._sync import LoopTask
+
+        task: LoopTask[None, list[RunResult]] = LoopTask(lambda _: _run_all(jobs, concurrency, report))
+        return _LocalHandle(task)
+
+
+class _LocalHandle:
+    """The `Handle` of a local comparison: its task on the private run loop."""
+
+    def __init__(self, task: LoopTask[None, list[RunResult]]) -> None:
+        self._task = task
+
+    def wait(self, timeout: float) -> bool:
+        return self._task.wait(timeout)
+
+    def cancel(self) -> None:
+        self._task.cancel()
+
+    def results(self) -> list[RunResult]:
+        return self._task.result()
 
 
 async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> list[RunResult]:
@@ -120,7 +121,7 @@ async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> lis
 async def run_job(job: Job) -> RunResult:
     """Run one job to a RunResult: timeouts and errors become FAILED results, never exceptions."""
     from openstackai_nb.errors import TimeoutError as RunTimeoutError
-    from openstackai_nb.runner.executor import Runner
+    from openstackai_nb.runner.api import Runner
 
     try:
         return await Runner.run_async(job.agent, job.input, config=job.config)

@@ -185,7 +185,7 @@ def _delta_from_json(d: Mapping[str, Any]) -> ModelDelta:
 
 # -- the cassette writer ---------------------------------------------------------------------------
 def _header() -> dict[str, Any]:
-    from openstackai_nb import __version__
+    from openstackai_nb._version import __version__
 
     return {
         "type": "header",

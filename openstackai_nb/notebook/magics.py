@@ -1,8 +1,8 @@
 """`%%agent` and `%agent`: run agents from notebook cells.
 
 `%load_ext openstackai_nb` registers `AgentMagics`; `%unload_ext openstackai_nb` removes it.
-A `%%agent` cell builds one run of the run loop (`runner.executor._Run`), starts it on the
-private run loop (`runner._sync.start_events`) and reads its events in the kernel's main thread,
+A `%%agent` cell starts one run on the private run loop (`Runner.start`, the runner's public
+face) and reads its events in the kernel's main thread,
 where the kernel's interrupt button arrives as KeyboardInterrupt: the run is then cancelled and
 ends CANCELLED with what streamed so far. The live view (`widgets.py`) only displays events.
 
@@ -336,21 +336,19 @@ class AgentMagics(Magics):
         from openstackai_nb.errors import AgentError
         from openstackai_nb.notebook import widgets
         from openstackai_nb.results import RunStatus
-        from openstackai_nb.runner import _sync
-        from openstackai_nb.runner.executor import _Run
+        from openstackai_nb.runner import Runner
 
         config = self._config(args)
         history = self.conversations.get(agent.name) if args.chat else None
         try:
-            run = _Run(agent, prompt, config, None, history)
+            handle = Runner.start(agent, prompt, config=config, history=history)
         except AgentError as exc:
             raise UsageError(str(exc)) from None  # AgentError messages are scrubbed
-        presenter = widgets.make_presenter(quiet=args.quiet, agent=agent.name, model=run.model.name, note=note)
-        stream = _sync.start_events(lambda emit: run.execute(emit))
-        result, interrupted = widgets.drive(stream, presenter)
+        presenter = widgets.make_presenter(quiet=args.quiet, agent=agent.name, model=handle.model, note=note)
+        result, interrupted = widgets.drive(handle, presenter)
         if result is None:
             # The task ended without its "done" event: a bug of ours, shown with its traceback.
-            outcome = stream.outcome()
+            outcome = handle.outcome()
             if outcome is not None:
                 raise outcome
             return None
@@ -498,11 +496,11 @@ class AgentMagics(Magics):
             if len(rest) != 2 or rest[0] != "-n" or not rest[1].isdigit():
                 raise UsageError("usage: %agent history [-n N]")
             n = int(rest[1])
-        import openstackai_nb
         from openstackai_nb.errors import HistoryError
+        from openstackai_nb.store import get_history
 
         try:
-            return openstackai_nb.history.to_dataframe().tail(n)
+            return get_history().to_dataframe().tail(n)
         except HistoryError as exc:
             raise UsageError(" ".join(str(exc).split())) from None
 

@@ -37,9 +37,9 @@ from openstackai_nb.notebook import is_jupyter
 
 if TYPE_CHECKING:
     LiveView: type  # built on first use by __getattr__ (anywidget is imported then)
-    from openstackai_nb.messages import StreamEvent
+    from openstackai_nb.events import StreamEvent
     from openstackai_nb.results import RunResult
-    from openstackai_nb.runner._sync import EventStream
+    from openstackai_nb.runner import RunHandle
 
 __all__ = [
     "FLUSH_HZ",
@@ -60,6 +60,9 @@ MIN_DELTA_CHARS = 400
 headers, so a slow model streaming a few tokens at a time would otherwise send mostly headers."""
 MAX_DELTA_WAIT = 0.2
 """Longest time streamed text waits before it is shown."""
+SETTLE_WAIT = 5.0
+"""Longest the cell waits, after the run's "done" event, for the run's task to end (it only
+re-raises a timeout or a cancellation then)."""
 STATUS_TICK = 1.0
 """Seconds between status-line refreshes while nothing else changes (elapsed time)."""
 _STATIC = Path(__file__).parent / "static"
@@ -344,7 +347,7 @@ def make_presenter(*, quiet: bool = False, **kwargs: Any) -> Presenter:
     return TextPresenter(**kwargs)
 
 
-def drive(stream: EventStream, presenter: Presenter) -> tuple[RunResult | None, bool]:
+def drive(stream: RunHandle, presenter: Presenter) -> tuple[RunResult | None, bool]:
     """Read the run's events in this thread and feed them to `presenter` until it ends.
 
     A KeyboardInterrupt (the kernel's interrupt button) cancels the run, drains the remaining
@@ -366,23 +369,22 @@ def drive(stream: EventStream, presenter: Presenter) -> tuple[RunResult | None, 
     return result, interrupted
 
 
-def _settle(stream: EventStream, limit: float = 5.0) -> None:
+def _settle(stream: RunHandle) -> None:
     # The "done" event comes just before the run's task ends (raising TimeoutError or
     # CancelledError by contract): wait for the end and read its outcome, so asyncio never logs
     # "Task exception was never retrieved".
-    deadline = time.monotonic() + limit
-    while not stream.finished and time.monotonic() < deadline:
-        stream.next_batch(0.01)
+    stream.wait(SETTLE_WAIT)
     stream.outcome()
 
 
-def _pump(stream: EventStream, presenter: Presenter) -> RunResult | None:
+def _pump(stream: RunHandle, presenter: Presenter) -> RunResult | None:
     interval = 1.0 / FLUSH_HZ
     last = 0.0
     while True:
         events = stream.next_batch(0.25)
         done = presenter.feed(events)
         if done is not None:
+            presenter.flush()  # the live view's last state is the whole run, rows included
             return done
         if not events and stream.finished:
             return _drain(stream, presenter)
@@ -399,7 +401,7 @@ def _pump(stream: EventStream, presenter: Presenter) -> RunResult | None:
         last = time.monotonic()
 
 
-def _drain(stream: EventStream, presenter: Presenter) -> RunResult | None:
+def _drain(stream: RunHandle, presenter: Presenter) -> RunResult | None:
     while True:
         events = stream.next_batch(0.5)
         done = presenter.feed(events)

@@ -9,8 +9,8 @@ re-exported here) and `RunContext` (defined with the tools, which receive it).
 from __future__ import annotations
 
 from openstackai_nb.results import RunResult, RunStatus, Span, ToolCall
+from openstackai_nb.runner.api import RunHandle, Runner
 from openstackai_nb.runner.config import RunConfig
-from openstackai_nb.runner.executor import Runner
 from openstackai_nb.runner.recorder import RunRecorder, set_recorder
 from openstackai_nb.runner.streaming import StreamingRunner
 from openstackai_nb.tools import RunContext
@@ -18,6 +18,7 @@ from openstackai_nb.tools import RunContext
 __all__ = [
     "RunConfig",
     "RunContext",
+    "RunHandle",
     "RunRecorder",
     "RunResult",
     "RunStatus",

@@ -22,15 +22,20 @@ import contextvars
 import os
 import queue
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
 
 from openstackai_nb.errors import UsageError
-from openstackai_nb.messages import StreamEvent
 
-__all__ = ["EventStream", "cancel_and_wait", "check_not_on_loop", "get_loop", "run_blocking", "start_events", "submit"]
+__all__ = ["CANCEL_WAIT", "SHUTDOWN_WAIT", "LoopTask", "check_not_on_loop", "get_loop", "run_blocking"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+CANCEL_WAIT = 10.0
+"""Longest a cancel waits for the cancelled run to end (it records CANCELLED and closes its
+connections first; a tool thread that never returns must not hang the caller)."""
+SHUTDOWN_WAIT = 3.0
+"""Longest the process waits at exit for runs to cancel and the loop thread to stop."""
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
 _thread: threading.Thread | None = None
@@ -61,6 +66,7 @@ def get_loop() -> asyncio.AbstractEventLoop:
 
 
 def check_not_on_loop() -> None:
+    """Raise UsageError when called on the run loop itself (a blocking wait there would deadlock)."""
     if _loop is not None and threading.current_thread() is _thread:
         raise UsageError(
             "Runner.run_sync was called from code running on the run loop (an async tool?): "
@@ -68,57 +74,33 @@ def check_not_on_loop() -> None:
         )
 
 
-def submit(coro: Coroutine[Any, Any, T]) -> tuple[asyncio.AbstractEventLoop, list[asyncio.Task[T]], threading.Event]:
-    loop = get_loop()
-    ctx = contextvars.copy_context()
-    done = threading.Event()
-    holder: list[asyncio.Task[T]] = []
+class LoopTask(Generic[T, R]):
+    """A coroutine running on the private run loop, driven from another thread.
 
-    def start() -> None:
-        task = loop.create_task(coro, context=ctx)
-        holder.append(task)
-        task.add_done_callback(lambda _: done.set())
+    The coroutine is started as `start(emit)`: what it passes to `emit` is queued, in order,
+    for the other thread to read with `next_batch` (the thread-side end of a run's event pump;
+    `compare` sends its progress through the same). `wait`, `cancel` and `result` do what they
+    say; a KeyboardInterrupt in the waiting thread is the caller's to turn into `cancel()`.
+    """
 
-    loop.call_soon_threadsafe(start)
-    return loop, holder, done
-
-
-def cancel_and_wait(loop: asyncio.AbstractEventLoop, holder: list[asyncio.Task[Any]], done: threading.Event) -> None:
-    def cancel() -> None:
-        if holder:
-            holder[0].cancel()
-
-    loop.call_soon_threadsafe(cancel)
-    done.wait(10.0)
-
-
-def run_blocking(coro: Coroutine[Any, Any, T]) -> T:
-    """Run `coro` on the private loop and wait; on KeyboardInterrupt cancel it, wait, re-raise."""
-    try:
+    def __init__(self, start: Callable[[Callable[[T], None]], Coroutine[Any, Any, R]]) -> None:
         check_not_on_loop()
-    except UsageError:
-        coro.close()
-        raise
-    loop, holder, done = submit(coro)
-    try:
-        done.wait()
-    except BaseException:
-        cancel_and_wait(loop, holder, done)
-        raise
-    return holder[0].result()
+        self._queue: queue.SimpleQueue[T] = queue.SimpleQueue()
+        self._loop = loop = get_loop()
+        self._done = threading.Event()
+        self._task: asyncio.Task[R] | None = None
+        ctx = contextvars.copy_context()
+        coro = start(self._queue.put)
 
+        def begin() -> None:
+            self._task = loop.create_task(coro, context=ctx)
+            self._task.add_done_callback(lambda _: self._done.set())
 
-class EventStream:
-    """A run on the private loop whose events are read from another (the main) thread."""
+        loop.call_soon_threadsafe(begin)
 
-    def __init__(self, coro_factory: Any) -> None:
-        self._queue: queue.SimpleQueue[StreamEvent] = queue.SimpleQueue()
-        self._loop, self._holder, self._done = submit(coro_factory(self._queue.put))
-        self.result: Any = None
-
-    def next_batch(self, timeout: float) -> list[StreamEvent]:
-        """Every event available now, waiting up to `timeout` for the first one."""
-        out: list[StreamEvent] = []
+    def next_batch(self, timeout: float) -> list[T]:
+        """Every item available now, waiting up to `timeout` seconds for the first one."""
+        out: list[T] = []
         try:
             out.append(self._queue.get(timeout=timeout))
         except queue.Empty:
@@ -131,27 +113,52 @@ class EventStream:
 
     @property
     def finished(self) -> bool:
-        """True once the run's task has ended (events may remain queued)."""
+        """True once the coroutine has ended (items may remain queued)."""
         return self._done.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait up to `timeout` seconds (None: until it ends); True once it has ended."""
+        return self._done.wait(timeout)
+
     def cancel(self) -> None:
-        """Cancel the run and wait for it to end (CANCELLED, partial output kept)."""
-        cancel_and_wait(self._loop, self._holder, self._done)
+        """Cancel the coroutine and wait (at most `CANCEL_WAIT`) until it has ended."""
+        self._loop.call_soon_threadsafe(self.cancel_now)
+        self._done.wait(CANCEL_WAIT)
+
+    def cancel_now(self) -> None:
+        """On the run loop: cancel the coroutine's task (without waiting)."""
+        if self._task is not None:
+            self._task.cancel()
+
+    def result(self) -> R:
+        """What the coroutine returned; raises what it raised (after it ended)."""
+        if self._task is None or not self._done.is_set():
+            raise RuntimeError("the task has not finished: wait() first")
+        return self._task.result()
 
     def outcome(self) -> BaseException | None:
-        """The exception the run ended with (TimeoutError, CancelledError...), or None."""
-        if not self._holder or not self._holder[0].done():
+        """The exception the coroutine ended with (TimeoutError, CancelledError...), or None."""
+        task = self._task
+        if task is None or not task.done():
             return None
-        task = self._holder[0]
         if task.cancelled():
             return asyncio.CancelledError()
         return task.exception()
 
 
-def start_events(coro_factory: Any) -> EventStream:
-    """Start `coro_factory(emit)` on the private loop; read its events with `next_batch`."""
-    check_not_on_loop()
-    return EventStream(coro_factory)
+def run_blocking(coro: Coroutine[Any, Any, R]) -> R:
+    """Run `coro` on the private loop and wait; on KeyboardInterrupt cancel it, wait, re-raise."""
+    try:
+        task: LoopTask[None, R] = LoopTask(lambda emit: coro)
+    except UsageError:
+        coro.close()
+        raise
+    try:
+        task.wait()
+    except BaseException:
+        task.cancel()
+        raise
+    return task.result()
 
 
 async def _close_everything() -> None:
@@ -174,11 +181,11 @@ def _shutdown() -> None:
         return
     fut = asyncio.run_coroutine_threadsafe(_close_everything(), loop)
     try:
-        fut.result(3.0)
+        fut.result(SHUTDOWN_WAIT)
     except Exception:  # noqa: BLE001,S110 - best effort at exit
         pass
     loop.call_soon_threadsafe(loop.stop)
-    thread.join(3.0)
+    thread.join(SHUTDOWN_WAIT)
     if not loop.is_running():
         loop.close()
 

@@ -1,9 +1,11 @@
-"""The one async run loop, and `Runner`, whose entry points are thin views of it.
+"""The one async run loop (`_Run`) and its one event pump (`_Run.events`).
 
 `_Run.execute()` is the only place that decides turns, tool calls, limits and status. It
-emits `StreamEvent`s to an optional sink (a callable); `run_async` passes none and returns the
-result, `StreamingRunner` passes a queue, `run_sync` runs `run_async` on the private loop
-thread (`_sync.py`). Views subscribe through the sink; the loop never imports them.
+emits `StreamEvent`s to an optional sink (a callable). `_Run.events()` is the pump: it runs
+`execute` as a task and yields its events in order; `run_stream`, `StreamingRunner` and (across
+threads, through `_sync.LoopTask`) `Runner.start` and the notebook's live view all read it.
+`run_async` passes no sink at all. The entry points are in `api.py`; the tool half of a turn
+in `tool_calls.py`. Views subscribe; the loop never imports them.
 
 Limits: `max_time` and `timeout_per_turn` become one deadline per turn, enforced with
 `asyncio.timeout_at` around everything the turn awaits (HTTP reads, tools), so a slow server
@@ -14,7 +16,6 @@ partial result; on cancellation it ends CANCELLED, emits "done", and re-raises C
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import AsyncGenerator, Callable, Sequence
@@ -23,21 +24,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb._tool_calls import CallProgress
 from openstackai_nb.errors import (
     AgentError,
     ConfigError,
     MaxTurnsExceeded,
     ModelError,
-    ToolArgumentsError,
     ToolError,
-    _with_result,
 )
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
-from openstackai_nb.messages import Message, ModelDelta, StreamEvent, ToolCallRequest
-from openstackai_nb.results import RunResult, RunStatus, Span, ToolCall, cut_text, jsonable, tool_text
+from openstackai_nb.events import StreamEvent
+from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest
+from openstackai_nb.results import RunResult, RunStatus, Span
 from openstackai_nb.runner import recorder
 from openstackai_nb.runner.config import RunConfig
+from openstackai_nb.runner.tool_calls import ToolCalls
 from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from openstackai_nb.models.base import Model
     from openstackai_nb.tools import Tool
 
-__all__ = ["HistoryInput", "Runner", "Sink"]
+__all__ = ["HistoryInput", "Sink", "events"]
 
 logger = logging.getLogger("openstackai_nb")
 Sink = Callable[[StreamEvent], None]
@@ -88,7 +88,7 @@ def _coerce_history(history: HistoryInput | None) -> list[Message]:
     return out
 
 
-class _Run:
+class _Run(ToolCalls):
     """One run: everything checked before it starts, state while it runs."""
 
     def __init__(
@@ -138,6 +138,8 @@ class _Run:
         self._last_text = ""
         self._reasoning: list[str] = []  # each turn's reasoning text, joined into result.reasoning
         self.failure: Exception | None = None
+        self.task: asyncio.Future[RunResult] | None = None
+        """The task executing the run, when it runs under the event pump (`events`)."""
         """The exception that ended the run FAILED (run_stream raises a copy carrying the result)."""
 
     # -- helpers -----------------------------------------------------------------------------
@@ -172,7 +174,7 @@ class _Run:
     async def execute(self, emit: Sink | None = None) -> RunResult:
         """Run to the end; return the result (raise TimeoutError / CancelledError as documented)."""
         self._emit = emit
-        self._pending: list[_PendingCall] = []  # tool calls in flight (see _call_tool)
+        self._pending = []  # tool calls in flight (see tool_calls.py)
         result = self.result
         loop = asyncio.get_running_loop()
         self._t0 = time.monotonic()
@@ -360,129 +362,6 @@ class _Run:
             self.result.reasoning = "\n\n".join(self._reasoning)
         return facts
 
-    async def _call_tool(self, turn: int, req: ToolCallRequest) -> str | None:
-        """Run one tool call; record it; append the tool message. Returns the error, if any.
-
-        A call cut off by a time limit or a cancellation stays in `self._pending`; `execute`
-        records it (`_record_cut_off`) with what the run was waiting for.
-        """
-        tool = self.tools.get(req.name)
-        call = _PendingCall(req, turn, self._open("tool", req.name, turn))
-        self._pending.append(call)
-        self._send(StreamEvent("tool_call", tool_name=req.name, arguments=call.arguments, call_id=req.id, turn=turn))
-        value: Any = None
-        error: str | None = None
-        try:
-            if tool is None:
-                known = ", ".join(sorted(self.tools)) or "none"
-                raise ToolArgumentsError(f"unknown tool {req.name!r}: this agent offers {known}")
-            call.arguments = tool.validate(req.arguments)
-            value = await tool.invoke(call.arguments, self.context, call.progress)
-        except ToolArgumentsError as exc:
-            error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - a tool's failure is reported to the model
-            error = f"tool {req.name!r} raised {type(exc).__name__}: {_text_of(exc)}"
-        # CancelledError (a limit or an interrupt) passes through: the call stays pending.
-        self._pending.remove(call)
-        self._record_call(call, value, error)
-        return error
-
-    def _record_call(self, call: _PendingCall, value: Any, error: str | None, outcome: Any = None) -> None:
-        """Record a finished (or cut-off) call: ToolCall, span, "tool_result" event, tool message."""
-        req, limit = call.req, self.config.max_tool_result_chars
-        elapsed = time.monotonic() - call.t0
-        text, result_chars = "", None
-        if error is None:
-            try:
-                value, text = tool_text(value)
-            except Exception as exc:  # noqa: BLE001 - a result with no text form is the tool's error
-                error = (
-                    f"tool {req.name!r} returned a {type(value).__name__} that cannot be turned into text "
-                    f"({type(exc).__name__}: {_text_of(exc)}): return a str, or JSON-able data"
-                )
-        if error is None:
-            text, result_chars = cut_text(text, limit)
-            if result_chars is not None:
-                value = text
-        else:
-            value, error = None, cut_text(error, limit)[0]
-        attributes: dict[str, Any] = {"error": error} if error else {}
-        if result_chars is not None:
-            attributes["result_chars"] = result_chars
-        if call.progress.blocked_loop_s:
-            attributes["blocked_loop_s"] = round(call.progress.blocked_loop_s, 3)
-        self._close(call.span, outcome or ("error" if error else "ok"), **attributes)
-        self.result.tool_calls.append(
-            ToolCall(
-                call_id=req.id, name=req.name, arguments=_recorded_arguments(call), result=value,
-                result_chars=result_chars, error=error, started_at=call.started_at, elapsed_time=elapsed,
-                turn=call.turn,
-            )
-        )  # fmt: skip
-        self._send(
-            StreamEvent(
-                "tool_result", tool_name=req.name, arguments=call.arguments, result=value, call_id=req.id,
-                turn=call.turn, error=error, duration=elapsed,
-            )
-        )  # fmt: skip
-        content = f"Error: {error}" if error else text
-        self.messages.append(Message(role="tool", content=content, tool_call_id=req.id, name=req.name))
-
-    def _record_cut_off(self, why: str, outcome: Any) -> None:
-        """Record the tool calls still running when the run stopped waiting (limit or cancel)."""
-        for call in self._pending:
-            name = call.req.name
-            if call.progress.in_thread and not call.progress.started:
-                error = f"tool {name!r} did not start {why}: every tool thread was busy with other calls"
-            elif call.progress.in_thread:
-                error = (
-                    f"tool {name!r} did not return {why}; it runs in a thread, which Python cannot stop: "
-                    "that thread may still be running"
-                )
-            else:
-                error = f"tool {name!r} did not return {why}; it was cancelled"
-            self._record_call(call, None, error, outcome)
-        self._pending.clear()
-
-    def _waiting_for(self) -> str:
-        """What the run was waiting for: "tool 'x' (call_1)" or "the model (name)"."""
-        if not self._pending:
-            return f"the model ({self.model.name})"
-        names = ", ".join(f"{c.req.name!r} ({c.req.id})" for c in self._pending[:3])
-        more = f" and {len(self._pending) - 3} more" if len(self._pending) > 3 else ""
-        return f"tool{'s' if len(self._pending) > 1 else ''} {names}{more}"
-
-
-class _PendingCall:
-    """A tool call in flight: what it needs to be recorded, finished or cut off."""
-
-    __slots__ = ("arguments", "progress", "req", "span", "started_at", "t0", "turn")
-
-    def __init__(self, req: ToolCallRequest, turn: int, span: Span) -> None:
-        self.req = req
-        self.turn = turn
-        self.span = span
-        self.arguments: dict[str, Any] = _loose_arguments(req.arguments)
-        self.progress = CallProgress()
-        self.started_at = datetime.now(UTC)
-        self.t0 = time.monotonic()
-
-
-def _recorded_arguments(call: _PendingCall) -> dict[str, Any]:
-    try:
-        data = jsonable(call.arguments)
-    except Exception:  # noqa: BLE001 - an argument with no text form: keep what the model sent
-        data = None
-    return data if isinstance(data, dict) else _loose_arguments(call.req.arguments)
-
-
-def _text_of(exc: BaseException) -> str:
-    """str(exc), even when the exception's own __str__ raises."""
-    try:
-        return str(exc)
-    except Exception:  # noqa: BLE001
-        return f"<{type(exc).__name__} whose message cannot be shown>"
-
 
 def _not_text(model: str, value: object, what: str = "text") -> str:
     return (
@@ -491,102 +370,26 @@ def _not_text(model: str, value: object, what: str = "text") -> str:
     )
 
 
-def _loose_arguments(raw: str) -> dict[str, Any]:
-    try:
-        data = json.loads(raw) if raw.strip() else {}
-    except ValueError:
-        return {"_raw": raw[:500]}
-    return data if isinstance(data, dict) else {"_raw": data}
+_END = object()
 
 
-def _stream_failure(run: _Run) -> AgentError:
-    """The error run_stream raises for a run that ended FAILED: the run's own, carrying its result."""
-    result = run.result
-    message = result.error or f"the run ended {result.status.value}"
-    if isinstance(run.failure, AgentError):
-        return _with_result(run.failure, result, message)
-    return _with_result(ModelError(message), result)
+async def events(run: _Run) -> AsyncGenerator[StreamEvent, None]:
+    """The event pump: execute `run` as a task and yield its events until "done".
 
-
-class Runner:
-    """Entry points to run an agent. All of them are thin views of one async loop.
-
-    Example:
-        >>> from openstackai_nb import Agent, Runner
-        >>> result = Runner.run_sync(Agent(name="A", model="scripted"), "Hello!")
-        >>> result.status
-        <RunStatus.COMPLETED: 'COMPLETED'>
+    Leaving the iteration early cancels the run (recorded CANCELLED). After "done", what the run
+    raised (TimeoutError, CancelledError) is raised here.
     """
-
-    @staticmethod
-    async def run_async(
-        agent: Agent,
-        input: str,  # noqa: A002 - the documented name
-        *,
-        config: RunConfig | None = None,
-        context: RunContext | None = None,
-        history: HistoryInput | None = None,
-    ) -> RunResult:
-        """Run the agent on `input` and return its RunResult.
-
-        A failure inside the run ends it FAILED and is returned (see `result.error`).
-
-        Raises:
-            ConfigError: bad arguments, before anything runs.
-            openstackai_nb.errors.TimeoutError: max_time or timeout_per_turn ran out (`.result`).
-            asyncio.CancelledError: the task was cancelled (the run is recorded CANCELLED).
-        """
-        return await _Run(agent, input, config, context, history).execute()
-
-    @staticmethod
-    def run_sync(
-        agent: Agent,
-        input: str,  # noqa: A002
-        *,
-        config: RunConfig | None = None,
-        context: RunContext | None = None,
-        history: HistoryInput | None = None,
-    ) -> RunResult:
-        """Run the agent and block until it ends; works in scripts and inside Jupyter.
-
-        On KeyboardInterrupt (a kernel interrupt) the run is cancelled and recorded CANCELLED
-        before the interrupt propagates.
-        """
-        from openstackai_nb.runner import _sync
-
-        run = _Run(agent, input, config, context, history)
-        return _sync.run_blocking(run.execute())
-
-    @staticmethod
-    async def run_stream(
-        agent: Agent,
-        input: str,  # noqa: A002
-        *,
-        config: RunConfig | None = None,
-        context: RunContext | None = None,
-        history: HistoryInput | None = None,
-    ) -> AsyncGenerator[str, None]:
-        """Yield the answer's text deltas as they arrive; raise once they stop if the run did not complete.
-
-        A stream never ends silently on a truncated answer: after yielding what arrived, a run
-        that did not end COMPLETED raises. Text already yielded is never taken back; a provider
-        may retry a stream that broke before any text reached you (the caller sees one answer).
-        Reasoning ("thinking") text is not yielded: use StreamingRunner for "reasoning" events.
-
-        Raises:
-            ConfigError: bad arguments, before anything runs.
-            openstackai_nb.errors.TimeoutError: max_time or timeout_per_turn ran out (`.result`).
-            AgentError: the run ended FAILED: the run's own error (`ModelError`, `ModelHTTPError`,
-                `ToolError`, `MaxTurnsExceeded`...; a `ModelError` for a model function's bug),
-                with `.result` the FAILED RunResult (error, partial output).
-            asyncio.CancelledError: the task was cancelled (the run is recorded CANCELLED).
-        """
-        from openstackai_nb.runner.streaming import _events
-
-        run = _Run(agent, input, config, context, history)
-        async with aclosing(_events(run)) as stream:
-            async for event in stream:
-                if event.type == "text":
-                    yield event.content
-        if run.result.status is not RunStatus.COMPLETED:
-            raise _stream_failure(run) from (None if isinstance(run.failure, AgentError) else run.failure)
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    task = run.task = asyncio.ensure_future(run.execute(queue.put_nowait))
+    task.add_done_callback(lambda _: queue.put_nowait(_END))
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                break
+            yield item  # type: ignore[misc]
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

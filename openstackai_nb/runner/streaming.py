@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
-from openstackai_nb.messages import StreamEvent
+from openstackai_nb.events import StreamEvent
 from openstackai_nb.runner.config import RunConfig
-from openstackai_nb.runner.executor import HistoryInput, _Run
+from openstackai_nb.runner.executor import HistoryInput, _Run, events
 from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
 
 __all__ = ["StreamingRunner"]
-
-_END = object()
 
 
 class StreamingRunner:
@@ -45,22 +42,4 @@ class StreamingRunner:
         history: HistoryInput | None = None,
     ) -> AsyncGenerator[StreamEvent, None]:
         """Start the run and yield its events until "done" (arguments are checked at this call)."""
-        return _events(_Run(self.agent, input, config, context, history))
-
-
-async def _events(run: _Run) -> AsyncGenerator[StreamEvent, None]:
-    """Execute `run` as a task and yield its events until "done" (`run_stream` reads the same)."""
-    queue: asyncio.Queue[object] = asyncio.Queue()
-    task = asyncio.ensure_future(run.execute(queue.put_nowait))
-    task.add_done_callback(lambda _: queue.put_nowait(_END))
-    try:
-        while True:
-            item = await queue.get()
-            if item is _END:
-                break
-            yield item  # type: ignore[misc]
-        await task  # re-raises TimeoutError (cancellation re-raises CancelledError)
-    finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        return events(_Run(self.agent, input, config, context, history))

@@ -201,7 +201,7 @@ EXITING = textwrap.dedent(
 
     Runner.run_sync(Agent(name="A", model="scripted"), "first")
     # A run still in flight when the script ends: shutting down cancels it, and it is recorded.
-    _sync.submit(Runner.run_async(Agent(name="B", model=FunctionModel(slow)), "in flight"))
+    _sync.LoopTask(lambda _: Runner.run_async(Agent(name="B", model=FunctionModel(slow)), "in flight"))
     time.sleep(0.3)
     print("exiting", flush=True)
     """

@@ -18,7 +18,7 @@ import pytest
 import openstackai_nb
 from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner
 from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError
-from openstackai_nb.messages import StreamEvent
+from openstackai_nb.events import StreamEvent
 from openstackai_nb.models import resolve_model
 from openstackai_nb.models.openai import OpenAIChatModel
 from openstackai_nb.render import run_markdown, status_line

@@ -7,7 +7,7 @@ import pytest
 
 import openstackai_nb
 from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner
-from openstackai_nb.messages import StreamEvent
+from openstackai_nb.events import StreamEvent
 from openstackai_nb.models import FunctionModel
 from openstackai_nb.runner import RunConfig
 from tests._aio import arun

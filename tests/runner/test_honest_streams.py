@@ -14,7 +14,8 @@ import openstackai_nb
 from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner
 from openstackai_nb.errors import MaxTurnsExceeded, ModelError, ToolError
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
-from openstackai_nb.messages import Message, ModelDelta, StreamEvent, ToolDefinition
+from openstackai_nb.events import StreamEvent
+from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
 from openstackai_nb.models import FunctionModel, Model
 from openstackai_nb.models.function import Reply, call
 from openstackai_nb.render import run_text

@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner, _tool_calls, store
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
-from openstackai_nb.messages import Message, StreamEvent
+from openstackai_nb.events import StreamEvent
+from openstackai_nb.messages import Message
 from openstackai_nb.models import FunctionModel
 from openstackai_nb.models.function import AgentInfo, Reply, call
 from openstackai_nb.runner import RunConfig

@@ -1,0 +1,78 @@
+"""Stream events: what the run loop emits to every view, one frozen `StreamEvent` each.
+
+`run_stream`, `StreamingRunner`, `Runner.start` (the notebook's live view), logging and the
+history read the same events. The "done" event carries the finished `RunResult`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from openstackai_nb.results import RunResult
+
+__all__ = ["EventType", "StreamEvent"]
+
+EventType = Literal["text", "reasoning", "tool_call", "tool_result", "turn", "error", "done"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One event of a run, as the run loop emits it to every view.
+
+    Example:
+        >>> StreamEvent.text("Hel", turn=1).content
+        'Hel'
+    """
+
+    type: EventType
+    """text, reasoning, tool_call, tool_result, turn, error or done."""
+    content: str = ""
+    """Text delta (text events), reasoning delta (reasoning events, never part of the answer);
+    a short description for turn/error events."""
+    tool_name: str | None = None
+    """The tool's name (tool_call / tool_result)."""
+    arguments: dict[str, Any] | None = None
+    """The tool's parsed arguments (tool_call / tool_result)."""
+    result: Any = None
+    """The tool's result (tool_result)."""
+    call_id: str | None = None
+    """The tool call's id (tool_call / tool_result)."""
+    turn: int = 0
+    """The turn the event belongs to (1-based)."""
+    error: str | None = None
+    """What went wrong (error events, failed tool results)."""
+    duration: float | None = None
+    """Seconds the tool ran (tool_result)."""
+    run_result: RunResult | None = None
+    """The finished RunResult (done)."""
+
+    @classmethod
+    def text(cls, delta: str, *, turn: int) -> StreamEvent:
+        """A text delta."""
+        return cls("text", content=delta, turn=turn)
+
+    @classmethod
+    def reasoning(cls, delta: str, *, turn: int) -> StreamEvent:
+        """A reasoning ("thinking") delta: kept apart from the answer's text."""
+        return cls("reasoning", content=delta, turn=turn)
+
+    @classmethod
+    def turn_start(cls, turn: int) -> StreamEvent:
+        """The start of a turn."""
+        return cls("turn", content=f"turn {turn}", turn=turn)
+
+    @classmethod
+    def done(cls, result: RunResult) -> StreamEvent:
+        """The end of the run, carrying its result."""
+        return cls("done", turn=result.turn_count, run_result=result, error=result.error)
+
+    def __repr__(self) -> str:
+        parts = [f"type={self.type!r}"]
+        for name in ("content", "tool_name", "call_id", "error"):
+            value = getattr(self, name)
+            if value:
+                parts.append(f"{name}={value!r}")
+        if self.turn:
+            parts.append(f"turn={self.turn}")
+        return f"StreamEvent({', '.join(parts)})"
