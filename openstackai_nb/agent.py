@@ -73,7 +73,7 @@ class Agent:
         """
         if self._resolved is None:
             self._resolved = resolve_model(self.model)
-        from openstackai_nb.models.replay import recording_wrapper
+        from openstackai_nb.models.recording import recording_wrapper
 
         return recording_wrapper(self._resolved)
 

@@ -16,16 +16,13 @@ empty answer.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
 import random
-import re
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, urlencode
 
 from openstackai_nb._secrets import register_secret, scrub
 from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError, _rebuild
@@ -33,6 +30,7 @@ from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
 from openstackai_nb.models import _http
 from openstackai_nb.models._openai_wire import ChunkDecoder, error_detail
 from openstackai_nb.models._sse import SSEEvent, SSEParser
+from openstackai_nb.models._urls import chat_url, checked_base_url, server_retry_after
 from openstackai_nb.models.base import Model
 
 if TYPE_CHECKING:
@@ -243,7 +241,7 @@ class OpenAIChatModel(Model):
                             if response.status_code not in RETRY_STATUSES:
                                 raise last_error
                             retry_reason = f"HTTP {response.status_code}"
-                            retry_after = _retry_after(response)
+                            retry_after = server_retry_after(response)
                         else:
                             if self.stream_mode and "text/event-stream" in response.headers.get("content-type", ""):
                                 deltas = self._read_sse(response)
@@ -437,57 +435,3 @@ def _amended(error: ModelError, note: str) -> ModelError:
     amended = _rebuild(type(error), {**error.__dict__, "message": f"{error.message} (after {note})"})
     assert isinstance(amended, ModelError)
     return amended
-
-
-def checked_base_url(url: str, source: str) -> str:
-    """`url` without a trailing slash (its query string kept); ConfigError if not http(s) or with credentials.
-
-    Args:
-        url: the base URL.
-        source: where it came from, named in the error (e.g. "base_url" or "OPENAI_BASE_URL").
-    """
-    url = url.strip()
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{source} must start with http:// or https://, got {_redacted(url)!r}")
-    parts = urlsplit(url)
-    if "@" in parts.netloc:
-        raise ConfigError(
-            f"{source} has a user name or password in it ({_redacted(url)}): a key is never sent from a URL (it "
-            "would go out as Basic auth and show wherever the URL is). Give the URL without the 'user:password@' "
-            "part and pass the key as api_key=... (or its environment variable)"
-        )
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), parts.query, ""))
-
-
-def chat_url(base_url: str) -> str:
-    """The chat-completions URL of a base URL: the path appended before any query string."""
-    parts = urlsplit(base_url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/") + "/chat/completions", parts.query, ""))
-
-
-_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)?[^/?#@]*@")
-
-
-def _redacted(url: str) -> str:
-    return scrub(_USERINFO.sub(r"\1***@", url))
-
-
-def _retry_after(response: httpx2.Response) -> float | None:
-    ms = response.headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -17,12 +17,9 @@ Every message and view is scrubbed of secrets (`_secrets.scrub`).
 from __future__ import annotations
 
 import keyword
-import numbers
 import os
 import re
 import shlex
-import sys
-from datetime import date, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -30,6 +27,14 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from openstackai_nb._secrets import scrub
+from openstackai_nb.notebook.display import (
+    MarkdownText,
+    for_display,
+    in_magic_terms,
+    scrubbed_frame,
+    without_credentials,
+)
+from openstackai_nb.notebook.prompt import OVER_ACCEPTS, default_model, interpolate, over_items, split_names, summarise
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
@@ -47,66 +52,6 @@ __all__ = [
     "unload",
 ]
 
-OFFLINE_NOTE = "offline scripted model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)"
-SUMMARY_CHARS = 4000
-"""Longest text a `{{name}}` substitution puts into a prompt."""
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-
-
-def default_model() -> tuple[str, str]:
-    """Return the model a `%%agent` cell uses when none is named, and a note for the status line.
-
-    `OPENSTACKAI_NB_MODEL` if set; else "gpt-4o-mini" when `OPENAI_API_KEY` or `OPENAI_BASE_URL`
-    is set; else the offline "scripted" model (with a note saying so).
-    """
-    env = os.environ.get("OPENSTACKAI_NB_MODEL")
-    if env:
-        return env, ""
-    if os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL"):
-        from openstackai_nb.models import DEFAULT_MODEL
-
-        return DEFAULT_MODEL, ""
-    return "scripted", OFFLINE_NOTE
-
-
-def summarise(value: Any, limit: int = SUMMARY_CHARS) -> str:
-    """Return `value` as prompt text of at most about `limit` characters.
-
-    A DataFrame or Series becomes its first rows as text (with its shape), a long string is cut,
-    anything else is its str (cut as well). pandas is never imported here.
-    """
-    if isinstance(value, str):
-        text = value
-    elif hasattr(value, "head") and hasattr(value, "to_string") and hasattr(value, "shape"):
-        shape = "x".join(str(n) for n in value.shape)
-        text = f"{value.head(10).to_string()}\n[{type(value).__name__}, shape {shape}]"
-    else:
-        text = str(value)
-    if len(text) > limit:
-        text = text[:limit] + f"... [{len(text) - limit} more characters]"
-    return text
-
-
-def interpolate(prompt: str, namespace: dict[str, Any], extra: dict[str, Any] | None = None) -> str:
-    """Replace each `{{name}}` in `prompt` by a bounded summary of `namespace[name]`.
-
-    Single braces (code, JSON, f-string examples) pass through untouched.
-
-    Raises:
-        UsageError: a `{{name}}` names no variable.
-    """
-    extra = extra or {}
-
-    def sub(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name in extra:
-            return summarise(extra[name])
-        if name not in namespace:
-            raise UsageError(f"{{{{{name}}}}} in the prompt names no variable: define {name} first")
-        return summarise(namespace[name])
-
-    return _PLACEHOLDER.sub(sub, prompt)
-
 
 def _unquote(text: str | None) -> str | None:
     # IPython splits magic lines the non-POSIX way, which keeps the quotes around a value.
@@ -117,7 +62,6 @@ def _unquote(text: str | None) -> str | None:
 
 _VALUE_OPTIONS = ("agent", "model", "tools", "out", "agents", "over")
 """Options whose value names something: an empty value is a mistake (--instructions "" is not)."""
-_LIMIT_OPTIONS = {"max_turns": "--max-turns N", "max_time": "--max-time S", "timeout_per_turn": "--timeout-per-turn S"}
 """RunConfig fields the magic sets, and the option (with its metavar) that sets each."""
 
 
@@ -136,72 +80,6 @@ def _parse(line: str) -> Any:
     if args.out is not None and (not args.out.isidentifier() or keyword.iskeyword(args.out)):
         raise UsageError(f"-o {args.out}: not a variable name; use letters, digits and _ (e.g. -o result)")
     return args
-
-
-_ADVICE = re.compile(r"(?i)\b(raise )?RunConfig\((\w+)=\.\.\.\)")
-
-
-def in_magic_terms(text: str) -> str:
-    """Rewrite advice about `RunConfig(...)` fields into the `%%agent` options that set them.
-
-    Example:
-        >>> in_magic_terms("max_time=5s exceeded; raise RunConfig(max_time=...) for slow models")
-        'max_time=5s exceeded; raise it with %%agent --max-time S for slow models'
-    """
-
-    def advice(m: re.Match[str]) -> str:
-        option = _LIMIT_OPTIONS.get(m.group(2))
-        if option is None:
-            return m.group(0)
-        return f"{m.group(1)}it with %%agent {option}" if m.group(1) else f"%%agent {option}"
-
-    text = _ADVICE.sub(advice, text)
-
-    def invalid(m: re.Match[str]) -> str:
-        option = _LIMIT_OPTIONS.get(m.group(1))
-        return f"%%agent {option.split()[0]} " if option else m.group(0)
-
-    return re.sub(r"invalid RunConfig: (\w+)=", invalid, text)
-
-
-def _for_display(result: RunResult) -> RunResult:
-    """The result as a magic shows it: a limit's advice names the magic's option."""
-    if not result.error:
-        return result
-    error = in_magic_terms(result.error)
-    return result if error == result.error else result.model_copy(update={"error": error})
-
-
-_OVER_ACCEPTS = "--over takes a list, tuple, pandas Series or Index of strings or numbers"
-
-
-def _over_items(name: str, value: Any) -> list[Any]:
-    """The items of `--over NAME`, or a one-line UsageError saying what --over accepts."""
-    kind = type(value).__name__
-    pandas = sys.modules.get("pandas")
-    ok = isinstance(value, list | tuple) or (
-        pandas is not None
-        and isinstance(value, pandas.Series | pandas.Index)
-        and not isinstance(value, pandas.MultiIndex)
-    )
-    if not ok:
-        raise UsageError(f"--over {name} is a {kind}; {_OVER_ACCEPTS} (e.g. {name} = ['first', 'second'])")
-    items = list(value)
-    for i, item in enumerate(items):
-        if not _is_scalar(item):
-            raise UsageError(f"--over {name}: item {i} is a {type(item).__name__}; {_OVER_ACCEPTS}")
-    return items
-
-
-def _is_scalar(item: Any) -> bool:
-    if item is None or isinstance(item, str | bytes | numbers.Number | date | time | timedelta):
-        return True
-    # numpy scalars (np.str_, np.datetime64, ...) without importing numpy
-    return type(item).__module__ == "numpy" and getattr(item, "ndim", None) == 0
-
-
-def _split_names(text: str | None) -> list[str]:
-    return [n.strip() for n in (text or "").split(",") if n.strip()]
 
 
 @magics_class
@@ -299,7 +177,7 @@ class AgentMagics(Magics):
             changes["instructions"] = args.instructions
         if args.tools:
             tools = []
-            for tname in _split_names(args.tools):
+            for tname in split_names(args.tools):
                 fn = ns.get(tname)
                 if not callable(fn):
                     raise UsageError(f"--tools {tname}: no function named {tname} in this notebook")
@@ -361,7 +239,7 @@ class AgentMagics(Magics):
         if not args.quiet or result.status is not RunStatus.COMPLETED:
             if args.quiet:
                 presenter = widgets.TextPresenter(bundle_at_end=widgets.is_jupyter())
-            presenter.finish(_for_display(result), note=note)
+            presenter.finish(for_display(result), note=note)
         if result.status is RunStatus.COMPLETED:
             self.conversations[agent.name] = result.history_messages()
         return result
@@ -378,7 +256,7 @@ class AgentMagics(Magics):
             raise UsageError(f"--concurrency must be >= 1, got {args.concurrency}")
         agents: dict[str, Agent] = {}
         if args.agents:
-            names = _split_names(args.agents)
+            names = split_names(args.agents)
             if not names:
                 raise UsageError("--agents needs names of Agents, e.g. --agents fast,careful")
             twice = sorted({n for n in names if names.count(n) > 1})
@@ -389,8 +267,8 @@ class AgentMagics(Magics):
             inputs = [interpolate(prompt, ns)]
         else:
             if args.over not in ns:
-                raise UsageError(f"--over {args.over} is not defined: {_OVER_ACCEPTS} of the notebook")
-            items = _over_items(args.over, ns[args.over])
+                raise UsageError(f"--over {args.over} is not defined: {OVER_ACCEPTS} of the notebook")
+            items = over_items(args.over, ns[args.over])
             if not items:
                 raise UsageError(f"--over {args.over} is empty")
             if not re.search(r"\{\{\s*item\s*\}\}", prompt):
@@ -413,7 +291,7 @@ class AgentMagics(Magics):
             raise UsageError(str(exc)) from None
         # The table is scrubbed of secrets like the history it mirrors: -o stores it so, since
         # displaying the variable later goes through pandas, not through our scrubber.
-        df = _scrubbed_frame(df)
+        df = scrubbed_frame(df)
         if args.out:
             ns[args.out] = df
         if not args.quiet:
@@ -452,7 +330,7 @@ class AgentMagics(Magics):
         from openstackai_nb import render
 
         model, note = default_model()
-        base = _without_credentials(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1 (default)")
+        base = without_credentials(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1 (default)")
         key = "set" if os.environ.get("OPENAI_API_KEY") else "not set"
         rows = [
             ("model", f"replay:{self.replay_path}" if self.replay_path else model),
@@ -488,7 +366,7 @@ class AgentMagics(Magics):
         result = self.last
         if result is None:
             raise UsageError("no %%agent run yet in this session")
-        display(render.run_bundle(_for_display(result)), raw=True)
+        display(render.run_bundle(for_display(result)), raw=True)
 
     def _cmd_history(self, rest: list[str]) -> Any:
         n = 10
@@ -533,56 +411,6 @@ class AgentMagics(Magics):
         if not hasattr(replay, "start_recording"):
             raise UsageError("%agent record needs the cassette recorder, which is not available yet")
         return replay
-
-
-def _without_credentials(url: str) -> str:
-    """`url` with any user:password part shown as [REDACTED] (a password need not look like a key)."""
-    scheme, sep, rest = url.partition("://")
-    host, slash, path = rest.partition("/")
-    if not sep or "@" not in host:
-        return url
-    return f"{scheme}://[REDACTED]@{host.rpartition('@')[2]}{slash}{path}"
-
-
-class MarkdownText:
-    """A display that is markdown in Jupyter and readable text in a terminal (`%agent config`).
-
-    Args:
-        markdown: what a notebook shows (`_repr_markdown_`).
-        text: what terminal IPython and plain Python print (`repr`).
-    """
-
-    def __init__(self, markdown: str, text: str) -> None:
-        self.data = markdown
-        """The markdown (as `IPython.display.Markdown.data`)."""
-        self.text = text
-        """The plain text."""
-
-    def _repr_markdown_(self) -> str:
-        return self.data
-
-    def __repr__(self) -> str:
-        return self.text
-
-    __str__ = __repr__
-
-
-def _scrubbed_frame(frame: Any) -> Any:
-    """A copy of a DataFrame whose strings (cells, row and column labels) are scrubbed, to display."""
-    from pandas import MultiIndex
-    from pandas.api.types import is_numeric_dtype
-
-    from openstackai_nb._secrets import scrub_data
-
-    def clean(value: Any) -> Any:
-        return scrub_data(value) if isinstance(value, str | list | dict) else value
-
-    out = frame.map(clean)
-    for axis in ("index", "columns"):
-        labels = getattr(frame, axis)
-        if not isinstance(labels, MultiIndex) and not is_numeric_dtype(labels):
-            setattr(out, axis, labels.map(clean))
-    return out
 
 
 _LINE_USAGE = "Usage: %agent config | agents | last | history [-n N] | record PATH|stop | replay PATH|off"

@@ -8,20 +8,10 @@ safely, and ``BEGIN IMMEDIATE`` transactions.
 
 Writes from the run loop: the loop only turns a run into rows (`_rows.Rows`, ~0.05 ms) and
 queues them; the store's writer thread commits whatever is queued in one transaction, with one
-multi-row statement per table (`write_rows`), then wakes each waiting event loop once per batch.
-Statement count matters more than row count here: the sqlite3 module releases the GIL around
-every statement, and on a busy process each release costs the writer a GIL hand-off (measured:
-1,000 rows in batches of 10 under a CPU-bound thread took 13 s and 246 ms of CPU one statement
-per row, 2.3 s and 53 ms with one multi-row statement per batch). A slow disk never stalls the
-runs in flight. Reads wait for pending writes (a process always sees its own runs), and pending
-writes are flushed at exit. SQLite's own WAL checkpoints run on the writer thread; a background
-thread also checkpoints (PASSIVE) on its own connection once a second after writes.
-
-The file under the store (`_sqlite_file`): before each write batch and read, one ``os.stat``
-checks that the path still names the file the connection writes; a file deleted or replaced
-meanwhile is reopened (recreated) with one `HistoryWarning`. An error that suggests damage
-is confirmed with ``PRAGMA quick_check``; a damaged file is never written again: runs go to a
-fresh file beside it, with one warning naming both.
+multi-row statement per table (`_schema.write_rows`; why: see there), then wakes each waiting
+event loop once per batch. A slow disk never stalls the runs in flight. Reads wait for pending
+writes (a process always sees its own runs); pending writes are flushed at exit. Checkpoints:
+`_checkpoint`. The file under the store (deleted, replaced, damaged): `_sqlite_file`.
 """
 
 from __future__ import annotations
@@ -32,18 +22,18 @@ import logging
 import os
 import sqlite3
 import threading
-import time
-import warnings
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb.errors import HistoryError, HistoryWarning
+from openstackai_nb.errors import HistoryError
 from openstackai_nb.store import _sqlite_file as files
-from openstackai_nb.store._schema import BUSY_MS, setup, write_rows
-from openstackai_nb.store._sqlite_file import ENV_VAR, Damaged, Unwritable, corrupt, damaged_message, user_data_dir
+from openstackai_nb.store._checkpoint import checkpointer
+from openstackai_nb.store._connection import StoreConnection
+from openstackai_nb.store._schema import write_rows
+from openstackai_nb.store._sqlite_file import Damaged, corrupt
 
 if TYPE_CHECKING:
     from openstackai_nb.store._rows import Rows
@@ -69,7 +59,7 @@ def _settle(waiters: list[asyncio.Future[None]], exc: BaseException | None) -> N
                 fut.exception()  # the writer has logged it: no "exception never retrieved" later
 
 
-class Store:
+class Store(StoreConnection):
     """One SQLite connection shared by threads (the run loop writes, the notebook reads)."""
 
     def __init__(self, path: Path | None, *, explicit: bool) -> None:
@@ -81,7 +71,7 @@ class Store:
         self.conn = self._open(path, explicit)
         self.unchecked = 0  # commits since the last checkpoint
         if self.path is not None:
-            _checkpointer.watch(self)
+            checkpointer.watch(self)
         # Writes queued by the run loop are committed by a writer thread, in batches.
         self._pending: list[tuple[Rows | Write, Waiter]] = []
         self._busy = False
@@ -89,180 +79,6 @@ class Store:
         self._cond = threading.Condition()
         self._writer: threading.Thread | None = None
         self._writer_failed = False
-
-    def checkpoint(self) -> None:
-        """Copy the WAL into the database file (PASSIVE: never blocks writers); checkpointer thread only."""
-        try:
-            if self._ckpt_conn is None and self.path is not None:
-                # mode=rw: never create a file (the store's may have just been deleted).
-                uri = self.path.absolute().as_uri() + "?mode=rw"
-                self._ckpt_conn = sqlite3.connect(uri, uri=True, timeout=1.0, check_same_thread=False)
-            if self._ckpt_conn is None:
-                return
-            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:  # best effort: the next round tries again
-            logger.debug("openstackai_nb: WAL checkpoint of %s failed: %s", self.path, exc)
-
-    def close_checkpointer(self) -> None:
-        conn, self._ckpt_conn = self._ckpt_conn, None
-        if conn is not None:
-            conn.close()
-
-    # opening --------------------------------------------------------------------------------
-    def _open(self, path: Path | None, explicit: bool) -> sqlite3.Connection:
-        if path is None:
-            return self._connect(":memory:", None)
-        try:
-            return self._connect_file(path)
-        except Unwritable as exc:
-            if explicit:
-                raise HistoryError(
-                    f"cannot write the run history file {path} ({exc}). Choose a writable file with "
-                    f"{ENV_VAR}=/path/to/history.sqlite (or {ENV_VAR}=off to keep history in memory only)"
-                ) from None
-            fallback = user_data_dir() / "history.sqlite"
-            try:
-                conn = self._connect_file(fallback)
-            except Unwritable as exc2:
-                # One message for one cause: no "using <fallback>" warning before this error.
-                raise HistoryError(
-                    f"cannot write the run history in {path.parent} ({exc}) nor in {fallback.parent} ({exc2}); "
-                    f"set {ENV_VAR} to a writable file, or {ENV_VAR}=off"
-                ) from None
-            warnings.warn(
-                f"openstackai_nb: cannot write run history in {path.parent} ({exc}); using {fallback}",
-                HistoryWarning,
-                stacklevel=4,
-            )
-            return conn
-
-    def _connect_file(self, path: Path) -> sqlite3.Connection:
-        """Open (or create) the store file at `path`, or the fresh file that replaces a damaged one.
-
-        Sets `self.path` and the file's identity.
-        """
-        known = files.read_marker(path)
-        if known is not None:
-            files.warn(damaged_message(path, known[0], known[1] or "found by an earlier check"))
-            path = known[0]
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise Unwritable(exc.strerror or str(exc)) from None
-        if path.is_dir():
-            raise HistoryError(f"the run history path {path} is a folder; give a file such as {path}/history.sqlite")
-        try:
-            conn = self._connect(str(path), path)
-        except Damaged as exc:
-            problem = self._problem_of(path)
-            if problem is None:
-                raise corrupt(path, exc.error) from None
-            return self._move_off(path, problem)
-        self.path, self._identity = path, files.identity(path)
-        return conn
-
-    def _problem_of(self, path: Path) -> str | None:
-        """What `PRAGMA quick_check` finds wrong with the file at `path` (None: nothing)."""
-        try:
-            conn = sqlite3.connect(path.absolute().as_uri() + "?mode=ro", uri=True, timeout=BUSY_MS / 1000)
-        except sqlite3.Error as exc:
-            return str(exc)
-        try:
-            return files.integrity_problem(conn)
-        finally:
-            conn.close()  # read-only, and the file is not deleted: closing touches nothing
-
-    def _move_off(self, damaged: Path, problem: str) -> sqlite3.Connection:
-        """Open a fresh file beside a damaged one, note it there, warn once; returns its connection."""
-        fresh = files.fresh_path(damaged)
-        conn = self._connect(str(fresh), fresh)
-        files.write_marker(damaged, fresh, problem)
-        files.warn(damaged_message(damaged, fresh, problem))
-        self.path, self._identity = fresh, files.identity(fresh)
-        return conn
-
-    def _check_file(self) -> None:
-        """Under the lock, before a write batch or a read: does the path still name our file?"""
-        if self._identity is None or self.path is None:
-            return
-        try:
-            now = files.identity(self.path)
-        except OSError:
-            return  # cannot tell: go on with the open connection
-        if now == self._identity:
-            return
-        path = self.path
-        try:
-            self._replace_connection(lambda: self._connect_file(path))
-        except Unwritable as exc:
-            raise HistoryError(
-                f"the run history file {path} was deleted while this process had it open, and cannot be created "
-                f"again ({exc}); set {ENV_VAR} to a writable file, or {ENV_VAR}=off"
-            ) from None
-        files.warn(
-            f"openstackai_nb: the run history file {path} was {'deleted' if now is None else 'replaced'} while this "
-            f"process had it open; runs from now on go to the new file {self.path} (runs recorded before are not in it)"
-        )
-
-    def _on_damage(self, exc: BaseException) -> None:
-        """Under the lock, after an error that suggests damage: confirm it, then move off the file.
-
-        Raises:
-            HistoryError: the file is sound after all (the error is reported as it was), or no
-                fresh file could be opened.
-        """
-        damaged = self.path
-        problem = files.integrity_problem(self.conn) if damaged is not None else None
-        if damaged is None or problem is None:
-            raise corrupt(damaged, exc) from None
-        self._replace_connection(lambda: self._move_off(damaged, problem))
-
-    def _replace_connection(self, connect: Callable[[], sqlite3.Connection]) -> None:
-        conn = connect()
-        old, self.conn = self.conn, conn
-        ckpt, self._ckpt_conn = self._ckpt_conn, None
-        files.keep_open_forever(old)  # closing them could delete the new file's -wal and -shm
-        files.keep_open_forever(ckpt)
-
-    def _connect(self, target: str, path: Path | None) -> sqlite3.Connection:
-        try:
-            conn = sqlite3.connect(target, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
-        except sqlite3.OperationalError as exc:
-            raise Unwritable(str(exc)) from None
-        # Another process opening (or creating) the same file at this moment can hold the lock
-        # the setup needs; `PRAGMA journal_mode=WAL` then fails at once with "database is locked"
-        # instead of waiting for the busy timeout. That is contention, not damage: try again.
-        deadline = time.monotonic() + BUSY_MS / 1000
-        pause = 0.005
-        while True:
-            try:
-                setup(conn, path)
-                return conn
-            except HistoryError:
-                conn.close()
-                raise
-            except sqlite3.OperationalError as exc:
-                msg = str(exc)
-                if ("locked" in msg or "busy" in msg) and time.monotonic() < deadline:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 0.1)
-                    continue
-                conn.close()
-                if "readonly" in msg or "unable to open" in msg or "disk I/O" in msg:
-                    raise Unwritable(msg) from None
-                if "locked" in msg or "busy" in msg:
-                    raise HistoryError(
-                        f"the run history file {path} stayed locked by another process for {BUSY_MS // 1000} s "
-                        f"({msg}); try again, or point {ENV_VAR} at another file"
-                    ) from None
-                if path is not None and "malformed" in msg:
-                    raise Damaged(exc) from None
-                raise corrupt(path, exc) from None
-            except sqlite3.DatabaseError as exc:
-                conn.close()
-                if path is not None and "malformed" in str(exc):
-                    raise Damaged(exc) from None
-                raise corrupt(path, exc) from None
 
     # using ----------------------------------------------------------------------------------
     def check_fork(self) -> None:
@@ -273,7 +89,7 @@ class Store:
             self.conn = self._connect(str(self.path), self.path)
             self._ckpt_conn = None
             self.pid = os.getpid()
-            _checkpointer.watch(self)
+            checkpointer.watch(self)
 
     def submit(self, item: Rows | Write) -> Future[None]:
         """Queue a write for the writer thread; the future resolves once it is committed.
@@ -412,7 +228,7 @@ class Store:
             if self.path is not None:
                 self.unchecked += 1
                 if self.unchecked >= _CHECKPOINT_EVERY:
-                    _checkpointer.wake.set()
+                    checkpointer.wake.set()
             return out
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
@@ -466,34 +282,3 @@ def _flush_at_exit() -> None:
     for store in list(_open_writers):
         if store.pid == os.getpid():
             store.flush(5.0)
-
-
-class _Checkpointer:
-    """One daemon thread that checkpoints the WAL of every open store file now and then."""
-
-    def __init__(self) -> None:
-        self.stores: weakref.WeakSet[Store] = weakref.WeakSet()
-        self.wake = threading.Event()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-        self.pid = 0
-
-    def watch(self, store: Store) -> None:
-        with self.lock:
-            self.stores.add(store)
-            if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
-                self.pid = os.getpid()
-                self.thread = threading.Thread(target=self._run, name="openstackai-nb-checkpoint", daemon=True)
-                self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            self.wake.wait(1.0)
-            self.wake.clear()
-            for store in list(self.stores):
-                if store.unchecked and store.pid == os.getpid():
-                    store.unchecked = 0
-                    store.checkpoint()
-
-
-_checkpointer = _Checkpointer()

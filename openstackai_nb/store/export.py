@@ -8,9 +8,11 @@ frames here from the store's scalar columns (no JSON blob is parsed for the runs
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
 
 __all__ = [
+    "gc_paused",
     "TURN_COLUMNS",
     "read_jsonl",
     "runs_frame",
@@ -231,3 +234,19 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[RunResult]:
                     f"{source}, line {number}: not a run exported by RunHistory.export ({type(exc).__name__}: {first})"
                 ) from None
     return out
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a large table is built.
+
+    Millions of new tuples and strings (none of them cyclic) would otherwise trigger full
+    collections over and over.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -21,24 +21,15 @@ When a store is opened or read and that process no longer exists, the run is mar
 with the error ``"interrupted: ..."`` (its input and partial row are kept). Rows owned by a live
 process, or by another host, stay RUNNING.
 
-A file that is not an SQLite database raises `HistoryError` naming the file and what to do; it
-is never modified or replaced. A store file deleted or replaced while open is noticed before
-the next write or read and opened (recreated) again, with one `HistoryWarning`. A partly damaged
-store (SQLite says "malformed", `PRAGMA quick_check` confirms) is never written again: runs go
-to a fresh file beside it, with one warning naming both (`store._sqlite_file`). A
-single unreadable row is skipped with a warning, so one bad run never hides the others.
-
-The session's history never breaks a run nor an import: when its store cannot be opened (
-nothing writable, a file that is not a database), `get_history()` warns once (`HistoryWarning`,
-the error's text) and returns a history whose every use raises that `HistoryError`; runs go on
-without being recorded, with no further warning. `set_history(None)` tries again.
+A file that is not an SQLite database raises `HistoryError` naming the file and what to do; a
+file deleted, replaced or damaged while open is handled as `store._sqlite_file` says. A single
+unreadable row is skipped with a warning, so one bad run never hides the others. When the
+session's store cannot be opened at all, see `store.session`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import gc
 import json
 import logging
 import os
@@ -51,7 +42,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from openstackai_nb.errors import HistoryError, HistoryWarning
-from openstackai_nb.store._rows import Rows, dumps, ns, owner, process_gone
+from openstackai_nb.store._query import Where
+from openstackai_nb.store._rows import Rows, dumps, owner, process_gone
 from openstackai_nb.store._schema import PUT_RESULT, RUN_COLUMNS, write_rows
 from openstackai_nb.store._sqlite import Store
 from openstackai_nb.store._sqlite_file import ENV_VAR
@@ -82,27 +74,6 @@ def default_path() -> Path | None:
     return Path.cwd() / ".openstackai_nb" / "history.sqlite"
 
 
-# -- the store ------------------------------------------------------------------------------------
-
-
-class _Where:
-    """A SQL condition on the runs table (and its parameters), combined with AND."""
-
-    __slots__ = ("clauses", "params")
-
-    def __init__(self, clauses: tuple[str, ...] = (), params: tuple[Any, ...] = ()) -> None:
-        self.clauses = clauses
-        self.params = params
-
-    def and_(self, clause: str, *params: Any) -> _Where:
-        return _Where((*self.clauses, clause), (*self.params, *params))
-
-    def sql(self, prefix: str = "") -> str:
-        if not self.clauses:
-            return ""
-        return " WHERE " + " AND ".join(f"({c.replace('@', prefix)})" for c in self.clauses)
-
-
 class RunHistory:
     """Runs recorded in a store file (or in memory): a sequence of RunResults, newest last.
 
@@ -124,7 +95,7 @@ class RunHistory:
     """
 
     _store: Store
-    _where: _Where
+    _where: Where
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         if path is None:
@@ -134,11 +105,11 @@ class RunHistory:
         else:
             resolved, explicit = Path(path).expanduser(), True
         self._store = Store(resolved, explicit=explicit)
-        self._where = _Where()
+        self._where = Where()
         self._reap()
 
     @classmethod
-    def _view(cls, store: Store, where: _Where) -> RunHistory:
+    def _view(cls, store: Store, where: Where) -> RunHistory:
         view = cls.__new__(cls)
         view._store, view._where = store, where
         return view
@@ -335,32 +306,13 @@ class RunHistory:
         Example:
             >>> history.filter(agent="Planner", status="FAILED").to_dataframe()
         """
-        where = self._where
-
-        def one_of(column: str, value: str | Sequence[str]) -> None:
-            nonlocal where
-            values = [value] if isinstance(value, str) else list(value)
-            values = [str(getattr(v, "value", v)) for v in values]
-            where = where.and_(f"@{column} IN ({','.join('?' * len(values))})" if values else "0", *values)
-
-        if agent is not None:
-            one_of("agent", agent)
-        if model is not None:
-            one_of("model", model)
-        if status is not None:
-            one_of("status", status)
-        if since is not None:
-            where = where.and_("@started_at >= ?", ns(since))
-        if until is not None:
-            where = where.and_("@started_at < ?", ns(until))
-        if run_ids is not None:
-            where = where.and_("@run_id IN (SELECT value FROM json_each(?))", dumps(list(run_ids)))
-        for key, value in (metadata or {}).items():
-            where = where.and_("json_extract(@metadata, ?) IS ?", "$." + json.dumps(str(key)), _sql_value(value))
+        where = self._where.matching(
+            agent=agent, model=model, status=status, since=since, until=until, run_ids=run_ids, metadata=metadata
+        )
         view = RunHistory._view(self._store, where)
         if predicate is not None:
             keep = [r.run_id for r in view if predicate(r)]
-            kept = where.and_("@run_id IN (SELECT value FROM json_each(?))", dumps(keep))
+            kept = where.matching(run_ids=keep)
             view = RunHistory._view(self._store, kept)
         return view
 
@@ -389,7 +341,7 @@ class RunHistory:
         """
         from openstackai_nb.store import export
 
-        with _gc_paused():
+        with export.gc_paused():
             rows = self._select(", ".join(RUN_COLUMNS) + ", metadata", " ORDER BY seq")
             return export.runs_frame(rows, metadata=metadata)
 
@@ -401,7 +353,7 @@ class RunHistory:
         """
         from openstackai_nb.store import export
 
-        with _gc_paused():
+        with export.gc_paused():
             columns = "idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn"
             return export.tool_calls_frame(self._detail_rows("tool_calls", columns, "idx"))
 
@@ -413,7 +365,7 @@ class RunHistory:
         """
         from openstackai_nb.store import export
 
-        with _gc_paused():
+        with export.gc_paused():
             columns = (
                 "turn, start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error, finish_reason, "
                 "reasoning"
@@ -476,7 +428,7 @@ class UnavailableHistory(RunHistory):
     def __init__(self, error: HistoryError) -> None:
         self.error = error
         """Why the store could not be opened."""
-        self._where = _Where()
+        self._where = Where()
 
     @property
     def _store(self) -> Store:  # type: ignore[override]
@@ -484,27 +436,3 @@ class UnavailableHistory(RunHistory):
 
     def __repr__(self) -> str:
         return f"RunHistory(unavailable: {self.error.message.splitlines()[0]})"
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a large table is built.
-
-    Millions of new tuples and strings (none of them cyclic) would otherwise trigger full
-    collections over and over.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _sql_value(value: Any) -> Any:
-    if isinstance(value, bool):
-        return int(value)
-    if value is None or isinstance(value, int | float | str):
-        return value
-    return dumps(value)

@@ -1,0 +1,202 @@
+"""Recording model exchanges to a cassette: `start_recording`, `recording`, `RecordingModel`.
+
+Recording happens at the `Model` interface: every run's model passes through
+`recording_wrapper()` (`Agent.get_model` calls it), which returns the model unchanged unless
+recording is on, else a `RecordingModel` that forwards `stream()` and appends one cassette entry
+per model request. Because it sees `ModelDelta`s, not HTTP, it works for every provider and never
+sees a header, let alone an Authorization one.
+
+Recording is on while `start_recording(path)` is active (or inside `with recording(path):`), or,
+failing that, when `OPENSTACKAI_NB_RECORD=PATH` is set (read at each run). `%agent record PATH`
+calls `start_recording`, `%agent record stop` calls `stop_recording`.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import aclosing, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from openstackai_nb.errors import AgentError
+from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
+from openstackai_nb.models._cassette import (
+    Cassette,
+    delta_to_json,
+    error_to_json,
+    request_key,
+    resolve,
+    scrub_split_secrets,
+    summary,
+)
+from openstackai_nb.models.base import Model
+
+__all__ = [
+    "RECORD_ENV",
+    "RecordingModel",
+    "is_recording",
+    "recording",
+    "recording_path",
+    "recording_wrapper",
+    "start_recording",
+    "stop_recording",
+]
+
+RECORD_ENV = "OPENSTACKAI_NB_RECORD"
+"""Environment variable: record every run's model exchanges to this path."""
+
+
+_state_lock = threading.Lock()
+_active: Cassette | None = None
+_env_cassettes: dict[Path, Cassette] = {}
+
+
+def start_recording(path: str | os.PathLike[str], *, append: bool = False) -> Path:
+    """Record the model exchanges of every following run to the cassette at `path`.
+
+    Args:
+        path: the cassette file (JSON lines); relative to the current directory.
+        append: keep the exchanges already in the file (default: start it afresh).
+
+    Returns:
+        The cassette's absolute path.
+
+    Raises:
+        ConfigError: `append=True` and the file exists but is not a cassette.
+    """
+    global _active
+    cassette = Cassette(resolve(path))
+    if append:
+        cassette.check()
+    else:
+        cassette.reset()
+    with _state_lock:
+        _active = cassette
+    return cassette.path
+
+
+def stop_recording() -> Path | None:
+    """Stop recording started by `start_recording`; return the cassette's path (None if none)."""
+    global _active
+    with _state_lock:
+        cassette, _active = _active, None
+    return cassette.path if cassette is not None else None
+
+
+@contextmanager
+def recording(path: str | os.PathLike[str], *, append: bool = False) -> Iterator[Path]:
+    """Record the runs inside the `with` block to `path` (see `start_recording`).
+
+    Example:
+        >>> with recording("demo.cassette.jsonl"):  # doctest: +SKIP
+        ...     Runner.run_sync(agent, "Hello!")
+    """
+    global _active
+    with _state_lock:
+        previous = _active
+    cassette_path = start_recording(path, append=append)
+    try:
+        yield cassette_path
+    finally:
+        with _state_lock:
+            _active = previous
+
+
+def _current() -> Cassette | None:
+    if _active is not None:
+        return _active
+    env = os.environ.get(RECORD_ENV, "").strip()
+    if not env or env.lower() in ("0", "off", "false", "no"):
+        return None
+    path = resolve(env)
+    with _state_lock:
+        cassette = _env_cassettes.get(path)
+        if cassette is None:
+            cassette = _env_cassettes[path] = Cassette(path)
+    cassette.check()
+    return cassette
+
+
+def recording_path() -> Path | None:
+    """The cassette runs are recorded to right now (API or OPENSTACKAI_NB_RECORD), or None."""
+    cassette = _current()
+    return cassette.path if cassette is not None else None
+
+
+def is_recording() -> bool:
+    """True when runs are being recorded."""
+    return recording_path() is not None
+
+
+def recording_wrapper(model: Model) -> Model:
+    """Return `model`, wrapped so its exchanges are recorded when recording is on.
+
+    `Agent.get_model` calls this for every run. Replay models (`replays = True`) are never re-recorded.
+    """
+    if isinstance(model, RecordingModel) or getattr(model, "replays", False):
+        return model
+    cassette = _current()
+    if cassette is None:
+        return model
+    return RecordingModel(model, cassette)
+
+
+class RecordingModel(Model):
+    """Forwards `stream()` to a model and appends each finished exchange to a cassette.
+
+    An exchange is written once the model's answer has ended; an answer cut short (cancelled,
+    timed out) is not written. A model error is written too, so a replay fails the same way.
+    """
+
+    def __init__(self, inner: Model, cassette: Cassette | str | os.PathLike[str]) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.cassette = cassette if isinstance(cassette, Cassette) else Cassette(resolve(cassette))
+
+    @property
+    def endpoint(self) -> str | None:
+        """The wrapped model's endpoint."""
+        return self.inner.endpoint
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes RecordingModel lacks (e.g. a provider's base_url).
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    async def stream(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        *,
+        deadline: float | None = None,
+        settings: Mapping[str, Any] | None = None,
+    ) -> AsyncIterator[ModelDelta]:
+        """Stream the wrapped model's answer, then record it."""
+        key = request_key(messages, tools)
+        entry: dict[str, Any] = {
+            "type": "exchange",
+            "key": key,
+            "model": self.inner.name,
+            "request": summary(messages, tools),
+            "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        recorded: list[dict[str, Any]] = []
+        inner = self.inner.stream(messages, tools, deadline=deadline, settings=settings)
+        try:
+            async with aclosing(inner) as deltas:  # type: ignore[type-var]
+                async for d in deltas:
+                    j = delta_to_json(d)
+                    if j is not None:
+                        recorded.append(j)
+                    yield d
+        except AgentError as exc:
+            entry["deltas"] = scrub_split_secrets(recorded)
+            entry["error"] = error_to_json(exc)
+            self.cassette.append(entry)
+            raise
+        entry["deltas"] = scrub_split_secrets(recorded)
+        self.cassette.append(entry)

@@ -1,0 +1,99 @@
+"""What the magics show: results and tables scrubbed, limit advice in the magic's own terms.
+
+Everything here leaves the process toward a person: it passes the one scrubber (`_secrets`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openstackai_nb.results import RunResult
+
+__all__ = ["LIMIT_OPTIONS", "MarkdownText", "for_display", "in_magic_terms", "scrubbed_frame", "without_credentials"]
+LIMIT_OPTIONS = {"max_turns": "--max-turns N", "max_time": "--max-time S", "timeout_per_turn": "--timeout-per-turn S"}
+"""The RunConfig limits a `%%agent` option sets, and that option."""
+
+_ADVICE = re.compile(r"(?i)\b(raise )?RunConfig\((\w+)=\.\.\.\)")
+
+
+def in_magic_terms(text: str) -> str:
+    """Rewrite advice about `RunConfig(...)` fields into the `%%agent` options that set them.
+
+    Example:
+        >>> in_magic_terms("max_time=5s exceeded; raise RunConfig(max_time=...) for slow models")
+        'max_time=5s exceeded; raise it with %%agent --max-time S for slow models'
+    """
+
+    def advice(m: re.Match[str]) -> str:
+        option = LIMIT_OPTIONS.get(m.group(2))
+        if option is None:
+            return m.group(0)
+        return f"{m.group(1)}it with %%agent {option}" if m.group(1) else f"%%agent {option}"
+
+    text = _ADVICE.sub(advice, text)
+
+    def invalid(m: re.Match[str]) -> str:
+        option = LIMIT_OPTIONS.get(m.group(1))
+        return f"%%agent {option.split()[0]} " if option else m.group(0)
+
+    return re.sub(r"invalid RunConfig: (\w+)=", invalid, text)
+
+
+def for_display(result: RunResult) -> RunResult:
+    """The result as a magic shows it: a limit's advice names the magic's option."""
+    if not result.error:
+        return result
+    error = in_magic_terms(result.error)
+    return result if error == result.error else result.model_copy(update={"error": error})
+
+
+def without_credentials(url: str) -> str:
+    """`url` with any user:password part shown as [REDACTED] (a password need not look like a key)."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if not sep or "@" not in host:
+        return url
+    return f"{scheme}://[REDACTED]@{host.rpartition('@')[2]}{slash}{path}"
+
+
+class MarkdownText:
+    """A display that is markdown in Jupyter and readable text in a terminal (`%agent config`).
+
+    Args:
+        markdown: what a notebook shows (`_repr_markdown_`).
+        text: what terminal IPython and plain Python print (`repr`).
+    """
+
+    def __init__(self, markdown: str, text: str) -> None:
+        self.data = markdown
+        """The markdown (as `IPython.display.Markdown.data`)."""
+        self.text = text
+        """The plain text."""
+
+    def _repr_markdown_(self) -> str:
+        return self.data
+
+    def __repr__(self) -> str:
+        return self.text
+
+    __str__ = __repr__
+
+
+def scrubbed_frame(frame: Any) -> Any:
+    """A copy of a DataFrame whose strings (cells, row and column labels) are scrubbed, to display."""
+    from pandas import MultiIndex
+    from pandas.api.types import is_numeric_dtype
+
+    from openstackai_nb._secrets import scrub_data
+
+    def clean(value: Any) -> Any:
+        return scrub_data(value) if isinstance(value, str | list | dict) else value
+
+    out = frame.map(clean)
+    for axis in ("index", "columns"):
+        labels = getattr(frame, axis)
+        if not isinstance(labels, MultiIndex) and not is_numeric_dtype(labels):
+            setattr(out, axis, labels.map(clean))
+    return out
