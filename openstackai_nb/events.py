@@ -14,6 +14,7 @@ from openstackai_nb.results import RunResult
 __all__ = ["EventType", "StreamEvent"]
 
 EventType = Literal["text", "reasoning", "tool_call", "tool_result", "turn", "error", "done"]
+"""The kinds of stream event: text, reasoning, tool_call, tool_result, turn, error, done."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ __all__ = [
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
+"""Who speaks in a chat message."""
 
 
 class ToolCallRequest(BaseModel):

@@ -48,6 +48,7 @@ COMPARE_COLUMNS = (
     "n_tool_calls",
     "error",
 )
+"""The columns of every `compare()` table, in order (scores and costs follow)."""
 
 Scorer = Callable[["RunResult", str], Any]
 

@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL = "gpt-4o-mini"
+"""The model an Agent gets when neither it nor OPENSTACKAI_NB_MODEL names one."""
 
 # prefix -> (base URL, env var overriding it, env var of the key or None)
 _PRESETS: dict[str, tuple[str, str, str | None]] = {

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_BASE_URL", "OpenAIChatModel", "chat_url", "checked_base_url"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+"""Where requests go when neither base_url nor OPENAI_BASE_URL is given: the OpenAI API."""
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 """The Azure OpenAI API version used when OPENAI_API_VERSION is not set (a GA version)."""
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})

@@ -26,6 +26,7 @@ __all__ = [
 ]
 
 OFFLINE_NOTE = "offline scripted model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)"
+"""The status line's note when a cell falls back to the offline scripted model."""
 SUMMARY_CHARS = 4000
 """Longest text a `{{name}}` substitution puts into a prompt."""
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -84,6 +85,7 @@ def interpolate(prompt: str, namespace: dict[str, Any], extra: dict[str, Any] | 
 
 
 OVER_ACCEPTS = "--over takes a list, tuple, pandas Series or Index of strings or numbers"
+"""What `--over` accepts, as its errors say it."""
 
 
 def over_items(name: str, value: Any) -> list[Any]:

@@ -49,7 +49,9 @@ __all__ = ["HistoryInput", "Sink", "events"]
 
 logger = logging.getLogger("openstackai_nb")
 Sink = Callable[[StreamEvent], None]
+"""Where the run loop sends its events: a function of one StreamEvent."""
 HistoryInput = Sequence[Message | dict[str, Any]]
+"""A prior conversation to continue: Messages or dicts with role and content."""
 
 
 @dataclass(slots=True)

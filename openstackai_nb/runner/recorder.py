@@ -20,8 +20,8 @@ from openstackai_nb.results import RunResult
 
 __all__ = [
     "DURABLE_WAIT",
-    "RUNNING_RECORD_DELAY",
     "Durable",
+    "RUNNING_RECORD_DELAY",
     "RunRecorder",
     "commits_deferred",
     "get_recorder",

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
 
 __all__ = [
-    "gc_paused",
     "TURN_COLUMNS",
+    "gc_paused",
     "read_jsonl",
     "runs_frame",
     "tool_calls_frame",
@@ -49,6 +49,7 @@ TURN_COLUMNS = (
     "finish_reason",
     "reasoning",
 )
+"""The columns of `turns_dataframe()`, in order."""
 
 
 def _pandas() -> Any:
