@@ -6,12 +6,26 @@ Everything here leaves the process toward a person: it passes the one scrubber (
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+
+from openstackai_nb.errors import AgentError
 
 if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
 
-__all__ = ["LIMIT_OPTIONS", "MarkdownText", "for_display", "in_magic_terms", "scrubbed_frame", "without_credentials"]
+__all__ = [
+    "LIMIT_OPTIONS",
+    "MarkdownText",
+    "as_usage_errors",
+    "for_display",
+    "in_magic_terms",
+    "scrubbed_frame",
+    "without_credentials",
+]
 LIMIT_OPTIONS = {"max_turns": "--max-turns N", "max_time": "--max-time S", "timeout_per_turn": "--timeout-per-turn S"}
 """The RunConfig limits a `%%agent` option sets, and that option."""
 
@@ -97,3 +111,17 @@ def scrubbed_frame(frame: Any) -> Any:
         if not isinstance(labels, MultiIndex) and not is_numeric_dtype(labels):
             setattr(out, axis, labels.map(clean))
     return out
+
+
+@contextmanager
+def as_usage_errors(wording: Callable[[str], str] | None = None) -> Iterator[None]:
+    """Turn an AgentError (a user's mistake, a damaged store...) into one line of IPython's UsageError.
+
+    A notebook shows a UsageError as that line, without a traceback. AgentError messages are
+    already scrubbed; `wording` may rephrase them (e.g. `in_magic_terms`).
+    """
+    try:
+        yield
+    except AgentError as exc:
+        text = wording(str(exc)) if wording is not None else str(exc)
+        raise UsageError(" ".join(text.split())) from None

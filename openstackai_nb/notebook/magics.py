@@ -29,6 +29,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from openstackai_nb._secrets import scrub
 from openstackai_nb.notebook.display import (
     MarkdownText,
+    as_usage_errors,
     for_display,
     in_magic_terms,
     scrubbed_frame,
@@ -183,19 +184,14 @@ class AgentMagics(Magics):
                     raise UsageError(f"--tools {tname}: no function named {tname} in this notebook")
                 tools.append(fn)
             changes["tools"] = [*(agent.tools if agent is not None else ()), *tools]
-        from openstackai_nb.errors import AgentError
-
-        try:
+        with as_usage_errors():
             if agent is None:
                 agent = Agent(**changes)
             elif changes:
                 agent = agent.clone(**changes)
-        except AgentError as exc:
-            raise UsageError(str(exc)) from None
         return agent, note
 
     def _config(self, args: Any) -> Any:
-        from openstackai_nb.errors import AgentError
         from openstackai_nb.runner.config import RunConfig
 
         fields = {}
@@ -205,23 +201,18 @@ class AgentMagics(Magics):
             fields["max_time"] = args.max_time
         if args.timeout_per_turn is not None:
             fields["timeout_per_turn"] = args.timeout_per_turn
-        try:
+        with as_usage_errors(in_magic_terms):
             return RunConfig(**fields)
-        except AgentError as exc:
-            raise UsageError(" ".join(in_magic_terms(str(exc)).split())) from None
 
     def _run(self, agent: Agent, prompt: str, args: Any, note: str) -> RunResult | None:
-        from openstackai_nb.errors import AgentError
         from openstackai_nb.notebook import widgets
         from openstackai_nb.results import RunStatus
         from openstackai_nb.runner import Runner
 
         config = self._config(args)
         history = self.conversations.get(agent.name) if args.chat else None
-        try:
+        with as_usage_errors():
             handle = Runner.start(agent, prompt, config=config, history=history)
-        except AgentError as exc:
-            raise UsageError(str(exc)) from None  # AgentError messages are scrubbed
         presenter = widgets.make_presenter(quiet=args.quiet, agent=agent.name, model=handle.model, note=note)
         result, interrupted = widgets.drive(handle, presenter)
         if result is None:
@@ -280,15 +271,11 @@ class AgentMagics(Magics):
             from openstackai_nb import comparison
         except ImportError as exc:  # pandas is needed for the table
             raise UsageError(f"--agents/--over need pandas: pip install 'openstackai-nb[pandas]' ({exc})") from None
-        from openstackai_nb.errors import AgentError
-
         config = self._config(args)
-        try:
+        with as_usage_errors():
             df = comparison.compare(
                 agents, inputs, concurrency=args.concurrency, config=config, progress=not args.quiet
             )
-        except AgentError as exc:
-            raise UsageError(str(exc)) from None
         # The table is scrubbed of secrets like the history it mirrors: -o stores it so, since
         # displaying the variable later goes through pandas, not through our scrubber.
         df = scrubbed_frame(df)
@@ -374,23 +361,21 @@ class AgentMagics(Magics):
             if len(rest) != 2 or rest[0] != "-n" or not rest[1].isdigit():
                 raise UsageError("usage: %agent history [-n N]")
             n = int(rest[1])
-        from openstackai_nb.errors import HistoryError
         from openstackai_nb.store import get_history
 
-        try:
+        with as_usage_errors():
             return get_history().to_dataframe().tail(n)
-        except HistoryError as exc:
-            raise UsageError(" ".join(str(exc).split())) from None
 
     def _cmd_record(self, rest: list[str]) -> None:
-        replay = self._replay_module()
+        from openstackai_nb.models import recording
+
         if len(rest) != 1:
             raise UsageError("usage: %agent record PATH  |  %agent record stop")
         if rest[0] == "stop":
-            replay.stop_recording()
+            recording.stop_recording()
             print("recording stopped")
         else:
-            replay.start_recording(rest[0])
+            recording.start_recording(rest[0])
             print(f"recording model exchanges to {rest[0]}")
 
     def _cmd_replay(self, rest: list[str]) -> None:
@@ -404,13 +389,6 @@ class AgentMagics(Magics):
             raise UsageError(f"%agent replay: no cassette at {rest[0]}")
         self.replay_path = rest[0]
         print(f"replaying {rest[0]}: %%agent cells without --model use model 'replay:{rest[0]}'")
-
-    def _replay_module(self) -> Any:
-        from openstackai_nb.models import replay
-
-        if not hasattr(replay, "start_recording"):
-            raise UsageError("%agent record needs the cassette recorder, which is not available yet")
-        return replay
 
 
 _LINE_USAGE = "Usage: %agent config | agents | last | history [-n N] | record PATH|stop | replay PATH|off"

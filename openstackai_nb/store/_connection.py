@@ -186,25 +186,19 @@ class StoreConnection:
             except HistoryError:
                 conn.close()
                 raise
-            except sqlite3.OperationalError as exc:
-                msg = str(exc)
-                if ("locked" in msg or "busy" in msg) and time.monotonic() < deadline:
+            except sqlite3.DatabaseError as exc:  # OperationalError included
+                if files.is_contended(exc) and time.monotonic() < deadline:
                     time.sleep(pause)
                     pause = min(pause * 2, 0.1)
                     continue
                 conn.close()
-                if "readonly" in msg or "unable to open" in msg or "disk I/O" in msg:
-                    raise Unwritable(msg) from None
-                if "locked" in msg or "busy" in msg:
+                if files.is_unwritable(exc):
+                    raise Unwritable(str(exc)) from None
+                if files.is_contended(exc):
                     raise HistoryError(
                         f"the run history file {path} stayed locked by another process for {BUSY_MS // 1000} s "
-                        f"({msg}); try again, or point {ENV_VAR} at another file"
+                        f"({exc}); try again, or point {ENV_VAR} at another file"
                     ) from None
-                if path is not None and "malformed" in msg:
-                    raise Damaged(exc) from None
-                raise corrupt(path, exc) from None
-            except sqlite3.DatabaseError as exc:
-                conn.close()
                 if path is not None and "malformed" in str(exc):
                     raise Damaged(exc) from None
                 raise corrupt(path, exc) from None

@@ -231,7 +231,7 @@ class Store(StoreConnection):
                     checkpointer.wake.set()
             return out
         except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
+            if files.is_contended(exc):
                 raise HistoryError(
                     f"the run history file {self.path} stayed locked by another process ({exc})"
                 ) from None

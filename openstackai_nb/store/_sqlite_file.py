@@ -42,6 +42,8 @@ __all__ = [
     "damaged_message",
     "fresh_path",
     "identity",
+    "is_contended",
+    "is_unwritable",
     "integrity_problem",
     "keep_open_forever",
     "read_marker",
@@ -81,6 +83,18 @@ def identity(path: Path) -> FileIdentity | None:
     except FileNotFoundError:
         return None
     return st.st_dev, st.st_ino
+
+
+def is_contended(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "busy": another process holds the file, for now."""
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def is_unwritable(exc: BaseException) -> bool:
+    """True for the SQLite errors of a file or folder this process may not write."""
+    text = str(exc)
+    return "readonly" in text or "unable to open" in text or "disk I/O" in text
 
 
 def suggests_damage(exc: BaseException) -> bool:
