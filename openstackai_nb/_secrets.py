@@ -21,7 +21,15 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["REDACTED", "StreamScrubber", "install_log_filter", "register_secret", "scrub", "scrub_data"]
+__all__ = [
+    "REDACTED",
+    "StreamScrubber",
+    "install_log_filter",
+    "may_hold_secret",
+    "register_secret",
+    "scrub",
+    "scrub_data",
+]
 
 REDACTED = "[REDACTED]"
 _known: set[str] = set()
@@ -66,6 +74,18 @@ def _env_secrets() -> list[str]:
 def _secrets_now() -> Iterable[str]:
     """Every secret `scrub` replaces literally (registered ones and secret-named variables)."""
     return [*_known, *_env_secrets()]
+
+
+def may_hold_secret(text: str) -> bool:
+    """A fast pre-check: False when `scrub(text)` would certainly return `text` unchanged.
+
+    For large texts on the hot path (a run's JSON as the history writes it): the hint test and
+    substring searches are a fraction of what the regex costs.
+    """
+    lower = text.lower()
+    if any(hint in lower for hint in _KEYLIKE_HINTS):
+        return True
+    return any(secret in text for secret in _secrets_now())
 
 
 def scrub(text: str) -> str:

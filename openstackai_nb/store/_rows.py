@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb._secrets import may_hold_secret, scrub
+
 if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
 
-__all__ = ["Rows", "dumps", "may_hold_secret", "ns", "owner", "process_gone", "turn_rows"]
+__all__ = ["Rows", "dumps", "ns", "owner", "process_gone", "turn_rows"]
 
 
 def ns(value: Any) -> int:
@@ -41,53 +43,6 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
 
 
-_KEY_MARKERS = ("bearer", "sk-", "pk-", "rk-", "ak-", "ghp_", "gho_", "xox", "hf_")
-_SECRET_SUFFIXES = ("API_KEY", "_TOKEN", "_SECRET", "PASSWORD")
-
-
-def may_hold_secret(text: str) -> bool:
-    """A fast, conservative pre-check for `_secrets.scrub` (which costs ~1 ms on a run's JSON).
-
-    True when the text contains a key-shaped prefix or a secret the process knows (registered
-    keys and `*_API_KEY`/`*_TOKEN`/... variables, read without decoding all of os.environ).
-    """
-    from openstackai_nb import _secrets
-
-    low = text.lower()
-    if any(m in low for m in _KEY_MARKERS):
-        return True
-    for secret in _secrets._known:
-        if secret in text:
-            return True
-    raw = getattr(os.environ, "_data", None)
-    if isinstance(raw, dict):
-        for key in _secret_env_keys(raw):
-            v = raw.get(key)
-            if v is not None and len(v) >= 6:
-                value = v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-                if value in text:
-                    return True
-        return False
-    return True  # unknown platform layout: let scrub decide
-
-
-_env_keys_cache: tuple[int, list[Any]] = (0, [])
-
-
-def _secret_env_keys(raw: dict[Any, Any]) -> list[Any]:
-    """The secret-named keys of the environment, recomputed only when the set of names changes."""
-    global _env_keys_cache
-    fingerprint = hash(tuple(raw))
-    if fingerprint != _env_keys_cache[0]:
-        keys = [
-            k
-            for k in raw
-            if (k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)).upper().endswith(_SECRET_SUFFIXES)
-        ]
-        _env_keys_cache = (fingerprint, keys)
-    return _env_keys_cache[1]
-
-
 class Rows:
     """The rows one RunResult becomes: its runs row, tool-call rows and turn rows (scrubbed)."""
 
@@ -95,16 +50,9 @@ class Rows:
 
     def __init__(self, result: RunResult, owner: tuple[Any, Any, Any], *, finished: bool) -> None:
         self.finished = finished
-        text = result.model_dump_json()
-        if may_hold_secret(text):
-            from openstackai_nb._secrets import scrub
-
-            clean = scrub(text)
-            if clean != text:
-                self._from_data(json.loads(clean), clean, owner)
-                return
+        self.text = text = result.model_dump_json()
         self.run_id = run_id = result.run_id
-        self.run = (
+        self.run: tuple[Any, ...] = (
             run_id,
             result.agent_name,
             result.model,
@@ -122,58 +70,31 @@ class Rows:
             dumps(result.metadata) if result.metadata else "{}",
             *owner,
         )
-        self.text = text
-        if not self.finished:
-            self.tools, self.turns = [], []
-            return
-        self.tools = [
-            (run_id, i, c.call_id, c.name, dumps(c.arguments), dumps(c.result), c.error, ns(c.started_at),
-             c.elapsed_time, c.turn)
-            for i, c in enumerate(result.tool_calls)
-        ]  # fmt: skip
-        self.turns = turn_rows(
-            run_id,
-            result.turn_count,
-            [(s.kind, s.turn, s.start, s.duration, s.outcome, s.attributes) for s in result.trace],
-            [c.turn for c in result.tool_calls],
-        )
+        self.tools: list[tuple[Any, ...]] = []
+        self.turns: list[tuple[Any, ...]] = []
+        if finished:
+            self.tools = [
+                (run_id, i, c.call_id, c.name, dumps(c.arguments), dumps(c.result), c.error, ns(c.started_at),
+                 c.elapsed_time, c.turn)
+                for i, c in enumerate(result.tool_calls)
+            ]  # fmt: skip
+            self.turns = turn_rows(
+                run_id,
+                result.turn_count,
+                [(s.kind, s.turn, s.start, s.duration, s.outcome, s.attributes) for s in result.trace],
+                [c.turn for c in result.tool_calls],
+            )
+        if may_hold_secret(text):  # rare: scrub every string of every row (a key is never split by JSON)
+            clean = scrub(text)
+            if clean != text:
+                self.text = clean
+                self.run = _scrubbed(self.run)
+                self.tools = [_scrubbed(row) for row in self.tools]
+                self.turns = [_scrubbed(row) for row in self.turns]
 
-    def _from_data(self, data: dict[str, Any], text: str, owner: tuple[Any, Any, Any]) -> None:
-        usage = data.get("usage") or {}
-        calls = data.get("tool_calls") or []
-        self.run_id = run_id = data["run_id"]
-        self.run = (
-            run_id,
-            data.get("agent_name") or "",
-            data.get("model") or "",
-            data.get("input") or "",
-            data.get("final_output"),
-            data.get("status") or "QUEUED",
-            int(data.get("turn_count") or 0),
-            float(data.get("elapsed_time") or 0.0),
-            int(usage.get("prompt_tokens") or 0),
-            int(usage.get("completion_tokens") or 0),
-            len(calls),
-            data.get("error"),
-            ns(data.get("started_at")),
-            data.get("finish_reason"),
-            dumps(data.get("metadata") or {}),
-            *owner,
-        )
-        self.text = text
-        if not self.finished:
-            self.tools, self.turns = [], []
-            return
-        self.tools = [
-            (run_id, i, c.get("call_id"), c.get("name"), dumps(c.get("arguments")), dumps(c.get("result")),
-             c.get("error"), ns(c.get("started_at")), c.get("elapsed_time"), c.get("turn"))
-            for i, c in enumerate(calls)
-        ]  # fmt: skip
-        spans = [
-            (s.get("kind"), s.get("turn"), s.get("start"), s.get("duration"), s.get("outcome"), s.get("attributes"))
-            for s in data.get("trace") or ()
-        ]
-        self.turns = turn_rows(run_id, int(data.get("turn_count") or 0), spans, [c.get("turn") for c in calls])
+
+def _scrubbed(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(scrub(v) if isinstance(v, str) else v for v in row)
 
 
 def turn_rows(
