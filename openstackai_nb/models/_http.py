@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     import httpx2
 
-__all__ = ["ALLOW_NON_LOOPBACK", "aclose_all", "check_host_allowed", "get_client", "is_local_url", "lease"]
+__all__ = ["ALLOW_NON_LOOPBACK", "aclose_all", "check_host_allowed", "is_local_url", "lease"]
 
 ALLOW_NON_LOOPBACK = True
 """Tests set this to False so that any request leaving loopback fails loudly."""
@@ -85,11 +85,6 @@ def _client(pool: _LoopClients, index: int) -> httpx2.AsyncClient:
         )
         pool.clients[index] = client
     return client
-
-
-def get_client() -> httpx2.AsyncClient:
-    """Return the running loop's first pooled client (created on first use)."""
-    return _client(_pool(), 0)
 
 
 @asynccontextmanager

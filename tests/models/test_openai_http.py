@@ -307,7 +307,8 @@ def test_a_new_event_loop_gets_its_own_client(openai_server: OpenAIServer) -> No
 
     async def one() -> None:
         await Runner.run_async(a, "Hi")
-        clients.append(_http.get_client())
+        async with _http.lease() as client:  # the loop's first (warm) client
+            clients.append(client)
 
     arun(one())
     arun(one())
