@@ -10,6 +10,7 @@ so every view (live widget, run_stream, history) behaves exactly as with a real 
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import json
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any
 
+from openstackai_nb._tool_calls import CallProgress, run_in_tool_thread
 from openstackai_nb.errors import ConfigError, ModelError
 from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest, ToolDefinition, Usage
 from openstackai_nb.models.base import Model
@@ -103,7 +105,10 @@ class FunctionModel(Model):
         if self._inline or inspect.iscoroutinefunction(self.fn):
             out = self.fn(list(messages), info)
         else:
-            out = await asyncio.to_thread(self.fn, list(messages), info)
+            # The tool-thread pool, not the loop's default executor: a model function that hangs
+            # past its turn's limit must not hold a worker that every later run waits for.
+            call = functools.partial(self.fn, list(messages), info)
+            out = await run_in_tool_thread(call, {}, CallProgress())
         if inspect.isawaitable(out):
             out = await out
         reply = _as_reply(out)

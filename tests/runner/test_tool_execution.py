@@ -318,3 +318,28 @@ def test_arguments_of_any_validated_type_are_recorded_as_json() -> None:
     assert r.status is RunStatus.COMPLETED, r.error
     assert r.tool_calls[0].arguments == {"p": {"x": 1, "y": 2}, "day": "2026-01-05"}
     assert r.tool_calls[0].result == "1,2 on 05 Jan"
+
+
+def test_hung_sync_model_functions_never_starve_later_runs() -> None:
+    # A FunctionModel's sync function runs in the tool-thread pool too: 40 that hang past the
+    # turn's limit (more than the loop's default executor has workers) leave later runs working.
+    release = threading.Event()
+
+    def hangs(messages, info):
+        release.wait()
+        return "late"
+
+    baseline = _tool_calls.tool_threads.abandoned
+    try:
+        for _ in range(40):
+            with pytest.raises(RunTimeoutError):
+                Runner.run_sync(
+                    Agent(name="H", model=FunctionModel(hangs)), "go", config=RunConfig(timeout_per_turn=0.05)
+                )
+        r = Runner.run_sync(Agent(name="Fine", model=FunctionModel(lambda m, i: "ok")), "go")
+        assert r.status is RunStatus.COMPLETED and r.final_output == "ok"
+    finally:
+        release.set()
+    deadline = time.monotonic() + 30
+    while _tool_calls.tool_threads.abandoned > baseline and time.monotonic() < deadline:
+        time.sleep(0.01)
