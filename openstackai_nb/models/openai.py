@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from openstackai_nb._secrets import register_secret, scrub
 from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError, _rebuild
-from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
+from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 from openstackai_nb.models import _http
 from openstackai_nb.models._openai_wire import ChunkDecoder, error_detail
 from openstackai_nb.models._sse import SSEEvent, SSEParser
@@ -38,11 +38,21 @@ from openstackai_nb.models.base import Model
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_BASE_URL", "OpenAIChatModel", "chat_url", "checked_base_url"]
+__all__ = [
+    "DEFAULT_AZURE_API_VERSION",
+    "DEFAULT_BASE_URL",
+    "STRUCTURED_MODES",
+    "OpenAIChatModel",
+    "chat_url",
+    "checked_base_url",
+]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 """The Azure OpenAI API version used when OPENAI_API_VERSION is not set (a GA version)."""
+STRUCTURED_MODES = ("json_schema", "tool", None)
+"""How an OpenAIChatModel asks for a typed answer: `response_format` json_schema, a final-answer
+tool the model must call (`tool_choice` "required"), or None: in the system message only."""
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _HINTS = {
     400: "the request was rejected: check the model name and the message/tool format",
@@ -76,6 +86,13 @@ class OpenAIChatModel(Model):
         backoff: seconds before the first retry (doubled each time, with jitter).
         key_header: the header that carries the key: "authorization" sends `Bearer KEY`; any
             other name sends the key as it is (Azure OpenAI: "api-key").
+        structured: how a typed answer (an agent's `output_type`) is asked for:
+            "json_schema" (default) sends `response_format` {"type": "json_schema", ...}, strict
+            when the schema allows it, for endpoints with structured outputs (OpenAI, Azure
+            OpenAI, Ollama, vLLM, llama.cpp, LM Studio); "tool" offers a final-answer tool and sets
+            `tool_choice` "required", for endpoints with tool calling but no structured outputs;
+            None states the schema in the system message only. Whatever comes back is validated,
+            and an answer that does not match goes back to the model with the errors.
 
     Raises:
         ConfigError: no key for a remote endpoint; a base URL that is not http(s) or holds credentials.
@@ -95,6 +112,7 @@ class OpenAIChatModel(Model):
         settings: Mapping[str, Any] | None = None,
         backoff: float = 0.5,
         key_header: str = "authorization",
+        structured: str | None = "json_schema",
     ) -> None:
         if not name:
             raise ConfigError("model name is empty: pass e.g. model='gpt-4o-mini'")
@@ -115,6 +133,10 @@ class OpenAIChatModel(Model):
         self.max_retries = max_retries
         self.backoff = backoff
         self.settings = dict(settings or {})
+        if structured not in STRUCTURED_MODES:
+            raise ConfigError(f"structured must be 'json_schema', 'tool' or None, got {structured!r}")
+        self.structured = structured
+        """How a typed answer is asked for: "json_schema", "tool" or None (see the class docs)."""
         self._url = chat_url(self.base_url)
         self._parsed_url: httpx2.URL | None = None  # parsed on the first request (saves ~30 us per request)
         headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"}
@@ -184,11 +206,24 @@ class OpenAIChatModel(Model):
         return f"OpenAIChatModel({self.name!r}, base_url={self.base_url!r})"
 
     def _body(
-        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: Mapping[str, Any] | None
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        settings: Mapping[str, Any] | None,
+        output: OutputSpec | None = None,
     ) -> bytes:
-        body: dict[str, Any] = {"model": self.name, "messages": [m.to_openai() for m in messages]}
+        wire = [m.to_openai() for m in messages]
+        if output is not None and self.structured == "tool":
+            tools = [*tools, output.tool_definition()]
+        elif output is not None and self.structured is None:
+            wire = _with_instruction(wire, output.instruction())
+        body: dict[str, Any] = {"model": self.name, "messages": wire}
         if tools:
             body["tools"] = [t.to_openai() for t in tools]
+        if output is not None and self.structured == "json_schema":
+            body["response_format"] = output.response_format()
+        elif output is not None and self.structured == "tool":
+            body["tool_choice"] = "required"
         if self.stream_mode:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -204,6 +239,7 @@ class OpenAIChatModel(Model):
         *,
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[ModelDelta]:
         """POST the conversation and yield the answer as deltas (retrying when allowed).
 
@@ -214,7 +250,7 @@ class OpenAIChatModel(Model):
         import httpx2
 
         _http.check_host_allowed(self._url)
-        content = self._body(messages, tools, settings)
+        content = self._body(messages, tools, settings, output)
         loop = asyncio.get_running_loop()
         started = loop.time()
         attempt = 0
@@ -426,6 +462,14 @@ async def _drain(raw_chunks: AsyncIterator[bytes]) -> None:
                 pass
     except (TimeoutError, httpx2.TransportError):
         pass
+
+
+def _with_instruction(wire: list[dict[str, Any]], instruction: str) -> list[dict[str, Any]]:
+    """The messages with `instruction` added to the system message (or as one, first)."""
+    if wire and wire[0].get("role") == "system" and isinstance(wire[0].get("content"), str):
+        first = {**wire[0], "content": f"{wire[0]['content']}\n\n{instruction}"}
+        return [first, *wire[1:]]
+    return [{"role": "system", "content": instruction}, *wire]
 
 
 def _attempts(attempts: int, seconds: float) -> str:

@@ -26,7 +26,8 @@ rejects a cassette that holds them ("unknown delta kind").
 Every string is scrubbed (`_secrets.scrub_data`) before it is written, lines are written whole
 under a lock (and `flock` between processes), so concurrent runs never interleave.
 
-The request key is a SHA-256 of the scrubbed messages and tool definitions in canonical JSON,
+The request key is a SHA-256 of the scrubbed messages and tool definitions (and the typed
+answer asked for, when there is one) in canonical JSON,
 with tool-call ids renumbered in order of appearance (providers mint fresh ids on every call).
 It leaves the model's name out on purpose: `replay:PATH` does not know which model recorded the
 cassette, and one cassette may hold several. The name is kept in each entry and shown by the
@@ -55,7 +56,7 @@ from typing import Any
 
 from openstackai_nb._secrets import scrub, scrub_data
 from openstackai_nb.errors import AgentError, ConfigError, ModelError, ModelHTTPError, ReplayMissError
-from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest, ToolDefinition, Usage
+from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolCallRequest, ToolDefinition, Usage
 from openstackai_nb.models.base import Model
 
 try:  # POSIX: a lock between processes appending to one cassette.
@@ -112,16 +113,19 @@ def _canonical_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return out
 
 
-def request_key(messages: Sequence[Message], tools: Sequence[ToolDefinition]) -> str:
-    """Return the stable key of one model request: a SHA-256 of its messages and tools.
+def request_key(messages: Sequence[Message], tools: Sequence[ToolDefinition], output: OutputSpec | None = None) -> str:
+    """Return the stable key of one model request: a SHA-256 of its messages, tools and typed answer.
 
     Strings are scrubbed first, so a request replayed from a scrubbed cassette has the same key
-    as the one recorded; tool-call ids are renumbered in order of appearance.
+    as the one recorded; tool-call ids are renumbered in order of appearance. The typed answer
+    asked for (`output`) counts only when there is one, so keys of text runs did not change.
     """
-    data = {
+    data: dict[str, Any] = {
         "messages": _canonical_messages(messages),
         "tools": [[t.name, t.description, t.parameters] for t in tools],
     }
+    if output is not None:
+        data["output"] = [output.name, output.schema]
     text = json.dumps(scrub_data(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -391,9 +395,10 @@ class RecordingModel(Model):
         *,
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[ModelDelta]:
         """Stream the wrapped model's answer, then record it."""
-        key = request_key(messages, tools)
+        key = request_key(messages, tools, output)
         entry: dict[str, Any] = {
             "type": "exchange",
             "key": key,
@@ -402,7 +407,8 @@ class RecordingModel(Model):
             "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         recorded: list[dict[str, Any]] = []
-        inner = self.inner.stream(messages, tools, deadline=deadline, settings=settings)
+        extra = {"output": output} if output is not None else {}  # a Model written before typed answers
+        inner = self.inner.stream(messages, tools, deadline=deadline, settings=settings, **extra)
         try:
             async with aclosing(inner) as deltas:  # type: ignore[type-var]
                 async for d in deltas:
@@ -581,9 +587,10 @@ class ReplayModel(Model):
         *,
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[ModelDelta]:
         """Stream the recorded answer to this request; ReplayMissError when it was never recorded."""
-        entry = self._next(request_key(messages, tools))
+        entry = self._next(request_key(messages, tools, output))
         if entry is None:
             raise self._miss(messages)
         if self.delay:
