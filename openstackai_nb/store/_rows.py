@@ -91,7 +91,7 @@ def _secret_env_keys(raw: dict[Any, Any]) -> list[Any]:
 class Rows:
     """The rows one RunResult becomes: its runs row, tool-call rows and turn rows (scrubbed)."""
 
-    __slots__ = ("finished", "run", "run_id", "text", "tools", "turns")
+    __slots__ = ("finished", "run", "run_id", "schema", "text", "tools", "turns")
 
     def __init__(self, result: RunResult, owner: tuple[Any, Any, Any], *, finished: bool) -> None:
         self.finished = finished
@@ -104,12 +104,15 @@ class Rows:
                 self._from_data(json.loads(clean), clean, owner)
                 return
         self.run_id = run_id = result.run_id
+        output, self.schema = _typed_answer(
+            result.final_output if result.typed else None, result.output_schema, result.output_schema is not None
+        )
         self.run = (
             run_id,
             result.agent_name,
             result.model,
             result.input,
-            result.final_output,
+            result.output_text,
             str(result.status.value),
             result.turn_count,
             float(result.elapsed_time),
@@ -121,6 +124,8 @@ class Rows:
             result.finish_reason,
             dumps(result.metadata) if result.metadata else "{}",
             *owner,
+            output,
+            self.schema[0] if self.schema else None,
         )
         self.text = text
         if not self.finished:
@@ -142,12 +147,18 @@ class Rows:
         usage = data.get("usage") or {}
         calls = data.get("tool_calls") or []
         self.run_id = run_id = data["run_id"]
+        schema = data.get("output_schema")
+        completed = data.get("status") == "COMPLETED"
+        output, self.schema = _typed_answer(
+            data.get("final_output") if completed else None, schema, isinstance(schema, dict)
+        )
+        answer_text = data.get("output_text")
         self.run = (
             run_id,
             data.get("agent_name") or "",
             data.get("model") or "",
             data.get("input") or "",
-            data.get("final_output"),
+            answer_text if answer_text is not None or isinstance(schema, dict) else data.get("final_output"),
             data.get("status") or "QUEUED",
             int(data.get("turn_count") or 0),
             float(data.get("elapsed_time") or 0.0),
@@ -159,6 +170,8 @@ class Rows:
             data.get("finish_reason"),
             dumps(data.get("metadata") or {}),
             *owner,
+            output,
+            self.schema[0] if self.schema else None,
         )
         self.text = text
         if not self.finished:
@@ -174,6 +187,16 @@ class Rows:
             for s in data.get("trace") or ()
         ]
         self.turns = turn_rows(run_id, int(data.get("turn_count") or 0), spans, [c.get("turn") for c in calls])
+
+
+def _typed_answer(value: Any, schema: Any, typed: bool) -> tuple[str | None, tuple[str, str] | None]:
+    """The runs table's cells of a typed answer: its JSON (None when there is no answer) and (key, schema text)."""
+    if not typed:
+        return None, None
+    from openstackai_nb.results import jsonable
+    from openstackai_nb.store.outputs import schema_key
+
+    return (None if value is None else dumps(jsonable(value))), schema_key(schema)
 
 
 def turn_rows(
