@@ -99,18 +99,17 @@ class OutputType:
         return self._spec
 
     def _build(self) -> None:
-        from pydantic import PydanticUserError, TypeAdapter
+        from pydantic import TypeAdapter
 
         try:
             adapter: TypeAdapter[Any] = TypeAdapter(self.type)
             schema = adapter.json_schema()
-        except PydanticUserError as exc:
-            raise ConfigError(f"output_type={self.type!r} cannot be validated: {str(exc).splitlines()[0]}") from None
-        except Exception as exc:  # noqa: BLE001 - any type pydantic cannot handle
+        except Exception as exc:  # noqa: BLE001 - PydanticUserError, or any type pydantic cannot handle
+            first = (str(exc).splitlines() or [""])[0]
             raise ConfigError(
-                f"output_type={self.type!r} is not a type pydantic can validate ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}): use a pydantic model, a dataclass, a TypedDict "
-                "(typing_extensions.TypedDict on Python 3.11) or a type such as int or list[str]"
+                f"output_type={self.type!r} cannot be validated ({type(exc).__name__}: {first}): use a pydantic "
+                "model, a dataclass, a TypedDict (typing_extensions.TypedDict on Python 3.11) or a type such as "
+                "int or list[str]"
             ) from None
         description = str(schema.get("description") or "")
         asked = schema

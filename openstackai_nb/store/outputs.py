@@ -158,7 +158,7 @@ def _typed(cells: list[Any], kind: Any, pd: Any, np: Any) -> Any:
         if kind == "bool":
             return pd.array([c if isinstance(c, bool) else _na(c) for c in cells], dtype="boolean")
         if kind == "datetime":
-            return pd.to_datetime(pd.Series(cells, dtype=object), utc=True).array
+            return pd.to_datetime(pd.Series(cells, dtype=object), utc=True).dt.as_unit("ns").array
         if isinstance(kind, tuple):
             if all(c is None or c in kind for c in cells):
                 return pd.Categorical(cells, categories=list(kind))
