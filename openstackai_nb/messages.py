@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "FINAL_ANSWER_TOOL",
+    "OUTPUT_ERRORS",
     "Message",
     "ModelDelta",
     "OutputSpec",
@@ -54,7 +55,9 @@ class Message(BaseModel):
     tool_call_id: str | None = None
     """For a tool message: the call it answers."""
     name: str | None = None
-    """For a tool message: the tool's name."""
+    """For a tool message: the tool's name. For a user message the run loop wrote (the errors of a
+    typed answer that did not validate): `OUTPUT_ERRORS`, so offline models can tell it from the
+    user's own (never sent to an endpoint)."""
 
     def to_openai(self) -> dict[str, Any]:
         """Return the message as an OpenAI chat-completions dict."""
@@ -114,6 +117,8 @@ class ToolDefinition:
         }
 
 
+OUTPUT_ERRORS = "output_errors"
+"""The `name` of the user message that sends a typed answer's validation errors back to the model."""
 FINAL_ANSWER_TOOL = "final_answer"
 """The name of the tool a model calls to give a typed answer (when its provider asks that way)."""
 

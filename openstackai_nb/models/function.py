@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from openstackai_nb.errors import ConfigError, ModelError
-from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolCallRequest, ToolDefinition, Usage
+from openstackai_nb.messages import (
+    OUTPUT_ERRORS,
+    Message,
+    ModelDelta,
+    OutputSpec,
+    ToolCallRequest,
+    ToolDefinition,
+    Usage,
+)
 from openstackai_nb.models._example import example_of
 from openstackai_nb.models.base import Model
 
@@ -162,8 +170,9 @@ def _as_reply(out: Any, output: OutputSpec | None = None) -> Reply:
 
 
 def _since_last_user(messages: Sequence[Message]) -> Sequence[Message]:
+    """The messages after the user's input (a typed answer's errors, a user message the run wrote, do not count)."""
     for i in range(len(messages) - 1, -1, -1):
-        if messages[i].role == "user":
+        if messages[i].role == "user" and messages[i].name != OUTPUT_ERRORS:
             return messages[i + 1 :]
     return messages
 
@@ -212,7 +221,7 @@ class ScriptedModel(Model):
         return self._inner.stream(messages, tools, deadline=deadline, settings=settings, output=output)
 
     def _play(self, messages: list[Message], info: AgentInfo) -> Reply:
-        prompt = next((m.content or "" for m in reversed(messages) if m.role == "user"), "")
+        prompt = next((m.content or "" for m in reversed(messages) if m.role == "user" and m.name != OUTPUT_ERRORS), "")
         results = [m for m in _since_last_user(messages) if m.role == "tool"]
         if info.tools and not results:
             return Reply(tool_calls=[_scripted_call(t, prompt) for t in _mentioned(info.tools, prompt)])

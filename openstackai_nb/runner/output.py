@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb.messages import Message, ToolCallRequest
+from openstackai_nb.messages import OUTPUT_ERRORS, Message, ToolCallRequest
 
 if TYPE_CHECKING:
     from openstackai_nb._output import OutputType
@@ -73,6 +73,7 @@ class Answer:
                     role="user",
                     content=f"Your answer does not match the required format ({spec.name}):\n{self.error}\n"
                     "Answer again with only the corrected JSON.",
+                    name=OUTPUT_ERRORS,
                 )
             )
         out.extend(_tool_message(c, ONE_ANSWER) for c in self.extra)

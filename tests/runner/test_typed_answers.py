@@ -134,6 +134,18 @@ def test_an_invalid_answer_goes_back_with_its_errors_then_a_valid_one_ends_the_r
     assert "- lines: Field required" in second_errors and "Invoice" in second_errors
 
 
+def test_a_function_model_counts_a_retry_as_the_next_turn() -> None:
+    turns: list[int] = []
+
+    def model(messages: list[Message], info: AgentInfo) -> str:
+        turns.append(info.turn)
+        return "42" if info.turn == 3 else "?"
+
+    result = Runner.run_sync(typed(int, model), "How many?")
+    assert result.final_output == 42 and turns == [1, 2, 3]
+    assert [m.name for m in result.messages if m.role == "user"] == [None, "output_errors", "output_errors"]
+
+
 def test_an_answer_that_never_validates_ends_failed_with_the_errors() -> None:
     result = Runner.run_sync(typed(Invoice, lambda m, i: '{"customer": 1}'), "read it", config=RunConfig(max_turns=3))
     assert result.status is RunStatus.FAILED and result.turn_count == 3
