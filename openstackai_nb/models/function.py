@@ -226,7 +226,7 @@ class ScriptedModel(Model):
         if info.tools and not results:
             return Reply(tool_calls=[_scripted_call(t, prompt) for t in _mentioned(info.tools, prompt)])
         if info.output is not None:
-            return Reply(text=json.dumps(example_of(info.output.schema, prompt)))
+            return Reply(text=json.dumps(example_of(info.output.schema, prompt), ensure_ascii=False))
         if results:
             lines = [f"- **{m.name}** returned: {m.content}" for m in results]
             return Reply(text="Here is what the tools found:\n\n" + "\n".join(lines) + "\n\nDone.")
