@@ -173,9 +173,8 @@ def _answer(result: RunResult, *, fenced: bool) -> str:
     """
     if not result.typed:
         return _clip(scrub(result.output_text or ""))
-    from openstackai_nb.results import jsonable
-
-    text = _clip(json.dumps(scrub_data(jsonable(result.final_output)), indent=2, ensure_ascii=False))
+    value = result.model_dump(mode="json", include={"final_output"})["final_output"]
+    text = _clip(json.dumps(scrub_data(value), indent=2, ensure_ascii=False))
     return f"```json\n{text}\n```" if fenced else text
 
 
