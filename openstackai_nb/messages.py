@@ -15,9 +15,9 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "FINAL_ANSWER_TOOL",
-    "OUTPUT_ERRORS",
     "Message",
     "ModelDelta",
+    "OUTPUT_ERRORS",
     "OutputSpec",
     "Role",
     "ToolCallRequest",
