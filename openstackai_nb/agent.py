@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from openstackai_nb._output import OutputType
 from openstackai_nb.errors import ConfigError
-from openstackai_nb.messages import ToolDefinition
+from openstackai_nb.messages import FINAL_ANSWER_TOOL, ToolDefinition
 from openstackai_nb.models import Model, default_model_name, resolve_model
 from openstackai_nb.tools import Tool, as_tool
 
@@ -23,6 +24,9 @@ class Agent:
         model: a model name ("gpt-4o-mini", "ollama:llama3.2", "scripted", "replay:PATH")
             or a Model object; default `OPENSTACKAI_NB_MODEL`, else "gpt-4o-mini".
         model_settings: extra request fields (temperature, max_tokens...).
+        output_type: the type of the answer: a pydantic model class, a dataclass, a TypedDict or
+            a type such as int or list[str]. `RunResult.final_output` is then the validated
+            object (the model's text stays in `output_text`). None or str: a text answer.
 
     Example:
         >>> def add(a: int, b: int) -> int:
@@ -39,6 +43,7 @@ class Agent:
         tools: Iterable[Callable[..., Any] | Tool] = (),
         model: str | Model | None = None,
         model_settings: Mapping[str, Any] | None = None,
+        output_type: Any = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"Agent name must be a non-empty string, got {name!r}")
@@ -57,6 +62,13 @@ class Agent:
         self.model = model
         self.model_settings = dict(model_settings or {})
         self._resolved: Model | None = model if isinstance(model, Model) else None
+        self.output_type = output_type
+        self._output = None if output_type is None or output_type is str else OutputType(output_type)
+        if self._output is not None and FINAL_ANSWER_TOOL in seen:
+            raise ConfigError(
+                f"Agent {name!r} has a tool named {FINAL_ANSWER_TOOL!r}, the name of the tool that gives a typed "
+                "answer (output_type=...): give it another name with tool(name=...)"
+            )
 
     @property
     def model_name(self) -> str:
@@ -77,6 +89,11 @@ class Agent:
 
         return recording_wrapper(self._resolved)
 
+    @property
+    def output(self) -> OutputType | None:
+        """The output_type's schema and validator (None for a text answer); its TypeAdapter is built on first use."""
+        return self._output
+
     def tool_definitions(self) -> list[ToolDefinition]:
         """What the model is told about the tools."""
         return [t.definition for t in self.tools]
@@ -89,10 +106,12 @@ class Agent:
             "tools": self.tools,
             "model": self.model,
             "model_settings": self.model_settings,
+            "output_type": self.output_type,
         }
         fields.update(changes)
         return Agent(**fields)
 
     def __repr__(self) -> str:
         tools = f", tools={[t.name for t in self.tools]}" if self.tools else ""
-        return f"Agent(name={self.name!r}, model={self.model_name!r}{tools})"
+        output = f", output_type={self._output.name}" if self._output is not None else ""
+        return f"Agent(name={self.name!r}, model={self.model_name!r}{tools}{output})"

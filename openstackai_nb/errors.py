@@ -11,6 +11,7 @@ The tree::
     ├── ToolError                   a tool raised (with stop_on_tool_error=True)
     ├── HistoryError                the run history file cannot be opened, read or written
     ├── MaxTurnsExceeded            the run used all of RunConfig.max_turns
+    │   └── OutputError             ... and the model's answer never matched the agent's output_type
     └── TimeoutError (builtins.TimeoutError)
                                     max_time or timeout_per_turn ran out; carries `.result`
 
@@ -46,6 +47,7 @@ __all__ = [
     "MaxTurnsExceeded",
     "ModelError",
     "ModelHTTPError",
+    "OutputError",
     "ReplayMissError",
     "TimeoutError",
     "ToolArgumentsError",
@@ -122,6 +124,10 @@ class ToolError(AgentError):
 
 class MaxTurnsExceeded(AgentError):
     """The run reached RunConfig.max_turns without a final answer."""
+
+
+class OutputError(MaxTurnsExceeded):
+    """The run used all of RunConfig.max_turns and the model's answer never matched the agent's output_type."""
 
 
 class TimeoutError(AgentError, builtins.TimeoutError):  # noqa: A001 - the contract's name

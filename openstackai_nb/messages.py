@@ -7,14 +7,18 @@ live one step above this module).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "FINAL_ANSWER_TOOL",
     "Message",
     "ModelDelta",
+    "OUTPUT_ERRORS",
+    "OutputSpec",
     "Role",
     "ToolCallRequest",
     "ToolDefinition",
@@ -52,7 +56,9 @@ class Message(BaseModel):
     tool_call_id: str | None = None
     """For a tool message: the call it answers."""
     name: str | None = None
-    """For a tool message: the tool's name."""
+    """For a tool message: the tool's name. For a user message the run loop wrote (the errors of a
+    typed answer that did not validate): `OUTPUT_ERRORS`, so offline models can tell it from the
+    user's own (never sent to an endpoint)."""
 
     def to_openai(self) -> dict[str, Any]:
         """Return the message as an OpenAI chat-completions dict."""
@@ -110,6 +116,56 @@ class ToolDefinition:
             "type": "function",
             "function": {"name": self.name, "description": self.description, "parameters": self.parameters},
         }
+
+
+OUTPUT_ERRORS = "output_errors"
+"""The `name` of the user message that sends a typed answer's validation errors back to the model."""
+FINAL_ANSWER_TOOL = "final_answer"
+"""The name of the tool a model calls to give a typed answer (when its provider asks that way)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputSpec:
+    """What a model is told about the typed answer it must give (an agent's `output_type`).
+
+    Each provider asks for it its own way (OpenAI-compatible endpoints: `response_format`
+    json_schema, or a final-answer tool the model must call, or the instructions); whatever
+    comes back, text or a call of `tool_name`, the run loop validates.
+    """
+
+    name: str
+    """The answer type's name (letters, digits, _ and -, at most 64), e.g. "Invoice"."""
+    schema: dict[str, Any]
+    """JSON schema of the answer. Its root is an object: an answer of another type (a number, a
+    list...) is asked for as ``{"response": value}``."""
+    strict: bool = False
+    """Whether `schema` fits OpenAI's strict mode (every object lists all its properties as
+    required and allows no others); it then says ``"additionalProperties": false`` everywhere."""
+    description: str = ""
+    """What the answer is (the type's docstring), if anything."""
+    tool_name: str = FINAL_ANSWER_TOOL
+    """The final-answer tool's name, for providers that ask through a tool."""
+
+    def response_format(self) -> dict[str, Any]:
+        """The OpenAI `response_format` that asks for this answer."""
+        spec: dict[str, Any] = {"name": self.name, "schema": self.schema, "strict": self.strict}
+        if self.description:
+            spec["description"] = self.description
+        return {"type": "json_schema", "json_schema": spec}
+
+    def tool_definition(self) -> ToolDefinition:
+        """The final-answer tool: its arguments are the answer."""
+        what = f" ({self.description})" if self.description else ""
+        return ToolDefinition(
+            name=self.tool_name,
+            description=f"Give your final answer{what}: call this once you have it; its arguments are the answer.",
+            parameters=self.schema,
+        )
+
+    def instruction(self) -> str:
+        """The instruction that asks for the answer in words (endpoints with neither structured outputs nor tools)."""
+        schema = json.dumps(self.schema, separators=(",", ":"))
+        return f"Answer with one JSON object and nothing else, matching this JSON schema: {schema}"
 
 
 ModelDeltaKind = Literal["text", "reasoning", "tool_call", "finish", "usage", "retry"]

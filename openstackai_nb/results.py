@@ -2,6 +2,12 @@
 
 All three are pydantic models that dump to plain JSON (`to_dict()`) and load back equal
 (`RunResult.from_dict()`): history, export and replay serialise through this one path.
+
+Typed answers (`Agent(output_type=...)`): `final_output` holds the validated object (an
+`Invoice`, a list...) and dumps as its JSON form; loaded back, it is that plain JSON data (a dict,
+a list, a number): the class is not recorded, so `output_as(Invoice)` rebuilds it. A loaded
+result still compares equal to the one dumped: results with an `output_schema` compare by
+their JSON dump.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import to_jsonable_python
 
 from openstackai_nb._secrets import scrub, scrub_data  # also installs the scrubbing filter of the package's logger
@@ -146,8 +152,16 @@ class RunResult(BaseModel):
     """The run's unique id."""
     status: RunStatus = RunStatus.QUEUED
     """QUEUED, RUNNING, COMPLETED, FAILED or CANCELLED."""
-    final_output: str | None = None
-    """The final answer; for a failed or cancelled run, the text streamed so far."""
+    final_output: Any = None
+    """The final answer: its text, or for an agent with an `output_type` the validated object
+    (plain JSON data once loaded from JSON: see `output_as`). For a failed or cancelled run, the
+    text streamed so far."""
+    output_text: str | None = None
+    """The answer as the model wrote it: for a typed answer, its JSON text (a final-answer
+    tool's arguments); for a text answer, the same as `final_output`."""
+    output_schema: dict[str, Any] | None = None
+    """The JSON schema of the agent's `output_type` (None for a text answer): history and
+    DataFrames expand the answer into typed `output.<field>` columns with it."""
     agent_name: str = ""
     """The agent's name."""
     model: str = ""
@@ -179,6 +193,40 @@ class RunResult(BaseModel):
     """The whole conversation, system message included."""
     trace: list[Span] = Field(default_factory=list)
     """Spans of the run (empty when trace_enabled=False)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_of_older_dumps(cls, data: Any) -> Any:
+        # Dumps written before output_text existed: a text answer's text is its final_output.
+        if isinstance(data, dict) and "output_text" not in data and data.get("output_schema") is None:
+            output = data.get("final_output")
+            if isinstance(output, str):
+                data = {**data, "output_text": output}
+        return data
+
+    @property
+    def typed(self) -> bool:
+        """True when the run COMPLETED with a typed answer (an agent's `output_type`)."""
+        return self.output_schema is not None and self.status is RunStatus.COMPLETED
+
+    def output_as(self, tp: Any) -> Any:
+        """The final output validated as `tp` (e.g. a loaded run's dict back into an `Invoice`).
+
+        Raises:
+            pydantic.ValidationError: the output does not match `tp`.
+        """
+        from pydantic import TypeAdapter
+
+        return TypeAdapter(tp).validate_python(self.final_output)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RunResult):
+            return NotImplemented
+        if super().__eq__(other):
+            return True
+        # A typed answer loaded from JSON is plain data: equal when the dumps are.
+        typed = self.output_schema is not None or other.output_schema is not None
+        return typed and self.to_dict() == other.to_dict()
 
     @property
     def prompt_tokens(self) -> int:
@@ -214,7 +262,7 @@ class RunResult(BaseModel):
 
     def __repr__(self) -> str:
         # A display: secrets are scrubbed (the fields themselves keep what the run produced).
-        out = scrub(self.final_output or "").strip().splitlines()
+        out = scrub(self.output_text or "").strip().splitlines()
         first = out[0] if out else ""
         if len(first) > 60:
             first = first[:57] + "..."

@@ -25,4 +25,6 @@ def _examples() -> list[tuple[str, str]]:
 @pytest.mark.parametrize(("name", "code"), _examples(), ids=[n for n, _ in _examples()])
 def test_example_runs(name: str, code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, name, "exec"), {"__name__": "__doc_example__"})  # noqa: S102
+    # dont_inherit: run as written, without this file's `from __future__ import annotations` (which
+    # would turn a pydantic model's or dataclass's annotations into strings to resolve).
+    exec(compile(code, name, "exec", dont_inherit=True), {"__name__": "__doc_example__"})  # noqa: S102

@@ -129,7 +129,9 @@ def compare(
     """Run every agent on every input, concurrently, and return one row per (agent, input).
 
     Columns: agent, model, input, run_id, status, final_output, finish_reason, elapsed_time, turn_count,
-    prompt_tokens, completion_tokens, n_tool_calls, error; then one column per scorer; then
+    prompt_tokens, completion_tokens, n_tool_calls, error; for agents with an `output_type`, one
+    column per field of the typed answer, ``output.<field>`` (nested fields dotted, lists kept as
+    lists, dtypes from the schema; final_output holds the answer's JSON text); then one column per scorer; then
     prompt_cost, completion_cost and cost (USD) when prices were given with `set_prices`
     (NaN for models without a price). Rows are in agent order, then input order.
 
@@ -237,7 +239,7 @@ def _frame(jobs: Sequence[Job], results: Sequence[RunResult], scorers: Mapping[s
         "input": [scrub(j.input) for j in jobs],
         "run_id": [r.run_id for r in results],
         "status": [r.status.value for r in results],
-        "final_output": [None if r.final_output is None else scrub(r.final_output) for r in results],
+        "final_output": [None if r.output_text is None else scrub(r.output_text) for r in results],
         "finish_reason": [r.finish_reason for r in results],
         "elapsed_time": np.array([r.elapsed_time for r in results], dtype=np.float64),
         "turn_count": np.array([r.turn_count for r in results], dtype=np.int64),
@@ -246,6 +248,7 @@ def _frame(jobs: Sequence[Job], results: Sequence[RunResult], scorers: Mapping[s
         "n_tool_calls": np.array([len(r.tool_calls) for r in results], dtype=np.int64),
         "error": np.array([r.error for r in results], dtype=object),
     }
+    data.update(_typed_answers(results))
     for name, fn in scorers.items():
         data[name] = _score_column(name, fn, jobs, results)
     prices = price_table()
@@ -261,6 +264,18 @@ def _frame(jobs: Sequence[Job], results: Sequence[RunResult], scorers: Mapping[s
         data["completion_cost"] = completion_cost
         data["cost"] = prompt_cost + completion_cost
     return pd.DataFrame(data)
+
+
+def _typed_answers(results: Sequence[RunResult]) -> dict[str, Any]:
+    """The ``output.<field>`` columns of typed answers (`store.outputs`), scrubbed; none for text answers."""
+    if not any(r.output_schema is not None for r in results):
+        return {}
+    from openstackai_nb._secrets import scrub_data
+    from openstackai_nb.results import jsonable
+    from openstackai_nb.store.outputs import output_columns
+
+    values = [scrub_data(jsonable(r.final_output)) if r.typed else None for r in results]
+    return output_columns(values, [r.output_schema for r in results])
 
 
 def _score_column(name: str, fn: Scorer, jobs: Sequence[Job], results: Sequence[RunResult]) -> Any:

@@ -13,6 +13,12 @@ Names:
     "scripted"                      the offline ScriptedModel
     "replay:PATH"                   replay a recorded cassette (offline)
 
+Typed answers (`Agent(output_type=...)`) are asked for with `response_format` json_schema on
+every preset whose server documents structured outputs (OpenAI, Azure OpenAI, Ollama >= 0.5,
+vLLM, llama.cpp's server, LM Studio: they constrain decoding to the schema, whatever the model),
+and through a final-answer tool on OpenRouter, which passes `response_format` only to the models
+that support it; `OpenAIChatModel(..., structured="json_schema" | "tool" | None)` overrides it.
+
 Provider modules are imported only when a name asks for them. A base URL keeps its query
 string (the path is appended before it) and may not hold credentials (`user:KEY@host` is a
 ConfigError: pass the key as api_key= or its variable).
@@ -44,13 +50,13 @@ __all__ = [
 DEFAULT_MODEL = "gpt-4o-mini"
 """The model an Agent gets when neither it nor OPENSTACKAI_NB_MODEL names one."""
 
-# prefix -> (base URL, env var overriding it, env var of the key or None)
-_PRESETS: dict[str, tuple[str, str, str | None]] = {
-    "ollama": ("http://localhost:11434/v1", "OLLAMA_BASE_URL", None),
-    "lmstudio": ("http://localhost:1234/v1", "LMSTUDIO_BASE_URL", None),
-    "vllm": ("http://localhost:8000/v1", "VLLM_BASE_URL", None),
-    "llamacpp": ("http://localhost:8080/v1", "LLAMACPP_BASE_URL", None),
-    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY"),
+# prefix -> (base URL, env var overriding it, env var of the key or None, how a typed answer is asked for)
+_PRESETS: dict[str, tuple[str, str, str | None, str | None]] = {
+    "ollama": ("http://localhost:11434/v1", "OLLAMA_BASE_URL", None, "json_schema"),
+    "lmstudio": ("http://localhost:1234/v1", "LMSTUDIO_BASE_URL", None, "json_schema"),
+    "vllm": ("http://localhost:8000/v1", "VLLM_BASE_URL", None, "json_schema"),
+    "llamacpp": ("http://localhost:8080/v1", "LLAMACPP_BASE_URL", None, "json_schema"),
+    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "tool"),
 }
 _PREFIXES = sorted([*_PRESETS, "azure", "openai", "replay", "scripted"])
 
@@ -91,7 +97,7 @@ def resolve_model(model: str | Model | None) -> Model:
 
         return OpenAIChatModel.azure(rest)
     if sep and prefix in _PRESETS:
-        base, base_env, key_env = _PRESETS[prefix]
+        base, base_env, key_env, structured = _PRESETS[prefix]
         from openstackai_nb.models.openai import OpenAIChatModel, checked_base_url
 
         key = os.environ.get(key_env) if key_env else None
@@ -100,7 +106,7 @@ def resolve_model(model: str | Model | None) -> Model:
         url = os.environ.get(base_env)
         if url:
             checked_base_url(url, base_env)  # names the variable when it holds credentials
-        preset = OpenAIChatModel(rest, base_url=url or base, api_key=key or "")
+        preset = OpenAIChatModel(rest, base_url=url or base, api_key=key or "", structured=structured)
         preset._url_env = base_env
         if key_env:
             preset._key_env = key_env

@@ -19,7 +19,7 @@ from typing import Any
 from openstackai_nb._secrets import scrub, scrub_data
 from openstackai_nb._version import __version__
 from openstackai_nb.errors import AgentError, ConfigError, ModelError, ModelHTTPError
-from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest, ToolDefinition, Usage
+from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolCallRequest, ToolDefinition, Usage
 
 try:  # POSIX: a lock between processes appending to one cassette.
     import fcntl
@@ -74,16 +74,19 @@ def _canonical_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
     return out
 
 
-def request_key(messages: Sequence[Message], tools: Sequence[ToolDefinition]) -> str:
-    """Return the stable key of one model request: a SHA-256 of its messages and tools.
+def request_key(messages: Sequence[Message], tools: Sequence[ToolDefinition], output: OutputSpec | None = None) -> str:
+    """Return the stable key of one model request: a SHA-256 of its messages, tools and typed answer.
 
     Strings are scrubbed first, so a request replayed from a scrubbed cassette has the same key
-    as the one recorded; tool-call ids are renumbered in order of appearance.
+    as the one recorded; tool-call ids are renumbered in order of appearance. The typed answer
+    asked for (`output`) counts only when there is one, so keys of text runs did not change.
     """
-    data = {
+    data: dict[str, Any] = {
         "messages": _canonical_messages(messages),
         "tools": [[t.name, t.description, t.parameters] for t in tools],
     }
+    if output is not None:
+        data["output"] = [output.name, output.schema]
     text = json.dumps(scrub_data(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

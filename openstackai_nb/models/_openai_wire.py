@@ -21,16 +21,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from openstackai_nb._secrets import scrub
-from openstackai_nb.errors import ModelError
+from openstackai_nb.errors import ModelError, _rebuild
 from openstackai_nb.messages import ModelDelta, ToolCallRequest, Usage
 
-__all__ = ["ChunkDecoder", "error_detail", "split_content", "usage_of"]
+__all__ = [
+    "DONE_GRACE",
+    "ChunkDecoder",
+    "StreamBroke",
+    "amended",
+    "attempts_text",
+    "drain_after_done",
+    "error_detail",
+    "split_content",
+    "usage_of",
+    "with_instruction",
+]
 
 _TEXT_PARTS = frozenset({"text", "output_text"})
 _THINKING_PARTS = frozenset({"thinking", "reasoning"})
@@ -262,3 +275,53 @@ def error_detail(body: str, content_type: str = "", *, limit: int = 200) -> str:
         text = body
     text = " ".join(text.split())
     return text[:limit] + ("..." if len(text) > limit else "")
+
+
+class StreamBroke(Exception):
+    """A stream that broke off (dropped, or ended early): retryable while nothing was yielded."""
+
+    def __init__(self, reason: str, error: ModelError) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error = error
+
+
+DONE_GRACE = 0.05
+"""Seconds to wait after [DONE] for the response's end, so the connection can be reused."""
+
+
+async def drain_after_done(raw_chunks: AsyncIterator[bytes]) -> None:
+    """Read what follows [DONE] (normally just the body's end) for at most `DONE_GRACE` seconds.
+
+    [DONE] ends the answer: a server that keeps the connection open after it must not hold the
+    run. Reading the body's end lets the pool reuse the connection; if it does not come at
+    once, the connection is closed instead.
+    """
+    import httpx2
+
+    try:
+        async with asyncio.timeout(DONE_GRACE):
+            async for _ in raw_chunks:
+                pass
+    except (TimeoutError, httpx2.TransportError):
+        pass
+
+
+def with_instruction(wire: list[dict[str, Any]], instruction: str) -> list[dict[str, Any]]:
+    """The messages with `instruction` added to the system message (or as one, first)."""
+    if wire and wire[0].get("role") == "system" and isinstance(wire[0].get("content"), str):
+        first = {**wire[0], "content": f"{wire[0]['content']}\n\n{instruction}"}
+        return [first, *wire[1:]]
+    return [{"role": "system", "content": instruction}, *wire]
+
+
+def attempts_text(attempts: int, seconds: float) -> str:
+    """What an error after retries says, e.g. '4 attempts over 2.3 s'."""
+    return f"{attempts} attempt{'s' if attempts != 1 else ''} over {seconds:.1f} s"
+
+
+def amended(error: ModelError, note: str) -> ModelError:
+    """The same error (class and fields) with a note on the attempts made."""
+    amended = _rebuild(type(error), {**error.__dict__, "message": f"{error.message} (after {note})"})
+    assert isinstance(amended, ModelError)
+    return amended

@@ -6,7 +6,7 @@ import abc
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
+from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 
 __all__ = ["Model"]
 
@@ -18,6 +18,11 @@ class Model(abc.ABC):
     usage, and retry notices. A non-streaming provider adapts its answer to the same iterator,
     so the loop has a single path. Providers know nothing of the runner: the loop passes plain
     arguments, including a `deadline` (event-loop time) that retries must not sleep past.
+
+    Typed answers: for an agent with an `output_type` the loop passes `output=OutputSpec(...)`
+    (and only then: a Model written before it existed still runs text agents). The provider asks
+    for that answer its own way, and yields it as text (JSON) or as a call of the final-answer tool
+    `output.tool_name`; the loop validates either.
     """
 
     name: str
@@ -31,8 +36,9 @@ class Model(abc.ABC):
         *,
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[ModelDelta]:
-        """Yield the model's answer to `messages` as deltas."""
+        """Yield the model's answer to `messages` as deltas (asking for the typed answer `output`, if given)."""
 
     @property
     def endpoint(self) -> str | None:

@@ -3,6 +3,11 @@
 `ScriptedModel` (`model="scripted"`) is a ready-made deterministic demo model for notebooks,
 tests and Binder.
 
+Typed answers: a function sees the answer's schema as `info.output` (an `OutputSpec`, None for a
+text answer) and may return the answer as JSON text, as `call(info.output.tool_name, **fields)`,
+or as the value itself (a dict, a pydantic model, a dataclass, a number...), sent as JSON text.
+The scripted model answers with a valid example built from the schema (`_example.example_of`).
+
 Both stream their text word by word through the same `Model.stream` interface as HTTP models,
 so every view (live widget, run_stream, history) behaves exactly as with a real endpoint.
 """
@@ -22,7 +27,16 @@ from typing import Any
 
 from openstackai_nb._tool_calls import CallProgress, run_in_tool_thread
 from openstackai_nb.errors import ConfigError, ModelError
-from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest, ToolDefinition, Usage
+from openstackai_nb.messages import (
+    OUTPUT_ERRORS,
+    Message,
+    ModelDelta,
+    OutputSpec,
+    ToolCallRequest,
+    ToolDefinition,
+    Usage,
+)
+from openstackai_nb.models._example import example_of
 from openstackai_nb.models.base import Model
 
 __all__ = ["AgentInfo", "FunctionModel", "Reply", "ScriptedModel", "call"]
@@ -59,6 +73,8 @@ class AgentInfo:
     """The tools offered to the model."""
     turn: int
     """1 for the first model call of a run, 2 for the next..."""
+    output: OutputSpec | None = None
+    """The typed answer asked for (its name and JSON schema), None for a text answer."""
 
 
 ModelFunction = Callable[
@@ -70,7 +86,8 @@ class FunctionModel(Model):
     """A Python function plays the model: it gets the messages and tools, returns the answer.
 
     Args:
-        fn: ``fn(messages, info) -> str | Reply | call(...) | [call(...), ...]`` (may be async).
+        fn: ``fn(messages, info) -> str | Reply | call(...) | [call(...), ...]`` (may be async);
+            when `info.output` is set, also the typed answer itself (sent as JSON text).
         name: the name shown in history.
         delay: seconds to wait between streamed words (0 = as fast as possible).
 
@@ -98,10 +115,11 @@ class FunctionModel(Model):
         *,
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[ModelDelta]:
         """Call the function and stream its reply word by word."""
         turn = 1 + sum(1 for m in _since_last_user(messages) if m.role == "assistant")
-        info = AgentInfo(tools=tuple(tools), turn=turn)
+        info = AgentInfo(tools=tuple(tools), turn=turn, output=output)
         if self._inline or inspect.iscoroutinefunction(self.fn):
             out = self.fn(list(messages), info)
         else:
@@ -111,7 +129,7 @@ class FunctionModel(Model):
             out = await run_in_tool_thread(call, {}, CallProgress())
         if inspect.isawaitable(out):
             out = await out
-        reply = _as_reply(out)
+        reply = _as_reply(out, output)
         words = 0
         for word in _WORD_RE.findall(reply.reasoning):
             if self.delay:
@@ -129,7 +147,7 @@ class FunctionModel(Model):
         yield ModelDelta("usage", usage=Usage(prompt_tokens=prompt, completion_tokens=words, requests=1))
 
 
-def _as_reply(out: Any) -> Reply:
+def _as_reply(out: Any, output: OutputSpec | None = None) -> Reply:
     if isinstance(out, Reply):
         for name in ("text", "reasoning"):
             value = getattr(out, name)
@@ -140,16 +158,26 @@ def _as_reply(out: Any) -> Reply:
         return Reply(text=out)
     if isinstance(out, ToolCallRequest):
         return Reply(tool_calls=(out,))
-    if isinstance(out, list | tuple) and all(isinstance(c, ToolCallRequest) for c in out):
+    if isinstance(out, list | tuple) and (out or output is None) and all(isinstance(c, ToolCallRequest) for c in out):
         return Reply(tool_calls=tuple(out))
+    if output is not None:
+        from pydantic_core import to_json
+
+        try:
+            return Reply(text=to_json(out).decode())
+        except Exception as exc:  # noqa: BLE001 - reported as the function's mistake
+            raise ModelError(
+                f"a FunctionModel function returned a {type(out).__name__} that cannot be sent as JSON ({exc})"
+            ) from None
     raise ModelError(
         f"a FunctionModel function must return str, Reply, call(...) or a list of call(...), got {type(out).__name__}"
     )
 
 
 def _since_last_user(messages: Sequence[Message]) -> Sequence[Message]:
+    """The messages after the user's input (a typed answer's errors, a user message the run wrote, do not count)."""
     for i in range(len(messages) - 1, -1, -1):
-        if messages[i].role == "user":
+        if messages[i].role == "user" and messages[i].name != OUTPUT_ERRORS:
             return messages[i + 1 :]
     return messages
 
@@ -168,6 +196,8 @@ class ScriptedModel(Model):
     tool when none is mentioned, with arguments taken from the prompt (capitalised words for
     strings, numbers for numbers). The next turn answers with the tools' results. Without
     tools it answers the prompt; "N words" in the prompt makes it stream a text of N words.
+    For a typed answer (`output_type`), it answers with an example of the schema filled from
+    the prompt (its numbers in order, its capitalised words, then 1 and the fields' names).
 
     Args:
         delay: seconds between streamed words; default `OPENSTACKAI_NB_SCRIPTED_DELAY` or 0.
@@ -190,15 +220,18 @@ class ScriptedModel(Model):
         *,
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[ModelDelta]:
         """Stream the scripted answer."""
-        return self._inner.stream(messages, tools, deadline=deadline, settings=settings)
+        return self._inner.stream(messages, tools, deadline=deadline, settings=settings, output=output)
 
     def _play(self, messages: list[Message], info: AgentInfo) -> Reply:
-        prompt = next((m.content or "" for m in reversed(messages) if m.role == "user"), "")
+        prompt = next((m.content or "" for m in reversed(messages) if m.role == "user" and m.name != OUTPUT_ERRORS), "")
         results = [m for m in _since_last_user(messages) if m.role == "tool"]
         if info.tools and not results:
             return Reply(tool_calls=[_scripted_call(t, prompt) for t in _mentioned(info.tools, prompt)])
+        if info.output is not None:
+            return Reply(text=json.dumps(example_of(info.output.schema, prompt), ensure_ascii=False))
         if results:
             lines = [f"- **{m.name}** returned: {m.content}" for m in results]
             return Reply(text="Here is what the tools found:\n\n" + "\n".join(lines) + "\n\nDone.")

@@ -25,10 +25,18 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from openstackai_nb._secrets import register_secret, scrub
-from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError, _rebuild
-from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
+from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError
+from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 from openstackai_nb.models import _http
-from openstackai_nb.models._openai_wire import ChunkDecoder, error_detail
+from openstackai_nb.models._openai_wire import (
+    ChunkDecoder,
+    StreamBroke,
+    amended,
+    attempts_text,
+    drain_after_done,
+    error_detail,
+    with_instruction,
+)
 from openstackai_nb.models._sse import SSEEvent, SSEParser
 from openstackai_nb.models._urls import chat_url, checked_base_url, server_retry_after
 from openstackai_nb.models.base import Model
@@ -36,12 +44,22 @@ from openstackai_nb.models.base import Model
 if TYPE_CHECKING:
     import httpx2
 
-__all__ = ["DEFAULT_AZURE_API_VERSION", "DEFAULT_BASE_URL", "OpenAIChatModel", "chat_url", "checked_base_url"]
+__all__ = [
+    "DEFAULT_AZURE_API_VERSION",
+    "DEFAULT_BASE_URL",
+    "OpenAIChatModel",
+    "STRUCTURED_MODES",
+    "chat_url",
+    "checked_base_url",
+]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 """Where requests go when neither base_url nor OPENAI_BASE_URL is given: the OpenAI API."""
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 """The Azure OpenAI API version used when OPENAI_API_VERSION is not set (a GA version)."""
+STRUCTURED_MODES = ("json_schema", "tool", None)
+"""How an OpenAIChatModel asks for a typed answer: `response_format` json_schema, a final-answer
+tool the model must call (`tool_choice` "required"), or None: in the system message only."""
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 _HINTS = {
     400: "the request was rejected: check the model name and the message/tool format",
@@ -75,6 +93,13 @@ class OpenAIChatModel(Model):
         backoff: seconds before the first retry (doubled each time, with jitter).
         key_header: the header that carries the key: "authorization" sends `Bearer KEY`; any
             other name sends the key as it is (Azure OpenAI: "api-key").
+        structured: how a typed answer (an agent's `output_type`) is asked for:
+            "json_schema" (default) sends `response_format` {"type": "json_schema", ...}, strict
+            when the schema allows it, for endpoints with structured outputs (OpenAI, Azure
+            OpenAI, Ollama, vLLM, llama.cpp, LM Studio); "tool" offers a final-answer tool and sets
+            `tool_choice` "required", for endpoints with tool calling but no structured outputs;
+            None states the schema in the system message only. Whatever comes back is validated,
+            and an answer that does not match goes back to the model with the errors.
 
     Raises:
         ConfigError: no key for a remote endpoint; a base URL that is not http(s) or holds credentials.
@@ -94,6 +119,7 @@ class OpenAIChatModel(Model):
         settings: Mapping[str, Any] | None = None,
         backoff: float = 0.5,
         key_header: str = "authorization",
+        structured: str | None = "json_schema",
     ) -> None:
         if not name:
             raise ConfigError("model name is empty: pass e.g. model='gpt-4o-mini'")
@@ -114,6 +140,10 @@ class OpenAIChatModel(Model):
         self.max_retries = max_retries
         self.backoff = backoff
         self.settings = dict(settings or {})
+        if structured not in STRUCTURED_MODES:
+            raise ConfigError(f"structured must be 'json_schema', 'tool' or None, got {structured!r}")
+        self.structured = structured
+        """How a typed answer is asked for: "json_schema", "tool" or None (see the class docs)."""
         self._url = chat_url(self.base_url)
         self._parsed_url: httpx2.URL | None = None  # parsed on the first request (saves ~30 us per request)
         headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"}
@@ -183,11 +213,24 @@ class OpenAIChatModel(Model):
         return f"OpenAIChatModel({self.name!r}, base_url={self.base_url!r})"
 
     def _body(
-        self, messages: Sequence[Message], tools: Sequence[ToolDefinition], settings: Mapping[str, Any] | None
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition],
+        settings: Mapping[str, Any] | None,
+        output: OutputSpec | None = None,
     ) -> bytes:
-        body: dict[str, Any] = {"model": self.name, "messages": [m.to_openai() for m in messages]}
+        wire = [m.to_openai() for m in messages]
+        if output is not None and self.structured == "tool":
+            tools = [*tools, output.tool_definition()]
+        elif output is not None and self.structured is None:
+            wire = with_instruction(wire, output.instruction())
+        body: dict[str, Any] = {"model": self.name, "messages": wire}
         if tools:
             body["tools"] = [t.to_openai() for t in tools]
+        if output is not None and self.structured == "json_schema":
+            body["response_format"] = output.response_format()
+        elif output is not None and self.structured == "tool":
+            body["tool_choice"] = "required"
         if self.stream_mode:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -203,6 +246,7 @@ class OpenAIChatModel(Model):
         *,
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[ModelDelta]:
         """POST the conversation and yield the answer as deltas (retrying when allowed).
 
@@ -213,7 +257,7 @@ class OpenAIChatModel(Model):
         import httpx2
 
         _http.check_host_allowed(self._url)
-        content = self._body(messages, tools, settings)
+        content = self._body(messages, tools, settings, output)
         loop = asyncio.get_running_loop()
         started = loop.time()
         attempt = 0
@@ -254,7 +298,7 @@ class OpenAIChatModel(Model):
                                     async for delta in deltas:
                                         sent = True
                                         yield delta
-                            except _StreamBroke as broke:
+                            except StreamBroke as broke:
                                 if sent:
                                     raise broke.error from None
                                 retry_reason, last_error = broke.reason, broke.error
@@ -264,13 +308,13 @@ class OpenAIChatModel(Model):
                         await response.aclose()
             attempts = attempt + 1
             if attempt >= self.max_retries:
-                raise _amended(last_error, _attempts(attempts, loop.time() - started)) from None
+                raise amended(last_error, attempts_text(attempts, loop.time() - started)) from None
             delay = retry_after if retry_after is not None else self.backoff * (2**attempt) * random.uniform(0.5, 1.5)
             delay = min(delay, 60.0)
             if deadline is not None and loop.time() + delay >= deadline:
-                raise _amended(
+                raise amended(
                     last_error,
-                    f"{_attempts(attempts, loop.time() - started)}; not retried: "
+                    f"{attempts_text(attempts, loop.time() - started)}; not retried: "
                     f"waiting {delay:.1f}s would pass the run's time limit",
                 ) from None
             attempt += 1
@@ -342,7 +386,7 @@ class OpenAIChatModel(Model):
                         for delta in deltas:
                             yield delta
             except httpx2.TransportError as exc:
-                raise _StreamBroke(
+                raise StreamBroke(
                     f"the stream dropped after {decoder.chunks} chunks ({type(exc).__name__})",
                     ModelError(
                         f"the connection to {self.base_url} dropped mid-stream after {decoder.chunks} chunks "
@@ -350,11 +394,11 @@ class OpenAIChatModel(Model):
                     ),
                 ) from None
             if done:
-                await _drain(raw_chunks)
+                await drain_after_done(raw_chunks)
         finally:
             await raw_chunks.aclose()
         if not done and decoder.finish is None:
-            raise _StreamBroke(
+            raise StreamBroke(
                 f"the stream ended after {decoder.chunks} chunks without finish_reason or [DONE]",
                 ModelError(
                     f"the stream from {self._url} ended after {decoder.chunks} chunks without finish_reason or "
@@ -395,44 +439,3 @@ class OpenAIChatModel(Model):
                 f"{scrub(data[:120])!r} is not a JSON object"
             )
         return decoder.decode(payload)
-
-
-class _StreamBroke(Exception):
-    """A stream that broke off (dropped, or ended early): retryable while nothing was yielded."""
-
-    def __init__(self, reason: str, error: ModelError) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.error = error
-
-
-_DONE_GRACE = 0.05
-"""Seconds to wait after [DONE] for the response's end, so the connection can be reused."""
-
-
-async def _drain(raw_chunks: AsyncIterator[bytes]) -> None:
-    """Read what follows [DONE] (normally just the body's end) for at most `_DONE_GRACE` seconds.
-
-    [DONE] ends the answer: a server that keeps the connection open after it must not hold the
-    run. Reading the body's end lets the pool reuse the connection; if it does not come at
-    once, the connection is closed instead.
-    """
-    import httpx2
-
-    try:
-        async with asyncio.timeout(_DONE_GRACE):
-            async for _ in raw_chunks:
-                pass
-    except (TimeoutError, httpx2.TransportError):
-        pass
-
-
-def _attempts(attempts: int, seconds: float) -> str:
-    return f"{attempts} attempt{'s' if attempts != 1 else ''} over {seconds:.1f} s"
-
-
-def _amended(error: ModelError, note: str) -> ModelError:
-    """The same error (class and fields) with a note on the attempts made."""
-    amended = _rebuild(type(error), {**error.__dict__, "message": f"{error.message} (after {note})"})
-    assert isinstance(amended, ModelError)
-    return amended

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from openstackai_nb.errors import AgentError
-from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
+from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 from openstackai_nb.models._cassette import (
     Cassette,
     delta_to_json,
@@ -174,9 +174,10 @@ class RecordingModel(Model):
         *,
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[ModelDelta]:
         """Stream the wrapped model's answer, then record it."""
-        key = request_key(messages, tools)
+        key = request_key(messages, tools, output)
         entry: dict[str, Any] = {
             "type": "exchange",
             "key": key,
@@ -185,7 +186,8 @@ class RecordingModel(Model):
             "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         recorded: list[dict[str, Any]] = []
-        inner = self.inner.stream(messages, tools, deadline=deadline, settings=settings)
+        extra = {"output": output} if output is not None else {}  # a Model written before typed answers
+        inner = self.inner.stream(messages, tools, deadline=deadline, settings=settings, **extra)
         try:
             async with aclosing(inner) as deltas:  # type: ignore[type-var]
                 async for d in deltas:

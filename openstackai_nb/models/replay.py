@@ -19,7 +19,8 @@ rejects a cassette that holds them ("unknown delta kind").
 Every string is scrubbed (`_secrets.scrub_data`) before it is written, lines are written whole
 under a lock (and `flock` between processes), so concurrent runs never interleave.
 
-The request key is a SHA-256 of the scrubbed messages and tool definitions in canonical JSON,
+The request key is a SHA-256 of the scrubbed messages and tool definitions (and the typed
+answer asked for, when there is one) in canonical JSON,
 with tool-call ids renumbered in order of appearance (providers mint fresh ids on every call).
 It leaves the model's name out on purpose: `replay:PATH` does not know which model recorded the
 cassette, and one cassette may hold several. The name is kept in each entry and shown by the
@@ -44,7 +45,7 @@ from typing import Any
 
 from openstackai_nb._secrets import scrub
 from openstackai_nb.errors import ConfigError, ReplayMissError
-from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
+from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 from openstackai_nb.models._cassette import (
     CASSETTE_FORMAT,
     CASSETTE_VERSION,
@@ -186,9 +187,10 @@ class ReplayModel(Model):
         *,
         deadline: float | None = None,
         settings: Mapping[str, Any] | None = None,
+        output: OutputSpec | None = None,
     ) -> AsyncIterator[ModelDelta]:
         """Stream the recorded answer to this request; ReplayMissError when it was never recorded."""
-        entry = self._next(request_key(messages, tools))
+        entry = self._next(request_key(messages, tools, output))
         if entry is None:
             raise self._miss(messages)
         if self.delay:

@@ -69,7 +69,7 @@ class CompareProgress:
         row.completion += result.usage.completion_tokens
         row.elapsed += result.elapsed_time
         row.model = scrub(result.model) or row.model
-        text = result.final_output if result.succeeded else (result.error or "")
+        text = result.output_text if result.succeeded else (result.error or "")
         row.last = " ".join(scrub(text or "").split())
         self._dirty = True
 

@@ -164,6 +164,20 @@ def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:
     return text[:limit] + f"\n\n[… {len(text) - limit} more characters in the RunResult]"
 
 
+def _answer(result: RunResult, *, fenced: bool) -> str:
+    """The answer to show, scrubbed and clipped: its text; a typed answer as indented JSON.
+
+    Fenced, the JSON is a ```json code block: its lines never start with a backtick (JSON
+    strings escape newlines), so no answer can close the fence, and markdown shows a code
+    block's content as text.
+    """
+    if not result.typed:
+        return _clip(scrub(result.output_text or ""))
+    value = result.model_dump(mode="json", include={"final_output"})["final_output"]
+    text = _clip(json.dumps(scrub_data(value), indent=2, ensure_ascii=False))
+    return f"```json\n{text}\n```" if fenced else text
+
+
 # -- HTML ------------------------------------------------------------------------------------
 _CSS = (
     "<style>"
@@ -218,8 +232,8 @@ def run_html(result: RunResult, *, note: str = "", show_input: bool = True) -> s
     ]
     if show_input and result.input:
         parts.append(f"<div class='osnb-input'>&gt; {_esc(preview(scrub(result.input), 300))}</div>")
-    if result.final_output:
-        parts.append(f"<div class='osnb-output'>{markdown_to_html(_clip(scrub(result.final_output)))}</div>")
+    if result.output_text:
+        parts.append(f"<div class='osnb-output'>{markdown_to_html(_answer(result, fenced=True))}</div>")
     if result.error:
         parts.append(f"<div class='osnb-error'>{_esc(scrub(result.error))}</div>")
     parts.append(_tool_table_html(tool_rows(result.tool_calls)))
@@ -244,8 +258,9 @@ def run_markdown(result: RunResult, *, note: str = "", show_input: bool = True) 
     parts = [f"**{_esc(result.status.value)}**{_esc(status[len(result.status.value) :])}", ""]
     if show_input and result.input:
         parts += [f"> {_md_text(preview(scrub(result.input), 300))}", ""]
-    if result.final_output:
-        parts += [_md_text(_clip(scrub(result.final_output))), ""]
+    if result.output_text:
+        answer = _answer(result, fenced=True)
+        parts += [answer if result.typed else _md_text(answer), ""]
     if result.error:
         parts += [f"**Error:** {_md_text(' '.join(scrub(result.error).split()))}", ""]
     rows = tool_rows(result.tool_calls)
@@ -266,8 +281,8 @@ def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> 
     parts = [_result_status(result, note)]
     if show_input and result.input:
         parts += ["", f"> {preview(scrub(result.input), 300)}"]
-    if result.final_output:
-        parts += ["", _clip(scrub(result.final_output))]
+    if result.output_text:
+        parts += ["", _answer(result, fenced=False)]
     if result.error:
         parts += ["", f"Error: {scrub(result.error)}"]
     rows = tool_rows(result.tool_calls)

@@ -5,7 +5,8 @@ emits `StreamEvent`s to an optional sink (a callable). `_Run.events()` is the pu
 `execute` as a task and yields its events in order; `run_stream`, `StreamingRunner` and (across
 threads, through `_sync.LoopTask`) `Runner.start` and the notebook's live view all read it.
 `run_async` passes no sink at all. The entry points are in `api.py`; the tool half of a turn
-in `tool_calls.py`. Views subscribe; the loop never imports them.
+in `tool_calls.py`; the typed answer of an agent with an `output_type` (find, validate, send the
+errors back) in `output.py`. Views subscribe; the loop never imports them.
 
 Limits: `max_time` and `timeout_per_turn` become one deadline per turn, enforced with
 `asyncio.timeout_at` around everything the turn awaits (HTTP reads, tools), so a slow server
@@ -29,12 +30,14 @@ from openstackai_nb.errors import (
     ConfigError,
     MaxTurnsExceeded,
     ModelError,
+    OutputError,
     ToolError,
 )
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest
 from openstackai_nb.results import RunResult, RunStatus, Span
+from openstackai_nb.runner import output as typed
 from openstackai_nb.runner import recorder
 from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.tool_calls import ToolCalls
@@ -116,6 +119,11 @@ class _Run(ToolCalls):
         self.config = config
         self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self.tool_defs = agent.tool_definitions()
+        self.output = agent.output
+        self._asked: dict[str, Any] = {}  # what the model is told of a typed answer (nothing for a text one)
+        if self.output is not None:
+            self._asked["output"] = self.output.spec  # builds the TypeAdapter: ConfigError before the run
+        self._answer_error: str | None = None  # why the last typed answer did not validate
         self.context = context if context is not None else RunContext()
         if not self.context.run_id:
             self.context.run_id = config.run_id
@@ -132,6 +140,7 @@ class _Run(ToolCalls):
             input=user_input,
             started_at=datetime.now(UTC),
             metadata=dict(config.metadata),
+            output_schema=self.output.schema if self.output is not None else None,
         )
         self.result.messages = msgs  # the same list: the loop appends, the result sees it
         self._emit: Sink | None = None
@@ -194,7 +203,7 @@ class _Run(ToolCalls):
             started.cancel()
             result.elapsed_time = time.monotonic() - self._t0
             if result.status is not RunStatus.COMPLETED:
-                result.final_output = "".join(self._turn_text) or self._last_text or None
+                result.final_output = result.output_text = "".join(self._turn_text) or self._last_text or None
             durable = recorder.record_finished(result)
         # "done" goes out once the run is committed to the history file (group commit on the
         # store's writer thread): a kernel killed after a run returned has not lost it. Inside
@@ -216,6 +225,8 @@ class _Run(ToolCalls):
             if await self._limited_turn(turn, run_deadline):
                 result.status = RunStatus.COMPLETED
                 return
+        if self.output is not None and self._answer_error is not None:
+            raise OutputError(typed.never_valid(self.output, config.max_turns, self._answer_error))
         raise MaxTurnsExceeded(
             f"max_turns={config.max_turns} reached without a final answer: the model kept calling "
             f"tools (last: {self._last_tools()}). Raise RunConfig(max_turns=...) or check the tools' results"
@@ -291,17 +302,39 @@ class _Run(ToolCalls):
         if text:
             self._last_text = text
         self.messages.append(Message(role="assistant", content=text or None, tool_calls=tuple(call.calls)))
-        if not call.calls:
-            self.result.final_output = text
+        calls = call.calls
+        if self.output is not None:
+            answer = typed.find_answer(self.output, text, calls)
+            if answer is not None:
+                if self._take_answer(answer, turn):
+                    return True
+                calls = answer.others
+        elif not calls:
+            self.result.final_output = self.result.output_text = text
             return True
-        if len(call.calls) == 1:
-            errors = [await self._call_tool(turn, call.calls[0])]
+        if not calls:
+            return False
+        if len(calls) == 1:
+            errors = [await self._call_tool(turn, calls[0])]
         else:
-            errors = await asyncio.gather(*(self._call_tool(turn, c) for c in call.calls))
+            errors = await asyncio.gather(*(self._call_tool(turn, c) for c in calls))
         failed = [e for e in errors if e]
         if failed and self.config.stop_on_tool_error:
             raise ToolError(f"{failed[0]} (stop_on_tool_error=True ended the run)")
         return False
+
+    def _take_answer(self, answer: typed.Answer, turn: int) -> bool:
+        """Take a typed answer: True when it validated (the run's output), else its errors go back to the model."""
+        assert self.output is not None
+        if answer.call is not None:  # a final-answer call: views see its arguments as the answer's text
+            self._last_text = answer.text
+            self._send(StreamEvent.text(answer.text, turn=turn))
+        self.messages.extend(answer.replies(self.output))
+        if not answer.valid:
+            self._answer_error = answer.error
+            return False
+        self.result.final_output, self.result.output_text = answer.value, answer.text
+        return True
 
     async def _call_model(self, turn: int, deadline: float) -> _ModelCall:
         """Stream one answer of the model; its span records retries, finish reason and reasoning."""
@@ -310,7 +343,7 @@ class _Run(ToolCalls):
         span = self._open("model", self.model.name, turn)
         try:
             stream = self.model.stream(
-                self.messages, self.tool_defs, deadline=deadline, settings=self.agent.model_settings
+                self.messages, self.tool_defs, deadline=deadline, settings=self.agent.model_settings, **self._asked
             )
             async with aclosing(stream) as deltas:  # type: ignore[type-var]
                 async for d in deltas:

@@ -3,6 +3,7 @@
 - `run_history`: `RunHistory`, the store and its queries (filter, DataFrames, export, load);
 - `session`: the session's history (`openstackai_nb.history`) and the recorder that feeds it;
 - `export`: DataFrames and JSON lines (pandas imported inside);
+- `outputs`: typed answers (an agent's `output_type`) as ``output.<field>`` columns, shared with `compare()`;
 - `_schema`, `_sqlite`, `_sqlite_file`, `_rows`: the tables, the writer thread, the file's
   identity and damage, a RunResult as rows.
 

@@ -46,18 +46,21 @@ def dumps(value: Any) -> str:
 class Rows:
     """The rows one RunResult becomes: its runs row, tool-call rows and turn rows (scrubbed)."""
 
-    __slots__ = ("finished", "run", "run_id", "text", "tools", "turns")
+    __slots__ = ("finished", "run", "run_id", "schema", "text", "tools", "turns")
 
     def __init__(self, result: RunResult, owner: tuple[Any, Any, Any], *, finished: bool) -> None:
         self.finished = finished
         self.text = text = result.model_dump_json()
         self.run_id = run_id = result.run_id
+        output, self.schema = _typed_answer(
+            result.final_output if result.typed else None, result.output_schema, result.output_schema is not None
+        )
         self.run: tuple[Any, ...] = (
             run_id,
             result.agent_name,
             result.model,
             result.input,
-            result.final_output,
+            result.output_text,
             str(result.status.value),
             result.turn_count,
             float(result.elapsed_time),
@@ -69,6 +72,8 @@ class Rows:
             result.finish_reason,
             dumps(result.metadata) if result.metadata else "{}",
             *owner,
+            output,
+            self.schema[0] if self.schema else None,
         )
         self.tools: list[tuple[Any, ...]] = []
         self.turns: list[tuple[Any, ...]] = []
@@ -91,6 +96,16 @@ class Rows:
                 self.run = _scrubbed(self.run)
                 self.tools = [_scrubbed(row) for row in self.tools]
                 self.turns = [_scrubbed(row) for row in self.turns]
+
+
+def _typed_answer(value: Any, schema: Any, typed: bool) -> tuple[str | None, tuple[str, str] | None]:
+    """The runs table's cells of a typed answer: its JSON (None when there is no answer) and (key, schema text)."""
+    if not typed:
+        return None, None
+    from openstackai_nb.results import jsonable
+    from openstackai_nb.store.outputs import schema_key
+
+    return (None if value is None else dumps(jsonable(value))), schema_key(schema)
 
 
 def _scrubbed(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -3,6 +3,10 @@
 Layout: a narrow table ``runs`` of scalar columns (read straight into pandas: no JSON is parsed
 for `to_dataframe()`), the run's full ``RunResult`` JSON in ``results`` (for iteration and
 export), and the tidy tables ``tool_calls`` and ``turns`` keyed by run_id.
+
+A typed answer (an agent's `output_type`) is kept as JSON in ``runs.output`` (NULL for text
+answers and runs that did not complete), its schema once per distinct schema in
+``output_schemas``, named by ``runs.output_schema``; ``runs.final_output`` keeps the answer's text.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from openstackai_nb.errors import HistoryError
 if TYPE_CHECKING:
     from openstackai_nb.store._rows import Rows
 
-__all__ = ["BUSY_MS", "INT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
+__all__ = ["BUSY_MS", "INT_COLUMNS", "OUTPUT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
 
-_SCHEMA_VERSION = 2
-"""1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning (`_ADDED`)."""
+_SCHEMA_VERSION = 3
+"""1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning (`_ADDED`);
+3: runs.output, runs.output_schema and the table output_schemas (typed answers)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
@@ -44,13 +49,20 @@ CREATE TABLE IF NOT EXISTS runs (
     owner_host        TEXT,
     owner_pid         INTEGER,
     owner_start       TEXT,
-    finish_reason     TEXT
+    finish_reason     TEXT,
+    output            TEXT,  -- a typed answer as JSON (NULL: a text answer, or not completed)
+    output_schema     TEXT   -- its schema's key in output_schemas
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 -- The full RunResult JSON lives apart, so the runs table stays narrow and fast to scan.
 CREATE TABLE IF NOT EXISTS results (
     run_id TEXT PRIMARY KEY,
     result TEXT NOT NULL
+);
+-- Each distinct JSON schema of typed answers, once.
+CREATE TABLE IF NOT EXISTS output_schemas (
+    key    TEXT PRIMARY KEY,
+    schema TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS tool_calls (
     run_id       TEXT NOT NULL,
@@ -99,7 +111,9 @@ RUN_COLUMNS = (
     "finish_reason",
 )
 INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls")
-_ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start")
+OUTPUT_COLUMNS = ("output", "output_schema")
+"""The typed answer's columns of the runs table (expanded into ``output.<field>`` by `to_dataframe`)."""
+_ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start", *OUTPUT_COLUMNS)
 _UPSERT_TAIL = " ON CONFLICT(run_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in _ROW_COLUMNS[1:])
 PUT_RESULT = "INSERT OR REPLACE INTO results (run_id, result) VALUES (?, ?)"
 
@@ -154,6 +168,8 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
         return
     _insert(conn, f"INSERT INTO runs ({', '.join(_ROW_COLUMNS)})", [r.run for r in last.values()], _UPSERT_TAIL)
     _insert(conn, "INSERT OR REPLACE INTO results (run_id, result)", [(r.run_id, r.text) for r in last.values()])
+    schemas = {r.schema[0]: r.schema for r in last.values() if r.schema is not None}
+    _insert(conn, "INSERT OR IGNORE INTO output_schemas (key, schema)", list(schemas.values()))
     if finished:
         ids = list(finished)
         per = _max_variables(conn)
@@ -165,8 +181,12 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
         _insert(conn, "INSERT INTO turns", [t for r in finished.values() for t in r.turns])
 
 
-_ADDED = {"runs": ("finish_reason TEXT",), "turns": ("finish_reason TEXT", "reasoning TEXT")}
-"""Columns added since schema 1, appended in this order (the turns rows are inserted by position)."""
+_ADDED = {
+    "runs": ("finish_reason TEXT", "output TEXT", "output_schema TEXT"),
+    "turns": ("finish_reason TEXT", "reasoning TEXT"),
+}
+"""Columns added since schema 1, appended in this order (the turns rows are inserted by position).
+Tables added since (output_schemas) come from `_SCHEMA`'s CREATE TABLE IF NOT EXISTS."""
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:

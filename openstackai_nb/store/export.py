@@ -12,13 +12,13 @@ import contextlib
 import gc
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._extras import require
 from openstackai_nb.errors import HistoryError
-from openstackai_nb.store._schema import INT_COLUMNS, RUN_COLUMNS
+from openstackai_nb.store._schema import INT_COLUMNS, OUTPUT_COLUMNS, RUN_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,13 +99,22 @@ def _transpose(rows: Sequence[Sequence[Any]], width: int) -> list[Any]:
     return [table[:, i] for i in range(width)]
 
 
-def runs_frame(rows: Sequence[Sequence[Any]], *, metadata: bool = True) -> pd.DataFrame:
-    """The runs table from store rows (RUN_COLUMNS then the metadata JSON text)."""
+def runs_frame(
+    rows: Sequence[Sequence[Any]], *, metadata: bool = True, schemas: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The runs table from store rows (RUN_COLUMNS then the metadata JSON text).
+
+    With `schemas` (the output_schemas table: key -> schema text), each row ends with the
+    OUTPUT_COLUMNS too, and typed answers are expanded into ``output.<field>`` columns.
+    """
     import numpy as np
 
     pd = _pandas()
-    columns = _transpose(rows, len(RUN_COLUMNS) + 1)
+    width = len(RUN_COLUMNS) + 1 + (len(OUTPUT_COLUMNS) if schemas is not None else 0)
+    columns = _transpose(rows, width)
     data: dict[str, Any] = {name: _column(columns[i], _RUN_KINDS[name]) for i, name in enumerate(RUN_COLUMNS)}
+    if schemas is not None:
+        data.update(_typed_answers(columns[-2], columns[-1], schemas))
     if metadata and len(rows):
         # Many runs share the same metadata (a compare, a tag): parse each distinct text once
         # and spread the values with the factorized codes.
@@ -122,6 +131,20 @@ def runs_frame(rows: Sequence[Sequence[Any]], *, metadata: bool = True) -> pd.Da
             values = distinct[codes]
             data[name] = pd.array(values) if _all_numbers(distinct) else values
     return pd.DataFrame(data, copy=False)
+
+
+def _typed_answers(outputs: Any, keys: Any, schemas: Mapping[str, str]) -> dict[str, Any]:
+    """The ``output.<field>`` columns of the runs' typed answers (none when no run has one)."""
+    import numpy as np
+
+    from openstackai_nb.store.outputs import output_columns
+
+    keys = np.asarray(keys, dtype=object)
+    if not len(keys) or not (keys != None).any():  # noqa: E711 - elementwise
+        return {}
+    used = set(keys.tolist())
+    parsed = {key: json.loads(text) for key, text in schemas.items() if key in used}
+    return output_columns(_loads_all(list(outputs)), [parsed.get(k) if k is not None else None for k in keys])
 
 
 def _all_numbers(values: Any) -> bool:

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, overload
 from openstackai_nb.errors import HistoryError, HistoryWarning
 from openstackai_nb.store._query import Where
 from openstackai_nb.store._rows import Rows, dumps, owner, process_gone
-from openstackai_nb.store._schema import PUT_RESULT, RUN_COLUMNS, write_rows
+from openstackai_nb.store._schema import OUTPUT_COLUMNS, PUT_RESULT, RUN_COLUMNS, write_rows
 from openstackai_nb.store._sqlite import Store
 from openstackai_nb.store._sqlite_file import ENV_VAR
 
@@ -336,14 +336,18 @@ class RunHistory:
 
         Columns: run_id, agent, model, input, final_output, status, turn_count, elapsed_time,
         prompt_tokens, completion_tokens, n_tool_calls, error, started_at (datetime64[ns, UTC]),
-        finish_reason (the last model call's: stop, length, content_filter, refusal...),
-        then one column per metadata key (named ``metadata.<key>`` if it clashes with a column).
+        finish_reason (the last model call's: stop, length, content_filter, refusal...); for
+        typed answers (an agent's `output_type`) one column per field, ``output.<field>``
+        (nested fields dotted, lists kept as lists, dtypes from the schema: see
+        `store.outputs`), with final_output holding the answer's JSON text; then one column per
+        metadata key (named ``metadata.<key>`` if it clashes with a column).
         """
         from openstackai_nb.store import export
 
         with export.gc_paused():
-            rows = self._select(", ".join(RUN_COLUMNS) + ", metadata", " ORDER BY seq")
-            return export.runs_frame(rows, metadata=metadata)
+            rows = self._select(", ".join((*RUN_COLUMNS, "metadata", *OUTPUT_COLUMNS)), " ORDER BY seq")
+            schemas = dict(self._store.read("SELECT key, schema FROM output_schemas"))
+            return export.runs_frame(rows, metadata=metadata, schemas=schemas)
 
     def tool_calls_dataframe(self) -> pd.DataFrame:
         """One row per tool call (join with `to_dataframe()` on run_id).
