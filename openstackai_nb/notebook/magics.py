@@ -437,6 +437,7 @@ class AgentMagics(Magics):
           %agent record stop       stop recording
           %agent replay PATH       later %%agent cells (without --model) replay PATH offline
           %agent replay off        stop replaying
+          %agent mcp               the connected MCP servers and their tools
         """
         try:
             words = shlex.split(line)
@@ -529,6 +530,17 @@ class AgentMagics(Magics):
         self.replay_path = rest[0]
         print(f"replaying {rest[0]}: %%agent cells without --model use model 'replay:{rest[0]}'")
 
+    def _cmd_mcp(self, rest: list[str]) -> None:
+        if rest:
+            raise UsageError("usage: %agent mcp")
+        from openstackai_nb.mcp import connected
+
+        servers = connected()
+        if not servers:
+            print("No MCP server connected: a run of an Agent(tools=[MCPServer.stdio(...)]) starts its servers")
+        for server in servers:
+            print(scrub(f"{server.label} ({server.transport}, {len(server.tools)} tools): {', '.join(server.tools)}"))
+
     def _replay_module(self) -> Any:
         from openstackai_nb.models import replay
 
@@ -587,7 +599,7 @@ def _scrubbed_frame(frame: Any) -> Any:
     return out
 
 
-_LINE_USAGE = "Usage: %agent config | agents | last | history [-n N] | record PATH|stop | replay PATH|off"
+_LINE_USAGE = "Usage: %agent config | agents | last | history [-n N] | record PATH|stop | replay PATH|off | mcp"
 
 
 def load(ip: Any) -> None:
