@@ -145,3 +145,15 @@ def test_an_mcp_tool_is_not_called_outside_a_run(servers: Callable[..., MCPServe
     assert repr(tools[0]).startswith("Tool('add' of MCP server ")
     with pytest.raises(UsageError, match="served by an MCP server"):
         tools[0](a=1, b=2)
+
+
+def test_a_server_that_never_answers_fails_at_its_startup_timeout() -> None:
+    server = MCPServer.stdio(
+        sys.executable, ["-c", "import sys, time; print('warming up', file=sys.stderr); time.sleep(60)"]
+    )
+    server.startup_timeout = 1.0
+    result = Runner.run_sync(Agent(name="A", tools=[server], model=calls()), "go")
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None
+    assert "did not list its tools within 1s: is it an MCP server that speaks MCP on stdin/stdout?" in result.error
+    assert result.error.endswith("Its stderr ends with:\n    warming up")

@@ -139,3 +139,33 @@ def test_import_stays_light_until_a_server_is_made() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True", "True"]
+
+
+def test_close_ends_the_session_and_the_next_run_starts_the_server_again(servers: Callable[..., MCPServer]) -> None:
+    from openstackai_nb.mcp import connected
+
+    server = servers(prefix="s")
+    agent = Agent(name="A", tools=[server], model=calls(call("s_pid")))
+    first = Runner.run_sync(agent, "go").final_output
+    (live,) = [c for c in connected() if c.label == server.label]
+    assert (live.transport, live.tools[:2], live.loop) == ("stdio", ("s_add", "s_shout"), "openstackai-nb-loop")
+
+    server.close()
+    assert server.label not in [c.label for c in connected()]
+    second = Runner.run_sync(agent, "go").final_output
+    assert first != second  # a new process
+
+
+def test_content_blocks_become_text_for_the_model() -> None:
+    from mcp_types import CallToolResult, EmbeddedResource, ImageContent, TextContent, TextResourceContents
+
+    from openstackai_nb.mcp._session import _result_value
+
+    result = CallToolResult(
+        content=[
+            TextContent(text="a chart:"),
+            ImageContent(data="AAAA" * 10, mime_type="image/png"),
+            EmbeddedResource(resource=TextResourceContents(uri="file:///notes.txt", text="the notes")),
+        ]
+    )
+    assert _result_value(result) == "a chart:\n[image image/png, 30 bytes]\nthe notes"

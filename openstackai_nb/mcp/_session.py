@@ -1,31 +1,9 @@
-"""Tools served by MCP servers: `Agent(tools=[fn, MCPServer.stdio(...), MCPServer.http(...)])`.
+"""The session with an MCP server on one event loop, and the Tools that call it (`openstackai_nb.mcp`).
 
-An `MCPServer` is a `tools.ToolSource`: when a run starts, `Agent.resolve_tools` asks it for its
-tools on the run's event loop. The first ask on a loop starts the server (or connects to the
-URL) and lists its tools; every later run on that loop, concurrent ones included (`compare()`),
-shares that one session. Each tool is a `Tool` whose `invoke` calls the session, so the run
-loop treats it like a Python tool: the same limits (a hung call is cancelled at
-`timeout_per_turn` and recorded as cut off), the same records, the same events.
-
-Why one session per event loop, owned by a task of its own: the SDK's transports hold anyio
-task groups, which must be left by the task that entered them, and a session cannot move between
-loops. `run_sync`, `%%agent` and `compare()` all run on the private run loop (`runner/_sync.py`),
-which lives as long as the process: in a notebook, a server started by one cell stays up for the
-next ones, and is closed when the process exits (an atexit hook stops each session, which closes
-the server's stdin and, if it lingers, ends its process group). A run that is cancelled while a
-server starts only stops waiting: the start goes on for the next run.
-
-Results: a tool's structured content, when the server sends some, is the result (JSON data, as
-a Python tool's dict); else its text content (other blocks become short placeholders such as
-``[image image/png, 2048 bytes]``). An ``isError`` result goes back to the model as a tool error.
-
-Failures name the server and, for a stdio server, the end of what it wrote to stderr (captured
-in a temporary file while it runs): a server that cannot start fails the run (FAILED, the
-error in `result.error`); one that dies while a tool runs is that call's tool error, and the
-next run starts it again.
-
-`import openstackai_nb` never imports this module, and this module imports the `mcp` SDK only
-when an `MCPServer` is made (`pip install "openstackai-nb[mcp]"`).
+`_Connection` is one session, held open by a task of its own on the loop (the SDK's transports
+hold anyio task groups, which the task that entered them must leave). Runs on that loop call it
+concurrently; the first call that finds the server gone records why (with the end of its stderr)
+and ends the session, so the next run starts a new one.
 """
 
 from __future__ import annotations
@@ -37,33 +15,28 @@ import json
 import math
 import os
 import re
-import shlex
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from openstackai_nb._extras import require
-from openstackai_nb._secrets import register_secret
 from openstackai_nb._tool_calls import CallProgress
-from openstackai_nb.errors import AgentError, ConfigError, ToolArgumentsError, UsageError
+from openstackai_nb.errors import AgentError, ToolArgumentsError, UsageError
 from openstackai_nb.messages import ToolDefinition
-from openstackai_nb.tools import RunContext, Tool, ToolSource
+from openstackai_nb.tools import RunContext, Tool
 
-__all__ = ["STARTUP_TIMEOUT", "ConnectedServer", "MCPServer", "MCPServerError", "MCPToolError", "connected"]
+if TYPE_CHECKING:
+    from openstackai_nb.mcp import MCPServer
 
-STARTUP_TIMEOUT = 30.0
-"""Seconds a server gets to start and list its tools before the run fails."""
+__all__ = ["MCPServerError", "MCPToolError"]
+
 STDERR_TAIL_CHARS = 1500
 """How much of the end of a stdio server's stderr an error quotes."""
 CLOSE_TIMEOUT = 8.0
-"""Seconds the exit hook waits for the sessions to close (the SDK gives a server 2 s to leave)."""
+"""Seconds closing waits for each session (the SDK gives a server 2 s to leave after its stdin closes)."""
 
-_PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_-]")
-_SECRET_NAME = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD|AUTH)")
 _live: set[_Connection] = set()
+"""Every session that started and has not ended (`connected()`, the exit hook)."""
 _exit_hook = threading.Lock()
 _exit_hook_set = False
 
@@ -74,138 +47,6 @@ class MCPServerError(AgentError):
 
 class MCPToolError(AgentError):
     """An MCP tool answered with ``isError``: its text goes back to the model as the tool's error."""
-
-
-@dataclass(frozen=True)
-class ConnectedServer:
-    """A live session with an MCP server (`connected()`, `%agent mcp`)."""
-
-    label: str
-    """The command line or URL."""
-    transport: Literal["stdio", "http"]
-    """How the session talks to the server."""
-    tools: tuple[str, ...]
-    """The names the model sees (prefixed)."""
-    loop: str
-    """The thread whose event loop holds the session ("openstackai-nb-loop" is the run loop)."""
-
-
-class MCPServer(ToolSource):
-    """An MCP server whose tools an Agent offers next to its Python tools.
-
-    Make one with `MCPServer.stdio(command, args)` (a subprocess speaking MCP on stdin/stdout)
-    or `MCPServer.http(url)` (streamable HTTP). Nothing starts until a run needs the tools.
-
-    Example:
-        >>> server = MCPServer.stdio("python", ["server.py"], prefix="files")  # doctest: +SKIP
-        >>> agent = Agent(name="A", tools=[server], model="scripted")  # doctest: +SKIP
-    """
-
-    def __init__(
-        self,
-        transport: Literal["stdio", "http"],
-        target: str,
-        *,
-        args: Sequence[str] = (),
-        env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-        headers: Mapping[str, str] | None = None,
-        prefix: str | None = None,
-    ) -> None:
-        require("mcp", "mcp", "MCPServer")
-        if prefix is not None and (not isinstance(prefix, str) or not _PREFIX_RE.match(prefix)):
-            raise ConfigError(f"MCPServer prefix must be 1-40 letters, digits, '_' or '-', got {prefix!r}")
-        self.transport: Literal["stdio", "http"] = transport
-        self.target = target
-        self.args = list(args)
-        self.env = dict(env) if env is not None else None
-        self.cwd = os.fspath(cwd) if cwd is not None else None
-        self.headers = dict(headers or {})
-        self.prefix = prefix
-        self.label = _label(transport, target, self.args)
-        self._connections: dict[asyncio.AbstractEventLoop, _Connection] = {}
-        for name, value in [*(self.env or {}).items(), *self.headers.items()]:
-            if transport == "http" or _SECRET_NAME.search(name):
-                register_secret(value)  # never shown in an error, a log or a view
-
-    @classmethod
-    def stdio(
-        cls,
-        command: str,
-        args: Sequence[str] = (),
-        *,
-        env: Mapping[str, str] | None = None,
-        cwd: str | os.PathLike[str] | None = None,
-        prefix: str | None = None,
-    ) -> MCPServer:
-        """A server run as a subprocess, speaking MCP over its stdin and stdout.
-
-        Args:
-            command: the program, e.g. "python", "npx", "uvx".
-            args: its arguments, a list (e.g. ["server.py"]).
-            env: extra environment variables. The server sees these over the SDK's safe default
-                set (PATH, HOME, USER...), not the whole environment: pass the keys it needs.
-            cwd: the directory to start it in.
-            prefix: tools are offered as "PREFIX_name" (to tell servers apart or avoid a clash).
-        """
-        if not isinstance(command, str) or not command.strip():
-            raise ConfigError(f"MCPServer.stdio needs a command (e.g. 'python'), got {command!r}")
-        if isinstance(args, str) or not all(isinstance(a, str) for a in args):
-            raise ConfigError(f"MCPServer.stdio args must be a list of strings (e.g. ['server.py']), got {args!r}")
-        if env is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-            raise ConfigError("MCPServer.stdio env must map names to string values")
-        return cls("stdio", command, args=args, env=env, cwd=cwd, prefix=prefix)
-
-    @classmethod
-    def http(cls, url: str, *, headers: Mapping[str, str] | None = None, prefix: str | None = None) -> MCPServer:
-        """A server reached over streamable HTTP, e.g. "http://127.0.0.1:8000/mcp".
-
-        Args:
-            url: the server's MCP endpoint.
-            headers: sent with every request (e.g. {"Authorization": "Bearer ..."}); their values
-                are never shown in errors or views.
-            prefix: tools are offered as "PREFIX_name" (to tell servers apart or avoid a clash).
-        """
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ConfigError(f"MCPServer.http needs an http:// or https:// URL, got {url!r}")
-        if headers is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
-            raise ConfigError("MCPServer.http headers must map names to string values")
-        return cls("http", url, headers=headers, prefix=prefix)
-
-    async def list_tools(self) -> list[Tool]:
-        """This server's tools for the running event loop: started and listed on the first call.
-
-        Raises:
-            MCPServerError: the server could not be started or reached (its stderr's end quoted).
-        """
-        return list((await self._connection()).tools)
-
-    async def aclose(self) -> None:
-        """Close this server's session on the running event loop (a later run starts it again)."""
-        conn = self._connections.get(asyncio.get_running_loop())
-        if conn is not None:
-            await conn.aclose()
-
-    async def _connection(self) -> _Connection:
-        loop = asyncio.get_running_loop()
-        conn = self._connections.get(loop)
-        if conn is None:
-            for old in [lp for lp in self._connections if lp.is_closed()]:
-                del self._connections[old]
-            conn = self._connections[loop] = _Connection(self, loop)
-        # Shielded: a run cancelled while the server starts stops waiting, the start goes on.
-        await asyncio.shield(conn.ready)
-        return conn
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Sessions belong to this process's event loops: a pickled copy (Dask) starts its own.
-        state = dict(self.__dict__)
-        state["_connections"] = {}
-        return state
-
-    def __repr__(self) -> str:
-        prefix = f", prefix={self.prefix!r}" if self.prefix else ""
-        return f"MCPServer.{self.transport}({self.label!r}{prefix})"
 
 
 class _MCPTool(Tool):
@@ -281,7 +122,7 @@ class _Connection:
         _live.add(self)
         _close_at_exit_once()
         try:
-            with anyio.CancelScope(deadline=anyio.current_time() + STARTUP_TIMEOUT) as scope:
+            with anyio.CancelScope(deadline=anyio.current_time() + self.server.startup_timeout) as scope:
                 async with contextlib.AsyncExitStack() as stack:
                     transport = await self._transport(stack)
                     self.client = client = await stack.enter_async_context(Client(transport))
@@ -290,7 +131,7 @@ class _Connection:
                     self.ready.set_result(None)
                     await self._stop.wait()
             if not self.ready.done():
-                raise TimeoutError(f"no answer within {STARTUP_TIMEOUT:g}s")
+                raise TimeoutError(f"no answer within {self.server.startup_timeout:g}s")
         except BaseException as exc:  # noqa: BLE001 - every end of a session is recorded, then passed on
             self._ended(exc)
             if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
@@ -342,13 +183,15 @@ class _Connection:
             if not call.done():
                 call.cancel()
                 await asyncio.gather(call, return_exceptions=True)
-        exc = None if call.cancelled() else call.exception()
-        if exc is None and not call.cancelled():
+        if call.cancelled():  # the session ended first
+            raise self._died(name, None)
+        exc = call.exception()
+        if exc is None:
             return call.result()
-        if call.cancelled() or self.task.done() or _is_closed(exc):  # type: ignore[arg-type]
+        if self.task.done() or _is_closed(exc):
             raise self._died(name, exc) from None
         raise MCPServerError(
-            f"MCP server {self.server.label!r} failed the call of tool {name!r}: {_describe(exc)}"  # type: ignore[arg-type]
+            f"MCP server {self.server.label!r} failed the call of tool {name!r}: {_describe(exc)}"
         ) from None
 
     def _died(self, name: str, exc: BaseException | None) -> MCPServerError:
@@ -380,7 +223,7 @@ class _Connection:
         if isinstance(leaf, TimeoutError):
             speaks = "MCP on stdin/stdout" if server.transport == "stdio" else "streamable HTTP at this URL"
             return MCPServerError(
-                f"MCP server {server.label!r} did not list its tools within {STARTUP_TIMEOUT:g}s: "
+                f"MCP server {server.label!r} did not list its tools within {self.server.startup_timeout:g}s: "
                 f"is it an MCP server that speaks {speaks}?{self._tail()}"
             )
         if isinstance(leaf, OSError) and server.transport == "stdio" and not _is_closed(leaf):
@@ -442,17 +285,6 @@ class _StderrLog:
             os.unlink(self.path)
 
 
-def connected() -> list[ConnectedServer]:
-    """The live MCP sessions of this process, and the tools each offers (`%agent mcp`)."""
-    out = []
-    for conn in sorted(_live, key=lambda c: c.server.label):
-        if not conn.ready.done() or conn.death is not None:
-            continue
-        names = tuple(t.name for t in conn.tools)
-        out.append(ConnectedServer(conn.server.label, conn.server.transport, names, conn.thread.name))
-    return out
-
-
 def _result_value(result: Any) -> Any:
     """A CallToolResult as a tool's return value: structured content, else text; isError raises."""
     text = "\n".join(_block_text(b) for b in result.content or ())
@@ -475,15 +307,6 @@ def _block_text(block: Any) -> str:
     if kind == "resource_link":
         return f"[resource {block.uri}]"
     return f"[{kind or type(block).__name__} content]"
-
-
-def _label(transport: str, target: str, args: list[str]) -> str:
-    if transport == "stdio":
-        line = shlex.join([target, *args])
-        return line if len(line) <= 160 else line[:157] + "..."
-    scheme, _, rest = target.partition("://")
-    host, slash, path = rest.partition("/")
-    return f"{scheme}://{host.rpartition('@')[2]}{slash}{path.partition('?')[0]}"
 
 
 def _leaf(exc: BaseException) -> BaseException:
@@ -522,8 +345,13 @@ def _close_at_exit_once() -> None:
 
 def _close_all() -> None:
     """At exit: close every session whose loop still runs in another thread."""
+    _close(list(_live))
+
+
+def _close(conns: list[_Connection]) -> None:
+    """Close sessions held by loops running in other threads, and wait for them (each within CLOSE_TIMEOUT)."""
     futures = []
-    for conn in list(_live):
+    for conn in conns:
         loop = conn.loop
         if loop.is_closed() or not loop.is_running() or conn.thread is threading.current_thread():
             continue
