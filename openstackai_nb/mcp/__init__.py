@@ -48,7 +48,7 @@ from openstackai_nb.tools import Tool, ToolSource
 __all__ = ["ConnectedServer", "MCPServer", "MCPServerError", "MCPToolError", "connected"]
 
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-_SECRET_NAME = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD|AUTH)")
+_SECRET_NAME = re.compile(r"(?i)(KEY|TOKEN|SECRET|PASSWORD|AUTH|COOKIE|CREDENTIAL)")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class MCPServer(ToolSource):
         self.label = _label(transport, target, self.args)
         self._connections: dict[asyncio.AbstractEventLoop, _Connection] = {}
         for name, value in [*(self.env or {}).items(), *self.headers.items()]:
-            if transport == "http" or _SECRET_NAME.search(name):
+            if _SECRET_NAME.search(name):
                 register_secret(value)  # never shown in an error, a log or a view
 
     @classmethod
@@ -140,8 +140,8 @@ class MCPServer(ToolSource):
 
         Args:
             url: the server's MCP endpoint.
-            headers: sent with every request (e.g. {"Authorization": "Bearer ..."}); their values
-                are never shown in errors or views.
+            headers: sent with every request (e.g. {"Authorization": "Bearer ..."}); the values of
+                secret-named ones (Authorization, X-API-Key...) are never shown in errors or views.
             prefix: tools are offered as "PREFIX_name" (to tell servers apart or avoid a clash).
         """
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):

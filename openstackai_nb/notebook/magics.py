@@ -539,7 +539,8 @@ class AgentMagics(Magics):
         if not servers:
             print("No MCP server connected: a run of an Agent(tools=[MCPServer.stdio(...)]) starts its servers")
         for server in servers:
-            print(scrub(f"{server.label} ({server.transport}, {len(server.tools)} tools): {', '.join(server.tools)}"))
+            count = f"{len(server.tools)} tool{'' if len(server.tools) == 1 else 's'}"
+            print(scrub(f"{server.label} ({server.transport}, {count}): {', '.join(server.tools)}"))
 
     def _replay_module(self) -> Any:
         from openstackai_nb.models import replay

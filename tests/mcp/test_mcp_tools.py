@@ -169,3 +169,26 @@ def test_content_blocks_become_text_for_the_model() -> None:
         ]
     )
     assert _result_value(result) == "a chart:\n[image image/png, 30 bytes]\nthe notes"
+
+
+def test_secret_headers_and_env_are_scrubbed_and_others_are_not() -> None:
+    from openstackai_nb._secrets import scrub
+
+    MCPServer.http("http://127.0.0.1:1/mcp", headers={"X-API-Key": "hdr-value-8f3a9c", "Accept": "text/x-plain-91"})
+    MCPServer.stdio("server", env={"GITHUB_TOKEN": "env-value-71be2d", "LANG": "lang-value-c0ffee"})
+    assert scrub("hdr-value-8f3a9c env-value-71be2d") == "[REDACTED] [REDACTED]"
+    assert scrub("text/x-plain-91 lang-value-c0ffee") == "text/x-plain-91 lang-value-c0ffee"
+
+
+def test_a_pickled_server_has_no_session_and_starts_its_own(servers: Callable[..., MCPServer]) -> None:
+    cloudpickle = pytest.importorskip("cloudpickle")
+    server = servers()
+    agent = Agent(name="A", tools=[server], model=calls(call("pid")))
+    here = Runner.run_sync(agent, "go")
+    copy = cloudpickle.loads(cloudpickle.dumps(agent))  # as a Dask worker gets it
+    try:
+        assert copy.mcp_servers[0]._connections == {}
+        there = Runner.run_sync(copy, "go")
+        assert there.status is RunStatus.COMPLETED and there.final_output != here.final_output
+    finally:
+        copy.mcp_servers[0].close()
