@@ -304,7 +304,8 @@ class AgentMagics(Magics):
                 if not callable(fn):
                     raise UsageError(f"--tools {tname}: no function named {tname} in this notebook")
                 tools.append(fn)
-            changes["tools"] = [*(agent.tools if agent is not None else ()), *tools]
+            kept = [*agent.tools, *agent.mcp_servers] if agent is not None else []
+            changes["tools"] = [*kept, *tools]
         from openstackai_nb.errors import AgentError
 
         try:

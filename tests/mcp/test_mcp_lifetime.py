@@ -48,10 +48,13 @@ def test_a_server_stays_up_across_cells_and_closes_at_kernel_shutdown(tmp_path: 
             f"{sys.executable} {SERVER} --linger (stdio, 6 tools): add, shout, fail, hang, pid, die"
         )
         kernel.execute("%%agent --agent agent -o second\nWhich process again?")
-        code = "for r in (first, second): print(r.status.value, r.tool_calls[0].result['result'])"
-        (status_1, pid_1), (status_2, pid_2) = (line.split() for line in kernel.execute(code).stdout.splitlines())
-        assert (status_1, status_2) == ("COMPLETED", "COMPLETED")
-        assert pid_1 == pid_2 and _alive(int(pid_1))  # one server across cells
+        kernel.execute("def note(text: str) -> str:\n    'A Python tool.'\n    return text")
+        kernel.execute("%%agent --agent agent --tools note -o third\nAnd with one more tool?")
+        code = "for r in (first, second, third): print(r.status.value, r.tool_calls[0].result['result'])"
+        lines = kernel.execute(code).stdout.splitlines()
+        (status_1, pid_1), (status_2, pid_2), (status_3, pid_3) = (line.split() for line in lines)
+        assert (status_1, status_2, status_3) == ("COMPLETED", "COMPLETED", "COMPLETED")
+        assert pid_1 == pid_2 == pid_3 and _alive(int(pid_1))  # one server across cells
     finally:
         kernel.kc.stop_channels()
         kernel.km.shutdown_kernel(now=False)  # a graceful shutdown, as the notebook's "Shut down kernel"
