@@ -263,26 +263,27 @@ class _Connection:
 
 
 class _StderrLog:
-    """A temporary file a stdio server writes its stderr to; errors quote its end."""
+    """An anonymous temporary file a stdio server writes its stderr to; errors quote its end.
+
+    It has no name on disk (nothing is left behind, however the process ends); the tail is read
+    with `os.pread`, which leaves the offset the server writes at alone.
+    """
 
     def __init__(self) -> None:
-        fd, self.path = tempfile.mkstemp(prefix="openstackai-nb-mcp-", suffix=".stderr")
-        os.close(fd)
-        self.file = open(self.path, "ab")  # noqa: SIM115 - closed with the session
+        self.file = tempfile.TemporaryFile(prefix="openstackai-nb-mcp-")  # noqa: SIM115 - closed with the session
 
     def tail(self) -> str:
         try:
-            with open(self.path, "rb") as f:
-                f.seek(max(0, os.fstat(f.fileno()).st_size - STDERR_TAIL_CHARS * 2))
-                text = f.read().decode("utf-8", "replace")
-        except OSError:
+            fd = self.file.fileno()
+            size = os.fstat(fd).st_size
+            start = max(0, size - STDERR_TAIL_CHARS * 2)
+            text = os.pread(fd, size - start, start).decode("utf-8", "replace")
+        except (OSError, ValueError):  # ValueError: the file is closed
             return ""
         return text[-STDERR_TAIL_CHARS:].strip()
 
     def close(self) -> None:
         self.file.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
 
 
 def _result_value(result: Any) -> Any:
