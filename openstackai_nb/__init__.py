@@ -1,6 +1,6 @@
 """openstackai-nb: run LLM agents from notebooks.
 
-Import stays light: no pandas, ipywidgets, IPython or httpx2 until they are needed.
+Import stays light: no pandas, ipywidgets, IPython, httpx2 or mcp until they are needed.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from openstackai_nb.tools import tool
 
 if TYPE_CHECKING:
     from openstackai_nb.comparison import compare, set_prices, side_by_side
+    from openstackai_nb.mcp import MCPServer
     from openstackai_nb.store import RunHistory
 
 __all__ = [
     "Agent",
+    "MCPServer",
     "RunConfig",
     "RunContext",
     "RunHistory",
@@ -50,6 +52,10 @@ def __getattr__(name: str) -> Any:
         from openstackai_nb.store import RunHistory
 
         return RunHistory
+    if name == "MCPServer":  # the mcp SDK is imported when a server is made, never here
+        from openstackai_nb.mcp import MCPServer
+
+        return MCPServer
     if name in ("compare", "set_prices", "side_by_side"):
         from openstackai_nb import comparison
 

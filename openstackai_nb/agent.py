@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -9,7 +10,7 @@ from openstackai_nb._output import OutputType
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.messages import FINAL_ANSWER_TOOL, ToolDefinition
 from openstackai_nb.models import Model, default_model_name, resolve_model
-from openstackai_nb.tools import Tool, as_tool
+from openstackai_nb.tools import Tool, ToolSource, as_tool
 
 __all__ = ["Agent"]
 
@@ -20,7 +21,8 @@ class Agent:
     Args:
         name: shown in history and views.
         instructions: the system message.
-        tools: functions (sync or async) or `tool()` objects the model may call.
+        tools: functions (sync or async) or `tool()` objects the model may call, and MCP servers
+            (`MCPServer.stdio(...)`, `MCPServer.http(...)`) whose tools are offered next to them.
         model: a model name ("gpt-4o-mini", "ollama:llama3.2", "scripted", "replay:PATH")
             or a Model object; default `OPENSTACKAI_NB_MODEL`, else "gpt-4o-mini".
         model_settings: extra request fields (temperature, max_tokens...).
@@ -40,7 +42,7 @@ class Agent:
         self,
         name: str = "Assistant",
         instructions: str = "You are a helpful assistant.",
-        tools: Iterable[Callable[..., Any] | Tool] = (),
+        tools: Iterable[Callable[..., Any] | Tool | ToolSource] = (),
         model: str | Model | None = None,
         model_settings: Mapping[str, Any] | None = None,
         output_type: Any = None,
@@ -53,7 +55,11 @@ class Agent:
             raise ConfigError(f"Agent model must be a name or a Model object, got {type(model).__name__}")
         self.name = name
         self.instructions = instructions
-        self.tools: list[Tool] = [as_tool(t) for t in tools]
+        tools = list(tools)
+        self.mcp_servers: list[ToolSource] = [t for t in tools if isinstance(t, ToolSource)]
+        """The MCP servers among `tools`: their tools are listed when a run starts (`resolve_tools`)."""
+        self.tools: list[Tool] = [as_tool(t) for t in tools if not isinstance(t, ToolSource)]
+        """The Python tools."""
         seen: set[str] = set()
         for t in self.tools:
             if t.name in seen:
@@ -95,15 +101,43 @@ class Agent:
         return self._output
 
     def tool_definitions(self) -> list[ToolDefinition]:
-        """What the model is told about the tools."""
+        """What the model is told about the Python tools (a run adds the MCP servers' own)."""
         return [t.definition for t in self.tools]
+
+    async def resolve_tools(self) -> list[Tool]:
+        """Every tool a run on this event loop offers: the Python tools, then each MCP server's.
+
+        A server is started (or connected to) and its tools listed once per event loop; later
+        runs on the same loop share that session.
+
+        Raises:
+            ConfigError: two tools have the same name (the message names both owners).
+            openstackai_nb.mcp.MCPServerError: a server could not be started or reached.
+        """
+        if not self.mcp_servers:
+            return list(self.tools)
+        listed = await asyncio.gather(*(server.list_tools() for server in self.mcp_servers))
+        owners = {t.name: f"the Python tool {t.name!r}" for t in self.tools}
+        tools = list(self.tools)
+        for server, served in zip(self.mcp_servers, listed, strict=True):
+            for t in served:
+                owner = f"the tool {t.name!r} of MCP server {server.label!r}"
+                if t.name in owners:
+                    raise ConfigError(
+                        f"Agent {self.name!r} has two tools named {t.name!r}: {owners[t.name]} and {owner}; "
+                        "give the server a prefix (MCPServer.stdio(..., prefix='name')) or rename the Python "
+                        "tool (tool(fn, name=...))"
+                    )
+                owners[t.name] = owner
+                tools.append(t)
+        return tools
 
     def clone(self, **changes: Any) -> Agent:
         """A copy with some fields changed, e.g. `agent.clone(model="ollama:llama3.2")`."""
         fields: dict[str, Any] = {
             "name": self.name,
             "instructions": self.instructions,
-            "tools": self.tools,
+            "tools": [*self.tools, *self.mcp_servers],
             "model": self.model,
             "model_settings": self.model_settings,
             "output_type": self.output_type,
@@ -114,4 +148,5 @@ class Agent:
     def __repr__(self) -> str:
         tools = f", tools={[t.name for t in self.tools]}" if self.tools else ""
         output = f", output_type={self._output.name}" if self._output is not None else ""
-        return f"Agent(name={self.name!r}, model={self.model_name!r}{tools}{output})"
+        servers = f", mcp_servers={self.mcp_servers!r}" if self.mcp_servers else ""
+        return f"Agent(name={self.name!r}, model={self.model_name!r}{tools}{output}{servers})"

@@ -26,7 +26,7 @@ from openstackai_nb._tool_calls import CallProgress, run_in_tool_thread, timed_s
 from openstackai_nb.errors import ConfigError, ToolArgumentsError
 from openstackai_nb.messages import Message, ToolDefinition
 
-__all__ = ["RunContext", "Tool", "ToolArgumentsError", "as_tool", "tool"]
+__all__ = ["RunContext", "Tool", "ToolArgumentsError", "ToolSource", "as_tool", "tool"]
 
 logger = logging.getLogger("openstackai_nb")
 
@@ -145,7 +145,24 @@ def as_tool(obj: Any) -> Tool:
         return obj
     if callable(obj):
         return Tool(obj)
-    raise ConfigError(f"tools must be functions or tool() objects, got {type(obj).__name__}: {obj!r}")
+    raise ConfigError(
+        f"tools must be functions, tool() objects or MCPServer objects, got {type(obj).__name__}: {obj!r}"
+    )
+
+
+class ToolSource:
+    """Tools known only once connected, such as an MCP server's (`openstackai_nb.mcp.MCPServer`).
+
+    An Agent accepts one next to its functions; a run asks it for its tools on the run's event
+    loop before the first turn (`Agent.resolve_tools`), so the runner needs no special case.
+    """
+
+    label: str = ""
+    """How errors and listings name the source (a command line, a URL)."""
+
+    async def list_tools(self) -> list[Tool]:
+        """The tools this source offers on the running event loop (connecting if needed)."""
+        raise NotImplementedError
 
 
 def _build_args_model(

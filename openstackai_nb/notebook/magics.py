@@ -183,7 +183,8 @@ class AgentMagics(Magics):
                 if not callable(fn):
                     raise UsageError(f"--tools {tname}: no function named {tname} in this notebook")
                 tools.append(fn)
-            changes["tools"] = [*(agent.tools if agent is not None else ()), *tools]
+            kept = [*agent.tools, *agent.mcp_servers] if agent is not None else []
+            changes["tools"] = [*kept, *tools]
         with as_usage_errors():
             if agent is None:
                 agent = Agent(**changes)
@@ -300,6 +301,7 @@ class AgentMagics(Magics):
           %agent record stop       stop recording
           %agent replay PATH       later %%agent cells (without --model) replay PATH offline
           %agent replay off        stop replaying
+          %agent mcp               the connected MCP servers and their tools
         """
         try:
             words = shlex.split(line)
@@ -390,8 +392,20 @@ class AgentMagics(Magics):
         self.replay_path = rest[0]
         print(f"replaying {rest[0]}: %%agent cells without --model use model 'replay:{rest[0]}'")
 
+    def _cmd_mcp(self, rest: list[str]) -> None:
+        if rest:
+            raise UsageError("usage: %agent mcp")
+        from openstackai_nb.mcp import connected
 
-_LINE_USAGE = "Usage: %agent config | agents | last | history [-n N] | record PATH|stop | replay PATH|off"
+        servers = connected()
+        if not servers:
+            print("No MCP server connected: a run of an Agent(tools=[MCPServer.stdio(...)]) starts its servers")
+        for server in servers:
+            count = f"{len(server.tools)} tool{'' if len(server.tools) == 1 else 's'}"
+            print(scrub(f"{server.label} ({server.transport}, {count}): {', '.join(server.tools)}"))
+
+
+_LINE_USAGE = "Usage: %agent config | agents | last | history [-n N] | record PATH|stop | replay PATH|off | mcp"
 
 
 def load(ip: Any) -> None:

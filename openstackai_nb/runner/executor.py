@@ -196,6 +196,9 @@ class _Run(ToolCalls):
         started = loop.call_later(recorder.RUNNING_RECORD_DELAY, recorder.record_started, result)
         raised: BaseException | None = None
         try:
+            if self.agent.mcp_servers:  # their tools: listed once per event loop (openstackai_nb.mcp)
+                self.tools = {t.name: t for t in await self.agent.resolve_tools()}
+                self.tool_defs = [t.definition for t in self.tools.values()]
             await self._turns(loop.time() + self.config.max_time)
         except (_TurnTimeout, asyncio.CancelledError, Exception) as exc:  # noqa: BLE001 - every end is a status
             raised = self._end_early(exc)
