@@ -152,6 +152,12 @@ class RunResult(BaseModel):
     """The agent's name."""
     model: str = ""
     """The model's name."""
+    provider: str | None = None
+    """Who serves the model: "openai", "azure", a preset's prefix ("ollama", "openrouter"...);
+    None for offline models and OpenAI-compatible servers elsewhere (see `endpoint`). Prices
+    (`set_prices`, genai-prices) and OpenTelemetry spans read it."""
+    endpoint: str | None = None
+    """The base URL the model's requests went to (never with a key); None for offline models."""
     input: str = ""
     """The user input that started the run."""
     turn_count: int = 0

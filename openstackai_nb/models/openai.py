@@ -77,6 +77,11 @@ class OpenAIChatModel(Model):
         key_header: the header that carries the key: "authorization" sends `Bearer KEY`; any
             other name sends the key as it is (Azure OpenAI: "api-key").
 
+    `provider` names who serves the model, as runs record it (`RunResult.provider`: prices,
+    OpenTelemetry): "openai" for the OpenAI API, "azure" for `azure()`, a preset's prefix
+    ("ollama", "openrouter"...), else None (an OpenAI-compatible server elsewhere: its
+    `endpoint` tells).
+
     Raises:
         ConfigError: no key for a remote endpoint; a base URL that is not http(s) or holds credentials.
     """
@@ -122,6 +127,8 @@ class OpenAIChatModel(Model):
             header = key_header.strip().lower()
             headers[header] = f"Bearer {self._api_key}" if header == "authorization" else self._api_key
         self._headers = headers
+        self.provider: str | None = "openai" if urlsplit(self.base_url).hostname == "api.openai.com" else None
+        """Who serves the model (see the class docs)."""
 
     @classmethod
     def azure(
@@ -168,6 +175,7 @@ class OpenAIChatModel(Model):
         model = cls(deployment, base_url=base, api_key=key, key_header="api-key", **kwargs)
         model._key_env = "AZURE_OPENAI_API_KEY"
         model._url_env = "AZURE_OPENAI_ENDPOINT"
+        model.provider = "azure"
         return model
 
     @property

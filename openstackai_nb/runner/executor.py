@@ -127,6 +127,8 @@ class _Run:
             status=RunStatus.QUEUED,
             agent_name=agent.name,
             model=self.model.name,
+            provider=getattr(self.model, "provider", None),
+            endpoint=self.model.endpoint,
             input=user_input,
             started_at=datetime.now(UTC),
             metadata=dict(config.metadata),

@@ -119,6 +119,8 @@ class Rows:
             result.error,
             ns(result.started_at),
             result.finish_reason,
+            result.provider,
+            result.endpoint,
             dumps(result.metadata) if result.metadata else "{}",
             *owner,
         )
@@ -157,6 +159,8 @@ class Rows:
             data.get("error"),
             ns(data.get("started_at")),
             data.get("finish_reason"),
+            data.get("provider"),
+            data.get("endpoint"),
             dumps(data.get("metadata") or {}),
             *owner,
         )

@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BUSY_MS", "INT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
 
-_SCHEMA_VERSION = 2
-"""1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning (`_ADDED`)."""
+_SCHEMA_VERSION = 3
+"""1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning; 3: runs.provider
+and runs.endpoint (who served the model, for prices) (`_ADDED`)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
@@ -44,7 +45,9 @@ CREATE TABLE IF NOT EXISTS runs (
     owner_host        TEXT,
     owner_pid         INTEGER,
     owner_start       TEXT,
-    finish_reason     TEXT
+    finish_reason     TEXT,
+    provider          TEXT,
+    endpoint          TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 -- The full RunResult JSON lives apart, so the runs table stays narrow and fast to scan.
@@ -97,6 +100,8 @@ RUN_COLUMNS = (
     "error",
     "started_at",
     "finish_reason",
+    "provider",
+    "endpoint",
 )
 INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls")
 _ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start")
@@ -160,7 +165,10 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
         _insert(conn, "INSERT INTO turns", [t for r in finished.values() for t in r.turns])
 
 
-_ADDED = {"runs": ("finish_reason TEXT",), "turns": ("finish_reason TEXT", "reasoning TEXT")}
+_ADDED = {
+    "runs": ("finish_reason TEXT", "provider TEXT", "endpoint TEXT"),
+    "turns": ("finish_reason TEXT", "reasoning TEXT"),
+}
 """Columns added since schema 1, appended in this order (the turns rows are inserted by position)."""
 
 

@@ -384,8 +384,8 @@ class RunHistory:
 
         Columns: run_id, agent, model, input, final_output, status, turn_count, elapsed_time,
         prompt_tokens, completion_tokens, n_tool_calls, error, started_at (datetime64[ns, UTC]),
-        finish_reason (the last model call's: stop, length, content_filter, refusal...),
-        then one column per metadata key (named ``metadata.<key>`` if it clashes with a column).
+        finish_reason (the last model call's: stop, length, content_filter, refusal...), provider and
+        endpoint (who served the model: `RunResult.provider` / `.endpoint`), then one column per metadata key (named ``metadata.<key>`` if it clashes with a column).
         """
         from openstackai_nb.store import export
 
