@@ -95,13 +95,25 @@ def _transpose(rows: Sequence[Sequence[Any]], width: int) -> list[Any]:
     return [table[:, i] for i in range(width)]
 
 
-def runs_frame(rows: Sequence[Sequence[Any]], *, metadata: bool = True) -> pd.DataFrame:
-    """The runs table from store rows (RUN_COLUMNS then the metadata JSON text)."""
+def runs_frame(rows: Sequence[Sequence[Any]], *, metadata: bool = True, cost: bool = False) -> pd.DataFrame:
+    """The runs table from store rows (RUN_COLUMNS then the metadata JSON text).
+
+    With `cost`, the cost columns of `comparison.prices.cost_columns` follow the run columns.
+    """
     import numpy as np
 
     pd = _pandas()
     columns = _transpose(rows, len(RUN_COLUMNS) + 1)
     data: dict[str, Any] = {name: _column(columns[i], _RUN_KINDS[name]) for i, name in enumerate(RUN_COLUMNS)}
+    if cost:
+        from openstackai_nb.comparison.prices import cost_columns
+
+        at = {name: columns[i] for i, name in enumerate(RUN_COLUMNS)}
+        facts = zip(
+            at["model"], at["provider"], at["endpoint"], data["prompt_tokens"].tolist(),
+            data["completion_tokens"].tolist(), data["elapsed_time"].tolist(), at["started_at"], strict=True,
+        )  # fmt: skip
+        data.update(cost_columns(list(facts)))
     if metadata and len(rows):
         # Many runs share the same metadata (a compare, a tag): parse each distinct text once
         # and spread the values with the factorized codes.

@@ -379,19 +379,26 @@ class RunHistory:
         return int(self._store.write(write))
 
     # -- DataFrames -----------------------------------------------------------------------------
-    def to_dataframe(self, *, metadata: bool = True) -> pd.DataFrame:
+    def to_dataframe(self, *, metadata: bool = True, cost: bool = False) -> pd.DataFrame:
         """One row per run, oldest first.
 
         Columns: run_id, agent, model, input, final_output, status, turn_count, elapsed_time,
         prompt_tokens, completion_tokens, n_tool_calls, error, started_at (datetime64[ns, UTC]),
         finish_reason (the last model call's: stop, length, content_filter, refusal...), provider and
-        endpoint (who served the model: `RunResult.provider` / `.endpoint`), then one column per metadata key (named ``metadata.<key>`` if it clashes with a column).
+        endpoint (who served the model: `RunResult.provider` / `.endpoint`); with ``cost=True``
+        prompt_cost, completion_cost, cost_usd (USD) and cost_source, as in `compare()`: your
+        `set_prices` first, then genai-prices, NaN for models nobody prices (offline, local);
+        then one column per metadata key (named ``metadata.<key>`` if it clashes with a column).
+
+        Args:
+            metadata: add the metadata columns.
+            cost: add the cost columns (see `openstackai_nb.comparison.prices`).
         """
         from openstackai_nb.store import export
 
         with _gc_paused():
             rows = self._select(", ".join(RUN_COLUMNS) + ", metadata", " ORDER BY seq")
-            return export.runs_frame(rows, metadata=metadata)
+            return export.runs_frame(rows, metadata=metadata, cost=cost)
 
     def tool_calls_dataframe(self) -> pd.DataFrame:
         """One row per tool call (join with `to_dataframe()` on run_id).
