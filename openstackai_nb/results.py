@@ -248,3 +248,14 @@ class RunResult(BaseModel):
         from openstackai_nb import render
 
         return render.run_markdown(self)
+
+    def show_trace(self) -> Any:
+        """The run's spans as a waterfall: turns, model calls (retries), tool calls (parallel ones side by side).
+
+        Returns a view that a notebook shows as static HTML (saved with the notebook, readable on
+        GitHub and nbviewer; hover a bar, or read the table below it, for each span's details) and
+        that prints as text. It reads `trace` only, so runs from history and exports draw the same.
+        """
+        from openstackai_nb import render
+
+        return render.TraceView(self)

@@ -433,6 +433,7 @@ class AgentMagics(Magics):
           %agent agents            the Agents defined in this notebook
           %agent last              show the last %%agent run again
           %agent history [-n N]    the last N runs of the history (a DataFrame, default 10)
+          %agent trace [RUN_ID]    a run's spans as a waterfall (default: the last %%agent run)
           %agent record PATH       record model exchanges to a cassette file
           %agent record stop       stop recording
           %agent replay PATH       later %%agent cells (without --model) replay PATH offline
@@ -505,6 +506,38 @@ class AgentMagics(Magics):
             return openstackai_nb.history.to_dataframe().tail(n)
         except HistoryError as exc:
             raise UsageError(" ".join(str(exc).split())) from None
+
+    def _cmd_trace(self, rest: list[str]) -> None:
+        from IPython.display import display
+
+        from openstackai_nb import render
+
+        if len(rest) > 1:
+            raise UsageError("usage: %agent trace [RUN_ID]")
+        result = self._run_for_trace(rest[0] if rest else None)
+        display(render.trace_bundle(result), raw=True)
+
+    def _run_for_trace(self, run_id: str | None) -> RunResult:
+        """The run named, else the last %%agent run of this session, else the history's newest."""
+        import openstackai_nb
+        from openstackai_nb.errors import HistoryError
+
+        if run_id is None and self.last is not None:
+            return self.last
+        try:
+            history = openstackai_nb.history
+            if run_id is not None:
+                return history[run_id]
+            newest = history.last(1)
+        except KeyError:
+            raise UsageError(
+                f"%agent trace: no run {scrub(run_id or '')!r} in the history; see %agent history"
+            ) from None
+        except HistoryError as exc:
+            raise UsageError(" ".join(str(exc).split())) from None
+        if not newest:
+            raise UsageError("%agent trace: no run yet (run a %%agent cell, or name a RUN_ID)")
+        return newest[0]
 
     def _cmd_record(self, rest: list[str]) -> None:
         replay = self._replay_module()
@@ -587,7 +620,9 @@ def _scrubbed_frame(frame: Any) -> Any:
     return out
 
 
-_LINE_USAGE = "Usage: %agent config | agents | last | history [-n N] | record PATH|stop | replay PATH|off"
+_LINE_USAGE = (
+    "Usage: %agent config | agents | last | history [-n N] | trace [RUN_ID] | record PATH|stop | replay PATH|off"
+)
 
 
 def load(ip: Any) -> None:
