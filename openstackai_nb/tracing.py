@@ -279,16 +279,17 @@ class RunSpans:
         """The run ended (its status, usage and output are final): end every span."""
         result = self._result
         try:
-            if not self._broken:
-                now = time.time_ns()
-                for opened in list(self._open.values()):  # spans never closed (should not happen)
-                    opened.end_ns = now
-                    self._done.append(opened)
-                self._open.clear()
-                self._finish_done(final=True, failure=failure)
-                self._end_run(failure)
+            now = time.time_ns()
+            for opened in list(self._open.values()):  # spans never closed (an error in a hook)
+                opened.end_ns = now
+                self._done.append(opened)
+            self._open.clear()
+            self._finish_done(final=True, failure=failure)
+            self._end_run(failure)
         except Exception as exc:  # noqa: BLE001
             logger.warning("openstackai_nb: OpenTelemetry spans of run %s are incomplete: %s", result.run_id, exc)
+            if self._run.is_recording():
+                self._run.end()  # an unended span would never be exported
         finally:
             try:
                 self._context.detach(self._run_token)
