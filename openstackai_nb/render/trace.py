@@ -37,7 +37,7 @@ ROW_HEIGHT = 22
 """Pixels per span."""
 TOP = 28
 """Pixels above the first row (the time axis)."""
-_RIGHT = 80  # room for the duration after the longest bar
+_RIGHT = 120  # room for the duration and outcome after the longest bar
 _TEXT_BAR = 40  # characters of the text twin's bars
 DETAIL_CHARS = 160
 """Longest detail (arguments, result, error, reasoning) in the hover text and the table."""
