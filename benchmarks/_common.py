@@ -17,6 +17,12 @@ Contenders (all against the same server, the same request shape, the same tool):
 - pydantic-ai: pydantic-ai (Agent.run / run_stream, OpenAIChatModel + OpenAIProvider);
 - ours-base:   openstackai_nb as the tree at OPENSTACKAI_NB_BASE_TREE has it (e.g. a `git worktree`
                of an earlier commit), history on: before/after figures of a change in one run.
+On request only (`--only`; they need opentelemetry-api/-sdk, the `[otel]` extra and the SDK):
+- ours-otel-idle: ours with `opentelemetry.trace` imported but no tracer provider set (the API's
+               default proxy): what an app that uses OpenTelemetry elsewhere pays when it does not
+               trace; the GenAI spans must cost nothing here;
+- ours-otel:   ours emitting GenAI spans to an SDK TracerProvider with no exporter (spans built,
+               ended and dropped): the cost of the spans themselves.
 
 Run with the peers venv (`bash benchmarks/setup_peers.sh`), e.g.
 `benchmarks/.peers-venv/bin/python benchmarks/bench_overhead.py`.
@@ -45,6 +51,8 @@ INSTRUCTIONS = "You are a helpful assistant."
 PROMPT = "What is the value of x? Use the lookup tool."
 
 ALL = ("raw", "ours", "ours-nohist", "ours-norec", "agents", "pydantic-ai", "ours-base")
+EXTRA = ("ours-otel-idle", "ours-otel")
+"""Contenders run only when named in --only."""
 BASE_TREE_ENV = "OPENSTACKAI_NB_BASE_TREE"
 """A checkout of another commit of this repository: the `ours-base` contender imports the package from it."""
 
@@ -237,10 +245,19 @@ class Ours(Contender):
 
     name = "ours"
 
-    def __init__(self, base_url: str, *, record: bool = True) -> None:
+    def __init__(self, base_url: str, *, record: bool = True, otel: str = "") -> None:
         from openstackai_nb import Agent, Runner
         from openstackai_nb.models.openai import OpenAIChatModel
 
+        if otel:
+            import opentelemetry.trace  # noqa: F401 - "idle": imported, no provider set
+
+        if otel == "spans":
+            from opentelemetry.sdk.trace import TracerProvider
+
+            from openstackai_nb import tracing
+
+            tracing.instrument(TracerProvider())
         if not record:
             from openstackai_nb.runner import RunRecorder, set_recorder
 
@@ -339,6 +356,8 @@ def make(contender: str, base_url: str) -> Contender:
     """The contender of that name, pointed at the server."""
     if contender in ("ours", "ours-nohist", "ours-norec", "ours-base"):
         return Ours(base_url, record=contender != "ours-norec")
+    if contender in EXTRA:
+        return Ours(base_url, otel="spans" if contender == "ours-otel" else "idle")
     return {"raw": Raw, "agents": OpenAIAgents, "pydantic-ai": PydanticAI}[contender](base_url)
 
 
@@ -354,9 +373,9 @@ def parse_args(doc: str, extra: Callable[[argparse.ArgumentParser], None] | None
         extra(parser)
     args = parser.parse_args()
     args.contenders = [c for c in args.only.split(",") if c]
-    unknown = set(args.contenders) - set(ALL)
+    unknown = set(args.contenders) - set(ALL) - set(EXTRA)
     if unknown:
-        parser.error(f"unknown contender(s) {sorted(unknown)}; choose from {ALL}")
+        parser.error(f"unknown contender(s) {sorted(unknown)}; choose from {ALL + EXTRA}")
     return args
 
 

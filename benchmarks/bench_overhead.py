@@ -8,6 +8,7 @@ Targets (issue 3): ours <= 2x raw, and faster than every peer.
 
     benchmarks/.peers-venv/bin/python benchmarks/bench_overhead.py [--quick] [--only raw,ours]
     benchmarks/.peers-venv/bin/python benchmarks/bench_overhead.py --profile [--stream]
+    python benchmarks/bench_overhead.py --only raw,ours,ours-otel-idle,ours-otel   # OpenTelemetry's cost
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ def main() -> None:
         if "error" in r:
             print(f"\n{name} failed: {r['error']}")
     ok = {n: r for n, r in results.items() if "error" not in r}
+    for name in ("ours-base", *c.EXTRA):  # before/after a change; OpenTelemetry idle and emitting
+        if name in ok and "ours" in ok:
+            mine, ours = ok[name], ok["ours"]
+            figures = ", ".join(
+                f"{k} {mine[k] / ours[k]:.2f}x (CPU {mine[k + '_cpu'] / ours[k + '_cpu']:.2f}x)"
+                for k in ("json", "stream")
+            )
+            print(f"{name} per run vs ours: {figures}")
     if "raw" in ok:
         print()
         for ours in ("ours", "ours-nohist", "ours-norec"):

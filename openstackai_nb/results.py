@@ -166,6 +166,12 @@ class RunResult(BaseModel):
     """The agent's name."""
     model: str = ""
     """The model's name."""
+    provider: str | None = None
+    """Who serves the model: "openai", "azure", a preset's prefix ("ollama", "openrouter"...);
+    None for offline models and OpenAI-compatible servers elsewhere (see `endpoint`). Prices
+    (`set_prices`, genai-prices) and OpenTelemetry spans read it."""
+    endpoint: str | None = None
+    """The base URL the model's requests went to (never with a key); None for offline models."""
     input: str = ""
     """The user input that started the run."""
     turn_count: int = 0
@@ -290,3 +296,14 @@ class RunResult(BaseModel):
         from openstackai_nb import render
 
         return render.run_markdown(self)
+
+    def show_trace(self) -> Any:
+        """The run's spans as a waterfall: turns, model calls (retries), tool calls (parallel ones side by side).
+
+        Returns a view that a notebook shows as static HTML (saved with the notebook, readable on
+        GitHub and nbviewer; hover a bar, or read the table below it, for each span's details) and
+        that prints as text. It reads `trace` only, so runs from history and exports draw the same.
+        """
+        from openstackai_nb import render
+
+        return render.TraceView(self)

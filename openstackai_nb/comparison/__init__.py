@@ -1,7 +1,7 @@
 """Comparisons: every agent on every input into one DataFrame, with scores, prices and schedulers.
 
 - `table`: `compare()`, `side_by_side()` and the DataFrame they build;
-- `prices`: `set_prices()` / `get_prices()`, the cost columns' source;
+- `prices`: `set_prices()` / `get_prices()` and genai-prices, the cost columns' source;
 - `scheduler`: the seam (`Job`, `Scheduler`, `Handle`) and `LocalScheduler`, the private run loop.
 
 pandas is imported only when a comparison runs.

@@ -4,8 +4,8 @@
 (`Runner.run_async`) on the private loop thread, so it works the same in a script and inside
 Jupyter; every run is recorded in history like any other (its metadata carries a
 ``compare_id``). The result is a pandas DataFrame with one row per pair; `side_by_side()` puts
-agents next to each other; `set_prices()` (prices.py) adds cost columns; `score=` adds score
-columns. Where the runs execute is the scheduler's business (scheduler.py).
+agents next to each other; `score=` adds score columns; the cost columns come from prices.py
+(`set_prices()`, then genai-prices). Where the runs execute is the scheduler's business (scheduler.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub
-from openstackai_nb.comparison.prices import price_table
+from openstackai_nb.comparison.prices import COST_COLUMNS, cost_columns, run_facts
 from openstackai_nb.comparison.scheduler import Job, LocalScheduler, Scheduler
 from openstackai_nb.errors import ConfigError
 
@@ -111,7 +111,7 @@ def _scorers(score: Scorer | Mapping[str, Scorer] | None) -> dict[str, Scorer]:
     for name, fn in scorers.items():
         if not callable(fn):
             raise ConfigError(f"compare: scorer {name!r} must be a function fn(result, input), got {type(fn).__name__}")
-        if name in COMPARE_COLUMNS:
+        if name in COMPARE_COLUMNS or name in COST_COLUMNS:
             raise ConfigError(f"compare: scorer name {name!r} clashes with a column; choose another name")
     return scorers
 
@@ -131,9 +131,11 @@ def compare(
     Columns: agent, model, input, run_id, status, final_output, finish_reason, elapsed_time, turn_count,
     prompt_tokens, completion_tokens, n_tool_calls, error; for agents with an `output_type`, one
     column per field of the typed answer, ``output.<field>`` (nested fields dotted, lists kept as
-    lists, dtypes from the schema; final_output holds the answer's JSON text); then one column per scorer; then
-    prompt_cost, completion_cost and cost (USD) when prices were given with `set_prices`
-    (NaN for models without a price). Rows are in agent order, then input order.
+    lists, dtypes from the schema; final_output holds the answer's JSON text); then one column per
+    scorer; then prompt_cost, completion_cost, cost_usd (USD) and cost_source: your `set_prices`
+    first, then genai-prices for the models it knows (provider from the run's preset or base URL);
+    NaN, never guessed, for the others (offline and local models), whose cost_source is None (see
+    `comparison.prices`). Rows are in agent order, then input order.
 
     A run that fails, times out or cannot start is a FAILED row with `error`; the others go on.
     Every run is recorded in history, with ``compare_id`` in its metadata.
@@ -251,18 +253,7 @@ def _frame(jobs: Sequence[Job], results: Sequence[RunResult], scorers: Mapping[s
     data.update(_typed_answers(results))
     for name, fn in scorers.items():
         data[name] = _score_column(name, fn, jobs, results)
-    prices = price_table()
-    if prices:
-        prompt_cost = np.full(len(results), np.nan)
-        completion_cost = np.full(len(results), np.nan)
-        for i, r in enumerate(results):
-            price = prices.get(r.model)
-            if price is not None:
-                prompt_cost[i] = r.usage.prompt_tokens * price[0] / 1e6
-                completion_cost[i] = r.usage.completion_tokens * price[1] / 1e6
-        data["prompt_cost"] = prompt_cost
-        data["completion_cost"] = completion_cost
-        data["cost"] = prompt_cost + completion_cost
+    data.update(cost_columns([run_facts(r) for r in results]))
     return pd.DataFrame(data)
 
 

@@ -108,6 +108,7 @@ def resolve_model(model: str | Model | None) -> Model:
             checked_base_url(url, base_env)  # names the variable when it holds credentials
         preset = OpenAIChatModel(rest, base_url=url or base, api_key=key or "", structured=structured)
         preset._url_env = base_env
+        preset.provider = prefix
         if key_env:
             preset._key_env = key_env
         return preset

@@ -22,7 +22,7 @@ import random
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from openstackai_nb._secrets import register_secret, scrub
 from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError
@@ -101,6 +101,11 @@ class OpenAIChatModel(Model):
             None states the schema in the system message only. Whatever comes back is validated,
             and an answer that does not match goes back to the model with the errors.
 
+    `provider` names who serves the model, as runs record it (`RunResult.provider`: prices,
+    OpenTelemetry): "openai" for the OpenAI API, "azure" for `azure()`, a preset's prefix
+    ("ollama", "openrouter"...), else None (an OpenAI-compatible server elsewhere: its
+    `endpoint` tells).
+
     Raises:
         ConfigError: no key for a remote endpoint; a base URL that is not http(s) or holds credentials.
     """
@@ -151,6 +156,8 @@ class OpenAIChatModel(Model):
             header = key_header.strip().lower()
             headers[header] = f"Bearer {self._api_key}" if header == "authorization" else self._api_key
         self._headers = headers
+        self.provider: str | None = "openai" if urlsplit(self.base_url).hostname == "api.openai.com" else None
+        """Who serves the model (see the class docs)."""
 
     @classmethod
     def azure(
@@ -197,6 +204,7 @@ class OpenAIChatModel(Model):
         model = cls(deployment, base_url=base, api_key=key, key_header="api-key", **kwargs)
         model._key_env = "AZURE_OPENAI_API_KEY"
         model._url_env = "AZURE_OPENAI_ENDPOINT"
+        model.provider = "azure"
         return model
 
     @property

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
+from openstackai_nb._secrets import scrub
 from openstackai_nb.errors import AgentError
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ __all__ = [
     "for_display",
     "in_magic_terms",
     "scrubbed_frame",
+    "settings_view",
     "without_credentials",
 ]
 LIMIT_OPTIONS = {"max_turns": "--max-turns N", "max_time": "--max-time S", "timeout_per_turn": "--timeout-per-turn S"}
@@ -125,3 +127,15 @@ def as_usage_errors(wording: Callable[[str], str] | None = None) -> Iterator[Non
     except AgentError as exc:
         text = wording(str(exc)) if wording is not None else str(exc)
         raise UsageError(" ".join(text.split())) from None
+
+
+def settings_view(rows: list[tuple[str, str]]) -> MarkdownText:
+    """A two-column table of settings: markdown in Jupyter, aligned text in a terminal (scrubbed, escaped)."""
+    from openstackai_nb import render
+
+    shown = [(k, render.preview(scrub(v), 200)) for k, v in rows]
+    table = "\n".join(f"| {render.esc(k)} | {render.esc(v)} |" for k, v in shown)
+    width = max(len(k) for k, _ in shown)
+    return MarkdownText(
+        "| setting | value |\n|---|---|\n" + table, "\n".join(f"{k.ljust(width)}  {v}" for k, v in shown)
+    )

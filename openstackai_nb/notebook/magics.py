@@ -33,9 +33,19 @@ from openstackai_nb.notebook.display import (
     for_display,
     in_magic_terms,
     scrubbed_frame,
+    settings_view,
     without_credentials,
 )
-from openstackai_nb.notebook.prompt import OVER_ACCEPTS, default_model, interpolate, over_items, split_names, summarise
+from openstackai_nb.notebook.prompt import (
+    OVER_ACCEPTS,
+    VALUE_OPTIONS,
+    default_model,
+    interpolate,
+    over_items,
+    split_names,
+    summarise,
+    unquote,
+)
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
@@ -54,26 +64,14 @@ __all__ = [
 ]
 
 
-def _unquote(text: str | None) -> str | None:
-    # IPython splits magic lines the non-POSIX way, which keeps the quotes around a value.
-    if text and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
-        return text[1:-1]
-    return text
-
-
-_VALUE_OPTIONS = ("agent", "model", "tools", "out", "agents", "over")
-"""Options whose value names something: an empty value is a mistake (--instructions "" is not)."""
-"""RunConfig fields the magic sets, and the option (with its metavar) that sets each."""
-
-
 def _parse(line: str) -> Any:
     try:
         args = parse_argstring(AgentMagics.agent_cell, line)
     except ValueError as exc:  # shlex: "No closing quotation" and the like
         raise UsageError(f"%%agent options: {exc} in {scrub(line).strip()!r}; close each quote you open") from None
     for name in ("agent", "model", "instructions", "tools", "out", "agents", "over"):
-        setattr(args, name, _unquote(getattr(args, name)))
-    for name in _VALUE_OPTIONS:
+        setattr(args, name, unquote(getattr(args, name)))
+    for name in VALUE_OPTIONS:
         value = getattr(args, name)
         if value is not None and not value.strip():
             option = "-o/--out" if name == "out" else f"--{name}"
@@ -297,6 +295,7 @@ class AgentMagics(Magics):
           %agent agents            the Agents defined in this notebook
           %agent last              show the last %%agent run again
           %agent history [-n N]    the last N runs of the history (a DataFrame, default 10)
+          %agent trace [RUN_ID]    a run's spans as a waterfall (default: the last %%agent run)
           %agent record PATH       record model exchanges to a cassette file
           %agent record stop       stop recording
           %agent replay PATH       later %%agent cells (without --model) replay PATH offline
@@ -316,8 +315,6 @@ class AgentMagics(Magics):
         return handler(rest)
 
     def _cmd_config(self, rest: list[str]) -> Any:
-        from openstackai_nb import render
-
         model, note = default_model()
         base = without_credentials(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1 (default)")
         key = "set" if os.environ.get("OPENAI_API_KEY") else "not set"
@@ -329,11 +326,7 @@ class AgentMagics(Magics):
         ]
         if note:
             rows.append(("note", note))
-        shown = [(k, render.preview(scrub(v), 200)) for k, v in rows]
-        table = "\n".join(f"| {k} | {v} |" for k, v in shown)
-        markdown = "| setting | value |\n|---|---|\n" + table.replace("<", "&lt;").replace(">", "&gt;")
-        width = max(len(k) for k, _ in shown)
-        return MarkdownText(markdown, "\n".join(f"{k.ljust(width)}  {v}" for k, v in shown))
+        return settings_view(rows)
 
     def _cmd_agents(self, rest: list[str]) -> Any:
         from openstackai_nb.agent import Agent
@@ -367,6 +360,36 @@ class AgentMagics(Magics):
 
         with as_usage_errors():
             return get_history().to_dataframe().tail(n)
+
+    def _cmd_trace(self, rest: list[str]) -> None:
+        from IPython.display import display
+
+        from openstackai_nb import render
+
+        if len(rest) > 1:
+            raise UsageError("usage: %agent trace [RUN_ID]")
+        result = self._run_for_trace(rest[0] if rest else None)
+        display(render.trace_bundle(result), raw=True)
+
+    def _run_for_trace(self, run_id: str | None) -> RunResult:
+        """The run named, else the last %%agent run of this session, else the history's newest."""
+        from openstackai_nb.store import get_history
+
+        if run_id is None and self.last is not None:
+            return self.last
+        try:
+            with as_usage_errors():
+                history = get_history()
+                if run_id is not None:
+                    return history[run_id]
+                newest = history.last(1)
+        except KeyError:
+            raise UsageError(
+                f"%agent trace: no run {scrub(run_id or '')!r} in the history; see %agent history"
+            ) from None
+        if not newest:
+            raise UsageError("%agent trace: no run yet (run a %%agent cell, or name a RUN_ID)")
+        return newest[0]
 
     def _cmd_record(self, rest: list[str]) -> None:
         from openstackai_nb.models import recording
@@ -405,7 +428,9 @@ class AgentMagics(Magics):
             print(scrub(f"{server.label} ({server.transport}, {count}): {', '.join(server.tools)}"))
 
 
-_LINE_USAGE = "Usage: %agent config | agents | last | history [-n N] | record PATH|stop | replay PATH|off | mcp"
+_LINE_USAGE = (
+    "Usage: %agent config | agents | last | history [-n N] | trace [RUN_ID] | record PATH|stop | replay PATH|off | mcp"
+)
 
 
 def load(ip: Any) -> None:

@@ -17,12 +17,14 @@ from IPython.core.error import UsageError
 __all__ = [
     "OFFLINE_NOTE",
     "OVER_ACCEPTS",
+    "VALUE_OPTIONS",
     "default_model",
     "interpolate",
     "is_scalar",
     "over_items",
     "split_names",
     "summarise",
+    "unquote",
 ]
 
 OFFLINE_NOTE = "offline scripted model (set OPENAI_API_KEY or OPENAI_BASE_URL for a real one)"
@@ -117,3 +119,14 @@ def is_scalar(item: Any) -> bool:
 def split_names(text: str | None) -> list[str]:
     """The names of a comma-separated option value (blanks dropped)."""
     return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+VALUE_OPTIONS = ("agent", "model", "tools", "out", "agents", "over")
+"""Options whose value names something: an empty value is a mistake (--instructions "" is not)."""
+
+
+def unquote(text: str | None) -> str | None:
+    """An option's value without the quotes IPython keeps (it splits magic lines the non-POSIX way)."""
+    if text and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb import tracing
+from openstackai_nb._secrets import scrub_data
 from openstackai_nb.errors import (
     AgentError,
     ConfigError,
@@ -137,6 +139,8 @@ class _Run(ToolCalls):
             status=RunStatus.QUEUED,
             agent_name=agent.name,
             model=self.model.name,
+            provider=getattr(self.model, "provider", None),
+            endpoint=self.model.endpoint,
             input=user_input,
             started_at=datetime.now(UTC),
             metadata=dict(config.metadata),
@@ -144,6 +148,7 @@ class _Run(ToolCalls):
         )
         self.result.messages = msgs  # the same list: the loop appends, the result sees it
         self._emit: Sink | None = None
+        self._spans: tracing.RunSpans | None = None  # OpenTelemetry's view of the spans, when configured
         self._t0 = 0.0
         self._turn_text: list[str] = []
         self._last_text = ""
@@ -158,8 +163,13 @@ class _Run(ToolCalls):
         if self._emit is not None:
             self._emit(event)
 
-    def _open(self, kind: Any, name: str, turn: int) -> Span:
-        return Span(kind=kind, name=name, turn=turn, start=time.monotonic() - self._t0)
+    def _open(self, kind: Any, name: str, turn: int, **attributes: Any) -> Span:
+        span = Span(
+            kind=kind, name=name, turn=turn, start=time.monotonic() - self._t0, attributes=scrub_data(attributes)
+        )
+        if self._spans is not None:
+            self._spans.opened(span)
+        return span
 
     def _close(self, span: Span, outcome: Any, **attributes: Any) -> None:
         span.duration = time.monotonic() - self._t0 - span.start
@@ -174,6 +184,8 @@ class _Run(ToolCalls):
             span.name = scrub(span.name)
         if self.config.trace_enabled:
             self.result.trace.append(span)
+        if self._spans is not None:
+            self._spans.closed(span)
         if self.config.verbose:
             logger.info(
                 "run %s %s %r turn=%d %s in %.3fs%s",
@@ -191,6 +203,7 @@ class _Run(ToolCalls):
         self._t0 = time.monotonic()
         self.context._start = self._t0
         result.status = RunStatus.RUNNING
+        self._spans = tracing.start_run(self.agent, self.model, result)
         # Short runs are written once, when they end; a run still going after a quarter second
         # is written as RUNNING then (so a crash mid-run stays visible) at no cost to fast runs.
         started = loop.call_later(recorder.RUNNING_RECORD_DELAY, recorder.record_started, result)
@@ -207,6 +220,8 @@ class _Run(ToolCalls):
             result.elapsed_time = time.monotonic() - self._t0
             if result.status is not RunStatus.COMPLETED:
                 result.final_output = result.output_text = "".join(self._turn_text) or self._last_text or None
+            if self._spans is not None:
+                self._spans.ended(self.failure)
             durable = recorder.record_finished(result)
         # "done" goes out once the run is committed to the history file (group commit on the
         # store's writer thread): a kernel killed after a run returned has not lost it. Inside
@@ -388,6 +403,8 @@ class _Run(ToolCalls):
             self.result.usage.add(d.usage)
         elif kind == "retry":
             call.retries.append(f"{d.text}; waited {d.delay:.2f}s")
+            if self._spans is not None:
+                self._spans.retry(d.text, d.delay)
 
     def _model_facts(self, finish: str | None, thoughts: list[str]) -> dict[str, Any]:
         """A model call's finish reason and reasoning, for its span; keeps the reasoning on the result."""

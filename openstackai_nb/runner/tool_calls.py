@@ -40,7 +40,7 @@ class ToolCalls:
     model: Model
     _pending: list[_PendingCall]
 
-    def _open(self, kind: Any, name: str, turn: int) -> Span:
+    def _open(self, kind: Any, name: str, turn: int, **attributes: Any) -> Span:
         raise NotImplementedError
 
     def _close(self, span: Span, outcome: Any, **attributes: Any) -> None:
@@ -56,7 +56,7 @@ class ToolCalls:
         records it (`_record_cut_off`) with what the run was waiting for.
         """
         tool = self.tools.get(req.name)
-        call = _PendingCall(req, turn, self._open("tool", req.name, turn))
+        call = _PendingCall(req, turn, self._open("tool", req.name, turn, call_id=req.id))
         self._pending.append(call)
         self._send(StreamEvent("tool_call", tool_name=req.name, arguments=call.arguments, call_id=req.id, turn=turn))
         value: Any = None

@@ -70,6 +70,8 @@ class Rows:
             result.error,
             ns(result.started_at),
             result.finish_reason,
+            result.provider,
+            result.endpoint,
             dumps(result.metadata) if result.metadata else "{}",
             *owner,
             output,

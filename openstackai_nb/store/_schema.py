@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["BUSY_MS", "INT_COLUMNS", "OUTPUT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
 
 _SCHEMA_VERSION = 3
-"""1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning (`_ADDED`);
-3: runs.output, runs.output_schema and the table output_schemas (typed answers)."""
+"""1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning; 3: runs.output,
+runs.output_schema and the table output_schemas (typed answers), runs.provider and runs.endpoint (who
+served the model, for prices) (`_ADDED`)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
@@ -50,6 +51,8 @@ CREATE TABLE IF NOT EXISTS runs (
     owner_pid         INTEGER,
     owner_start       TEXT,
     finish_reason     TEXT,
+    provider          TEXT,
+    endpoint          TEXT,
     output            TEXT,  -- a typed answer as JSON (NULL: a text answer, or not completed)
     output_schema     TEXT   -- its schema's key in output_schemas
 );
@@ -109,6 +112,8 @@ RUN_COLUMNS = (
     "error",
     "started_at",
     "finish_reason",
+    "provider",
+    "endpoint",
 )
 INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls")
 OUTPUT_COLUMNS = ("output", "output_schema")
@@ -182,7 +187,7 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
 
 
 _ADDED = {
-    "runs": ("finish_reason TEXT", "output TEXT", "output_schema TEXT"),
+    "runs": ("finish_reason TEXT", "provider TEXT", "endpoint TEXT", "output TEXT", "output_schema TEXT"),
     "turns": ("finish_reason TEXT", "reasoning TEXT"),
 }
 """Columns added since schema 1, appended in this order (the turns rows are inserted by position).

@@ -100,12 +100,17 @@ def _transpose(rows: Sequence[Sequence[Any]], width: int) -> list[Any]:
 
 
 def runs_frame(
-    rows: Sequence[Sequence[Any]], *, metadata: bool = True, schemas: Mapping[str, str] | None = None
+    rows: Sequence[Sequence[Any]],
+    *,
+    metadata: bool = True,
+    schemas: Mapping[str, str] | None = None,
+    cost: bool = False,
 ) -> pd.DataFrame:
     """The runs table from store rows (RUN_COLUMNS then the metadata JSON text).
 
     With `schemas` (the output_schemas table: key -> schema text), each row ends with the
-    OUTPUT_COLUMNS too, and typed answers are expanded into ``output.<field>`` columns.
+    OUTPUT_COLUMNS too, and typed answers are expanded into ``output.<field>`` columns. With
+    `cost`, the cost columns of `comparison.prices.cost_columns` follow the run columns.
     """
     import numpy as np
 
@@ -113,6 +118,15 @@ def runs_frame(
     width = len(RUN_COLUMNS) + 1 + (len(OUTPUT_COLUMNS) if schemas is not None else 0)
     columns = _transpose(rows, width)
     data: dict[str, Any] = {name: _column(columns[i], _RUN_KINDS[name]) for i, name in enumerate(RUN_COLUMNS)}
+    if cost:
+        from openstackai_nb.comparison.prices import cost_columns
+
+        at = {name: columns[i] for i, name in enumerate(RUN_COLUMNS)}
+        facts = zip(
+            at["model"], at["provider"], at["endpoint"], data["prompt_tokens"].tolist(),
+            data["completion_tokens"].tolist(), data["elapsed_time"].tolist(), at["started_at"], strict=True,
+        )  # fmt: skip
+        data.update(cost_columns(list(facts)))
     if schemas is not None:
         data.update(_typed_answers(columns[-2], columns[-1], schemas))
     if metadata and len(rows):

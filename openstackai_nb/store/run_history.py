@@ -331,23 +331,30 @@ class RunHistory:
         return int(self._store.write(write))
 
     # -- DataFrames -----------------------------------------------------------------------------
-    def to_dataframe(self, *, metadata: bool = True) -> pd.DataFrame:
+    def to_dataframe(self, *, metadata: bool = True, cost: bool = False) -> pd.DataFrame:
         """One row per run, oldest first.
 
         Columns: run_id, agent, model, input, final_output, status, turn_count, elapsed_time,
         prompt_tokens, completion_tokens, n_tool_calls, error, started_at (datetime64[ns, UTC]),
-        finish_reason (the last model call's: stop, length, content_filter, refusal...); for
-        typed answers (an agent's `output_type`) one column per field, ``output.<field>``
-        (nested fields dotted, lists kept as lists, dtypes from the schema: see
-        `store.outputs`), with final_output holding the answer's JSON text; then one column per
-        metadata key (named ``metadata.<key>`` if it clashes with a column).
+        finish_reason (the last model call's: stop, length, content_filter, refusal...), provider and
+        endpoint (who served the model: `RunResult.provider` / `.endpoint`); with ``cost=True``
+        prompt_cost, completion_cost, cost_usd (USD) and cost_source, as in `compare()`: your
+        `set_prices` first, then genai-prices, NaN for models nobody prices (offline, local); for
+        typed answers (an agent's `output_type`) one column per field, ``output.<field>`` (nested
+        fields dotted, lists kept as lists, dtypes from the schema: see `store.outputs`), with
+        final_output holding the answer's JSON text; then one column per metadata key (named
+        ``metadata.<key>`` if it clashes with a column).
+
+        Args:
+            metadata: add the metadata columns.
+            cost: add the cost columns (see `openstackai_nb.comparison.prices`).
         """
         from openstackai_nb.store import export
 
         with export.gc_paused():
             rows = self._select(", ".join((*RUN_COLUMNS, "metadata", *OUTPUT_COLUMNS)), " ORDER BY seq")
             schemas = dict(self._store.read("SELECT key, schema FROM output_schemas"))
-            return export.runs_frame(rows, metadata=metadata, schemas=schemas)
+            return export.runs_frame(rows, metadata=metadata, schemas=schemas, cost=cost)
 
     def tool_calls_dataframe(self) -> pd.DataFrame:
         """One row per tool call (join with `to_dataframe()` on run_id).

@@ -10,6 +10,7 @@ import pytest
 
 from openstackai_nb import Agent, RunConfig, compare, set_prices, side_by_side
 from openstackai_nb.comparison import COMPARE_COLUMNS, ScoreWarning, get_prices
+from openstackai_nb.comparison.prices import COST_COLUMNS
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.models.function import FunctionModel
 from openstackai_nb.store import RunHistory
@@ -41,7 +42,7 @@ def agents() -> list[Agent]:
 def test_compare_one_failing_agent_others_complete(session_history: RunHistory) -> None:
     inputs = ["say 3 words", "say 5 words"]
     df = compare(agents(), inputs, progress=False, score=lambda r, i: len(r.final_output or ""))
-    assert list(df.columns) == [*COMPARE_COLUMNS, "score"]
+    assert list(df.columns) == [*COMPARE_COLUMNS, "score", *COST_COLUMNS]
     assert len(df) == 6
     assert df["agent"].tolist() == ["Scripted", "Scripted", "Echo", "Echo", "Broken", "Broken"]
     assert df["input"].tolist() == inputs * 3
@@ -153,7 +154,7 @@ def test_costs_only_for_priced_models() -> None:
     with pytest.raises(ConfigError, match=">= 0"):
         set_prices({"scripted": {"prompt": -1, "completion": 2.0}})
     no_cost = compare([Agent(name="S", model="scripted")], ["say 4 words"], progress=False)
-    assert "cost" not in no_cost.columns
+    assert no_cost["cost_usd"].isna().all() and no_cost["cost_source"].isna().all()  # offline: never guessed
     set_prices({"scripted": {"prompt": 2.0, "completion": 10.0}})
     assert get_prices() == {"scripted": {"prompt": 2.0, "completion": 10.0}}
     df = compare(
@@ -164,8 +165,8 @@ def test_costs_only_for_priced_models() -> None:
     s = df.set_index("agent").loc["S"]
     assert math.isclose(s["prompt_cost"], s["prompt_tokens"] * 2.0 / 1e6)
     assert math.isclose(s["completion_cost"], 4 * 10.0 / 1e6)
-    assert math.isclose(s["cost"], s["prompt_cost"] + s["completion_cost"])
-    assert np.isnan(df.set_index("agent").loc["E", "cost"])  # no price: never guessed
+    assert math.isclose(s["cost_usd"], s["prompt_cost"] + s["completion_cost"]) and s["cost_source"] == "set_prices"
+    assert np.isnan(df.set_index("agent").loc["E", "cost_usd"])  # no price: never guessed
 
 
 def test_side_by_side_keeps_order_and_averages_repeats() -> None:

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from openstackai_nb import Agent, compare, set_prices, side_by_side
 from openstackai_nb.comparison import COMPARE_COLUMNS
+from openstackai_nb.comparison.prices import COST_COLUMNS
 from openstackai_nb.models.function import AgentInfo, FunctionModel
 from openstackai_nb.store import RunHistory
 
@@ -64,7 +65,7 @@ def typed_agents() -> list[Agent]:
 def test_a_typed_compare_has_one_typed_column_per_field(session_history: RunHistory) -> None:
     df = compare(typed_agents(), INPUTS, progress=False, score=lambda r, i: r.final_output.total)
     fields = ["output.vendor", "output.total", "output.units", "output.rush", "output.tier", "output.lines"]
-    assert list(df.columns) == [*COMPARE_COLUMNS, *fields, "score"]
+    assert list(df.columns) == [*COMPARE_COLUMNS, *fields, "score", *COST_COLUMNS]
     dtypes = {name: str(df[name].dtype) for name in fields}
     assert dtypes == {
         "output.vendor": "str" if pd.__version__ >= "3" else "object",  # text, as pandas keeps it
@@ -117,4 +118,4 @@ def test_text_and_failed_runs_have_missing_typed_fields() -> None:
 
 def test_a_compare_of_text_agents_has_no_output_columns() -> None:
     df = compare([Agent(name="Text", model="scripted")], INPUTS, progress=False)
-    assert list(df.columns) == list(COMPARE_COLUMNS)
+    assert list(df.columns) == [*COMPARE_COLUMNS, *COST_COLUMNS]

@@ -1,5 +1,5 @@
-"""A history file written before finish_reason and reasoning existed (schema 1) still opens,
-keeps its runs, and gains the new columns."""
+"""A history file written before finish_reason, reasoning, provider and endpoint existed (schema 1)
+still opens, keeps its runs, and gains the new columns."""
 
 from __future__ import annotations
 
@@ -107,6 +107,7 @@ def test_a_schema_1_file_opens_keeps_its_runs_and_gains_the_columns(tmp_path: Pa
     history.add(new, finished=True)
     runs = history.to_dataframe().set_index("run_id")
     assert pd.isna(runs.loc[old.run_id, "finish_reason"]) and runs.loc[new.run_id, "finish_reason"] == "length"
+    assert runs.loc[[old.run_id, new.run_id], ["provider", "endpoint"]].isna().all(axis=None)  # schema 3's columns
     turns = history.turns_dataframe().set_index("run_id")
     assert pd.isna(turns.loc[old.run_id, "reasoning"])
     assert (turns.loc[new.run_id, "reasoning"], turns.loc[new.run_id, "finish_reason"]) == ("Thinking.", "length")

@@ -48,7 +48,7 @@ def test_help_lists_every_option() -> None:
                 "--concurrency N", "{{name}}"):  # fmt: skip
         assert opt in doc, opt
     line_doc = AgentMagics.agent_line.__doc__ or ""
-    for sub in ("config", "agents", "last", "history [-n N]", "record PATH", "replay PATH"):
+    for sub in ("config", "agents", "last", "history [-n N]", "trace [RUN_ID]", "record PATH", "replay PATH"):
         assert sub in line_doc
 
 
