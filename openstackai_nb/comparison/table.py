@@ -144,7 +144,8 @@ def compare(
             for COMPLETED runs (others get NaN); a scorer that raises gives NaN and a warning.
         progress: show a live progress table in a notebook, a progress line on stderr in a
             terminal; False shows nothing.
-        scheduler: where runs execute (default: `LocalScheduler`, the private run loop).
+        scheduler: where runs execute (default: `LocalScheduler`, the private run loop;
+            `DaskScheduler()` for a Dask cluster, whose runs this process records as they arrive).
 
     Returns:
         A pandas DataFrame.
@@ -184,11 +185,21 @@ def compare(
     ]
     from openstackai_nb.notebook.progress import make_progress
 
-    view = make_progress([label for label, _ in pairs], len(prompts), enabled=progress)
     events: queue.SimpleQueue[tuple[str, Job, RunResult | None]] = queue.SimpleQueue()
 
     def report(kind: str, job: Job, result: RunResult | None) -> None:
         events.put((kind, job, result))
+
+    scheduler = scheduler or LocalScheduler()
+    # A remote scheduler's runs were recorded nowhere: this process records each one it receives.
+    record = None if getattr(scheduler, "records_runs", True) else _recorder()
+    # Submitted first: a scheduler that refuses the jobs (ConfigError) leaves no progress table.
+    handle = scheduler.submit(jobs, concurrency=concurrency, report=report)
+    try:
+        view = make_progress([label for label, _ in pairs], len(prompts), enabled=progress)
+    except BaseException:
+        handle.cancel()
+        raise
 
     def drain() -> None:
         while True:
@@ -199,9 +210,10 @@ def compare(
             if kind == "start":
                 view.started(job.label)
             elif result is not None:
+                if record is not None:
+                    record(result)
                 view.finished(job.label, result)
 
-    handle = (scheduler or LocalScheduler()).submit(jobs, concurrency=concurrency, report=report)
     try:
         while not handle.wait(0.1):
             drain()
@@ -209,6 +221,8 @@ def compare(
     except BaseException as exc:
         handle.cancel()
         drain()
+        if record is not None:
+            _flush()
         view.close(interrupted=True)
         if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
             exc.add_note(
@@ -217,9 +231,26 @@ def compare(
             )
         raise
     drain()
+    if record is not None:
+        _flush()
     view.close()
     results = handle.results()
     return _frame(jobs, results, scorers)
+
+
+def _recorder() -> Callable[[RunResult], Any]:
+    from openstackai_nb.store import session
+
+    def record(result: RunResult) -> None:
+        session.record(result, finished=True, wait=False)  # committed by _flush() before compare returns
+
+    return record
+
+
+def _flush() -> None:
+    from openstackai_nb.store import session
+
+    session.flush()
 
 
 def _pandas() -> Any:
