@@ -14,11 +14,12 @@ from openstackai_nb.store import session as _session  # noqa: F401 - installs th
 from openstackai_nb.tools import tool
 
 if TYPE_CHECKING:
-    from openstackai_nb.comparison import compare, set_prices, side_by_side
+    from openstackai_nb.comparison import DaskScheduler, compare, set_prices, side_by_side
     from openstackai_nb.store import RunHistory
 
 __all__ = [
     "Agent",
+    "DaskScheduler",
     "RunConfig",
     "RunContext",
     "RunHistory",
@@ -50,7 +51,7 @@ def __getattr__(name: str) -> Any:
         from openstackai_nb.store import RunHistory
 
         return RunHistory
-    if name in ("compare", "set_prices", "side_by_side"):
+    if name in ("DaskScheduler", "compare", "set_prices", "side_by_side"):
         from openstackai_nb import comparison
 
         return getattr(comparison, name)

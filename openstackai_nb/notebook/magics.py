@@ -244,6 +244,9 @@ class AgentMagics(Magics):
         "--over", metavar="NAME", help="run the prompt for each item of a list, tuple, Series or Index ({{item}})"
     )
     @argument("--concurrency", type=int, default=8, metavar="N", help="parallel runs for --agents/--over (8)")
+    @argument(
+        "--scheduler", choices=("local", "dask"), default="local", help="where --agents/--over run: here, or on Dask"
+    )
     @cell_magic("agent")
     def agent_cell(self, line: str, cell: str) -> None:
         """Run the cell body as the prompt of an agent, streaming the answer and the tool calls.
@@ -408,10 +411,16 @@ class AgentMagics(Magics):
 
         config = self._config(args)
         try:
+            scheduler = comparison.DaskScheduler() if args.scheduler == "dask" else None
             df = comparison.compare(
-                agents, inputs, concurrency=args.concurrency, config=config, progress=not args.quiet
+                agents,
+                inputs,
+                concurrency=args.concurrency,
+                config=config,
+                progress=not args.quiet,
+                scheduler=scheduler,
             )
-        except AgentError as exc:
+        except (AgentError, ImportError) as exc:  # ImportError: --scheduler dask without the [dask] extra
             raise UsageError(str(exc)) from None
         # The table is scrubbed of secrets like the history it mirrors: -o stores it so, since
         # displaying the variable later goes through pandas, not through our scrubber.
