@@ -227,6 +227,22 @@ def test_an_unpicklable_tool_is_a_config_error_before_anything_runs(
     assert not [k for k in dask_cluster.client.futures if "openstackai-nb" in str(k)]
 
 
+def test_workers_scrub_the_keys_they_unpickle(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
+    from openstackai_nb.models.openai import OpenAIChatModel
+    from tests._server import error
+
+    plain = "plain-secret-value-4711"  # not key-shaped: only a registered key is scrubbed
+    openai_server.handler = lambda request: error(400, f"the key {plain} is not valid here")
+    agent = Agent(name="Keyed", model=OpenAIChatModel("m", base_url=openai_server.url, api_key=plain))
+    jobs = [Job(index=0, label="Keyed", agent=agent, input="hi", config=RunConfig())]
+    handle = DaskScheduler(dask_cluster.client).submit(jobs, concurrency=1, report=lambda *a: None)
+    while not handle.wait(0.1):
+        pass
+    (result,) = handle.results()  # as the worker sent it, before this process scrubs anything
+    assert result.status.value == "FAILED" and "[REDACTED] is not valid" in (result.error or "")
+    assert plain not in result.to_json()
+
+
 # -- concurrency and streaming ----------------------------------------------------------------------
 def test_concurrency_is_the_total_in_flight_across_workers(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
     state = {"now": 0, "max": 0}
