@@ -2,8 +2,8 @@
 
 A chunk is one Dask task. It runs its pairs on this process's private run loop (the one every
 sync run of the process uses, `runner._sync`: one warm HTTP pool per worker process), at most
-`per_worker` at a time for the whole process: chunks of one compare running side by side share
-one `asyncio.Semaphore`. Each pair reports "start" when it gets its slot and "done" with its
+`per_worker` at a time for the whole worker: chunks of one compare running side by side on a
+worker share one `asyncio.Semaphore`. Each pair reports "start" when it gets its slot and "done" with its
 RunResult (JSON, scrubbed here with the keys this worker knows) the moment it ends, as Dask
 events on the compare's topic, which the scheduler forwards to the client over the connections
 it already has (batched; no request per event).
@@ -157,23 +157,24 @@ class _Slots:
     stopped: bool = False
 
 
-_slots: dict[str, _Slots] = {}
+_slots: dict[tuple[str, str], _Slots] = {}
+"""By (compare, worker address): workers that share a process (a thread-based cluster) keep their own."""
 _stopped: collections.deque[str] = collections.deque(maxlen=256)
 """Compares stopped on this worker: a chunk of one that arrives late starts nothing."""
 
 
-def _enter(compare: str, per_worker: int) -> _Slots:
-    slots = _slots.get(compare)
+def _enter(key: tuple[str, str], per_worker: int) -> _Slots:
+    slots = _slots.get(key)
     if slots is None:
-        slots = _slots[compare] = _Slots(asyncio.Semaphore(per_worker), stopped=compare in _stopped)
+        slots = _slots[key] = _Slots(asyncio.Semaphore(per_worker), stopped=key[0] in _stopped)
     slots.chunks += 1
     return slots
 
 
-def _leave(compare: str, slots: _Slots) -> None:
+def _leave(key: tuple[str, str], slots: _Slots) -> None:
     slots.chunks -= 1
-    if slots.chunks <= 0 and _slots.get(compare) is slots:
-        del _slots[compare]
+    if slots.chunks <= 0 and _slots.get(key) is slots:
+        del _slots[key]
 
 
 # -- a chunk ------------------------------------------------------------------------------------
@@ -182,6 +183,7 @@ class _Events:
 
     def __init__(self, worker: Any, chunk: Chunk, number: int) -> None:
         self.worker = worker
+        self.slots_key = (chunk.compare, str(worker.address))
         self.topic = chunk.topic
         self.done_topic = chunk.done_topic(number)
 
@@ -224,7 +226,7 @@ def run_chunk(agents: Mapping[str, Agent], chunk: Chunk, number: int) -> int:
 async def _run_pairs(
     agents: Mapping[str, Agent], chunk: Chunk, todo: Sequence[Pair], events: _Events, launched: threading.Event
 ) -> int:
-    slots = _enter(chunk.compare, chunk.per_worker)
+    slots = _enter(events.slots_key, chunk.per_worker)
     tasks: list[asyncio.Task[None]] = []
     try:
         for pair in todo:
@@ -237,11 +239,16 @@ async def _run_pairs(
             slots.running[task] = pair.index
             tasks.append(task)
         launched.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        return len(tasks)
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     finally:
         launched.set()
-        _leave(chunk.compare, slots)
+        _leave(events.slots_key, slots)
+    # A run's failure is its result; an exception here is ours (e.g. a result that could not be
+    # sent): the chunk's task fails with it, and the client shows it on the pairs left without a result.
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise outcome
+    return len(tasks)
 
 
 async def _run_pair(agents: Mapping[str, Agent], pair: Pair, events: _Events, slots: _Slots) -> None:
@@ -277,11 +284,11 @@ async def stop_compare(compare: str) -> list[int]:
 
 async def _stop(compare: str) -> list[int]:
     _stopped.append(compare)
-    slots = _slots.get(compare)
-    if slots is None:
-        return []
-    slots.stopped = True
-    running = dict(slots.running)
+    running: dict[asyncio.Task[None], int] = {}
+    for key, slots in list(_slots.items()):
+        if key[0] == compare:
+            slots.stopped = True
+            running.update(slots.running)
     for task in running:
         task.cancel()
     if running:
