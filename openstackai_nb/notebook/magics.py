@@ -264,6 +264,8 @@ class AgentMagics(Magics):
         if args.agents or args.over:
             self._compare(args, prompt)
             return
+        if args.scheduler != "local":
+            raise UsageError("--scheduler applies to --agents/--over; a single %%agent run always runs in this kernel")
         agent, note = self._agent_for(args)
         prompt = interpolate(prompt, self._ns)
         self._run(agent, prompt, args, note)

@@ -414,6 +414,21 @@ def test_magic_scheduler_dask_starts_a_local_cluster_and_says_so(capsys: pytest.
             own[0].close()
 
 
+def test_magic_scheduler_needs_agents_or_over() -> None:
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "openstackai_nb")
+    try:
+        with pytest.raises(UsageError, match="--scheduler applies to --agents/--over"):
+            ip.run_cell_magic("agent", "--model scripted --scheduler dask", "hi")
+        with pytest.raises(UsageError, match="invalid choice: 'ray'"):
+            ip.run_cell_magic("agent", "--model scripted --scheduler ray", "hi")
+    finally:
+        ip.run_line_magic("unload_ext", "openstackai_nb")
+
+
 def test_bad_settings_are_config_errors() -> None:
     for kwargs in ({"per_worker": 0}, {"chunk_size": 1001}, {"chunk_size": 2.5}, {"per_worker": True}):
         with pytest.raises(ConfigError, match="DaskScheduler: (per_worker|chunk_size) must be a whole number"):
