@@ -36,25 +36,51 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._common import Server, machine, run_worker, worker_main  # noqa: E402
 
 KEY = "sk-bench-0000000000000000"
+LOOPS = "workers' run loops"
 
 
 # -- process CPU --------------------------------------------------------------------------------
-def cpu_of(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_of(pid: int, tid: int | None = None) -> float:
+    """User + system CPU seconds of a process (or one of its threads) so far (Linux /proc)."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpus(pids: dict[str, list[int]]) -> dict[str, float]:
+def cpus(pids: dict[str, list[tuple[int, int | None]]]) -> dict[str, float]:
+    """CPU seconds so far by role; a role's entries are (pid, thread id or None for the whole process)."""
     out = {}
     for role, ps in pids.items():
         total = 0.0
-        for pid in ps:
+        for pid, tid in ps:
             try:
-                total += cpu_of(pid)
+                total += cpu_of(pid, tid)
             except OSError:
                 pass
         out[role] = total
+    return out
+
+
+def _run_loop_thread() -> tuple[int, int]:
+    """On a worker: its pid, and the native id of the package's run loop thread (where the runs run)."""
+    from openstackai_nb.runner import _sync
+
+    _sync.get_loop()
+    thread = _sync._thread
+    assert thread is not None and thread.native_id is not None
+    return os.getpid(), thread.native_id
+
+
+def roles(client: Any, scheduler_pid: int | None, server_pid: int) -> dict[str, list[tuple[int, int | None]]]:
+    """What to measure: the workers (and their run loop threads alone), the scheduler, the server."""
+    loops = list(client.run(_run_loop_thread).values())
+    out: dict[str, list[tuple[int, int | None]]] = {
+        "workers": [(pid, None) for pid, _ in loops],
+        LOOPS: [(pid, tid) for pid, tid in loops],
+    }
+    if scheduler_pid is not None:
+        out["scheduler"] = [(scheduler_pid, None)]
+    out["server"] = [(server_pid, None)]
     return out
 
 
@@ -95,24 +121,22 @@ class External:
                 proc.kill()
 
 
-def start_cluster(where: str, workers: int) -> tuple[Any, Any, dict[str, list[int]]]:
-    """(client, closer, pids by role) for a LocalCluster in this process or an external one."""
+def start_cluster(where: str, workers: int) -> tuple[Any, Any, int | None]:
+    """(client, closer, the scheduler's pid when it has its own process)."""
     from distributed import Client, LocalCluster
 
     if where == "local-cluster":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                dashboard_address=None, env={"OPENSTACKAI_NB_HISTORY": "off"})  # fmt: skip
         client = Client(cluster)
-        pids = {"workers": list(client.run(os.getpid).values())}
 
         def close() -> None:
             client.close()
             cluster.close()
 
-        return client, close, pids
+        return client, close, None
     ext = External(workers)
-    pids = {"scheduler": [ext.client.run_on_scheduler(os.getpid)], "workers": list(ext.client.run(os.getpid).values())}
-    return ext.client, ext.close, pids
+    return ext.client, ext.close, ext.client.run_on_scheduler(os.getpid)
 
 
 # -- 1 and 2: compare --------------------------------------------------------------------------------
@@ -131,14 +155,16 @@ def measure_compare(contender: str, p: dict[str, Any]) -> dict[str, Any]:
 
     agents, inputs = agents_and_inputs(p["url"], p["pairs"])
     client = close = None
-    pids: dict[str, list[int]] = {}
+    pids: dict[str, list[tuple[int, int | None]]] = {"server": [(p["server_pid"], None)]}
     scheduler = None
     if contender != "local":
-        client, close, pids = start_cluster(contender, p["workers"])
+        client, close, scheduler_pid = start_cluster(contender, p["workers"])
         scheduler = DaskScheduler(client, per_worker=p.get("per_worker"))
     try:
         compare(agents, inputs[: max(4, p["concurrency"] // len(agents))], concurrency=p["concurrency"],
                 progress=False, scheduler=scheduler)  # warm up: imports, connections  # fmt: skip
+        if client is not None:
+            pids = roles(client, scheduler_pid, p["server_pid"])
         profiler = None
         if p.get("profile"):
             import cProfile
@@ -166,11 +192,7 @@ def measure_compare(contender: str, p: dict[str, Any]) -> dict[str, Any]:
     finally:
         if close is not None:
             close()
-    return {
-        "wall": wall,
-        "client_cpu": client_cpu,
-        **{f"{role}_cpu": after[role] - before[role] for role in pids},
-    }
+    return {"wall": wall, "client_cpu": client_cpu, "cpu": {role: after[role] - before[role] for role in pids}}
 
 
 def section_compare(pairs: int, profile: bool) -> None:
@@ -184,27 +206,33 @@ def section_compare(pairs: int, profile: bool) -> None:
             ("local-cluster", "Dask, LocalCluster in the client, 2 workers"),
             ("external", "Dask, scheduler + 2 workers outside"),
         ):
-            params = {"url": server.url, "pairs": pairs, "concurrency": concurrency, "workers": 2,
-                      "profile": profile and contender == "external"}  # fmt: skip
+            params = {"url": server.url, "server_pid": server.proc.pid, "pairs": pairs, "concurrency": concurrency,
+                      "workers": 2, "profile": profile and contender == "external"}  # fmt: skip
             r = run_worker(__file__, contender, params, timeout=1800)
             rows[contender] = r
             if "error" in r:
                 print(f"  {label:<46} ERROR {r['error']}")
                 continue
-            per = {k: v / pairs * 1e3 for k, v in r.items() if k.endswith("_cpu")}
-            total = sum(per.values())
-            parts = "  ".join(f"{k[:-4]} {v:4.2f}" for k, v in per.items())
-            print(f"  {label:<46} wall {r['wall']:6.2f} s  {pairs / r['wall']:6.0f} runs/s   "
-                  f"CPU ms per run: {parts}  (all {total:4.2f})")  # fmt: skip
+            ms = {role: v / pairs * 1e3 for role, v in {"client": r["client_cpu"], **r["cpu"]}.items()}
+            r["dask_ms"] = ms["client"] + ms.get("scheduler", 0.0) + ms.get("workers", 0.0)
+            sched = ""
+            if "scheduler" in ms:
+                sched = f"scheduler {ms['scheduler']:4.2f}  "
+            elif contender == "local-cluster":
+                sched = "(scheduler: in the client)  "
+            workers = ""
+            if "workers" in ms:
+                workers = f"workers {ms['workers']:4.2f} (their run loops {ms[LOOPS]:4.2f})  "
+            cpu = f"client {ms['client']:4.2f}  {sched}{workers}= {r['dask_ms']:4.2f};  server {ms['server']:4.2f}"
+            print(f"  {label:<44} wall {r['wall']:5.2f} s  {pairs / r['wall']:4.0f} runs/s  CPU ms per run: {cpu}")
     local = rows.get("local", {})
     for contender in ("local-cluster", "external"):
         r = rows.get(contender, {})
         if "wall" in r and "wall" in local:
-            dask_total = sum(v for k, v in r.items() if k.endswith("_cpu")) / pairs * 1e3
-            added = dask_total - local["client_cpu"] / pairs * 1e3
+            added = r["dask_ms"] - local["dask_ms"]
             print(f"  {contender}: wall {r['wall'] / local['wall']:4.2f}x local's; client CPU "
                   f"{r['client_cpu'] / pairs * 1e3:4.2f} ms per run; Dask adds {added:+4.2f} ms of CPU per run "
-                  f"(all its processes, vs the local process)")  # fmt: skip
+                  f"(client + scheduler + workers, vs the local process)")  # fmt: skip
 
 
 def section_scale(pairs: int) -> None:
@@ -214,8 +242,8 @@ def section_scale(pairs: int) -> None:
     with Server(mode="text", latency=latency) as server:
         rates = {}
         for workers in (1, 2):
-            params = {"url": server.url, "pairs": pairs, "concurrency": per_worker * workers, "workers": workers,
-                      "per_worker": per_worker}  # fmt: skip
+            params = {"url": server.url, "server_pid": server.proc.pid, "pairs": pairs,
+                      "concurrency": per_worker * workers, "workers": workers, "per_worker": per_worker}  # fmt: skip
             r = run_worker(__file__, "external", params, timeout=1800)
             if "error" in r:
                 print(f"  {workers} worker(s): ERROR {r['error']}")
