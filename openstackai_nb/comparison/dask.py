@@ -320,16 +320,17 @@ class _DaskHandle:
             error = "DaskScheduler: the chunk ended but this run's result never reached the client"
         else:
             try:
-                exc = future.exception(timeout=5)
-                error = f"{type(exc).__name__}: {exc}" if exc is not None else f"the chunk's task ended {future.status}"
-            except Exception as exc:  # noqa: BLE001 - e.g. the future was cancelled
-                error = f"{type(exc).__name__}: {exc}"
-            if error.startswith("KilledWorker"):
+                exc = cast("BaseException | None", future.exception(timeout=5))
+            except Exception as raised:  # noqa: BLE001 - e.g. the future was cancelled
+                exc = raised
+            error = _describe(exc) if exc is not None else f"the chunk's task ended {future.status}"
+            if type(exc).__name__ == "KilledWorker":
                 waiting = [p for p in unfinished if p.index not in self._started and p.index not in self._resent]
                 if waiting:
-                    self._resent.update(p.index for p in waiting)
+                    resent = {p.index for p in waiting}
+                    self._resent |= resent
                     self._send(waiting)
-                    unfinished = [p for p in unfinished if p.index in self._started or p.index not in self._resent]
+                    unfinished = [p for p in unfinished if p.index not in resent]
         for pair in unfinished:
             self._finish(pair.index, failed_result(self._jobs[pair.index], None, error=error))
 
@@ -353,6 +354,15 @@ class _DaskHandle:
             self._client.run_on_scheduler(_forget_topics, topics)
         except Exception as exc:  # noqa: BLE001 - a closed cluster keeps no topic anyway
             logger.debug("openstackai_nb: could not drop the compare's Dask topics: %s", exc)
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception as 'Type: message', scrubbed (a message that cannot be made says so)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001
+        text = "(its message could not be made)"
+    return scrub(f"{type(exc).__name__}: {text}")
 
 
 def _forget_topics(topics: list[str], dask_scheduler: Any = None) -> None:

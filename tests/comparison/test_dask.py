@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,6 +350,45 @@ def test_a_poison_pair_fails_its_chunk_s_unfinished_pairs_only(
     failed = df[df["status"] == "FAILED"]
     assert failed["error"].str.contains("KilledWorker").all()
     assert len(of_compare(session_history, df)) == len(inputs)
+
+
+def test_a_chunk_given_up_on_sends_its_pairs_that_never_started_again(
+    dask_cluster: Cluster, openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    # Which chunk Dask gives up on (KilledWorker) cannot be steered: Dask's verdict on the first
+    # chunk is stood in for here, while its first pair runs and the others wait for its slot.
+    from distributed import KilledWorker
+
+    ns = notebook(openai_server)
+    agent = Agent(name="Gated", model=ns["FunctionModel"](ns["gated"]))
+    gate = tmp_path / "gate"
+    prompts = [f"wait:{gate}", "a", "b"]
+    jobs = [Job(index=i, label="Gated", agent=agent, input=p, config=RunConfig()) for i, p in enumerate(prompts)]
+    started: list[str] = []
+    handle = DaskScheduler(dask_cluster.client, per_worker=1, chunk_size=3).submit(
+        jobs, concurrency=2, report=lambda kind, job, result: started.append(job.input) if kind == "start" else None
+    )
+    deadline = time.monotonic() + 60
+    while not started and time.monotonic() < deadline:
+        handle.wait(0.05)
+    assert started == [prompts[0]]
+
+    class GaveUp:  # what a chunk's future says once Dask gave up on it
+        status = "error"
+
+        def exception(self, timeout: float | None = None) -> BaseException:
+            worker = types.SimpleNamespace(address="tcp://127.0.0.1:1")
+            return KilledWorker("openstackai-nb-chunk", worker, allowed_failures=1)  # type: ignore[arg-type]
+
+    handle._futures[0] = GaveUp()  # type: ignore[attr-defined]
+    handle._take(["chunk", 0])  # type: ignore[attr-defined]
+    assert len(handle._chunks) == 2 and [p.input for p in handle._chunks[1].pairs] == ["a", "b"]  # type: ignore[attr-defined]
+    gate.touch()
+    while not handle.wait(0.1):
+        pass
+    results = handle.results()
+    assert results[0].status.value == "FAILED" and (results[0].error or "").startswith("KilledWorker")
+    assert [r.final_output for r in results[1:]] == ["ok a", "ok b"]  # once each, whichever chunk ran them
 
 
 def test_an_interrupt_stops_new_requests_and_records_in_flight_runs_cancelled(
