@@ -15,12 +15,13 @@ from openstackai_nb.store import session as _session  # noqa: F401 - installs th
 from openstackai_nb.tools import tool
 
 if TYPE_CHECKING:
-    from openstackai_nb.comparison import compare, set_prices, side_by_side
+    from openstackai_nb.comparison import DaskScheduler, compare, set_prices, side_by_side
     from openstackai_nb.mcp import MCPServer
     from openstackai_nb.store import RunHistory
 
 __all__ = [
     "Agent",
+    "DaskScheduler",
     "MCPServer",
     "RunConfig",
     "RunContext",
@@ -56,7 +57,7 @@ def __getattr__(name: str) -> Any:
         from openstackai_nb.mcp import MCPServer
 
         return MCPServer
-    if name in ("compare", "set_prices", "side_by_side"):
+    if name in ("DaskScheduler", "compare", "set_prices", "side_by_side"):
         from openstackai_nb import comparison
 
         return getattr(comparison, name)

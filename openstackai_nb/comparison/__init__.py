@@ -2,19 +2,27 @@
 
 - `table`: `compare()`, `side_by_side()` and the DataFrame they build;
 - `prices`: `set_prices()` / `get_prices()` and genai-prices, the cost columns' source;
-- `scheduler`: the seam (`Job`, `Scheduler`, `Handle`) and `LocalScheduler`, the private run loop.
+- `scheduler`: the seam (`Job`, `Scheduler`, `Handle`) and `LocalScheduler`, the private run loop;
+- `dask`: `DaskScheduler`, the same comparison on a Dask cluster (`_dask_worker`: its workers' side).
 
-pandas is imported only when a comparison runs.
+pandas is imported only when a comparison runs; `DaskScheduler` is imported when first asked
+for, and dask itself only when one is created.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from openstackai_nb.comparison.prices import get_prices, set_prices
 from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Report, Scheduler, run_job
 from openstackai_nb.comparison.table import COMPARE_COLUMNS, ScoreWarning, compare, side_by_side
 
+if TYPE_CHECKING:
+    from openstackai_nb.comparison.dask import DaskScheduler
+
 __all__ = [
     "COMPARE_COLUMNS",
+    "DaskScheduler",
     "Handle",
     "Job",
     "LocalScheduler",
@@ -27,3 +35,12 @@ __all__ = [
     "set_prices",
     "side_by_side",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the Dask scheduler's module is imported when first asked for (dask itself later).
+    if name == "DaskScheduler":
+        from openstackai_nb.comparison.dask import DaskScheduler
+
+        return DaskScheduler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,8 @@
 `Scheduler.submit(jobs, concurrency=..., report=...)` starts the (agent, input) jobs and returns a
 `Handle` at once; the scheduler calls `report("start"|"done", job, result)` from any thread as
 runs start and end. `LocalScheduler` runs them on this process's private run loop, at most
-`concurrency` at a time; a distributed scheduler implements the same two methods.
+`concurrency` at a time; `DaskScheduler` (comparison/dask.py) runs them on a Dask cluster.
+Who records a run in the history is part of the contract: see `Scheduler.records_runs`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from openstackai_nb.runner._sync import LoopTask
     from openstackai_nb.runner.config import RunConfig
 
-__all__ = ["Handle", "Job", "LocalScheduler", "Report", "Scheduler", "run_job"]
+__all__ = ["Handle", "Job", "LocalScheduler", "Report", "Scheduler", "failed_result", "run_job"]
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,24 @@ class Handle(Protocol):
 
 
 class Scheduler(Protocol):
-    """Where the runs of a comparison execute (local asyncio by default; Dask later)."""
+    """Where the runs of a comparison execute: this process (`LocalScheduler`) or a cluster (`DaskScheduler`).
+
+    The contract, for every scheduler:
+    - `concurrency` is the total number of runs in flight at once, wherever they run (provider
+      rate limits count the total): a cluster divides it among its workers.
+    - `report(kind, job, result)` is called once with "start" when a job starts and once with
+      "done" and its RunResult when it ends (a job that never started gets neither, except a
+      FAILED "done" when its worker was lost; "start" then comes first). At most one "done" per
+      job: a scheduler that may run a job twice drops the second result.
+    - `records_runs` says who records the runs in the session's history. True (local): the runs
+      were recorded where they ran, through the runner's recorder seam (`runner.recorder`), like
+      any run of this process. False (remote): nothing was recorded where they ran (workers keep
+      no history); the caller records each "done" result it receives (`compare` does, then waits
+      for the history's writes before it returns).
+    """
+
+    records_runs: bool
+    """True: runs are already recorded where they ran (this process); False: the caller records them."""
 
     def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report) -> Handle:
         """Start the jobs, at most `concurrency` at a time; call `report` as each starts and ends."""
@@ -69,6 +87,9 @@ class Scheduler(Protocol):
 
 class LocalScheduler:
     """Runs jobs on this process's private run loop, bounded by an asyncio semaphore."""
+
+    records_runs = True
+    """The runner records each run in this process's history as it ends."""
 
     def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report) -> Handle:
         """Start the jobs on the private loop thread and return at once."""
@@ -119,8 +140,14 @@ async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> lis
 
 
 async def run_job(job: Job) -> RunResult:
-    """Run one job to a RunResult: timeouts and errors become FAILED results, never exceptions."""
+    """Run one job to a RunResult: timeouts and errors become FAILED results, never exceptions.
+
+    Every result goes through the runner's recorder seam once: the run loop records the runs
+    it started, and a run that could not start is recorded here (so a worker's recorder sees
+    it too).
+    """
     from openstackai_nb.errors import TimeoutError as RunTimeoutError
+    from openstackai_nb.runner import recorder
     from openstackai_nb.runner.api import Runner
 
     try:
@@ -128,31 +155,36 @@ async def run_job(job: Job) -> RunResult:
     except RunTimeoutError as exc:
         if exc.result is not None:
             return exc.result
-        return _failed(job, exc)
+        result = failed_result(job, exc)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. ConfigError before the run started: a FAILED row
-        return _failed(job, exc)
+        result = failed_result(job, exc)
+    recorder.record_finished(result)  # inside compare: committed by its closing barrier
+    return result
 
 
-def _failed(job: Job, exc: BaseException) -> RunResult:
-    """A FAILED result for a run that could not start (recorded in history like any run)."""
-    from openstackai_nb import store
+def failed_result(
+    job: Job, exc: BaseException | None, *, status: Literal["FAILED", "CANCELLED"] = "FAILED", error: str = ""
+) -> RunResult:
+    """The result of a job that did not run to its end here: FAILED (by default) or CANCELLED.
+
+    It is not recorded: whoever makes it records it (`run_job` through the recorder seam;
+    `compare` for a remote scheduler's results).
+    """
     from openstackai_nb._secrets import scrub
     from openstackai_nb.results import RunResult, RunStatus
 
-    result = RunResult(
+    return RunResult(
         run_id=job.config.run_id,
-        status=RunStatus.FAILED,
+        status=RunStatus(status),
         agent_name=job.agent.name,
         model=_model_name(job.agent),
         input=job.input,
         started_at=datetime.now(UTC),
         metadata=dict(job.config.metadata),
-        error=scrub(f"{type(exc).__name__}: {exc}"),
+        error=scrub(error or f"{type(exc).__name__}: {exc}"),
     )
-    store.record(result, finished=True, wait=False)  # committed by compare()'s closing barrier
-    return result
 
 
 def _model_name(agent: Agent) -> str:

@@ -21,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub
 from openstackai_nb.comparison.prices import COST_COLUMNS, cost_columns, run_facts
-from openstackai_nb.comparison.scheduler import Job, LocalScheduler, Scheduler
+from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Scheduler
 from openstackai_nb.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from openstackai_nb.agent import Agent
+    from openstackai_nb.notebook.progress import CompareProgress
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner.config import RunConfig
 
@@ -149,7 +150,8 @@ def compare(
             for COMPLETED runs (others get NaN); a scorer that raises gives NaN and a warning.
         progress: show a live progress table in a notebook, a progress line on stderr in a
             terminal; False shows nothing.
-        scheduler: where runs execute (default: `LocalScheduler`, the private run loop).
+        scheduler: where runs execute (default: `LocalScheduler`, the private run loop;
+            `DaskScheduler()` for a Dask cluster, whose runs this process records as they arrive).
 
     Returns:
         A pandas DataFrame.
@@ -189,42 +191,84 @@ def compare(
     ]
     from openstackai_nb.notebook.progress import make_progress
 
-    view = make_progress([label for label, _ in pairs], len(prompts), enabled=progress)
-    events: queue.SimpleQueue[tuple[str, Job, RunResult | None]] = queue.SimpleQueue()
+    scheduler = scheduler or LocalScheduler()
+    reports = _Reports(record=not getattr(scheduler, "records_runs", True))
+    # Submitted first: a scheduler that refuses the jobs (ConfigError) leaves no progress table.
+    handle = scheduler.submit(jobs, concurrency=concurrency, report=reports.report)
+    try:
+        reports.view = make_progress([label for label, _ in pairs], len(prompts), enabled=progress)
+    except BaseException:
+        handle.cancel()
+        raise
+    return _frame(jobs, _wait(handle, reports, compare_id), scorers)
 
-    def report(kind: str, job: Job, result: RunResult | None) -> None:
-        events.put((kind, job, result))
 
-    def drain() -> None:
+class _Reports:
+    """What the scheduler reports (from any thread), shown on the progress view by compare's thread.
+
+    For a remote scheduler (`records_runs` False) each finished run is also recorded here, in
+    this process's history: nothing recorded it where it ran.
+    """
+
+    def __init__(self, *, record: bool) -> None:
+        self.events: queue.SimpleQueue[tuple[str, Job, RunResult | None]] = queue.SimpleQueue()
+        self.record = record
+        self.view: CompareProgress | None = None
+
+    def report(self, kind: str, job: Job, result: RunResult | None) -> None:
+        self.events.put((kind, job, result))
+
+    def drain(self) -> None:
+        from openstackai_nb.store import session
+
+        view = self.view
         while True:
             try:
-                kind, job, result = events.get_nowait()
+                kind, job, result = self.events.get_nowait()
             except queue.Empty:
                 return
             if kind == "start":
-                view.started(job.label)
+                if view is not None:
+                    view.started(job.label)
             elif result is not None:
-                view.finished(job.label, result)
+                if self.record:
+                    session.record(result, finished=True, wait=False)  # committed by flush()
+                if view is not None:
+                    view.finished(job.label, result)
 
-    handle = (scheduler or LocalScheduler()).submit(jobs, concurrency=concurrency, report=report)
+    def flush(self) -> None:
+        """Wait until the runs recorded here are committed (nothing to do when the runner recorded them)."""
+        if self.record:
+            from openstackai_nb.store import session
+
+            session.flush()
+
+
+def _wait(handle: Handle, reports: _Reports, compare_id: str) -> list[RunResult]:
+    """Wait for every job, drawing progress; on an interrupt cancel the jobs and say where the finished ones are."""
+    view = reports.view
     try:
         while not handle.wait(0.1):
-            drain()
-            view.refresh()
+            reports.drain()
+            if view is not None:
+                view.refresh()
     except BaseException as exc:
         handle.cancel()
-        drain()
-        view.close(interrupted=True)
+        reports.drain()
+        reports.flush()
+        if view is not None:
+            view.close(interrupted=True)
         if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
             exc.add_note(
                 f"compare {compare_id} was interrupted; its finished runs are in history: "
                 f"history.filter(metadata={{'compare_id': '{compare_id}'}})"
             )
         raise
-    drain()
-    view.close()
-    results = handle.results()
-    return _frame(jobs, results, scorers)
+    reports.drain()
+    reports.flush()
+    if view is not None:
+        view.close()
+    return handle.results()
 
 
 def _pandas() -> Any:

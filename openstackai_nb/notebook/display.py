@@ -116,15 +116,18 @@ def scrubbed_frame(frame: Any) -> Any:
 
 
 @contextmanager
-def as_usage_errors(wording: Callable[[str], str] | None = None) -> Iterator[None]:
+def as_usage_errors(
+    wording: Callable[[str], str] | None = None, *, also: tuple[type[Exception], ...] = ()
+) -> Iterator[None]:
     """Turn an AgentError (a user's mistake, a damaged store...) into one line of IPython's UsageError.
 
     A notebook shows a UsageError as that line, without a traceback. AgentError messages are
-    already scrubbed; `wording` may rephrase them (e.g. `in_magic_terms`).
+    already scrubbed; `wording` may rephrase them (e.g. `in_magic_terms`). `also`: more exception
+    types to show as one line (e.g. ImportError for a missing extra).
     """
     try:
         yield
-    except AgentError as exc:
+    except (AgentError, *also) as exc:
         text = wording(str(exc)) if wording is not None else str(exc)
         raise UsageError(" ".join(text.split())) from None
 

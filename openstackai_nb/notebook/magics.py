@@ -17,7 +17,6 @@ Every message and view is scrubbed of secrets (`_secrets.scrub`).
 from __future__ import annotations
 
 import keyword
-import os
 import re
 import shlex
 from typing import TYPE_CHECKING, Any
@@ -27,14 +26,13 @@ from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
 from openstackai_nb._secrets import scrub
+from openstackai_nb.notebook.commands import LineCommands
 from openstackai_nb.notebook.display import (
     MarkdownText,
     as_usage_errors,
     for_display,
     in_magic_terms,
     scrubbed_frame,
-    settings_view,
-    without_credentials,
 )
 from openstackai_nb.notebook.prompt import (
     OVER_ACCEPTS,
@@ -82,7 +80,7 @@ def _parse(line: str) -> Any:
 
 
 @magics_class
-class AgentMagics(Magics):
+class AgentMagics(LineCommands, Magics):
     """The `%%agent` cell magic and the `%agent` line magic."""
 
     def __init__(self, shell: Any = None) -> None:
@@ -121,6 +119,9 @@ class AgentMagics(Magics):
         "--over", metavar="NAME", help="run the prompt for each item of a list, tuple, Series or Index ({{item}})"
     )
     @argument("--concurrency", type=int, default=8, metavar="N", help="parallel runs for --agents/--over (8)")
+    @argument(
+        "--scheduler", choices=("local", "dask"), default="local", help="where --agents/--over run: here, or on Dask"
+    )
     @cell_magic("agent")
     def agent_cell(self, line: str, cell: str) -> None:
         """Run the cell body as the prompt of an agent, streaming the answer and the tool calls.
@@ -138,6 +139,8 @@ class AgentMagics(Magics):
         if args.agents or args.over:
             self._compare(args, prompt)
             return
+        if args.scheduler != "local":
+            raise UsageError("--scheduler applies to --agents/--over; a single %%agent run always runs in this kernel")
         agent, note = self._agent_for(args)
         prompt = interpolate(prompt, self._ns)
         self._run(agent, prompt, args, note)
@@ -271,9 +274,16 @@ class AgentMagics(Magics):
         except ImportError as exc:  # pandas is needed for the table
             raise UsageError(f"--agents/--over need pandas: pip install 'openstackai-nb[pandas]' ({exc})") from None
         config = self._config(args)
-        with as_usage_errors():
+        # ImportError: --scheduler dask without the [dask] extra
+        with as_usage_errors(also=(ImportError,)):
+            scheduler = comparison.DaskScheduler() if args.scheduler == "dask" else None
             df = comparison.compare(
-                agents, inputs, concurrency=args.concurrency, config=config, progress=not args.quiet
+                agents,
+                inputs,
+                concurrency=args.concurrency,
+                config=config,
+                progress=not args.quiet,
+                scheduler=scheduler,
             )
         # The table is scrubbed of secrets like the history it mirrors: -o stores it so, since
         # displaying the variable later goes through pandas, not through our scrubber.
@@ -313,119 +323,6 @@ class AgentMagics(Magics):
         if handler is None:
             raise UsageError(f"%agent {command}: unknown subcommand. {_LINE_USAGE}")
         return handler(rest)
-
-    def _cmd_config(self, rest: list[str]) -> Any:
-        model, note = default_model()
-        base = without_credentials(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1 (default)")
-        key = "set" if os.environ.get("OPENAI_API_KEY") else "not set"
-        rows = [
-            ("model", f"replay:{self.replay_path}" if self.replay_path else model),
-            ("base URL", base),
-            ("OPENAI_API_KEY", key),
-            ("history", os.environ.get("OPENSTACKAI_NB_HISTORY") or ".openstackai_nb/history.sqlite (default)"),
-        ]
-        if note:
-            rows.append(("note", note))
-        return settings_view(rows)
-
-    def _cmd_agents(self, rest: list[str]) -> Any:
-        from openstackai_nb.agent import Agent
-
-        found = {k: v for k, v in self._ns.items() if isinstance(v, Agent) and not k.startswith("_")}
-        if not found:
-            print("No Agents in this notebook yet: agent = Agent(name=..., instructions=..., tools=[...])")
-            return None
-        for var, agent in found.items():
-            tools = ", ".join(t.name for t in agent.tools) or "no tools"
-            print(f"{var}: {agent.name!r} · {agent.model_name} · {tools}")
-        return None
-
-    def _cmd_last(self, rest: list[str]) -> None:
-        from IPython.display import display
-
-        from openstackai_nb import render
-
-        result = self.last
-        if result is None:
-            raise UsageError("no %%agent run yet in this session")
-        display(render.run_bundle(for_display(result)), raw=True)
-
-    def _cmd_history(self, rest: list[str]) -> Any:
-        n = 10
-        if rest:
-            if len(rest) != 2 or rest[0] != "-n" or not rest[1].isdigit():
-                raise UsageError("usage: %agent history [-n N]")
-            n = int(rest[1])
-        from openstackai_nb.store import get_history
-
-        with as_usage_errors():
-            return get_history().to_dataframe().tail(n)
-
-    def _cmd_trace(self, rest: list[str]) -> None:
-        from IPython.display import display
-
-        from openstackai_nb import render
-
-        if len(rest) > 1:
-            raise UsageError("usage: %agent trace [RUN_ID]")
-        result = self._run_for_trace(rest[0] if rest else None)
-        display(render.trace_bundle(result), raw=True)
-
-    def _run_for_trace(self, run_id: str | None) -> RunResult:
-        """The run named, else the last %%agent run of this session, else the history's newest."""
-        from openstackai_nb.store import get_history
-
-        if run_id is None and self.last is not None:
-            return self.last
-        try:
-            with as_usage_errors():
-                history = get_history()
-                if run_id is not None:
-                    return history[run_id]
-                newest = history.last(1)
-        except KeyError:
-            raise UsageError(
-                f"%agent trace: no run {scrub(run_id or '')!r} in the history; see %agent history"
-            ) from None
-        if not newest:
-            raise UsageError("%agent trace: no run yet (run a %%agent cell, or name a RUN_ID)")
-        return newest[0]
-
-    def _cmd_record(self, rest: list[str]) -> None:
-        from openstackai_nb.models import recording
-
-        if len(rest) != 1:
-            raise UsageError("usage: %agent record PATH  |  %agent record stop")
-        if rest[0] == "stop":
-            recording.stop_recording()
-            print("recording stopped")
-        else:
-            recording.start_recording(rest[0])
-            print(f"recording model exchanges to {rest[0]}")
-
-    def _cmd_replay(self, rest: list[str]) -> None:
-        if len(rest) != 1:
-            raise UsageError("usage: %agent replay PATH  |  %agent replay off")
-        if rest[0] == "off":
-            self.replay_path = None
-            print("replay off: cells use their usual model again")
-            return
-        if not os.path.exists(rest[0]):
-            raise UsageError(f"%agent replay: no cassette at {rest[0]}")
-        self.replay_path = rest[0]
-        print(f"replaying {rest[0]}: %%agent cells without --model use model 'replay:{rest[0]}'")
-
-    def _cmd_mcp(self, rest: list[str]) -> None:
-        if rest:
-            raise UsageError("usage: %agent mcp")
-        from openstackai_nb.mcp import connected
-
-        servers = connected()
-        if not servers:
-            print("No MCP server connected: a run of an Agent(tools=[MCPServer.stdio(...)]) starts its servers")
-        for server in servers:
-            count = f"{len(server.tools)} tool{'' if len(server.tools) == 1 else 's'}"
-            print(scrub(f"{server.label} ({server.transport}, {count}): {', '.join(server.tools)}"))
 
 
 _LINE_USAGE = (

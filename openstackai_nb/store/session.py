@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
     from openstackai_nb.store.run_history import RunHistory
 
-__all__ = ["SessionRecorder", "barrier", "get_history", "record", "set_history"]
+__all__ = ["SessionRecorder", "barrier", "flush", "get_history", "record", "set_history"]
 
 logger = logging.getLogger("openstackai_nb")
 
@@ -120,6 +120,20 @@ def barrier() -> asyncio.Future[None] | None:
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         logger.warning("openstackai_nb: run history is not recording: %s", exc)
         return None
+
+
+def flush(timeout: float = 30.0) -> bool:
+    """From any thread: wait until every run recorded so far is committed; False if `timeout` ran out.
+
+    Never raises (True when there is no history to wait for). `compare` calls it before it
+    returns when a remote scheduler's runs were recorded by this process (`record(wait=False)`).
+    """
+    try:
+        history = _available()
+        return True if history is None else history.flush(timeout)
+    except Exception as exc:  # noqa: BLE001 - history must never break a run
+        logger.warning("openstackai_nb: run history is not recording: %s", exc)
+        return False
 
 
 def _nothing(conn: object) -> None:

@@ -1,0 +1,374 @@
+"""`DaskScheduler`: `compare()` on a Dask cluster, with nothing lost when a worker dies.
+
+`compare(agents, inputs, scheduler=DaskScheduler())` sends the pairs to Dask (`dask.distributed`)
+in chunks; what a worker does with a chunk is in `_dask_worker.py`. Here, the client's side:
+
+- The agents are pickled once per compare (cloudpickle: functions, tools and FunctionModels
+  defined in a notebook travel by value) into one Dask task whose result every chunk depends on,
+  so that Dask recomputes it when the workers holding it die (a `scatter`ed object would be
+  lost with them). An agent that cannot be pickled is a ConfigError naming it and its tool,
+  before anything runs.
+- `concurrency` stays the total in flight: each worker process runs at most
+  `per_worker = ceil(concurrency / workers)` runs of the compare at once (or `per_worker=`).
+- Results stream back as they finish: a worker logs each one as a Dask event on the compare's
+  topic and the client subscribes to it (`Client.subscribe_topic`): the events ride the
+  connections Dask already keeps (worker -> scheduler -> client, batched), with no request per
+  result and no polling. A `distributed.Queue` costs a request per result; per-pair futures
+  (`as_completed`) would be one task per pair. Measured in benchmarks/bench_dask.py.
+- This scheduler records nothing (`records_runs = False`): `compare` records each result in the
+  client's history as it arrives, and drives the progress table, as with local runs.
+- A worker that dies mid-chunk: Dask runs the chunk again, which skips the pairs whose result
+  already reached the scheduler; a result that arrives twice is dropped (one row and one record
+  per pair). A chunk Dask gives up on (`KilledWorker`: it killed every worker that tried it)
+  ends as FAILED rows, naming the error, for its pairs that had no result; the rest goes on.
+- `cancel()` (an interrupt): every worker stops starting pairs of the compare and cancels its
+  runs in flight, whose CANCELLED results come back and are recorded; pairs never started get
+  no record.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from openstackai_nb._extras import require
+from openstackai_nb._secrets import scrub
+from openstackai_nb.comparison._dask_worker import MAX_CHUNK, Chunk, Pair, load_agents, run_chunk, stop_compare
+from openstackai_nb.comparison.scheduler import Handle, Job, Report, failed_result
+from openstackai_nb.errors import ConfigError
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+    from openstackai_nb.agent import Agent
+    from openstackai_nb.results import RunResult
+
+__all__ = ["DaskScheduler"]
+
+logger = logging.getLogger("openstackai_nb")
+
+CANCEL_GRACE = 3.0
+"""Seconds an interrupted compare waits for the CANCELLED results of the runs that were in flight."""
+_NEEDED_FOR = "DaskScheduler (compare on a Dask cluster)"
+
+
+class DaskScheduler:
+    """Runs a comparison's pairs on a Dask cluster, in chunks, each worker on its own run loop.
+
+    Args:
+        client: a `distributed.Client`. None: the current client (`distributed.default_client()`),
+            else a LocalCluster on 127.0.0.1, started once per process (it says so, with its
+            dashboard link).
+        per_worker: runs in flight at once per worker process. None: `ceil(concurrency / workers)`,
+            so that `concurrency` stays the total across the cluster (provider rate limits count
+            the total).
+        chunk_size: pairs per Dask task (1 to 1000). None: about a quarter of each worker's
+            share of the pairs, between `per_worker` and `4 * per_worker`.
+
+    Example:
+        >>> df = compare(agents, inputs, concurrency=50, scheduler=DaskScheduler())  # doctest: +SKIP
+
+    Raises:
+        ConfigError: a per_worker or chunk_size that is not a whole number in range.
+        ImportError: dask.distributed is not installed (`pip install "openstackai-nb[dask]"`).
+    """
+
+    records_runs = False
+    """Runs are recorded by the caller (`compare`), never on a worker."""
+
+    def __init__(self, client: Client | None = None, per_worker: int | None = None, chunk_size: int | None = None):
+        require("distributed", "dask", _NEEDED_FOR)
+        _check_count("per_worker", per_worker, sys.maxsize)
+        _check_count("chunk_size", chunk_size, MAX_CHUNK)
+        self.client = client
+        self.per_worker = per_worker
+        self.chunk_size = chunk_size
+
+    def __repr__(self) -> str:
+        parts = [f"{k}={v!r}" for k, v in (("per_worker", self.per_worker), ("chunk_size", self.chunk_size)) if v]
+        return f"DaskScheduler({', '.join(parts)})"
+
+    def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report) -> Handle:
+        """Send the jobs to the cluster in chunks and return at once (ConfigError before anything runs)."""
+        agents: dict[str, Agent] = {}
+        for job in jobs:
+            agents.setdefault(job.label, job.agent)
+        payload = _pickled(agents)
+        client = self.client if self.client is not None else _current_client()
+        workers = _worker_count(client)
+        per_worker = self.per_worker or math.ceil(concurrency / workers)
+        chunk_size = self.chunk_size or _default_chunk(len(jobs), workers, per_worker)
+        return _DaskHandle(client, jobs, payload, per_worker=per_worker, chunk_size=chunk_size, report=report)
+
+
+def _check_count(name: str, value: object, most: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise ConfigError(f"DaskScheduler: {name} must be a whole number from 1 to {most}, got {value!r}")
+
+
+def _default_chunk(pairs: int, workers: int, per_worker: int) -> int:
+    quarter_share = math.ceil(pairs / (4 * workers))
+    return max(1, min(MAX_CHUNK, max(per_worker, min(quarter_share, 4 * per_worker))))
+
+
+# -- the client and its cluster ------------------------------------------------------------------
+_own: tuple[Any, Client] | None = None
+_own_lock = threading.Lock()
+
+
+def _current_client() -> Client:
+    distributed = require("distributed", "dask", _NEEDED_FOR)
+    try:
+        return distributed.default_client()
+    except ValueError:  # no client in this process yet
+        pass
+    global _own
+    with _own_lock:
+        if _own is None or _own[1].status not in ("running", "connecting"):
+            cluster = distributed.LocalCluster(host="127.0.0.1", dashboard_address="127.0.0.1:0", processes=True)
+            client = distributed.Client(cluster)
+            _own = (cluster, client)
+            workers = _nthreads(client)
+            print(
+                f"DaskScheduler: no Dask client in this process, so it started a LocalCluster on 127.0.0.1 "
+                f"({len(workers)} workers x {max(workers.values(), default=0)} threads); "
+                f"dashboard: {client.dashboard_link} (pass DaskScheduler(client) to use your own cluster)",
+                file=sys.stderr,
+            )
+        return _own[1]
+
+
+def _nthreads(client: Client) -> dict[str, int]:
+    """Threads per worker address (a synchronous client's answer)."""
+    return cast("dict[str, int]", client.nthreads())
+
+
+def _worker_count(client: Client, wait: float = 30.0) -> int:
+    workers = len(_nthreads(client))
+    if workers:
+        return workers
+    try:
+        client.wait_for_workers(1, timeout=wait)
+    except TimeoutError:
+        raise ConfigError(
+            f"DaskScheduler: the Dask cluster of {client!r} has no worker (waited {wait:g}s): "
+            "start workers (`dask worker ADDRESS`) or scale the cluster"
+        ) from None
+    return max(1, len(_nthreads(client)))
+
+
+def _pickled(agents: Mapping[str, Agent]) -> bytes:
+    """The agents as cloudpickle bytes; a ConfigError naming the agent and its tool when they cannot be."""
+    import cloudpickle
+
+    try:
+        return cloudpickle.dumps(dict(agents))
+    except Exception as exc:  # noqa: BLE001 - whatever pickling raised, say which part of which agent
+        raise ConfigError(scrub(_unpicklable(agents, exc))) from None
+
+
+def _unpicklable(agents: Mapping[str, Agent], error: Exception) -> str:
+    import cloudpickle
+
+    advice = (
+        "Dask sends the agents to its workers with cloudpickle: create what cannot travel (a lock, a "
+        "connection, an open file) inside the function, or run this comparison without scheduler="
+    )
+    for label, agent in agents.items():
+        parts: list[tuple[str, Any]] = [(f"its tool {tool.name!r}", tool) for tool in agent.tools]
+        parts.append((f"its model {agent.model_name!r}", agent.model))
+        parts.append(("its settings", agent.model_settings))
+        for what, part in parts:
+            try:
+                cloudpickle.dumps(part)
+            except Exception as exc:  # noqa: BLE001
+                return f"DaskScheduler: agent {label!r} cannot be sent to the workers: {what} cannot be pickled ({type(exc).__name__}: {exc}). {advice}"  # noqa: E501
+    return f"DaskScheduler: the agents cannot be sent to the workers ({type(error).__name__}: {error}). {advice}"
+
+
+# -- a submitted compare ----------------------------------------------------------------------------
+class _DaskHandle:
+    """One compare on the cluster: its chunk futures, and the results as they arrive."""
+
+    def __init__(
+        self, client: Client, jobs: Sequence[Job], payload: bytes, *, per_worker: int, chunk_size: int, report: Report
+    ) -> None:
+        self._client = client
+        self._jobs = list(jobs)
+        self._report = report
+        self._results: list[RunResult | None] = [None] * len(self._jobs)
+        self._missing = len(self._jobs)
+        self._started: set[int] = set()
+        self._stopping = False
+        self._closed = False
+        self._inbox: queue.SimpleQueue[tuple[float, list[Any]]] = queue.SimpleQueue()
+        compare = uuid.uuid4().hex[:12]
+        self._compare = compare
+        self._topic = f"openstackai-nb-{compare}"
+        client.subscribe_topic(self._topic, self._inbox.put)  # before the tasks: no event is missed
+        self._agents: Future[Any] = client.submit(load_agents, payload, key=f"openstackai-nb-agents-{compare}")
+        self._chunks: list[Chunk] = []
+        self._futures: list[Future[Any]] = []
+        self._resent: set[int] = set()
+        pairs = [Pair(i, job.label, job.input, job.config) for i, job in enumerate(self._jobs)]
+        self._per_worker = per_worker
+        for i in range(0, len(pairs), chunk_size):
+            self._send(pairs[i : i + chunk_size])
+
+    def _send(self, pairs: Sequence[Pair]) -> None:
+        """Submit one chunk of pairs as a Dask task (after the agents' task, whose result it takes)."""
+        number = len(self._chunks)
+        chunk = Chunk(self._compare, self._per_worker, tuple(pairs))
+        key = f"openstackai-nb-chunk-{self._compare}-{number}"
+        future = self._client.submit(run_chunk, self._agents, chunk, number, key=key)
+        future.add_done_callback(lambda _: self._inbox.put((0.0, ["chunk", number])))
+        self._chunks.append(chunk)
+        self._futures.append(future)
+
+    # -- Handle -----------------------------------------------------------------------------------
+    def wait(self, timeout: float) -> bool:
+        """Take the events that arrive within `timeout` seconds; True once every job has its result."""
+        deadline = time.monotonic() + timeout
+        while self._missing:
+            try:
+                _, message = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            self._take(message)
+        self._close()
+        return True
+
+    def results(self) -> list[RunResult]:
+        """The results in job order."""
+        missing = [i for i, r in enumerate(self._results) if r is None]
+        if missing:
+            raise RuntimeError(f"DaskScheduler: {len(missing)} jobs have no result yet (call wait() until it is True)")
+        return [r for r in self._results if r is not None]
+
+    def cancel(self) -> None:
+        """Stop the compare: no new run starts; runs in flight end CANCELLED (and are reported)."""
+        if self._closed:
+            return
+        self._stopping = True
+        in_flight = set(self._started)
+        try:
+            replies = self._client.run(stop_compare, self._compare, on_error="return", callback_timeout=5)
+            for reply in cast("dict[str, Any]", replies).values():
+                if isinstance(reply, list):
+                    in_flight.update(int(i) for i in reply)
+        except Exception as exc:  # noqa: BLE001 - a lost cluster must not hide the interrupt
+            logger.warning("openstackai_nb: could not stop the compare's runs on the Dask workers: %s", exc)
+        self._release()
+        deadline = time.monotonic() + CANCEL_GRACE
+        while any(self._results[i] is None for i in in_flight | self._started):
+            try:
+                _, message = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self._take(message)
+        for i in sorted(in_flight | self._started):
+            if self._results[i] is None:  # its CANCELLED result did not come back in time
+                error = "cancelled (interrupted before the run finished; its worker did not report back in time)"
+                self._finish(i, failed_result(self._jobs[i], None, status="CANCELLED", error=error))
+        self._close()
+
+    # -- events -----------------------------------------------------------------------------------
+    def _take(self, message: list[Any]) -> None:
+        kind, index = message[0], int(message[1])
+        if kind == "start":
+            if self._results[index] is None and index not in self._started:
+                self._started.add(index)
+                self._report("start", self._jobs[index], None)
+        elif kind == "done":
+            if self._results[index] is None:  # else a second run of the pair (its worker died): dropped
+                from openstackai_nb.results import RunResult
+
+                self._finish(index, RunResult.model_validate_json(message[2]))
+        elif kind == "chunk" and not self._stopping:
+            self._chunk_ended(index)
+
+    def _finish(self, index: int, result: RunResult) -> None:
+        if index not in self._started:
+            self._started.add(index)
+            self._report("start", self._jobs[index], None)
+        self._results[index] = result
+        self._missing -= 1
+        self._report("done", self._jobs[index], result)
+
+    def _chunk_ended(self, number: int) -> None:
+        """A chunk's task ended: its pairs without a result are FAILED, naming why.
+
+        A chunk Dask gave up on because the workers running it died (`KilledWorker`) may be
+        innocent: its pairs may only have waited behind a pair of another chunk that killed
+        them. Its pairs that never started are sent once more in a chunk of their own; those
+        that were running when the workers died end FAILED.
+        """
+        future = self._futures[number]
+        unfinished = [p for p in self._chunks[number].pairs if self._results[p.index] is None]
+        if not unfinished:
+            return
+        if future.status == "finished":
+            error = "DaskScheduler: the chunk ended but this run's result never reached the client"
+        else:
+            try:
+                exc = cast("BaseException | None", future.exception(timeout=5))
+            except Exception as raised:  # noqa: BLE001 - e.g. the future was cancelled
+                exc = raised
+            error = _describe(exc) if exc is not None else f"the chunk's task ended {future.status}"
+            if type(exc).__name__ == "KilledWorker":
+                waiting = [p for p in unfinished if p.index not in self._started and p.index not in self._resent]
+                if waiting:
+                    resent = {p.index for p in waiting}
+                    self._resent |= resent
+                    self._send(waiting)
+                    unfinished = [p for p in unfinished if p.index not in resent]
+        for pair in unfinished:
+            self._finish(pair.index, failed_result(self._jobs[pair.index], None, error=error))
+
+    # -- the end ----------------------------------------------------------------------------------
+    def _release(self) -> None:
+        try:
+            self._client.cancel([*self._futures, self._agents], force=True)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("openstackai_nb: could not cancel the compare's Dask tasks: %s", exc)
+
+    def _close(self) -> None:
+        """Release the tasks and the topics (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._futures = []
+        del self._agents
+        topics = [self._topic, *(chunk.done_topic(n) for n, chunk in enumerate(self._chunks))]
+        try:
+            self._client.unsubscribe_topic(self._topic)
+            self._client.run_on_scheduler(_forget_topics, topics)
+        except Exception as exc:  # noqa: BLE001 - a closed cluster keeps no topic anyway
+            logger.debug("openstackai_nb: could not drop the compare's Dask topics: %s", exc)
+
+
+def _describe(exc: BaseException) -> str:
+    """The exception as 'Type: message', scrubbed (a message that cannot be made says so)."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001
+        text = "(its message could not be made)"
+    return scrub(f"{type(exc).__name__}: {text}")
+
+
+def _forget_topics(topics: list[str], dask_scheduler: Any = None) -> None:
+    """On the scheduler: drop a finished compare's topics (their events are no longer needed)."""
+    broker = getattr(dask_scheduler, "_broker", None)
+    known = getattr(broker, "_topics", None)
+    if isinstance(known, dict):
+        for topic in topics:
+            known.pop(topic, None)
