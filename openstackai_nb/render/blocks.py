@@ -24,14 +24,14 @@ _LIST_MAYBE = re.compile(r"^(?:[-+*]|\d{1,9}[.)]?)$")
 
 
 class BlockSplitter:
-    """Cut text that arrives in pieces into finished markdown blocks.
+    r"""Cut text that arrives in pieces into finished markdown blocks.
 
     Example:
         >>> s = BlockSplitter()
-        >>> s.feed("# Title\\n\\nSome te")
-        ['# Title\\n\\n']
-        >>> s.feed("xt.\\n\\nMore")
-        ['Some text.\\n\\n']
+        >>> s.feed("# Title\n\nSome te")
+        ['# Title\n\n']
+        >>> s.feed("xt.\n\nMore")
+        ['Some text.\n\n']
         >>> s.finish()
         'More'
     """
@@ -123,11 +123,11 @@ class BlockSplitter:
 
 
 def split_blocks(text: str) -> list[str]:
-    """Cut a whole text into its blocks (their texts, joined, are `text`).
+    r"""Cut a whole text into its blocks (their texts, joined, are `text`).
 
     Example:
-        >>> split_blocks("a\\n\\n- x\\n\\n- y\\n\\nb")
-        ['a\\n\\n', '- x\\n\\n- y\\n\\n', 'b']
+        >>> split_blocks("a\n\n- x\n\n- y\n\nb")
+        ['a\n\n', '- x\n\n- y\n\n', 'b']
     """
     splitter = BlockSplitter()
     blocks = splitter.feed(text)

@@ -57,7 +57,7 @@ def _safe_link(url: str) -> bool:
     return url.startswith(("http://", "https://"))
 
 
-_LINK_ATTRS = ' target="_blank" rel="noopener noreferrer nofollow"'
+_LINK_ATTRS = " target='_blank' rel='noopener'"
 
 
 @functools.cache
@@ -71,11 +71,32 @@ def _parser() -> MarkdownIt:
     md.add_render_rule("code_block", _code_block)
     md.add_render_rule("image", _image)
     md.add_render_rule("link_open", _link_open)
+    md.add_render_rule("th_open", _cell_open)
+    md.add_render_rule("td_open", _cell_open)
     return md
 
 
+def _attrs(token: Token) -> str:
+    # Single quotes: the HTML goes to the front end inside JSON, where each " costs a backslash.
+    return "".join(f" {esc(k)}='{esc(v)}'" for k, v in token.attrItems())
+
+
 def _link_open(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
-    return f"<a{self.renderAttrs(tokens[idx])}{_LINK_ATTRS}>"
+    return f"<a{_attrs(tokens[idx])}{_LINK_ATTRS}>"
+
+
+_ALIGN = {
+    "text-align:left": " align='left'",
+    "text-align:right": " align='right'",
+    "text-align:center": " align='center'",
+}
+
+
+def _cell_open(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
+    # A column's alignment as the `align` attribute: GitHub keeps it (it strips `style`), and
+    # `render.theme` makes it win over the host's table rules.
+    token = tokens[idx]
+    return f"<{token.tag}{_ALIGN.get(str(token.attrGet('style') or ''), '')}>"
 
 
 def _image(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
@@ -83,10 +104,7 @@ def _image(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> 
     alt = self.renderInlineAsText(token.children or [], options, env)
     src = str(token.attrGet("src") or "")
     label = f"image: {alt}" if alt else "image"
-    return (
-        f"<span class='osnb-img'>[{esc(label)}] "
-        f"<a href=\"{esc(src)}\"{_LINK_ATTRS}>{esc(src)}</a></span>"
-    )
+    return f"<span class='osnb-img'>[{esc(label)}] <a href='{esc(src)}'{_LINK_ATTRS}>{esc(src)}</a></span>"
 
 
 def _fence(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> str:
@@ -124,7 +142,17 @@ def _formatter() -> Any:
     return HtmlFormatter(nowrap=True)
 
 
-_WHITESPACE_SPAN = re.compile(r'<span class="w">(\s*)</span>')
+_SPAN = re.compile(r'<span class="([\w-]+)">([^<]*)</span>')
+
+
+def _colour_spans(html: str) -> str:
+    """Keep Pygments' spans only for the classes `render.theme` colours (single-quoted).
+
+    The others (names, punctuation, whitespace) would only add bytes to every live message.
+    """
+    from openstackai_nb.render.theme import SYNTAX_CLASSES
+
+    return _SPAN.sub(lambda m: f"<span class='{m[1]}'>{m[2]}</span>" if m[1] in SYNTAX_CLASSES else m[2], html)
 
 
 def highlight(code: str, lang: str) -> str | None:
@@ -140,12 +168,18 @@ def highlight(code: str, lang: str) -> str | None:
         return None
     from pygments import highlight as pygments_highlight
 
-    out = pygments_highlight(code, lexer, _formatter())
-    # Whitespace needs no colour: its spans only add bytes to every live message.
-    return _WHITESPACE_SPAN.sub(r"\1", out)
+    return _colour_spans(pygments_highlight(code, lexer, _formatter()))
 
 
 # -- blocks -----------------------------------------------------------------------------------
+_BLOCK_NEWLINE = re.compile(
+    r"(</(?:p|h[1-6]|ul|ol|li|blockquote|table|thead|tbody|tr|th|td|pre)>"
+    r"|<(?:ul|ol|li|blockquote|table|thead|tbody|tr)(?: [^>]*)?>|<hr />)\n"
+)
+"""A newline after a block tag: markdown-it's, meaningless in HTML (never inside code text, which
+is escaped); left out, as each costs two bytes in every live message."""
+
+
 class _Cache:
     """A small thread-safe LRU of rendered blocks: block text -> (html, markdown, references added)."""
 
@@ -192,7 +226,7 @@ def render_block(block: str, env: dict[str, Any] | None = None) -> tuple[str, st
     before = set(refs or ())
     md = _parser()
     tokens = md.parse(block, env)
-    out_html = md.renderer.render(tokens, md.options, env)
+    out_html = _BLOCK_NEWLINE.sub(r"\1", md.renderer.render(tokens, md.options, env))
     from openstackai_nb.render.markdown_copy import tokens_to_markdown
 
     out_md = tokens_to_markdown(tokens)
@@ -209,17 +243,17 @@ def _render_all(text: str) -> Iterable[tuple[str, str]]:
 
 
 def markdown_to_html(text: str) -> str:
-    """Render untrusted markdown to safe HTML (see the module docstring for what is kept).
+    r"""Render untrusted markdown to safe HTML (see the module docstring for what is kept).
 
     Example:
         >>> markdown_to_html("**hi** <script>")
-        '<p><strong>hi</strong> &lt;script&gt;</p>\\n'
+        '<p><strong>hi</strong> &lt;script&gt;</p>'
     """
     return "".join(h for h, _ in _render_all(text))
 
 
 def markdown_to_markdown(text: str) -> str:
-    """Return untrusted markdown as safe markdown for a `text/markdown` copy.
+    r"""Return untrusted markdown as safe markdown for a `text/markdown` copy.
 
     The text is parsed as `markdown_to_html` parses it and written back: code spans and fences
     keep their text literally (fences long enough for the backticks inside), other text is
@@ -228,13 +262,13 @@ def markdown_to_markdown(text: str) -> str:
 
     Example:
         >>> print(markdown_to_markdown("[x](javascript:alert(1)) `a<b` <b>"))
-        \\[x\\](javascript:alert(1)) `a<b` \\<b\\>
+        \[x\](javascript:alert(1)) `a<b` \<b\>
     """
     return "\n\n".join(m for _, m in _render_all(text) if m)
 
 
 class LiveMarkdown:
-    """Markdown that arrives in pieces, turned into append-only updates for the live view.
+    r"""Markdown that arrives in pieces, turned into append-only updates for the live view.
 
     Each finished block (`render.blocks`) is rendered once; the unfinished end is shown as text.
     `update()` says what changed since the last update: how many characters at the start of the
@@ -247,9 +281,9 @@ class LiveMarkdown:
         >>> live.feed("Hello **wor")
         >>> live.update()
         (0, '', 'Hello **wor')
-        >>> live.feed("ld**\\n\\nNext")
+        >>> live.feed("ld**\n\nNext")
         >>> live.update()
-        (11, '<p>Hello <strong>world</strong></p>\\n', 'Next')
+        (11, '<p>Hello <strong>world</strong></p>', 'Next')
     """
 
     def __init__(self) -> None:

@@ -1,9 +1,9 @@
-"""markdown-it tokens written back as safe markdown: the `text/markdown` copy of an answer.
+r"""markdown-it tokens written back as safe markdown: the `text/markdown` copy of an answer.
 
 The copy is written from the parse, not patched from the source, so what it says is what the
 HTML view shows:
 
-- text is backslash-escaped (`\\`, `*`, `_`, `[`, `]`, `<`, `>`, `&`, `|`, `~`, `!`, a backtick;
+- text is backslash-escaped (`\`, `*`, `_`, `[`, `]`, `<`, `>`, `&`, `|`, `~`, `!`, a backtick;
   and `#`, `-`, `+`, `=` or `1.` at the start of a line), so raw HTML, entities and stray
   markup in model text stay text in any markdown renderer;
 - code spans and fences keep their text literally: the fence (or the span's backticks) is made
@@ -30,11 +30,11 @@ _LANG = re.compile(r"[^\w+#.-]")
 
 
 def md_literal(text: str, *, line_start: bool = True) -> str:
-    """Escape `text` so that any markdown renderer shows it literally (no markup, no HTML).
+    r"""Escape `text` so that any markdown renderer shows it literally (no markup, no HTML).
 
     Example:
         >>> md_literal("# <b>*x*</b>")
-        '\\\\# \\\\<b\\\\>\\\\*x\\\\*\\\\</b\\\\>'
+        '\\# \\<b\\>\\*x\\*\\</b\\>'
     """
     out = _ESCAPE.sub(r"\\\1", text)
     if line_start:
@@ -83,7 +83,9 @@ def _inline(children: Sequence[Token], *, in_table: bool = False, in_link: bool 
             inner = _inline(children[i + 1 : j - 1], in_table=in_table, in_link=True)
             href = str(tok.attrGet("href") or "")
             title = str(tok.attrGet("title") or "")
-            title_part = ' "' + title.replace("\\", "\\\\").replace('"', '\\"').replace("|", "\\|") + '"' if title else ""
+            title_part = (
+                ' "' + title.replace("\\", "\\\\").replace('"', '\\"').replace("|", "\\|") + '"' if title else ""
+            )
             out.append(f"[{inner}]({_destination(href)}{title_part})")
             i = j
             at_start = False
@@ -130,8 +132,12 @@ def _table(tokens: Sequence[Token], start: int, stop: int) -> str:
         elif tok.type in ("th_open", "td_open"):
             if tok.type == "th_open":
                 style = str(tok.attrGet("style") or "")
-                aligns.append({"text-align:left": ":--", "text-align:right": "--:", "text-align:center": ":-:"}.get(style, "---"))
-            rows[-1].append(_inline(tokens[i + 1].children or [], in_table=True) if tokens[i + 1].type == "inline" else "")
+                aligns.append(
+                    {"text-align:left": ":--", "text-align:right": "--:", "text-align:center": ":-:"}.get(style, "---")
+                )
+            rows[-1].append(
+                _inline(tokens[i + 1].children or [], in_table=True) if tokens[i + 1].type == "inline" else ""
+            )
     if not rows:
         return ""
     lines = ["| " + " | ".join(rows[0]) + " |", "| " + " | ".join(aligns) + " |"]

@@ -13,7 +13,7 @@ Notebook 7 and VS Code, and, with no CSS at all (GitHub strips it), as plain HTM
 
 from __future__ import annotations
 
-__all__ = ["CODE_CSS", "VIEW_CSS", "style_tag"]
+__all__ = ["CODE_CSS", "SYNTAX_CLASSES", "VIEW_CSS", "style_tag"]
 
 _BORDER = "var(--jp-border-color2,rgba(128,128,128,.35))"
 _CODE_BG = "var(--jp-layout-color2,rgba(128,128,128,.14))"
@@ -69,6 +69,7 @@ VIEW_CSS = "".join(
         f"{_MD} th,{_MD} td{{border:1px solid {_BORDER};padding:3px 8px;text-align:left;vertical-align:top;"
         "line-height:1.4}",
         f"{_MD} th{{font-weight:600}}",
+        f"{_MD} [align=right]{{text-align:right}}{_MD} [align=center]{{text-align:center}}",
         f"{_MD} hr{{border:none;border-top:1px solid {_BORDER};margin:.8em 0}}",
         f"{_MD} a{{color:var(--jp-content-link-color,{_BRAND})}}",
         f"{_MD} .osnb-img{{opacity:.85}}",
@@ -109,6 +110,9 @@ _SYNTAX = {
     "err gd": ("error", "#d1453b"),
     "gh gu": ("header", "#2f76c5"),
 }
+
+SYNTAX_CLASSES = frozenset(c for classes in _SYNTAX for c in classes.split())
+"""The Pygments classes that get a colour (spans of other classes are left out)."""
 
 CODE_CSS = "".join(
     ",".join(f".osnb-view .osnb-hl .{c}" for c in classes.split())

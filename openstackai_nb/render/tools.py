@@ -142,6 +142,9 @@ def tool_rows(tool_calls: Sequence[ToolCall], trace: Sequence[Span] = ()) -> lis
         trace: the run's spans, for the facts only a span holds (a blocked event loop).
     """
     blocked = _blocked(tool_calls, trace)
+    # In the order the calls started, as the live view added them (the record is in the order
+    # they ended).
+    order = sorted(range(len(tool_calls)), key=lambda i: tool_calls[i].started_at)
     return [
         tool_row(
             c.call_id,
@@ -154,7 +157,8 @@ def tool_rows(tool_calls: Sequence[ToolCall], trace: Sequence[Span] = ()) -> lis
             turn=c.turn,
             blocked_loop_s=blocked[i],
         )
-        for i, c in enumerate(tool_calls)
+        for i in order
+        for c in (tool_calls[i],)
     ]
 
 
@@ -176,10 +180,7 @@ def _cell(line: str, full: str | None) -> str:
 def tool_head_html(turns: bool) -> str:
     """The table's header row (`turns`: with the turn column)."""
     turn = "<th class='osnb-num'>turn</th>" if turns else ""
-    return (
-        f"<tr>{turn}<th>tool</th><th>arguments</th><th>result</th><th>status</th>"
-        "<th class='osnb-num'>time</th></tr>"
-    )
+    return f"<tr>{turn}<th>tool</th><th>arguments</th><th>result</th><th>status</th><th class='osnb-num'>time</th></tr>"
 
 
 def tool_row_html(row: Mapping[str, Any], turns: bool) -> str:
