@@ -128,3 +128,68 @@ def test_real_run_renders_its_tool_calls() -> None:
     assert "get_weather" in out and "&lt;b&gt;Sunny&lt;/b&gt; in Paris" in out
     rows = render.tool_rows(res.tool_calls)
     assert rows[0]["status"] == "ok" and rows[0]["args"] == '{"city": "Paris"}'
+
+
+def test_tool_rows_open_on_the_whole_value_and_say_their_turn() -> None:
+    long = {"rows": [{"city": f"c{i}", "t": i} for i in range(30)]}
+    res = _result(
+        tool_calls=[
+            _call(call_id="c2", name="second", turn=2, started_at=datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)),
+            _call(call_id="c1", name="first", result=long, started_at=datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)),
+        ]
+    )
+    out = render.run_html(res)
+    # In the order the calls started (the record is in the order they ended), with a turn column.
+    assert out.index(">first<") < out.index(">second<")
+    assert "<th class='osnb-num'>turn</th>" in out and "<td class='osnb-num osnb-turn'>2</td>" in out
+    # The preview stays one line; the cell opens on the pretty JSON.
+    assert "<details><summary>{&quot;rows&quot;: [{&quot;city&quot;: &quot;c0&quot;" in out
+    assert "&quot;city&quot;: &quot;c29&quot;,\n" in out
+    md = render.run_markdown(res)
+    assert "| turn | tool | arguments | result | status | time |" in md
+    one_turn = render.run_html(_result(tool_calls=[_call()]))
+    assert "osnb-turn" not in one_turn and "<details>" not in one_turn
+
+
+def test_a_tool_that_blocked_the_event_loop_says_so(monkeypatch) -> None:
+    import asyncio
+    import time
+
+    from openstackai_nb import _tool_calls
+    from openstackai_nb.models import FunctionModel
+    from openstackai_nb.models.function import Reply, call
+
+    monkeypatch.setattr(_tool_calls, "BLOCKED_LOOP_WARNING_S", 0.05)
+
+    async def blocking() -> str:
+        """Sleep the wrong way."""
+        time.sleep(0.2)
+        return "woke"
+
+    async def polite() -> str:
+        """Sleep the right way."""
+        await asyncio.sleep(0.01)
+        return "woke"
+
+    def model(messages, info):  # type: ignore[no-untyped-def]
+        return Reply(tool_calls=[call("polite"), call("blocking")]) if info.turn == 1 else "done"
+
+    res = Runner.run_sync(Agent(tools=[blocking, polite], model=FunctionModel(model)), "go")
+    rows = {r["name"]: r for r in render.tool_rows(res.tool_calls, res.trace)}
+    assert rows["blocking"]["note"].startswith("blocked the event loop 0.") and rows["polite"]["note"] == ""
+    assert "<span class='osnb-note'>blocked the event loop 0." in render.run_html(res)
+    assert "(blocked the event loop 0." in render.run_markdown(res) and "[blocked the event loop" in render.run_text(
+        res
+    )
+
+
+def test_reasoning_is_collapsed_above_the_answer() -> None:
+    res = _result(reasoning="Think <b>hard</b>\n\nthen *answer*", final_output="The **answer**")
+    out = render.run_html(res)
+    assert "<details class='osnb-reasoning'><summary>Reasoning</summary>" in out
+    assert "Think &lt;b&gt;hard&lt;/b&gt;\n\nthen *answer*" in out  # plain text, escaped
+    assert out.index("osnb-reasoning") < out.index("<strong>answer</strong>")
+    md = render.run_markdown(res)
+    assert "<details><summary>Reasoning</summary>\n\n> Think \\<b\\>hard\\</b\\>\n>\n> then \\*answer\\*" in md
+    shown = parse_tags(html_of_markdown(md))
+    assert "b" not in shown.tags and "details" in shown.tags
