@@ -16,11 +16,20 @@ from __future__ import annotations
 __all__ = ["CODE_CSS", "SYNTAX_CLASSES", "VIEW_CSS", "style_tag"]
 
 _BORDER = "var(--jp-border-color2,rgba(128,128,128,.35))"
-_CODE_BG = "var(--jp-layout-color2,rgba(128,128,128,.14))"
-_OK = "var(--jp-success-color1,#2e9a4a)"
-_ERROR = "var(--jp-error-color1,#d1453b)"
-_WARN = "var(--jp-warn-color1,#b7791f)"
-_BRAND = "var(--jp-brand-color1,#3b82d6)"
+_CODE_BG = "var(--jp-cell-editor-background,rgba(128,128,128,.12))"
+_OK = "var(--osnb-ok)"
+_ERROR = "var(--osnb-error)"
+_WARN = "var(--osnb-warn)"
+_BRAND = "var(--osnb-brand)"
+_LINK = "var(--jp-content-link-color,var(--vscode-textLink-foreground,var(--osnb-brand)))"
+
+# State colours (the status word, tool statuses, the blocked-loop note) are text, so they must
+# read at 4.5:1: JupyterLab's --jp-success/warn-color1 do not on white. They follow the host's
+# theme flag instead (JupyterLab and Notebook 7 set data-jp-theme-light on <body>, VS Code a
+# vscode-light/vscode-dark class), with mid-tone fallbacks for any other host.
+_LIGHT = "--osnb-ok:#1a7f37;--osnb-error:#cf222e;--osnb-warn:#9a6700;--osnb-brand:#0969da"
+_DARK = "--osnb-ok:#3fb950;--osnb-error:#f85149;--osnb-warn:#d29922;--osnb-brand:#58a6ff"
+_MID = "--osnb-ok:#2e9a4a;--osnb-error:#d1453b;--osnb-warn:#b7791f;--osnb-brand:#3b82d6"
 _MONO = "var(--jp-code-font-family,SFMono-Regular,Menlo,Consolas,monospace)"
 
 _V = ".osnb-view"
@@ -29,6 +38,9 @@ _T = ".osnb-view table.osnb-tools"
 
 VIEW_CSS = "".join(
     [
+        f"{_V}{{{_MID}}}",
+        f"[data-jp-theme-light=true] {_V},.vscode-light {_V}{{{_LIGHT}}}",
+        f"[data-jp-theme-light=false] {_V},.vscode-dark {_V},.vscode-high-contrast {_V}{{{_DARK}}}",
         f"{_V}{{font-family:var(--jp-content-font-family,system-ui,-apple-system,'Segoe UI',sans-serif);"
         "font-size:var(--jp-content-font-size1,13px);line-height:1.5;color:inherit;background:transparent;"
         f"border:1px solid {_BORDER};border-radius:6px;padding:8px 12px;margin:2px 0;max-width:100%;"
@@ -71,7 +83,7 @@ VIEW_CSS = "".join(
         f"{_MD} th{{font-weight:600}}",
         f"{_MD} [align=right]{{text-align:right}}{_MD} [align=center]{{text-align:center}}",
         f"{_MD} hr{{border:none;border-top:1px solid {_BORDER};margin:.8em 0}}",
-        f"{_MD} a{{color:var(--jp-content-link-color,{_BRAND})}}",
+        f"{_MD} a{{color:{_LINK}}}",
         f"{_MD} .osnb-img{{opacity:.85}}",
         # the tool table (the same in the live view and the static copy)
         f"{_T}{{border-collapse:collapse;table-layout:auto;margin:8px auto 0 0;font-size:12px;color:inherit}}",

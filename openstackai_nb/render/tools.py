@@ -173,7 +173,7 @@ def _duration(row: Mapping[str, Any]) -> str:
 
 def _cell(line: str, full: str | None) -> str:
     if full is None:
-        return f"<div class='osnb-line'>{esc(line)}</div>"
+        return f"<div class='osnb-line' title='{esc(line)}'>{esc(line)}</div>"
     return f"<details><summary>{esc(line)}</summary><pre>{esc(full)}</pre></details>"
 
 
