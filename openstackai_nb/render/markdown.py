@@ -41,7 +41,7 @@ __all__ = ["LiveMarkdown", "esc", "highlight", "markdown_to_html", "markdown_to_
 
 HIGHLIGHT_CHARS = 20_000
 """Longest code block that is syntax-highlighted (a longer one is shown plain)."""
-_CACHE_ENTRIES = 2048
+_CACHE_CHARS = 4_000_000  # block text + HTML + markdown kept, at most
 _CACHE_BLOCK_CHARS = 50_000
 
 
@@ -122,7 +122,7 @@ def _code_block(self: Any, tokens: list[Token], idx: int, options: Any, env: Any
     return f"<pre class='osnb-code'><code>{esc(tokens[idx].content)}</code></pre>\n"
 
 
-@functools.cache
+@functools.lru_cache(maxsize=128)  # fence languages are model text: bounded
 def _lexer(lang: str) -> Any:
     try:
         from pygments.lexers import get_lexer_by_name
@@ -183,8 +183,9 @@ is escaped); left out, as each costs two bytes in every live message."""
 class _Cache:
     """A small thread-safe LRU of rendered blocks: block text -> (html, markdown, references added)."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, chars: int) -> None:
+        self.chars = chars
+        self.size = 0
         self.items: OrderedDict[str, tuple[str, str, dict[str, Any]]] = OrderedDict()
         self.lock = threading.Lock()
 
@@ -199,12 +200,16 @@ class _Cache:
         if len(key) > _CACHE_BLOCK_CHARS:
             return
         with self.lock:
+            if key in self.items:
+                return
             self.items[key] = value
-            if len(self.items) > self.size:
-                self.items.popitem(last=False)
+            self.size += len(key) + len(value[0]) + len(value[1])
+            while self.size > self.chars:
+                old, (html, md, _) = self.items.popitem(last=False)
+                self.size -= len(old) + len(html) + len(md)
 
 
-_cache = _Cache(_CACHE_ENTRIES)
+_cache = _Cache(_CACHE_CHARS)
 
 
 def render_block(block: str, env: dict[str, Any] | None = None) -> tuple[str, str]:
