@@ -5,7 +5,7 @@ into a plain row; `tool_table_html` / `tool_head_html` / `tool_row_html` write r
 live view receives exactly these row and header HTML strings, so its table and the static
 copy's are the same table: the same columns, alignment, classes and colours (`render.theme`).
 
-A row's arguments and result show as a one-line preview; when the preview does not show all of
+A row's arguments and result show as a one-line preview; when a one-line cell may not show all of
 it, the cell is a `<details>` that opens on the full value (pretty JSON, up to `DETAIL_CHARS`).
 A "turn" column appears when the calls belong to more than one turn. An ``async def`` tool that
 blocked the event loop says so under its status ("blocked the event loop 1.2 s").
@@ -44,6 +44,8 @@ PREVIEW_CHARS = 120
 """Longest preview of a tool's arguments or result in the tool table."""
 DETAIL_CHARS = 10_000
 """Longest value shown when a row's arguments or result are opened."""
+OPEN_FROM_CHARS = 48
+"""A value longer than this (about what a cell shows on one line) can be opened."""
 
 
 def _compact(value: Any) -> str:
@@ -71,11 +73,11 @@ def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
 
 
 def _full(value: Any) -> str | None:
-    """The whole value as text, when its preview does not show all of it (else None)."""
+    """The whole value as text, when a one-line cell may not show all of it (else None)."""
     if value is None:
         return None
     compact = _compact(value)
-    if len(" ".join(compact.split())) <= PREVIEW_CHARS and "\n" not in compact.strip():
+    if len(" ".join(compact.split())) <= OPEN_FROM_CHARS and "\n" not in compact.strip():
         return None
     if not isinstance(value, str):
         try:
