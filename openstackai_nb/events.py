@@ -45,6 +45,8 @@ class StreamEvent:
     """What went wrong (error events, failed tool results)."""
     duration: float | None = None
     """Seconds the tool ran (tool_result)."""
+    blocked_loop_s: float | None = None
+    """Seconds an ``async def`` tool blocked the event loop (tool_result; None when it did not)."""
     run_result: RunResult | None = None
     """The finished RunResult (done)."""
 

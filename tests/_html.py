@@ -23,3 +23,13 @@ def parse_tags(fragment: str) -> Tags:
     parser = Tags()
     parser.feed(fragment)
     return parser
+
+
+def html_of_markdown(text: str) -> str:
+    """`text` rendered as Jupyter's and GitHub's markdown renderers do: raw HTML passes through.
+
+    (Both sanitize afterwards; this does not, so a tag that survives here would be live there.)
+    """
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(text)

@@ -3,46 +3,51 @@
 A run's events are read in the kernel's main thread (`drive`) and handed to a `Presenter`,
 which coalesces them and flushes at most `FLUSH_HZ` times per second:
 
-- `WidgetPresenter` shows a `LiveView` (anywidget). Small state (status line, tool rows) lives
-  in synced traits, changed inside `hold_sync()`; text goes out as append-only custom messages
-  (`{"kind": "delta", "text": ...}`) that the front end accumulates per model, so traffic is
-  proportional to the text, never quadratic. At the end the same output is replaced by the
-  static bundle of `render.py` (`DisplayHandle.update`) and the widget is closed, so a saved
-  notebook shows the run without any widget state.
+- `WidgetPresenter` shows a `LiveView` (anywidget). The status line lives in a synced trait,
+  changed inside `hold_sync()`; everything that grows goes out as append-only custom messages
+  (`static/live_view.js` lists them), so traffic is proportional to the answer, never quadratic:
+  - the answer, as markdown: the kernel renders each finished block once (`render.LiveMarkdown`:
+    a block ends at a blank line outside a code fence, or when a fence closes) and sends its
+    HTML; only the unfinished end is sent as text. Nothing is sent twice as text;
+  - the reasoning ("thinking") text, shown collapsed and dimmed above the answer;
+  - the tool table's rows, as `render.tools` writes them for the static copy (one row builder).
+  At the end the same output is replaced by the static bundle of `render` (`DisplayHandle.update`)
+  and the widget is closed, so a saved notebook shows the run without any widget state. The
+  static copy is the same HTML as the live view (same blocks, same rows, same stylesheet), so
+  nothing moves when it replaces the view.
 - `TextPresenter` writes the text to stdout as it arrives (terminal IPython, plain Python, or a
   kernel without anywidget); `QuietPresenter` shows nothing while running.
 
 The view only subscribes to the run's events; it never drives the run.
 
 Secrets: everything a presenter shows is scrubbed (`_secrets`): the status line, each tool row
-(name, arguments, result or error, scrubbed before they are cut to a preview) and the text. The
-text arrives in pieces, and a key can be split across two of them ("sk-ab" then "cdef..."), so it
-goes through a `StreamScrubber`: each flush shows what is safe and holds back the end of the
-text while it could still be the start of a secret (the last word, "Bearer " before it, or an
-end that begins a known key). The held words follow with the next flush, when a tool call
-starts, or at the end of the run. This costs one scan of the flushed text per flush (at most
-`FLUSH_HZ` a second), not per token.
+(`render.tool_row` scrubs name, arguments, result or error before they are cut to a preview) and
+the text, before it is rendered. The text arrives in pieces, and a key can be split across two of
+them ("sk-ab" then "cdef..."), so answer and reasoning each go through a `StreamScrubber`: each
+flush shows what is safe and holds back the end of the text while it could still be the start of
+a secret (the last word, "Bearer " before it, or an end that begins a known key). The held words
+follow with the next flush, when a tool call starts, or at the end of the run. This costs one
+scan of the flushed text per flush (at most `FLUSH_HZ` a second), not per token.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb import render
-from openstackai_nb._secrets import StreamScrubber, scrub, scrub_data
 from openstackai_nb.notebook import is_jupyter
+from openstackai_nb.notebook.presenters import STATUS_TICK, Presenter, QuietPresenter, TextPresenter
 
 if TYPE_CHECKING:
     LiveView: type  # built on first use by __getattr__ (anywidget is imported then)
-    from openstackai_nb.events import StreamEvent
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner import RunHandle
 
 __all__ = [
     "FLUSH_HZ",
+    "LIVE_MARKDOWN",
     "LiveView",
     "Presenter",
     "QuietPresenter",
@@ -55,16 +60,17 @@ __all__ = [
 
 FLUSH_HZ = 30
 """Most flushes (messages carrying text) per second sent to a live view."""
-MIN_DELTA_CHARS = 400
+MIN_DELTA_CHARS = 1000
 """A smaller text delta waits (up to MAX_DELTA_WAIT) for more text: each message costs ~0.5 KB of
 headers, so a slow model streaming a few tokens at a time would otherwise send mostly headers."""
-MAX_DELTA_WAIT = 0.2
+MAX_DELTA_WAIT = 0.25
 """Longest time streamed text waits before it is shown."""
 SETTLE_WAIT = 5.0
 """Longest the cell waits, after the run's "done" event, for the run's task to end (it only
 re-raises a timeout or a cancellation then)."""
-STATUS_TICK = 1.0
-"""Seconds between status-line refreshes while nothing else changes (elapsed time)."""
+LIVE_MARKDOWN = True
+"""Render the answer's markdown while it streams; False shows it as plain text until the run ends
+(the benchmark compares both)."""
 _STATIC = Path(__file__).parent / "static"
 _live_view_cls: type | None = None
 
@@ -82,25 +88,20 @@ def _build_live_view() -> type:
     import traitlets
 
     class LiveView(anywidget.AnyWidget):
-        """The live view of one run: a status line, the streamed text and a tool-call table.
+        """The live view of one run: status line, reasoning, the answer and the tool-call table.
 
-        Text is never a synced trait: `append()` sends it as a delta message, which the front end
-        (`static/live_view.js`) appends to a per-model buffer and to every view of it.
+        The status line is a synced trait; the rest arrives as custom messages (see the module
+        docstring), which the front end (`static/live_view.js`) keeps per model for every view.
         """
 
         _esm = _STATIC / "live_view.js"
-        _css = _STATIC / "live_view.css"
+        _css = render.VIEW_CSS + render.CODE_CSS + (_STATIC / "live_view.css").read_text()
         status = traitlets.Unicode("").tag(sync=True)
         """The status line (state, model, turns, tokens, elapsed)."""
         state = traitlets.Unicode("running").tag(sync=True)
         """running while the run goes on, then done."""
-        tools = traitlets.List(traitlets.Dict()).tag(sync=True)
-        """Tool rows: call_id, name, args, status (pending|running|ok|error), result, duration."""
-
-        def append(self, text: str) -> None:
-            """Send a piece of streamed text to the front end (append-only)."""
-            if text:
-                self.send({"kind": "delta", "text": text})
+        tools = traitlets.Dict().tag(sync=True)
+        """The tool table: {"head": header row HTML, "rows": [row HTML, ...]} (render.tools' rows)."""
 
         def __repr__(self) -> str:
             # The text/plain twin of the widget: what a front end without widgets shows.
@@ -121,183 +122,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class Presenter:
-    """Collects a run's events and shows them; subclasses decide how (widget, text, nothing).
-
-    Args:
-        agent: the agent's name (status line).
-        model: the model's name (status line).
-        note: an extra note for the status line (e.g. that the model is offline).
-    """
-
-    def __init__(self, *, agent: str = "", model: str = "", note: str = "") -> None:
-        self.agent = agent
-        self.model = model
-        self.note = note
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.pending: list[str | None] = []
-        """Text not shown yet, in pieces; None marks where a text ends (a tool call or turn starts)."""
-        self.scrubber = StreamScrubber()
-        self.pending_chars = 0
-        self.turn = 0
-        self.deltas = 0
-        self.t0 = time.monotonic()
-        self.rows_changed = False
-        self.status_changed = True
-        self.last_status = 0.0
-
-    def feed(self, events: list[StreamEvent]) -> RunResult | None:
-        """Take a batch of events; return the RunResult when the batch holds the "done" event."""
-        done: RunResult | None = None
-        for ev in events:
-            kind = ev.type
-            if kind == "text":
-                self.pending.append(ev.content)
-                self.pending_chars += len(ev.content)
-                self.deltas += 1
-            elif kind == "turn":
-                self._end_text()
-                self.turn = ev.turn
-                self.status_changed = True
-            elif kind == "tool_call" and ev.call_id is not None:
-                self._end_text()
-                self.rows[ev.call_id] = {
-                    "call_id": ev.call_id,
-                    "name": scrub(ev.tool_name or ""),
-                    "args": render.preview(scrub_data(ev.arguments)),
-                    "status": "running",
-                    "result": "",
-                    "duration": None,
-                }
-                self.rows_changed = True
-                self.on_tool(self.rows[ev.call_id])
-            elif kind == "tool_result" and ev.call_id is not None:
-                row = self.rows.setdefault(
-                    ev.call_id,
-                    {
-                        "call_id": ev.call_id,
-                        "name": scrub(ev.tool_name or ""),
-                        "args": render.preview(scrub_data(ev.arguments)),
-                    },
-                )
-                row["status"] = "error" if ev.error else "ok"
-                row["result"] = render.preview(scrub(ev.error) if ev.error else scrub_data(ev.result))
-                row["duration"] = ev.duration
-                self.rows_changed = True
-                self.on_tool(row)
-            elif kind == "done" and ev.run_result is not None:
-                done = ev.run_result
-        return done
-
-    def _end_text(self) -> None:
-        # The model's text so far is complete: the next flush shows all of it.
-        if self.pending or self.scrubber.held:
-            self.pending.append(None)
-
-    def status_text(self) -> str:
-        """The live status line (scrubbed)."""
-        return scrub(self._status_text())
-
-    def _status_text(self) -> str:
-        return render.status_line(
-            "RUNNING",
-            agent=self.agent,
-            model=self.model,
-            turns=self.turn,
-            tokens=self.deltas,
-            elapsed=time.monotonic() - self.t0,
-            note=self.note,
-        )
-
-    def take_text(self, *, final: bool = False) -> str:
-        """The text collected since the last flush that is safe to show, scrubbed (and forget it).
-
-        Args:
-            final: the text is complete: show all of it (nothing is held back).
-        """
-        out: list[str] = []
-        piece: list[str] = []
-        for part in self.pending:
-            if part is None:
-                out.append(self.scrubber.feed("".join(piece), final=True))
-                piece.clear()
-            else:
-                piece.append(part)
-        if piece or final:
-            out.append(self.scrubber.feed("".join(piece), final=final))
-        self.pending.clear()
-        self.pending_chars = 0
-        return "".join(out)
-
-    def on_tool(self, row: dict[str, Any]) -> None:
-        """A tool row changed (TextPresenter prints it)."""
-
-    def flush(self, *, final: bool = False) -> None:
-        """Show what changed since the last flush (`final`: the text is complete)."""
-
-    def finish(self, result: RunResult, *, note: str = "") -> None:
-        """The run ended: show its final form."""
-
-
-class QuietPresenter(Presenter):
-    """Shows nothing while the run goes on (`%%agent --quiet`)."""
-
-
-class TextPresenter(Presenter):
-    """Streams plain text to stdout: terminal IPython, plain Python, a kernel without widgets."""
-
-    def __init__(self, *, stream: Any = None, bundle_at_end: bool = False, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.out = stream
-        self.bundle_at_end = bundle_at_end
-        self.at_line_start = True
-
-    def _write(self, text: str) -> None:
-        out = self.out or sys.stdout
-        out.write(text)
-        out.flush()
-        self.at_line_start = text.endswith("\n")
-
-    def flush(self, *, final: bool = False) -> None:
-        """Write the text collected since the last flush (all of it when `final`)."""
-        text = self.take_text(final=final)
-        if text:
-            self._write(text)
-
-    def on_tool(self, row: dict[str, Any]) -> None:
-        """Print one line per tool start and end."""
-        self.flush()
-        prefix = "" if self.at_line_start else "\n"
-        if row.get("status") == "running":
-            self._write(f"{prefix}[{row['name']}({row['args']}) running]\n")
-        else:
-            self._write(f"{prefix}[{row['name']} {row['status']} {row.get('duration') or 0:.2f}s -> {row['result']}]\n")
-
-    def finish(self, result: RunResult, *, note: str = "") -> None:
-        """Print the rest of the text and the status line (or show the static bundle)."""
-        self.flush(final=True)
-        if self.bundle_at_end:
-            # A kernel without anywidget: the streamed text gives way to the static run view
-            # (the cell body is the prompt, so this output holds nothing else).
-            from IPython.display import clear_output, display
-
-            clear_output(wait=True)
-            display(render.run_bundle(result, note=note, show_input=False), raw=True)
-            return
-        end = "" if self.at_line_start else "\n"
-        status = render.status_line(
-            result.status.value,
-            agent=result.agent_name,
-            model=result.model,
-            turns=result.turn_count,
-            tokens=result.usage.prompt_tokens + result.usage.completion_tokens,
-            elapsed=result.elapsed_time,
-            note=note,
-        )
-        error = f"Error: {result.error}\n" if result.error and result.status.value != "COMPLETED" else ""
-        self._write(scrub(f"{end}{error}[{status}]\n"))
-
-
 class WidgetPresenter(Presenter):
     """Shows a LiveView while the run goes on, then replaces it with the static bundle."""
 
@@ -306,23 +130,71 @@ class WidgetPresenter(Presenter):
         from IPython.display import display
 
         cls = __getattr__("LiveView")
+        self.markdown = render.LiveMarkdown() if LIVE_MARKDOWN else None
         self.view = cls(status=self.status_text(), state="running")
         self.handle = display(self.view, display_id=True)
 
     def flush(self, *, final: bool = False) -> None:
-        """Send the new text as one delta, and the tool rows / status line when they changed."""
-        text = self.take_text(final=final)
-        if text:
-            self.view.append(text)
+        """Send the new text, reasoning and tool rows, and the status line when it changed.
+
+        A due status line rides on the flush's last message when there is one (each message
+        costs ~0.5 KB of headers); it is a trait change only when nothing else goes out.
+        """
+        texts, thoughts = self.take(final=final)
+        messages: list[dict[str, Any]] = []
+        if thoughts:
+            messages.append({"kind": "reasoning", "text": thoughts})
+        answer = self._answer(texts, final)
+        if answer is not None:
+            messages.append(answer)
         now = time.monotonic()
-        tick = now - self.last_status >= STATUS_TICK
-        if self.rows_changed or self.status_changed or tick:
+        if self.rows_changed:
+            # Tool rows are state (a synced trait), not messages: a front end that creates the
+            # widget late still gets every row, in its latest status.
             with self.view.hold_sync():
-                if self.rows_changed:
-                    self.view.tools = [dict(r) for r in self.rows.values()]
+                self.view.tools = self._tools()
                 self.view.status = self.status_text()
             self.rows_changed = self.status_changed = False
             self.last_status = now
+        elif self.status_changed or now - self.last_status >= STATUS_TICK:
+            if messages:
+                messages[-1]["status"] = self.status_text()
+            else:
+                with self.view.hold_sync():
+                    self.view.status = self.status_text()
+            self.status_changed = False
+            self.last_status = now
+        for message in messages:
+            self.view.send(message)
+
+    def _answer(self, texts: list[str | None], final: bool) -> dict[str, Any] | None:
+        """The answer's delta message: finished blocks as HTML, the unfinished end as text."""
+        if self.markdown is None:
+            text = "".join(t for t in texts if t)
+            return {"kind": "delta", "text": text} if text else None
+        for text in texts:
+            if text is None:
+                self.markdown.end()
+            else:
+                self.markdown.feed(text)
+        if final:
+            self.markdown.end()
+        drop, html, text = self.markdown.update()
+        if not (drop or html or text):
+            return None
+        message: dict[str, Any] = {"kind": "delta", "text": text}
+        if html:
+            message["html"] = html
+        if drop:
+            message["drop"] = drop
+        return message
+
+    def _tools(self) -> dict[str, Any]:
+        """The tool table's state: its header row and every row (render.tools' HTML), in start order."""
+        rows = list(self.rows.values())
+        turns = render.several_turns(rows)
+        self.changed.clear()
+        return {"head": render.tool_head_html(turns), "rows": [render.tool_row_html(r, turns) for r in rows]}
 
     def finish(self, result: RunResult, *, note: str = "") -> None:
         """Replace the widget by the static bundle in the same output, then close the widget."""

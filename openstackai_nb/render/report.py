@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb._secrets import scrub, scrub_data
 from openstackai_nb.render import runs as render
 from openstackai_nb.render.markdown import esc as _esc
+from openstackai_nb.render.tools import preview
 
 if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
@@ -115,7 +116,7 @@ def _summary_html(results: list[RunResult]) -> str:
         rows.append(
             "<tr>"
             f"<td><a href='#run-{i}'>{i}</a></td><td>{_esc(r.agent_name)}</td><td>{_esc(r.model)}</td>"
-            f"<td>{_esc(render.preview(r.input, 60))}</td><td>{_esc(r.status.value)}</td>"
+            f"<td>{_esc(preview(r.input, 60))}</td><td>{_esc(r.status.value)}</td>"
             f"<td class='num'>{r.turn_count}</td><td class='num'>{len(r.tool_calls)}</td>"
             f"<td class='num'>{r.usage.prompt_tokens + r.usage.completion_tokens}</td>"
             f"<td class='num'>{r.elapsed_time:.2f}s</td>"

@@ -1,45 +1,61 @@
 """Static HTML, markdown and plain text of runs: the only place that formats a run for display.
 
 `RunResult._repr_html_`/`_repr_markdown_`, the end-of-run bundle of `%%agent` and `%agent last`
-all call this module; it uses only the stdlib so those callers can import it lazily (the run
-loop never imports it). Model and tool text is untrusted: every such string goes through
-`html.escape(quote=True)` before it becomes HTML, and through the same escape in markdown, so a
-`<script>` in an answer stays visible text everywhere. Markdown formatting of the final answer
-is `render.markdown`'s.
+all call this module (the run loop never imports it). The HTML card is the live view's layout
+(`notebook/static/live_view.js` builds the same elements with the same classes): status line,
+input, the reasoning (collapsed, dimmed), the answer (`render.markdown`), the error and the tool
+table (`render.tools`), styled by `render.theme`.
 
-Secrets: every string of a run (status line, input, answer, error, tool arguments and results)
-goes through `_secrets.scrub` before it is formatted, so no view of a run shows a key, whatever
-the tool, the model or the error put into it. Scrubbing comes first because escaping, markdown
-quoting and the preview's cut could otherwise split a key or change its bytes.
+Model and tool text is untrusted: it is escaped before it becomes HTML (`esc`), and the
+markdown copy writes the answer back from its parse (`markdown_to_markdown`) and every other
+string escaped to show literally (`md_literal`), so a `<script>` in an answer stays visible text
+everywhere and no link other than http(s) is live.
+
+Secrets: every string of a run (status line, input, reasoning, answer, error, tool arguments and
+results) goes through `_secrets.scrub` before it is formatted, so no view of a run shows a key,
+whatever the tool, the model or the error put into it. Scrubbing comes first because escaping,
+markdown and the preview's cut could otherwise split a key or change its bytes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from openstackai_nb._secrets import scrub, scrub_data
 from openstackai_nb.render.markdown import esc as _esc
-from openstackai_nb.render.markdown import markdown_to_html
+from openstackai_nb.render.markdown import markdown_to_html, markdown_to_markdown
+from openstackai_nb.render.markdown_copy import md_literal
+from openstackai_nb.render.theme import style_tag
+from openstackai_nb.render.tools import (
+    preview,
+    several_turns,
+    tool_rows,
+    tool_table_html,
+    tool_table_markdown,
+    tool_text_line,
+)
 
 if TYPE_CHECKING:
-    from openstackai_nb.results import RunResult, ToolCall
+    from openstackai_nb.results import RunResult
 
 __all__ = [
-    "preview",
+    "REASONING_LABEL",
+    "answer_html",
+    "reasoning_html",
     "run_bundle",
     "run_html",
     "run_markdown",
+    "run_status",
     "run_text",
+    "status_html",
     "status_line",
-    "tool_rows",
 ]
 
-PREVIEW_CHARS = 120
-"""Longest preview of a tool's arguments or result in the tool table."""
 OUTPUT_CHARS = 100_000
 """Longest final output kept in a static bundle (the RunResult keeps all of it)."""
+REASONING_LABEL = "Reasoning"
+"""The summary of the collapsed reasoning (live and static)."""
 
 _FINISH_WORDS = {
     "length": "cut at the token limit",
@@ -47,40 +63,6 @@ _FINISH_WORDS = {
     "refusal": "refused",
 }
 """How the status line says a finish reason that makes an answer incomplete."""
-
-_STATUS_COLOURS = {
-    "COMPLETED": "#1a7f37",
-    "FAILED": "#cf222e",
-    "CANCELLED": "#9a6700",
-    "RUNNING": "#0969da",
-    "QUEUED": "#57606a",
-}
-
-
-def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
-    """Return a one-line preview of a tool argument or result, at most `limit` characters.
-
-    Example:
-        >>> preview({"city": "Paris"})
-        '{"city": "Paris"}'
-    """
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        text = value
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False)
-        except (TypeError, ValueError):
-            text = str(value)
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: max(0, limit - 1)] + "…"
-    return text
-
-
-def _tokens(result: RunResult) -> int:
-    return result.usage.prompt_tokens + result.usage.completion_tokens
 
 
 def status_line(
@@ -121,41 +103,20 @@ def status_line(
     return f"{line} · {note}" if note else line
 
 
-def _result_status(result: RunResult, note: str = "") -> str:
-    return scrub(_status_of(result, note))
-
-
-def _status_of(result: RunResult, note: str) -> str:
-    return status_line(
-        result.status.value,
-        model=result.model,
-        turns=result.turn_count,
-        tokens=_tokens(result),
-        elapsed=result.elapsed_time,
-        agent=result.agent_name,
-        note=note,
-        finish_reason=result.finish_reason,
-    )
-
-
-def tool_rows(tool_calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
-    """Return the tool table's rows (name, arguments, result preview, status, duration) as plain data.
-
-    Secrets are scrubbed from the values before they are cut to a preview.
-    """
-    rows = []
-    for c in tool_calls:
-        rows.append(
-            {
-                "call_id": scrub(c.call_id),
-                "name": scrub(c.name),
-                "args": preview(scrub_data(c.arguments)),
-                "status": "ok" if c.error is None else "error",
-                "result": preview(scrub(c.error) if c.error is not None else scrub_data(c.result)),
-                "duration": c.elapsed_time,
-            }
+def run_status(result: RunResult, *, note: str = "") -> str:
+    """Return the status line of a finished run (scrubbed), as `status_line` writes it."""
+    return scrub(
+        status_line(
+            result.status.value,
+            model=result.model,
+            turns=result.turn_count,
+            tokens=result.usage.total_tokens,
+            elapsed=result.elapsed_time,
+            agent=result.agent_name,
+            note=note,
+            finish_reason=result.finish_reason,
         )
-    return rows
+    )
 
 
 def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:
@@ -179,117 +140,93 @@ def _answer(result: RunResult, *, fenced: bool) -> str:
 
 
 # -- HTML ------------------------------------------------------------------------------------
-_CSS = (
-    "<style>"
-    ".osnb-run{font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;line-height:1.45;"
-    "border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:2px 0;max-width:100%;overflow:auto}"
-    ".osnb-run .osnb-status{font-size:12px;color:#57606a;margin-bottom:6px}"
-    ".osnb-run .osnb-input{color:#57606a;white-space:pre-wrap;margin:0 0 6px;font-style:italic}"
-    ".osnb-run .osnb-error{color:#cf222e;white-space:pre-wrap;margin:6px 0}"
-    ".osnb-run table{border-collapse:collapse;margin-top:8px;font-size:12px}"
-    ".osnb-run th,.osnb-run td{border:1px solid #d0d7de;padding:2px 6px;text-align:left!important;vertical-align:top}"
-    ".osnb-run td.osnb-prev{font-family:var(--jp-code-font-family,monospace);max-width:28em;"
-    "overflow-wrap:anywhere}"
-    "</style>"
-)
-
-
-def _tool_table_html(rows: Sequence[Mapping[str, Any]]) -> str:
-    if not rows:
-        return ""
-    body = []
-    for r in rows:
-        colour = "#1a7f37" if r["status"] == "ok" else "#cf222e" if r["status"] == "error" else "#0969da"
-        duration = f"{r['duration']:.2f}s" if r.get("duration") is not None else ""
-        body.append(
-            "<tr>"
-            f"<td>{_esc(r['name'])}</td>"
-            f"<td class='osnb-prev'>{_esc(r['args'])}</td>"
-            f"<td class='osnb-prev'>{_esc(r['result'])}</td>"
-            f"<td style='color:{colour}'>{_esc(r['status'])}</td>"
-            f"<td>{_esc(duration)}</td>"
-            "</tr>"
-        )
+def status_html(line: str) -> str:
+    """The status line as HTML: its first word (the state) coloured, the rest dimmed."""
+    state, _, rest = line.partition(" ")
     return (
-        "<table class='osnb-tools'><thead><tr><th>tool</th><th>arguments</th><th>result</th>"
-        "<th>status</th><th>time</th></tr></thead><tbody>" + "".join(body) + "</tbody></table>"
+        f"<div class='osnb-status'><b class='osnb-state osnb-state-{_esc(state)}'>{_esc(state)}</b>"
+        f"<span class='osnb-status-rest'>{' ' if rest else ''}{_esc(rest)}</span></div>"
     )
+
+
+def reasoning_html(text: str) -> str:
+    """The reasoning, collapsed (a `<details>` that opens on click); "" without any."""
+    if not text:
+        return ""
+    return (
+        f"<details class='osnb-reasoning'><summary>{REASONING_LABEL}</summary>"
+        f"<div class='osnb-reasoning-text'>{_esc(text)}</div></details>"
+    )
+
+
+def answer_html(text: str) -> str:
+    """The answer's markdown rendered (the live view shows the same blocks while it streams)."""
+    return f"<div class='osnb-output osnb-md'>{markdown_to_html(text)}</div>"
 
 
 def run_html(result: RunResult, *, note: str = "", show_input: bool = True) -> str:
     """Return the run as one self-contained, escaped HTML fragment.
 
-    Holds the status line, the input, the final output (markdown rendered safely), the error
-    and the tool table.
+    Holds the status line, the input, the reasoning (collapsed), the final output (markdown
+    rendered safely), the error and the tool table.
     """
-    status = result.status.value
-    colour = _STATUS_COLOURS.get(status, "#57606a")
     parts = [
-        _CSS,
-        f"<div class='osnb-run' data-run-id='{_esc(scrub(result.run_id))}'>",
-        f"<div class='osnb-status'><b style='color:{colour}'>{_esc(status)}</b>"
-        f"{_esc(_result_status(result, note)[len(status) :])}</div>",
+        f"<div class='osnb-run osnb-view' data-run-id='{_esc(scrub(result.run_id))}'>",
+        status_html(run_status(result, note=note)),
     ]
     if show_input and result.input:
         parts.append(f"<div class='osnb-input'>&gt; {_esc(preview(scrub(result.input), 300))}</div>")
+    parts.append(reasoning_html(_clip(scrub(result.reasoning or ""))))
     if result.output_text:
-        parts.append(f"<div class='osnb-output'>{markdown_to_html(_answer(result, fenced=True))}</div>")
+        parts.append(answer_html(_answer(result, fenced=True)))
     if result.error:
         parts.append(f"<div class='osnb-error'>{_esc(scrub(result.error))}</div>")
-    parts.append(_tool_table_html(tool_rows(result.tool_calls)))
+    parts.append(tool_table_html(tool_rows(result.tool_calls, result.trace)))
     parts.append("</div>")
-    return "".join(parts)
+    body = "".join(parts)
+    return style_tag(body) + body
 
 
 # -- markdown --------------------------------------------------------------------------------
-def _md_text(text: str) -> str:
-    # Escape HTML so raw tags in model text stay text (markdown renderers show &quot; as ");
-    # markdown syntax itself is kept.
-    return _esc(text)
-
-
-def _md_cell(text: str) -> str:
-    return _md_text(text).replace("|", "\\|").replace("`", "\\`")
+def _md_reasoning(text: str) -> list[str]:
+    # GitHub and Jupyter both render <details> in markdown; the text inside is a quote whose
+    # every character is escaped to show literally.
+    quoted = "\n".join(f"> {md_literal(line)}" if line.strip() else ">" for line in text.split("\n"))
+    return [f"<details><summary>{REASONING_LABEL}</summary>", "", quoted, "", "</details>", ""]
 
 
 def run_markdown(result: RunResult, *, note: str = "", show_input: bool = True) -> str:
-    """Return the run as markdown (HTML in model or tool text is escaped, so it stays text)."""
-    status = _result_status(result, note)
-    parts = [f"**{_esc(result.status.value)}**{_esc(status[len(result.status.value) :])}", ""]
+    """Return the run as safe markdown: the answer's own markdown, everything else shown literally."""
+    status = run_status(result, note=note)
+    state, _, rest = status.partition(" ")
+    parts = [f"**{md_literal(state)}** {md_literal(rest, line_start=False)}".rstrip(), ""]
     if show_input and result.input:
-        parts += [f"> {_md_text(preview(scrub(result.input), 300))}", ""]
+        parts += [f"> {md_literal(preview(scrub(result.input), 300))}", ""]
+    if result.reasoning:
+        parts += _md_reasoning(_clip(scrub(result.reasoning)))
     if result.output_text:
         answer = _answer(result, fenced=True)
-        parts += [answer if result.typed else _md_text(answer), ""]
+        parts += [answer if result.typed else markdown_to_markdown(answer), ""]
     if result.error:
-        parts += [f"**Error:** {_md_text(' '.join(scrub(result.error).split()))}", ""]
-    rows = tool_rows(result.tool_calls)
-    if rows:
-        parts += ["| tool | arguments | result | status | time |", "|---|---|---|---|---|"]
-        for r in rows:
-            parts.append(
-                f"| {_md_cell(r['name'])} | {_md_cell(r['args'])} | {_md_cell(r['result'])} "
-                f"| {r['status']} | {r['duration']:.2f}s |"
-            )
-        parts.append("")
+        parts += [f"**Error:** {md_literal(' '.join(scrub(result.error).split()), line_start=False)}", ""]
+    parts += tool_table_markdown(tool_rows(result.tool_calls, result.trace))
     return "\n".join(parts).rstrip() + "\n"
 
 
 # -- plain text ------------------------------------------------------------------------------
 def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> str:
     """Return the run as plain text: status line, output, error, one line per tool call."""
-    parts = [_result_status(result, note)]
+    parts = [run_status(result, note=note)]
     if show_input and result.input:
         parts += ["", f"> {preview(scrub(result.input), 300)}"]
     if result.output_text:
         parts += ["", _answer(result, fenced=False)]
     if result.error:
         parts += ["", f"Error: {scrub(result.error)}"]
-    rows = tool_rows(result.tool_calls)
+    rows = tool_rows(result.tool_calls, result.trace)
     if rows:
-        parts.append("")
-        for r in rows:
-            parts.append(f"  [{r['status']}] {r['name']}({r['args']}) -> {r['result']} ({r['duration']:.2f}s)")
+        turns = several_turns(rows)
+        parts += [""] + [tool_text_line(r, turns) for r in rows]
     return "\n".join(parts)
 
 

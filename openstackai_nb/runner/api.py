@@ -5,7 +5,7 @@
 - `run_stream` yields the text events of the loop's event pump and raises if the run did not
   complete; `StreamingRunner` (streaming.py) yields every event of the same pump;
 - `start` starts a run on the private loop and returns a `RunHandle` that synchronous code
-  (the notebook's live view) reads the same events from.
+  (the notebook's live view) reads the same events from, through a thread-safe queue.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from openstackai_nb.events import StreamEvent
 from openstackai_nb.results import RunResult, RunStatus
 from openstackai_nb.runner import _sync
 from openstackai_nb.runner.config import RunConfig
-from openstackai_nb.runner.executor import HistoryInput, Sink, _Run, events
+from openstackai_nb.runner.executor import HistoryInput, _Run, events
 from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:
@@ -139,10 +139,13 @@ class Runner:
             raise _stream_failure(run) from (None if isinstance(run.failure, AgentError) else run.failure)
 
 
-class RunHandle(_sync.LoopTask[StreamEvent, None]):
+class RunHandle(_sync.LoopTask[StreamEvent, RunResult]):
     """A run going on the private run loop, followed from another thread (`Runner.start`).
 
-    The run's events come through the same pump as `StreamingRunner`'s (`executor.events`).
+    The run loop's sink puts each event straight into this handle's thread-safe queue: no hop
+    through the loop, so an event reaches the reader even while the loop itself is blocked (an
+    `async def` tool calling `time.sleep`). Cancelling cancels the run, which still emits its
+    "error" and "done" (CANCELLED, partial output kept) before it ends.
 
     Example:
         >>> handle = Runner.start(Agent(name="A", model="scripted"), "Hello!")
@@ -160,33 +163,10 @@ class RunHandle(_sync.LoopTask[StreamEvent, None]):
         """The model's name (as the status line shows it)."""
         self.agent = run.agent.name
         """The agent's name."""
-        super().__init__(lambda emit: _pump(run, emit))
+        super().__init__(run.execute)
 
-    def cancel(self) -> None:
-        """Cancel the run and wait until it has ended (CANCELLED, partial output kept).
-
-        Only the run is cancelled, not the pump: its last events ("error", then "done" with the
-        CANCELLED result) are still delivered to `next_batch`.
-        """
-
-        def cancel() -> None:
-            task = self._run.task
-            if task is not None:
-                task.cancel()
-            else:  # the pump has not started the run yet
-                self.cancel_now()
-
-        self._loop.call_soon_threadsafe(cancel)
-        self.wait(_sync.CANCEL_WAIT)
-
-    def result(self) -> RunResult:  # type: ignore[override]
-        """The RunResult once the run has ended (CANCELLED/FAILED results too; after `wait`)."""
+    def result(self) -> RunResult:
+        """The RunResult once the run has ended (CANCELLED/FAILED and timed-out results too; after `wait`)."""
         if not self.finished:
             raise RuntimeError("the run has not ended: wait() first")
         return self._run.result
-
-
-async def _pump(run: _Run, emit: Sink) -> None:
-    async with aclosing(events(run)) as stream:
-        async for event in stream:
-            emit(event)

@@ -1,10 +1,10 @@
 """The one async run loop (`_Run`) and its one event pump (`_Run.events`).
 
 `_Run.execute()` is the only place that decides turns, tool calls, limits and status. It
-emits `StreamEvent`s to an optional sink (a callable). `_Run.events()` is the pump: it runs
-`execute` as a task and yields its events in order; `run_stream`, `StreamingRunner` and (across
-threads, through `_sync.LoopTask`) `Runner.start` and the notebook's live view all read it.
-`run_async` passes no sink at all. The entry points are in `api.py`; the tool half of a turn
+emits `StreamEvent`s to one sink (a callable): that is the event pump. `events(run)` reads it
+in a coroutine (an asyncio queue: `run_stream`, `StreamingRunner`); `RunHandle` reads it in
+another thread (a thread-safe queue: `Runner.start`, the notebook's live view). `run_async`
+passes no sink at all. The entry points are in `api.py`; the tool half of a turn
 in `tool_calls.py`; the typed answer of an agent with an `output_type` (find, validate, send the
 errors back) in `output.py`. Views subscribe; the loop never imports them.
 
@@ -154,8 +154,6 @@ class _Run(ToolCalls):
         self._last_text = ""
         self._reasoning: list[str] = []  # each turn's reasoning text, joined into result.reasoning
         self.failure: Exception | None = None
-        self.task: asyncio.Future[RunResult] | None = None
-        """The task executing the run, when it runs under the event pump (`events`)."""
         """The exception that ended the run FAILED (run_stream raises a copy carrying the result)."""
 
     # -- helpers -----------------------------------------------------------------------------
@@ -435,7 +433,7 @@ async def events(run: _Run) -> AsyncGenerator[StreamEvent, None]:
     raised (TimeoutError, CancelledError) is raised here.
     """
     queue: asyncio.Queue[object] = asyncio.Queue()
-    task = run.task = asyncio.ensure_future(run.execute(queue.put_nowait))
+    task = asyncio.ensure_future(run.execute(queue.put_nowait))
     task.add_done_callback(lambda _: queue.put_nowait(_END))
     try:
         while True:

@@ -111,7 +111,7 @@ class ToolCalls:
         self._send(
             StreamEvent(
                 "tool_result", tool_name=req.name, arguments=call.arguments, result=value, call_id=req.id,
-                turn=call.turn, error=error, duration=elapsed,
+                turn=call.turn, error=error, duration=elapsed, blocked_loop_s=attributes.get("blocked_loop_s"),
             )
         )  # fmt: skip
         content = f"Error: {error}" if error else text

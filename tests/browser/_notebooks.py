@@ -5,6 +5,8 @@
 - `xss.ipynb`: a FunctionModel whose answer carries `<script>` and `<img onerror>` payloads that
   would bump `window.__xss` and call console.error if they ever ran.
 - `interrupt.ipynb`: a long scripted answer to interrupt, then a cell that must still run.
+- `markdown.ipynb`: a FunctionModel that thinks, calls a tool, then streams a markdown-heavy answer
+  (a table, Python code, a nested list, a link) at a visible rate.
 - `01-quickstart.ipynb`: the repository's quickstart notebook, when it exists.
 """
 
@@ -66,6 +68,60 @@ INTERRUPT_RUN = "%%agent -o partial\nwrite 600 words"
 INTERRUPT_AFTER = 'print("next cell ran:", partial.status.value, len(partial.final_output or "") > 0)'
 
 
+MARKDOWN_ANSWER = """## Weather in Paris
+
+The tool says it is **sunny**, with a light breeze from the west. Here is the week at a glance,
+with temperatures in degrees Celsius and a note for each day.
+
+| day | high | low | note |
+|:----|-----:|----:|------|
+| Monday | 21 | 12 | sunny |
+| Tuesday | 19 | 11 | a few clouds |
+| Wednesday | 17 | 10 | showers in the evening |
+
+To compute the average high yourself:
+
+```python
+highs = {"Monday": 21, "Tuesday": 19, "Wednesday": 17}
+average = sum(highs.values()) / len(highs)  # 19.0
+print(f"average high: {average:.1f} °C")
+```
+
+What to pack:
+
+- a light jacket
+  - waterproof, for Wednesday
+  - with a hood
+- sunglasses for Monday
+- an umbrella, just in case
+
+More details are on [the forecast page](https://example.com/forecast/paris), updated hourly.
+
+Enjoy the trip, and check the forecast again on Tuesday evening before you leave.
+"""
+MARKDOWN_AGENT = f'''\
+from openstackai_nb import Agent
+from openstackai_nb.models import FunctionModel
+from openstackai_nb.models.function import Reply, call
+
+ANSWER = {MARKDOWN_ANSWER!r}
+
+def get_forecast(city: str) -> str:
+    """The week's forecast for a city."""
+    return f"{{city}}: sunny, 21/12; cloudy, 19/11; showers, 17/10"
+
+def forecaster(messages, info):
+    if info.turn == 1:
+        return Reply(reasoning="The user wants the weather. I should call get_forecast for Paris first, "
+                               "then summarise it as a table with code and a packing list.",
+                     tool_calls=[call("get_forecast", city="Paris")])
+    return Reply(text=ANSWER)
+
+weather = Agent(name="weather", tools=[get_forecast], model=FunctionModel(forecaster, delay=0.04))
+print("ready")'''
+MARKDOWN_RUN = "%%agent --agent weather -o forecast\nWhat is the weather in Paris this week?"
+
+
 def _notebook(*sources: str) -> nbformat.NotebookNode:
     nb = new_notebook(cells=[new_code_cell(s) for s in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -77,6 +133,7 @@ NOTEBOOKS = {
     "e2e.ipynb": _notebook(LOAD, E2E_TOOLS, E2E_RUN, E2E_AFTER),
     "xss.ipynb": _notebook(LOAD, XSS_AGENT, XSS_RUN, XSS_REPR),
     "interrupt.ipynb": _notebook(LOAD, INTERRUPT_RUN, INTERRUPT_AFTER),
+    "markdown.ipynb": _notebook(LOAD, MARKDOWN_AGENT, MARKDOWN_RUN),
 }
 
 

@@ -3,8 +3,9 @@
 Both front ends render notebooks with the same JupyterLab widgets (`.jp-Notebook`, `.jp-Cell`,
 `.jp-OutputArea`) and the same toolbar commands (`[data-command=...]`), so one driver serves both.
 The live view's DOM (`openstackai_nb/notebook/static/live_view.js`) is `.osnb-live` with
-`data-state`, `.osnb-live-text` and `table.osnb-live-tools` rows classed `osnb-tool-<status>`;
-the static copy that replaces it (`render.py`) is `.osnb-run`.
+`data-state`, `.osnb-live-text` (the answer: rendered blocks, then `.osnb-tail`) and
+`table.osnb-live-tools` rows classed `osnb-tool-<status>`; the static copy that replaces it
+(`render.runs`) is `.osnb-run`, with the same classes inside (`.osnb-md`, `table.osnb-tools`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ _SNAPSHOT_JS = """([idx, sel]) => {
   const live = cell.querySelector('.osnb-live');
   const text = live ? live.querySelector('.osnb-live-text') : null;
   const rows = live ? [...live.querySelectorAll('table.osnb-live-tools tbody tr')].map((tr) => ({
-    name: tr.cells[0] ? tr.cells[0].textContent : '',
-    status: tr.cells[3] ? tr.cells[3].textContent : '',
+    name: (tr.querySelector('.osnb-tname') || {}).textContent || '',
+    status: ((tr.className.match(/osnb-tool-(\\w+)/) || [])[1]) || '',
     cls: tr.className,
   })) : [];
   return {
@@ -44,10 +45,73 @@ _SNAPSHOT_JS = """([idx, sel]) => {
     status: live ? (live.querySelector('.osnb-live-status') || {}).textContent || '' : '',
     text: text ? text.textContent : '',
     rows,
+    md: text ? window.__osnbMarkdown(text) : {},
     done: !!cell.querySelector('.osnb-run'),
     prompt: ((cell.querySelector('.jp-InputPrompt') || {}).textContent || '').trim(),
   };
 }"""
+
+MARKDOWN_PROBE_JS = """() => {
+  window.__osnbMarkdown = (root) => ({
+    table: !!root.querySelector('table td'),
+    code: !!root.querySelector('pre.osnb-hl span.k, pre.osnb-hl span.nb'),
+    nested: !!root.querySelector('li > ul > li, li > ol > li'),
+    link: [...root.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')),
+    tail: (root.querySelector('.osnb-tail') || {}).textContent || '',
+  });
+}"""
+"""Installed in every page (`NotebookUI.open`): what markdown an answer element shows."""
+
+LEGIBILITY_JS = """(root) => {
+  // The lowest contrast ratio (WCAG) of the view's text against what is behind it, with the
+  // opacity of dimmed parts blended in; and any white or near-white background inside the view.
+  const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const bgOf = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 4 ? c[3] > 0.5 : c.length === 3) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const opacityOf = (el) => {
+    let o = 1;
+    for (let e = el; e && e !== root.parentElement; e = e.parentElement) o *= Number(getComputedStyle(e).opacity);
+    return o;
+  };
+  // Syntax colours are the editor theme's own (JupyterLab's comment colour is ~4:1 on its code
+  // background), so they are held to 3:1 (WCAG's large-text and graphics level), the rest to 4.5:1.
+  const out = { min: 99, worst: '', syntax: 99, syntaxWorst: '', white: [] };
+  const sel = '.osnb-md p, .osnb-md li, .osnb-md td, .osnb-md th, .osnb-md code, .osnb-hl span, '
+    + '.osnb-tools td, .osnb-tools th, .osnb-status b, .osnb-status span, .osnb-reasoning summary, .osnb-md a';
+  for (const el of root.querySelectorAll(sel)) {
+    if (!el.textContent.trim() || !el.getClientRects().length) continue;
+    const bg = bgOf(el);
+    const fg = rgb(getComputedStyle(el).color);
+    const a = (fg.length === 4 ? fg[3] : 1) * opacityOf(el);
+    const mix = fg.slice(0, 3).map((c, i) => c * a + bg[i] * (1 - a));
+    const [hi, lo] = [lum(mix), lum(bg)].sort((x, y) => y - x);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const what = `${el.tagName}.${el.className} ${getComputedStyle(el).color} on rgb(${bg})`;
+    if (el.closest('.osnb-hl') && el.tagName === 'SPAN') {
+      if (ratio < out.syntax) { out.syntax = ratio; out.syntaxWorst = what; }
+    } else if (ratio < out.min) {
+      out.min = ratio;
+      out.worst = what;
+    }
+  }
+  for (const el of [root, ...root.querySelectorAll('*')]) {
+    const c = rgb(getComputedStyle(el).backgroundColor);
+    if ((c.length === 3 || c[3] > 0.5) && lum(c.slice(0, 3)) > 0.85 && document.body.dataset.jpThemeLight === 'false') {
+      out.white.push(`${el.tagName}.${el.className}`);
+    }
+  }
+  return out;
+}"""
+"""Run on a view element: its worst text and syntax contrasts, and white backgrounds in a dark theme."""
 
 
 @dataclass
@@ -60,6 +124,7 @@ class Snapshot:
     status: str
     text: str
     rows: list[dict[str, str]]
+    md: dict[str, Any]
     done: bool
     prompt: str
 
@@ -101,11 +166,13 @@ class NotebookUI:
     def open(self) -> NotebookUI:
         self.page.goto(self.server.url(self.path))
         self.wait_ready()
+        self.page.evaluate(MARKDOWN_PROBE_JS)
         return self
 
     def reload(self) -> None:
         self.page.reload()
         self.wait_ready()
+        self.page.evaluate(MARKDOWN_PROBE_JS)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait for the cells and for this page's kernel connection.

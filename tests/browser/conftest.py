@@ -151,6 +151,15 @@ class JupyterServer:
         for kernel in self.api("GET", "/api/kernels"):
             self.api("DELETE", f"/api/kernels/{kernel['id']}")
 
+    def set_theme(self, name: str) -> None:
+        """Use theme `name` ("JupyterLab Light", "JupyterLab Dark") in pages opened from now on.
+
+        Both front ends read the user settings folder on each page load (`JUPYTERLAB_SETTINGS_DIR`).
+        """
+        target = self.root.parent / "settings" / "@jupyterlab" / "apputils-extension" / "themes.jupyterlab-settings"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps({"theme": name}))
+
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser._ui import BROKEN_OUTPUT_TEXTS, NotebookUI, Snapshot
+from tests.browser._ui import BROKEN_OUTPUT_TEXTS, LEGIBILITY_JS, NotebookUI, Snapshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -189,3 +189,112 @@ def test_quickstart_runs_top_to_bottom(page: Any, jupyter: Any, results_dir: Pat
     assert pictured is not None, "no picture of a quickstart %%agent cell streaming with a tool table"
     _assert_nothing_broken(ui)
     page.errors.check()
+
+
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_markdown_answer_renders_live_and_static_in_both_themes(
+    page: Any, jupyter: Any, results_dir: Path, theme: str
+) -> None:
+    jupyter.set_theme(THEMES[theme])
+    try:
+        ui = NotebookUI(page, jupyter, "markdown.ipynb").open()
+        page.wait_for_selector(f"body[data-jp-theme-name='{THEMES[theme]}']", state="attached")
+        ui.run_and_wait(0)
+        ui.run_and_wait(1)
+        assert "ready" in ui.output(1).inner_text()
+        shots: dict[str, Any] = {}
+
+        def mid_stream(snap: Snapshot) -> None:
+            md = snap.md
+            # Live, while it streams: a table, highlighted code, a nested list and a link are
+            # already rendered (the text after them still arriving as text).
+            if "live" not in shots and snap.live and snap.state == "running" and md.get("table") and md.get("code") \
+                    and md.get("nested") and md.get("link"):  # fmt: skip
+                shots["md"] = md
+                shots["legible"] = ui.cell(2).locator(".osnb-live").evaluate(LEGIBILITY_JS)
+                shots["live_table"] = _tool_table_look(ui.cell(2).locator("table.osnb-tools"))
+                shots["live"] = ui.shot_live(2, results_dir / f"{jupyter.kind}-markdown-{theme}-live.png")
+
+        ui.run(2)
+        watch = ui.watch(2, on_snapshot=mid_stream)
+        ui.wait_finished(2)
+        assert "md" in shots, f"the live view never showed table, code, nested list and link: {watch.snaps[-1].md}"
+        assert shots["md"]["link"] == ["https://example.com/forecast/paris"]
+        assert shots["legible"]["min"] >= 4.5, shots["legible"]  # WCAG AA for text, dimmed parts included
+        assert shots["legible"]["syntax"] >= 3, shots["legible"]
+        assert not shots["legible"]["white"], shots["legible"]
+
+        static = ui.output(2).locator(".osnb-run")
+        assert static.count() == 1 and ui.output(2).locator(".osnb-live").count() == 0
+        answer = static.locator(".osnb-md")
+        md = answer.evaluate("(el) => window.__osnbMarkdown(el)")
+        assert md["table"] and md["code"] and md["nested"] and md["link"] == shots["md"]["link"]
+        assert answer.locator("table td[align='right']").first.evaluate("(e) => getComputedStyle(e).textAlign") == (
+            "right"
+        )
+        # The same tool table as live: columns, alignment, colours.
+        assert _tool_table_look(static.locator("table.osnb-tools")) == shots["live_table"]
+        # Reasoning: collapsed above the answer, opens on click.
+        details = static.locator("details.osnb-reasoning")
+        assert details.count() == 1 and details.evaluate("(d) => d.open") is False
+        details.locator("summary").click()
+        assert details.evaluate("(d) => d.open") is True and "get_forecast for Paris" in details.inner_text()
+        legible = static.evaluate(LEGIBILITY_JS)
+        assert legible["min"] >= 4.5 and legible["syntax"] >= 3 and not legible["white"], legible
+        ui.shot(ui.cell(2), results_dir / f"{jupyter.kind}-markdown-{theme}-done.png")
+        _assert_nothing_broken(ui)
+        page.errors.check()
+    finally:
+        jupyter.set_theme(THEMES["light"])
+
+
+def _tool_table_look(table: Any) -> dict[str, Any]:
+    """What a person sees of a tool table: headers, and each cell's alignment and colour."""
+    return table.evaluate(
+        """(t) => ({
+          head: [...t.querySelectorAll('th')].map((th) => th.textContent),
+          cells: [...t.querySelectorAll('tbody td')].map((td) => {
+            const s = getComputedStyle(td);
+            return [td.className, s.textAlign, s.color, s.borderTopColor, s.fontFamily];
+          }),
+        })"""
+    )
+
+
+def test_static_copy_is_legible_outside_jupyter(browser: Any) -> None:
+    # VS Code (light and dark: no --jp-* variables, its body class and colours) and GitHub (none of
+    # our CSS, only its page's own colours and link colour).
+    from openstackai_nb import Agent, Runner, render
+    from openstackai_nb.models import FunctionModel
+    from tests.browser._notebooks import MARKDOWN_ANSWER
+
+    res = Runner.run_sync(Agent(model=FunctionModel(lambda m, i: MARKDOWN_ANSWER)), "Weather?")
+    html = render.run_html(res)
+    without_css = html[html.index("</style>") + len("</style>") :]
+    hosts = {  # name: (body class, background, text colour, link colour, HTML)
+        "vscode-dark": ("vscode-dark", "#1e1e1e", "#cccccc", "", html),
+        "vscode-light": ("vscode-light", "#ffffff", "#3b3b3b", "", html),
+        "github-no-css": ("", "#ffffff", "#1f2328", "#0969da", without_css),
+        "github-dark-no-css": ("", "#0d1117", "#e6edf3", "#4493f8", without_css),
+    }
+    context = browser.new_context(viewport={"width": 1000, "height": 900})
+    try:
+        for name, (cls, bg, fg, link, body) in hosts.items():
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+            host_css = f"<style>a{{color:{link}}}</style>" if link else ""
+            page.set_content(
+                f"<html>{host_css}<body class='{cls}' style='background:{bg};color:{fg}'>{body}</body></html>"
+            )
+            page.evaluate("document.body.dataset.jpThemeLight = " + ("'false'" if "dark" in name else "'true'"))
+            legible = page.locator(".osnb-run").evaluate(LEGIBILITY_JS)
+            assert legible["min"] >= 4.5 and legible["syntax"] >= 3, (name, legible)
+            assert not legible["white"], (name, legible)
+            assert page.locator(".osnb-run table td").count() > 0 and not errors
+            page.close()
+    finally:
+        context.close()

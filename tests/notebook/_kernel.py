@@ -48,14 +48,43 @@ class Execution:
         errs = self.of_type("error")
         return errs[0]["content"] if errs else None
 
-    def deltas(self) -> list[dict[str, Any]]:
-        """The live view's text delta messages (comm msgs with kind=delta)."""
+    def custom(self, kind: str) -> list[dict[str, Any]]:
+        """The live view's custom messages of one kind (delta, reasoning), whole messages."""
         out = []
         for m in self.of_type("comm_msg"):
             data = m["content"].get("data", {})
-            if data.get("method") == "custom" and data.get("content", {}).get("kind") == "delta":
+            if data.get("method") == "custom" and data.get("content", {}).get("kind") == kind:
                 out.append(m)
         return out
+
+    def deltas(self) -> list[dict[str, Any]]:
+        """The live view's answer messages (kind=delta: finished blocks as HTML, new text)."""
+        return self.custom("delta")
+
+    def live(self) -> LiveState:
+        """What the live view showed at the end, rebuilt from its messages as live_view.js does."""
+        state = LiveState()
+        for m in self.of_type("comm_msg"):
+            data = m["content"].get("data", {})
+            method = data.get("method")
+            msg = data.get("content", {}) if method == "custom" else {}
+            kind = msg.get("kind")
+            if kind == "delta":
+                drop = msg.get("drop", 0)
+                assert 0 <= drop <= len(state.tail), (drop, state.tail)  # only text shown is dropped
+                state.tail = state.tail[drop:] + msg["text"]
+                state.blocks.append(msg.get("html", ""))
+                state.text_sent += len(msg["text"])
+            elif kind == "reasoning":
+                state.reasoning += msg["text"]
+            elif method == "update" and "tools" in data.get("state", {}):
+                tools = data["state"]["tools"]
+                state.head = tools.get("head", state.head)
+                for i, html in enumerate(tools.get("rows", [])):
+                    if state.rows.get(i) != html:
+                        state.rows[i] = html
+                        state.row_updates.append(html)
+        return state
 
     def displayed(self) -> list[dict[str, Any]]:
         """The data of display_data / update_display_data / execute_result messages, in order."""
@@ -80,6 +109,30 @@ class Execution:
 
     def wire_bytes(self, msgs: list[dict[str, Any]] | None = None) -> int:
         return sum(_wire_size(m) for m in (self.msgs if msgs is None else msgs))
+
+
+@dataclass
+class LiveState:
+    """The live view's content rebuilt from its custom messages."""
+
+    blocks: list[str] = field(default_factory=list)
+    tail: str = ""
+    reasoning: str = ""
+    head: str = ""
+    rows: dict[int, str] = field(default_factory=dict)
+    row_updates: list[str] = field(default_factory=list)
+    text_sent: int = 0
+
+    @property
+    def answer_html(self) -> str:
+        """The finished blocks' HTML, in order."""
+        return "".join(self.blocks)
+
+    def row_statuses(self) -> list[str]:
+        """The status of each row update, in order (from the row's osnb-tool-<status> class)."""
+        import re
+
+        return [m.group(1) for html in self.row_updates if (m := re.search(r"osnb-tool-(\w+)", html))]
 
 
 class Kernel:

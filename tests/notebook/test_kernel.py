@@ -7,6 +7,7 @@ comm traffic, and search all of it for the API key.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests._html import parse_tags
+from tests._html import html_of_markdown, parse_tags
 from tests._server import OpenAIServer, error, text_stream, tool_stream
+from tests.notebook._answers import markdown_answer
 from tests.notebook._kernel import Execution, Kernel, kernel_env
 
 pytestmark = pytest.mark.kernel
@@ -24,7 +26,7 @@ KEY = "sk-test-SECRET-0123456789abcdef"
 EVIL = "Look: <script>alert(1)</script> <img src=x onerror=alert(2)> done"
 SETUP = """
 %load_ext openstackai_nb
-from tests._html import parse_tags
+from tests._html import html_of_markdown, parse_tags
 from openstackai_nb import Agent, Runner
 def get_weather(city: str) -> str:
     '''Get the weather for a city.'''
@@ -67,15 +69,6 @@ def _static(ex: Execution) -> dict[str, str]:
     return data
 
 
-def _tool_updates(ex: Execution) -> list[list[dict[str, Any]]]:
-    out = []
-    for m in ex.of_type("comm_msg"):
-        state = m["content"]["data"].get("state", {})
-        if "tools" in state:
-            out.append(state["tools"])
-    return out
-
-
 def test_cell_ends_as_static_bundle_with_tool_table(kernel: Kernel, openai_server: OpenAIServer) -> None:
     openai_server.script(
         tool_stream([("call_7", "get_weather", {"city": "Paris"})]),
@@ -90,13 +83,13 @@ def test_cell_ends_as_static_bundle_with_tool_table(kernel: Kernel, openai_serve
     assert ex.of_type("comm_close")
     data = _static(ex)
     assert "It is sunny in Paris." in data["text/html"] and "COMPLETED" in data["text/plain"]
-    assert "<td>get_weather</td>" in data["text/html"] and "Sunny in Paris" in data["text/html"]
-    assert "| get_weather |" in data["text/markdown"]
-    # the tool row went running -> ok in the live view's synced state
-    rows = _tool_updates(ex)
-    assert [r[0]["status"] for r in rows] == ["running", "ok"]
-    assert rows[-1][0]["name"] == "get_weather" and rows[-1][0]["result"] == "Sunny in Paris"
-    assert rows[-1][0]["args"] == '{"city": "Paris"}' and rows[-1][0]["duration"] >= 0
+    assert ">get_weather</td>" in data["text/html"] and "Sunny in Paris" in data["text/html"]
+    assert "| get\\_weather |" in data["text/markdown"]
+    # the tool row went running -> ok in the live view, and ended as the static copy's row
+    live = ex.live()
+    assert live.row_statuses() == ["running", "ok"]
+    assert live.rows[0] in data["text/html"] and live.head in data["text/html"]
+    assert "Sunny in Paris" in live.rows[0] and "{&quot;city&quot;: &quot;Paris&quot;}" in live.rows[0]
     check = run(kernel, "print(r.status.value, r.tool_calls[0].name, r.final_output)")
     assert check.stdout.strip() == "COMPLETED get_weather It is sunny in Paris."
 
@@ -105,8 +98,8 @@ def test_failed_tool_row_and_failed_run(kernel: Kernel, openai_server: OpenAISer
     openai_server.script(tool_stream([("call_1", "lookup", {"key": "k"})]), error(401, "no key"))
     ex = run(kernel, "%%agent --tools lookup -o bad\nLook k up")
     assert ex.error is None, ex.error
-    rows = _tool_updates(ex)
-    assert rows[-1][0]["status"] == "error" and "KeyError" in rows[-1][0]["result"]
+    live = ex.live()
+    assert live.row_statuses()[-1] == "error" and "KeyError" in live.rows[0]
     data = _static(ex)
     assert "FAILED" in data["text/plain"] and "401" in data["text/plain"]
     assert run(kernel, "print(bad.status.value)").stdout.strip() == "FAILED"
@@ -119,41 +112,55 @@ def test_model_text_is_escaped(kernel: Kernel, openai_server: OpenAIServer) -> N
     parsed = parse_tags(data["text/html"])
     assert "script" not in parsed.tags and "img" not in parsed.tags and "onerror" not in parsed.attrs
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in data["text/html"]
-    assert "<script" not in data["text/markdown"] and "<img" not in data["text/markdown"]
-    # the live deltas carry the text as data; the front end only sets it as textContent
-    # (text arriving with the end of the run goes straight into the static bundle)
-    assert EVIL.startswith("".join(m["content"]["data"]["content"]["text"] for m in ex.deltas()))
+    shown = parse_tags(html_of_markdown(data["text/markdown"]))  # as Jupyter/GitHub render markdown
+    assert "script" not in shown.tags and "img" not in shown.tags and "onerror" not in shown.attrs
+    # the live view got the text as text, and HTML only from render (escaped)
+    live = ex.live()
+    assert EVIL.startswith(live.tail)
+    parsed = parse_tags(live.answer_html)
+    assert "script" not in parsed.tags and "img" not in parsed.tags and "onerror" not in parsed.attrs
+    # the front end sets text through Text nodes, and HTML only through an inert parser and an allowlist
     js = (Path(__file__).parents[2] / "openstackai_nb/notebook/static/live_view.js").read_text()
-    assert ".innerHTML" not in js and "insertAdjacentHTML" not in js
+    for sink in (".innerHTML", ".outerHTML", "insertAdjacentHTML", "document.write", "createContextualFragment"):
+        assert sink not in js, sink
+    assert "new DOMParser()" in js and "clean(doc.body)" in js
 
 
-def test_long_answer_is_coalesced_and_append_only(kernel: Kernel, openai_server: OpenAIServer) -> None:
-    words = [f"word{i}" for i in range(2000)]
-    text = " ".join(words)
+def test_long_markdown_answer_is_rendered_live_coalesced_and_append_only(
+    kernel: Kernel, openai_server: OpenAIServer
+) -> None:
+    text = markdown_answer(2000)
     openai_server.script(text_stream(text, chunk_delay=0.0005))
     ex = run(kernel, "%%agent -o long\nWrite 2000 words")
     assert ex.error is None, ex.error
     deltas = ex.deltas()
-    streamed = "".join(m["content"]["data"]["content"]["text"] for m in deltas)
-    # append-only: every delta is new text, nothing re-sent (the tail that arrives together with
-    # the end of the run goes straight into the static bundle)
-    assert text.startswith(streamed) and len(streamed) > len(text) / 2
+    live = ex.live()  # asserts that every drop only removes text already shown
+    # Append-only: each piece of text went out once as text (the end arriving with the run's end
+    # goes straight into the static copy), and each finished block once as HTML.
+    assert live.text_sent <= len(text)
+    blocks = [b for b in live.blocks if b]  # the HTML of each delta message that carried some
+    assert len(blocks) >= 5, len(blocks)  # rendered while streaming, not at the end
+    # Rendered: a table, highlighted code, a nested list and a link, already in the live view.
+    html = live.answer_html
+    assert "<table>" in html and "<span class='k'>def</span>" in html
+    assert re.search(r"<li>[^<]*\n<ul>", html) and "href='https://example.com/docs/0'" in html
+    assert "&lt;b&gt;not bold&lt;/b&gt;" in html and "<b>not" not in html
+    # Nothing jumps: the static copy's answer is the live blocks, then the rest.
+    static = _static(ex)["text/html"]
+    answer = static[static.index("<div class='osnb-output osnb-md'>") :]
+    assert answer.startswith("<div class='osnb-output osnb-md'>" + html)
+    # Coalesced: at most ~30 messages a second, far fewer than the tokens.
     elapsed = float(run(kernel, "print(long.elapsed_time)").stdout)
-    assert len(deltas) <= 30 * elapsed + 5, (len(deltas), elapsed)  # at most ~30 flushes per second
-    assert len(deltas) < len(words) / 10
+    live_msgs = ex.of_type("comm_msg")
+    assert len(live_msgs) <= 30 * elapsed + 5, (len(live_msgs), elapsed)
+    assert len(deltas) < len(text.split()) / 10
     size = len(text.encode())
-    live_bytes = ex.wire_bytes(ex.of_type("comm_msg"))
-    widget_bytes = ex.wire_bytes(ex.of_type("comm_open"))
-    total = ex.wire_bytes()
+    live_bytes = ex.wire_bytes(live_msgs)
     print(
-        f"\n2000 words ({size} B) in {elapsed:.2f}s: {len(deltas)} deltas, live updates {live_bytes} B, "
-        f"widget creation {widget_bytes} B, cell total with the saved bundle {total} B"
+        f"\n2000-word markdown answer ({size} B) in {elapsed:.2f}s: {len(live_msgs)} live messages "
+        f"({len(deltas)} answer deltas, {len(blocks)} blocks), {live_bytes} B = {live_bytes / size:.2f}x the answer"
     )
-    # text once plus ~0.5 KB of message headers per flush: a few times the text, never O(n^2)
-    assert live_bytes < len(streamed) + 1200 * len(ex.of_type("comm_msg"))
-    assert live_bytes < 4 * size
-    assert widget_bytes < 12_000
-    assert total < 8 * size  # + the saved bundle: html, markdown and plain copies of the text
+    assert live_bytes < 3 * size
 
 
 def test_plain_api_in_a_cell(kernel: Kernel, openai_server: OpenAIServer) -> None:

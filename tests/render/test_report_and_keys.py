@@ -102,7 +102,7 @@ def test_report_escapes_model_text_and_has_no_script_or_external_url(tmp_path: P
     assert not re.search(r"(src|href)\s*=\s*['\"]?(https?:)?//", page), "external reference in the report"
     assert "@import" not in page
     # one self-contained page: a summary table, each run's card, tool table and transcript
-    assert page.count("class='osnb-run'") == 2
+    assert page.count("class='osnb-run osnb-view'") == 2
     assert "<details class='transcript'>" in page and "osnb-tools" in page
     assert "leak_key" in page and "[REDACTED]" in page and KEY not in page
 

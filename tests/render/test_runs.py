@@ -8,7 +8,7 @@ from openstackai_nb import Agent, Runner, render
 from openstackai_nb.messages import Usage
 from openstackai_nb.results import ToolCall
 from openstackai_nb.runner import RunResult, RunStatus
-from tests._html import parse_tags
+from tests._html import html_of_markdown, parse_tags
 
 EVIL = "<script>alert(1)</script> and <img src=x onerror=alert(2)> \"quoted\" 'single'"
 
@@ -63,7 +63,7 @@ def test_html_has_status_output_and_tool_table() -> None:
     out = render.run_html(res)
     assert "COMPLETED" in out and "scripted" in out and "2 turns" in out and "15 tokens" in out
     assert "<strong>world</strong>" in out
-    assert out.count("<tr>") == 3  # header + 2 rows
+    assert out.count("<tr") == 3  # header + 2 rows
     assert "get_weather" in out and "{&quot;city&quot;: &quot;Paris&quot;}" in out and "Sunny" in out
     assert ">error<" in out and "boom" in out and "0.50s" in out
 
@@ -82,20 +82,23 @@ def test_untrusted_text_is_escaped_everywhere() -> None:
     assert "onerror" not in parsed.attrs
     assert "&lt;script&gt;" in out
     md = render.run_markdown(res)
-    assert "<script" not in md and "<img" not in md and "&lt;script&gt;" in md
+    # The copy is shown as markdown with raw HTML allowed (as Jupyter and GitHub do): no live tag.
+    shown = parse_tags(html_of_markdown(md))
+    assert not {"script", "img"} & set(shown.tags) and "onerror" not in shown.attrs
+    assert "\\<script\\>alert(1)\\</script\\>" in md
     text = render.run_text(res)
     assert "<script>" in text  # plain text is shown as text, never interpreted
 
 
-def test_markdown_subset() -> None:
+def test_markdown_basics() -> None:
     out = render.markdown_to_html(
         "# Title\n\nSome *it* and `a<b`\n\n- one\n- **two**\n\n1. x\n2. y\n\n```\n<b>code</b>\n```"
-    )
+    ).replace("\n", "")
     assert "<h1>Title</h1>" in out
     assert "<em>it</em>" in out and "<code>a&lt;b</code>" in out
     assert "<ul><li>one</li><li><strong>two</strong></li></ul>" in out
     assert "<ol><li>x</li><li>y</li></ol>" in out
-    assert "<pre><code>&lt;b&gt;code&lt;/b&gt;</code></pre>" in out
+    assert "<pre class='osnb-code'><code>&lt;b&gt;code&lt;/b&gt;</code></pre>" in out
 
 
 def test_bundle_and_result_reprs() -> None:
@@ -125,3 +128,68 @@ def test_real_run_renders_its_tool_calls() -> None:
     assert "get_weather" in out and "&lt;b&gt;Sunny&lt;/b&gt; in Paris" in out
     rows = render.tool_rows(res.tool_calls)
     assert rows[0]["status"] == "ok" and rows[0]["args"] == '{"city": "Paris"}'
+
+
+def test_tool_rows_open_on_the_whole_value_and_say_their_turn() -> None:
+    long = {"rows": [{"city": f"c{i}", "t": i} for i in range(30)]}
+    res = _result(
+        tool_calls=[
+            _call(call_id="c2", name="second", turn=2, started_at=datetime(2026, 1, 1, 0, 0, 2, tzinfo=UTC)),
+            _call(call_id="c1", name="first", result=long, started_at=datetime(2026, 1, 1, 0, 0, 1, tzinfo=UTC)),
+        ]
+    )
+    out = render.run_html(res)
+    # In the order the calls started (the record is in the order they ended), with a turn column.
+    assert out.index(">first<") < out.index(">second<")
+    assert "<th class='osnb-num'>turn</th>" in out and "<td class='osnb-num osnb-turn'>2</td>" in out
+    # The preview stays one line; the cell opens on the pretty JSON.
+    assert "<details><summary>{&quot;rows&quot;: [{&quot;city&quot;: &quot;c0&quot;" in out
+    assert "&quot;city&quot;: &quot;c29&quot;,\n" in out
+    md = render.run_markdown(res)
+    assert "| turn | tool | arguments | result | status | time |" in md
+    one_turn = render.run_html(_result(tool_calls=[_call()]))
+    assert "osnb-turn" not in one_turn and "<details>" not in one_turn
+
+
+def test_a_tool_that_blocked_the_event_loop_says_so(monkeypatch) -> None:
+    import asyncio
+    import time
+
+    from openstackai_nb import _tool_calls
+    from openstackai_nb.models import FunctionModel
+    from openstackai_nb.models.function import Reply, call
+
+    monkeypatch.setattr(_tool_calls, "BLOCKED_LOOP_WARNING_S", 0.05)
+
+    async def blocking() -> str:
+        """Sleep the wrong way."""
+        time.sleep(0.2)
+        return "woke"
+
+    async def polite() -> str:
+        """Sleep the right way."""
+        await asyncio.sleep(0.01)
+        return "woke"
+
+    def model(messages, info):  # type: ignore[no-untyped-def]
+        return Reply(tool_calls=[call("polite"), call("blocking")]) if info.turn == 1 else "done"
+
+    res = Runner.run_sync(Agent(tools=[blocking, polite], model=FunctionModel(model)), "go")
+    rows = {r["name"]: r for r in render.tool_rows(res.tool_calls, res.trace)}
+    assert rows["blocking"]["note"].startswith("blocked the event loop 0.") and rows["polite"]["note"] == ""
+    assert "<span class='osnb-note'>blocked the event loop 0." in render.run_html(res)
+    assert "(blocked the event loop 0." in render.run_markdown(res) and "[blocked the event loop" in render.run_text(
+        res
+    )
+
+
+def test_reasoning_is_collapsed_above_the_answer() -> None:
+    res = _result(reasoning="Think <b>hard</b>\n\nthen *answer*", final_output="The **answer**")
+    out = render.run_html(res)
+    assert "<details class='osnb-reasoning'><summary>Reasoning</summary>" in out
+    assert "Think &lt;b&gt;hard&lt;/b&gt;\n\nthen *answer*" in out  # plain text, escaped
+    assert out.index("osnb-reasoning") < out.index("<strong>answer</strong>")
+    md = render.run_markdown(res)
+    assert "<details><summary>Reasoning</summary>\n\n> Think \\<b\\>hard\\</b\\>\n>\n> then \\*answer\\*" in md
+    shown = parse_tags(html_of_markdown(md))
+    assert "b" not in shown.tags and "details" in shown.tags

@@ -268,7 +268,7 @@ def test_displays_show_a_typed_answer_as_json_escaped() -> None:
     value = {**INVOICE, "customer": "<script>alert(1)</script>"}
     result = Runner.run_sync(typed(Invoice, lambda m, i: json.dumps(value)), "go")
     html = render.run_html(result)
-    assert "<script>" not in html and "&lt;script&gt;" in html and "<pre><code" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<pre class=" in html and "<code" in html
     markdown = render.run_markdown(result)
     assert '```json\n{\n  "customer": "<script>alert(1)</script>",' in markdown
     assert json.loads(render.run_text(result).split("\n", 2)[2]) == value
