@@ -26,7 +26,7 @@ from openstackai_nb._tool_calls import CallProgress, run_in_tool_thread, timed_s
 from openstackai_nb.errors import ConfigError, ToolArgumentsError
 from openstackai_nb.messages import Message, ToolDefinition
 
-__all__ = ["RunContext", "Tool", "ToolArgumentsError", "ToolSource", "as_tool", "tool"]
+__all__ = ["RunContext", "Tool", "ToolArgumentsError", "ToolSource", "as_tool", "parse_arguments", "tool"]
 
 logger = logging.getLogger("openstackai_nb")
 
@@ -65,15 +65,7 @@ class Tool:
 
     def validate(self, raw_arguments: str | dict[str, Any]) -> dict[str, Any]:
         """Parse and validate the model's arguments; raise ToolArgumentsError naming the problem."""
-        if isinstance(raw_arguments, str):
-            try:
-                data = json.loads(raw_arguments) if raw_arguments.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ToolArgumentsError(f"arguments are not valid JSON ({exc.msg} at char {exc.pos})") from None
-        else:
-            data = raw_arguments
-        if not isinstance(data, dict):
-            raise ToolArgumentsError(f"arguments must be a JSON object, got {type(data).__name__}")
+        data = parse_arguments(raw_arguments)
         try:
             model = self._args_model.model_validate(data)
         except ValidationError as exc:
@@ -115,6 +107,20 @@ class Tool:
 
     def __repr__(self) -> str:
         return f"Tool({self.name!r})"
+
+
+def parse_arguments(raw_arguments: str | dict[str, Any]) -> dict[str, Any]:
+    """The model's arguments as a JSON object; ToolArgumentsError for bad JSON or a non-object."""
+    if isinstance(raw_arguments, str):
+        try:
+            data = json.loads(raw_arguments) if raw_arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise ToolArgumentsError(f"arguments are not valid JSON ({exc.msg} at char {exc.pos})") from None
+    else:
+        data = raw_arguments
+    if not isinstance(data, dict):
+        raise ToolArgumentsError(f"arguments must be a JSON object, got {type(data).__name__}")
+    return data
 
 
 @overload

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import json
 import math
 import os
 import re
@@ -20,9 +19,9 @@ import threading
 from typing import Any, Literal, Protocol
 
 from openstackai_nb._tool_calls import CallProgress
-from openstackai_nb.errors import AgentError, ToolArgumentsError, UsageError
+from openstackai_nb.errors import AgentError, UsageError
 from openstackai_nb.messages import ToolDefinition
-from openstackai_nb.tools import RunContext, Tool
+from openstackai_nb.tools import RunContext, Tool, parse_arguments
 
 
 class MCPServer(Protocol):
@@ -82,16 +81,7 @@ class _MCPTool(Tool):
 
     def validate(self, raw_arguments: str | dict[str, Any]) -> dict[str, Any]:
         """Parse the model's arguments into a JSON object (the server checks them against its schema)."""
-        if isinstance(raw_arguments, str):
-            try:
-                data = json.loads(raw_arguments) if raw_arguments.strip() else {}
-            except json.JSONDecodeError as exc:
-                raise ToolArgumentsError(f"arguments are not valid JSON ({exc.msg} at char {exc.pos})") from None
-        else:
-            data = raw_arguments
-        if not isinstance(data, dict):
-            raise ToolArgumentsError(f"arguments must be a JSON object, got {type(data).__name__}")
-        return data
+        return parse_arguments(raw_arguments)
 
     async def invoke(
         self, arguments: dict[str, Any], context: RunContext | None, progress: CallProgress | None = None
