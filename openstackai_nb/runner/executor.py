@@ -162,8 +162,9 @@ class _Run(ToolCalls):
             self._emit(event)
 
     def _open(self, kind: Any, name: str, turn: int, **attributes: Any) -> Span:
+        start = time.monotonic() - self._t0
         span = Span(
-            kind=kind, name=name, turn=turn, start=time.monotonic() - self._t0, attributes=scrub_data(attributes)
+            kind=kind, name=name, turn=turn, start=start, attributes=scrub_data(attributes) if attributes else {}
         )
         if self._spans is not None:
             self._spans.opened(span)
