@@ -62,11 +62,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     n = 3 if args.quick else 11
-    for code in PACKAGES.values():  # warm the file cache and __pycache__
-        subprocess.run([sys.executable, "-c", code], check=True)
+    packages = {}
+    for name, code in PACKAGES.items():  # warm the file cache and __pycache__; skip peers not installed
+        if subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0:
+            packages[name] = code
+        else:
+            print(f"({name}: not installed here, left out; benchmarks/setup_peers.sh makes a venv with the peers)")
     rows = []
     figures = {}
-    for name, code in PACKAGES.items():
+    for name, code in packages.items():
         w, best, cpu = wall(code, n)
         total = sum(s for _, s, _ in importtime(code)) / 1e6
         figures[name] = w
@@ -100,8 +104,8 @@ def main() -> None:
     )
     print(f"\nloaded at `import openstackai_nb` (of {', '.join(HEAVY)}): {', '.join(loaded) or 'none'}")
     print()
-    print(c.verdict(figures["ours"], 0.3, "ours `python -c 'import openstackai_nb'` < 0.3 s (median wall)"))
-    print(c.verdict(figures["ours best"], 0.3, "ours `python -c 'import openstackai_nb'` < 0.3 s (best wall)"))
+    print(c.verdict(figures["ours"], 0.2, "ours `python -c 'import openstackai_nb'` < 0.2 s (median wall)"))
+    print(c.verdict(figures["ours best"], 0.2, "ours `python -c 'import openstackai_nb'` < 0.2 s (best wall)"))
     ratio = figures["ours cpu"] / figures["httpx2 cpu"]
     print(f"ours / httpx2 CPU: {ratio:.2f}x; at the issue's httpx2 figure (0.1 s) that is about {0.1 * ratio:.2f} s")
     bad = [m for m in loaded if m in ("pandas", "ipywidgets", "anywidget", "IPython", "httpx2")]
