@@ -102,7 +102,8 @@ VIEW_CSS = "".join(
         f"{_T} tr.osnb-tool-ok .osnb-tstatus{{color:{_OK}}}",
         f"{_T} tr.osnb-tool-error .osnb-tstatus{{color:{_ERROR}}}",
         f"{_T} tr.osnb-tool-running .osnb-tstatus{{color:{_BRAND}}}",
-        f"{_T} tr.osnb-tool-pending .osnb-tstatus{{opacity:.7}}",
+        f"{_T} tr.osnb-tool-pending .osnb-tstatus{{color:{_WARN}}}",
+        f"{_T} tr.osnb-tool-rejected .osnb-tstatus{{color:{_WARN}}}",
         f"{_T} .osnb-note{{display:block;color:{_WARN};font-size:11px;white-space:nowrap}}",
     ]
 )

@@ -41,7 +41,7 @@ from openstackai_nb.tools import ApprovalRequest, Decision
 if TYPE_CHECKING:
     from openstackai_nb.tools import Approver
 
-__all__ = ["NOT_DECIDED", "NO_APPROVER", "Clock", "DeferredApprover", "decide", "name_of", "rejection_text"]
+__all__ = ["Clock", "DeferredApprover", "NOT_DECIDED", "NO_APPROVER", "decide", "name_of", "rejection_text"]
 
 NO_APPROVER = (
     "tool {name!r} needs approval and this run has no approver, so the call was not run. To approve calls, "
