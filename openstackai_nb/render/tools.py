@@ -121,7 +121,8 @@ def tool_row(
         notes.append(f"waiting for approval ({asked})" if asked else "waiting for approval")
     elif approval is not None:
         verb = "approved" if approval.approved else "rejected"
-        wait = f" after {approval.waited:.1f} s" if approval.waited >= 0.05 else ""
+        # A person takes seconds; an approver function, milliseconds (not worth a word).
+        wait = f" after {approval.waited:.1f} s" if approval.waited >= 1.0 else ""
         notes.append(f"{verb} by {approval.decided_by}{wait}")
     note = scrub(" · ".join(notes))
     return {
@@ -180,9 +181,9 @@ def tool_rows(tool_calls: Sequence[ToolCall], trace: Sequence[Span] = ()) -> lis
 
 
 def _asked_at(call: ToolCall) -> datetime:
-    """When the model's call reached the run: its start, less the wait for approval when it ran after one."""
-    if call.approval is not None and call.approval.approved:
-        return call.started_at - timedelta(seconds=call.approval.waited)
+    """When the call was added to the table: its start, or for one that waited for approval, when it asked."""
+    if call.approval is not None:
+        return call.approval.decided_at - timedelta(seconds=call.approval.waited)
     return call.started_at
 
 

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Clock", "DeferredApprover", "NOT_DECIDED", "NO_APPROVER", "decide", "name_of", "rejection_text"]
 
 NO_APPROVER = (
-    "tool {name!r} needs approval and this run has no approver, so the call was not run. To approve calls, "
+    "tool {name!r} needs approval and this run has no approver. To approve calls, "
     "pass RunConfig(approve=fn) or Agent(approve=fn), where fn(request) returns Decision.approve() or "
     "Decision.reject(reason) (True/False also work; `async def` too); or run the agent in a %%agent cell "
     "of a notebook, whose live view asks you"
