@@ -113,12 +113,13 @@ class ToolCalls:
         call.waiting, call.approval = False, decision
         call.span.attributes["approval"] = decision.describe()
         call.span.attributes["approval_wait"] = round(decision.waited, 3)
+        # The span is the tool's own work, from the decision on (the wait is its `approval_wait`).
+        call.span.start = time.monotonic() - self._t0
         if not decision.approved:
             return False
-        # Its time (span, elapsed_time, started_at) counts from now: the wait is in `approval.waited`.
+        # Its time (elapsed_time, started_at) counts from now: the wait is in `approval.waited`.
         call.t0 = time.monotonic()
         call.started_at = datetime.now(UTC)
-        call.span.start = call.t0 - self._t0
         self._send(
             StreamEvent("tool_call", tool_name=req.name, arguments=call.arguments, call_id=req.id, turn=call.turn,
                         approval=decision)
