@@ -71,7 +71,7 @@ def can_await_clicks(shell: Any) -> bool:
         from IPython.core.async_helpers import _asyncio_runner
     except ImportError:
         return False
-    version = tuple(getattr(ipykernel, "version_info", (0,))[:2])
+    version: tuple[int, ...] = tuple(int(v) for v in getattr(ipykernel, "version_info", (0,))[:2])
     return version >= (7, 4) and bool(getattr(shell, "autoawait", False)) and shell.loop_runner is _asyncio_runner
 
 
