@@ -12,7 +12,7 @@ from openstackai_nb.agent import Agent
 from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
 from openstackai_nb.runner.api import Runner
 from openstackai_nb.store import session as _session  # noqa: F401 - installs the history's recorder
-from openstackai_nb.tools import tool
+from openstackai_nb.tools import Decision, tool
 
 if TYPE_CHECKING:
     from openstackai_nb.comparison import DaskScheduler, compare, set_prices, side_by_side
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Agent",
     "DaskScheduler",
+    "Decision",
     "MCPServer",
     "RunConfig",
     "RunContext",

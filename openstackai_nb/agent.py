@@ -10,7 +10,7 @@ from openstackai_nb._output import OutputType
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.messages import FINAL_ANSWER_TOOL, ToolDefinition
 from openstackai_nb.models import Model, default_model_name, resolve_model
-from openstackai_nb.tools import Tool, ToolSource, as_tool
+from openstackai_nb.tools import Approver, Tool, ToolSource, as_tool
 
 __all__ = ["Agent"]
 
@@ -29,6 +29,11 @@ class Agent:
         output_type: the type of the answer: a pydantic model class, a dataclass, a TypedDict or
             a type such as int or list[str]. `RunResult.final_output` is then the validated
             object (the model's text stays in `output_text`). None or str: a text answer.
+        approve: every tool call of this agent (MCP tools too) waits for approval before it runs,
+            as with `tool(requires_approval=True)`. True: the run's approver decides
+            (`RunConfig(approve=...)`, or in a `%%agent` cell the live view's buttons); a
+            function (sync or async, see `tools.Approver`): it decides, unless the RunConfig
+            names another approver. None or False: only tools marked `requires_approval` wait.
 
     Example:
         >>> def add(a: int, b: int) -> int:
@@ -46,6 +51,7 @@ class Agent:
         model: str | Model | None = None,
         model_settings: Mapping[str, Any] | None = None,
         output_type: Any = None,
+        approve: bool | Approver | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"Agent name must be a non-empty string, got {name!r}")
@@ -53,8 +59,14 @@ class Agent:
             raise ConfigError(f"Agent instructions must be a string, got {type(instructions).__name__}")
         if model is not None and not isinstance(model, str | Model):
             raise ConfigError(f"Agent model must be a name or a Model object, got {type(model).__name__}")
+        if approve is not None and not isinstance(approve, bool) and not callable(approve):
+            raise ConfigError(
+                f"Agent approve must be True (every tool call waits for approval), a function that decides "
+                f"(returns a Decision or True/False), or None; got {type(approve).__name__}: {approve!r:.80}"
+            )
         self.name = name
         self.instructions = instructions
+        self.approve = approve
         tools = list(tools)
         self.mcp_servers: list[ToolSource] = [t for t in tools if isinstance(t, ToolSource)]
         """The MCP servers among `tools`: their tools are listed when a run starts (`resolve_tools`)."""
@@ -75,6 +87,24 @@ class Agent:
                 f"Agent {name!r} has a tool named {FINAL_ANSWER_TOOL!r}, the name of the tool that gives a typed "
                 "answer (output_type=...): give it another name with tool(name=...)"
             )
+
+    @property
+    def approver(self) -> Approver | None:
+        """The agent's own approver (`approve=` a function), else None."""
+        return None if isinstance(self.approve, bool) or self.approve is None else self.approve
+
+    def requires_approval(self, tool: Tool) -> bool:
+        """True when a call of `tool` waits for approval: the tool asks for it, or the agent does for every tool."""
+        return bool(self.approve) or tool.requires_approval
+
+    @property
+    def may_ask_approval(self) -> bool:
+        """True when some call of this agent may wait for approval (its tools', or its MCP servers' settings)."""
+        if self.approve:
+            return True
+        return any(t.requires_approval for t in self.tools) or any(
+            getattr(s, "requires_approval", False) for s in self.mcp_servers
+        )
 
     @property
     def model_name(self) -> str:
@@ -141,6 +171,7 @@ class Agent:
             "model": self.model,
             "model_settings": self.model_settings,
             "output_type": self.output_type,
+            "approve": self.approve,
         }
         fields.update(changes)
         return Agent(**fields)
@@ -149,4 +180,5 @@ class Agent:
         tools = f", tools={[t.name for t in self.tools]}" if self.tools else ""
         output = f", output_type={self._output.name}" if self._output is not None else ""
         servers = f", mcp_servers={self.mcp_servers!r}" if self.mcp_servers else ""
-        return f"Agent(name={self.name!r}, model={self.model_name!r}{tools}{output}{servers})"
+        approve = "" if not self.approve else ", approve=True" if self.approve is True else ", approve=<function>"
+        return f"Agent(name={self.name!r}, model={self.model_name!r}{tools}{output}{servers}{approve})"

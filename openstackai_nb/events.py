@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from openstackai_nb.results import RunResult
+from openstackai_nb.results import Approval, RunResult
 
 __all__ = ["EventType", "StreamEvent"]
 
-EventType = Literal["text", "reasoning", "tool_call", "tool_result", "turn", "error", "done"]
-"""The kinds of stream event: text, reasoning, tool_call, tool_result, turn, error, done."""
+EventType = Literal["text", "reasoning", "approval", "tool_call", "tool_result", "turn", "error", "done"]
+"""The kinds of stream event: text, reasoning, approval, tool_call, tool_result, turn, error, done."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +27,19 @@ class StreamEvent:
     """
 
     type: EventType
-    """text, reasoning, tool_call, tool_result, turn, error or done."""
+    """text, reasoning, approval (a tool call waits for a decision), tool_call (a tool starts),
+    tool_result, turn, error or done."""
     content: str = ""
     """Text delta (text events), reasoning delta (reasoning events, never part of the answer);
-    a short description for turn/error events."""
+    a short description for turn/error events; for approval events, who is asked."""
     tool_name: str | None = None
-    """The tool's name (tool_call / tool_result)."""
+    """The tool's name (approval / tool_call / tool_result)."""
     arguments: dict[str, Any] | None = None
-    """The tool's parsed arguments (tool_call / tool_result)."""
+    """The tool's parsed arguments (approval / tool_call / tool_result)."""
     result: Any = None
     """The tool's result (tool_result)."""
     call_id: str | None = None
-    """The tool call's id (tool_call / tool_result)."""
+    """The tool call's id (approval / tool_call / tool_result)."""
     turn: int = 0
     """The turn the event belongs to (1-based)."""
     error: str | None = None
@@ -47,6 +48,9 @@ class StreamEvent:
     """Seconds the tool ran (tool_result)."""
     blocked_loop_s: float | None = None
     """Seconds an ``async def`` tool blocked the event loop (tool_result; None when it did not)."""
+    approval: Approval | None = None
+    """The decision about a call that needed approval (tool_call once approved, tool_result when
+    rejected or after it ran); None for calls that needed none."""
     run_result: RunResult | None = None
     """The finished RunResult (done)."""
 

@@ -24,7 +24,7 @@ from pydantic_core import to_jsonable_python
 from openstackai_nb._secrets import scrub, scrub_data  # also installs the scrubbing filter of the package's logger
 from openstackai_nb.messages import Message, Usage
 
-__all__ = ["RunResult", "RunStatus", "Span", "ToolCall", "cut_text", "jsonable", "tool_text"]
+__all__ = ["Approval", "RunResult", "RunStatus", "Span", "ToolCall", "cut_text", "jsonable", "tool_text"]
 
 
 class RunStatus(enum.StrEnum):
@@ -38,7 +38,7 @@ class RunStatus(enum.StrEnum):
 
 
 SpanKind = Literal["turn", "model", "tool"]
-Outcome = Literal["ok", "error", "cancelled", "timeout", "running"]
+Outcome = Literal["ok", "error", "cancelled", "timeout", "rejected", "running"]
 
 
 def jsonable(value: Any) -> Any:
@@ -89,8 +89,32 @@ class _ScrubbedRepr(BaseModel):
             yield name, scrub_data(value) if isinstance(value, str | dict | list) else value
 
 
+class Approval(_ScrubbedRepr):
+    """What was decided about a tool call that needed approval (`tool(requires_approval=True)`)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    approved: bool
+    """True: the call ran; False: it did not, and the model was told why."""
+    decided_by: str
+    """Who or what decided: "you (live view)", "approver <function name>", "approval_timeout",
+    "no approver"..."""
+    decided_at: datetime
+    """When the decision was taken (UTC)."""
+    reason: str | None = None
+    """The reason given (for a rejection, what the model read)."""
+    waited: float = 0.0
+    """Seconds the call waited for the decision (not counted against the run's time limits)."""
+
+    def describe(self) -> str:
+        """One line: "approved by X" or "rejected by X: reason"."""
+        verb = "approved" if self.approved else "rejected"
+        reason = f": {self.reason}" if self.reason else ""
+        return f"{verb} by {self.decided_by}{reason}"
+
+
 class ToolCall(_ScrubbedRepr):
-    """The record of one tool call the run executed."""
+    """The record of one tool call the run executed (or, for one that needed approval, rejected)."""
 
     model_config = ConfigDict(defer_build=True)
 
@@ -108,18 +132,30 @@ class ToolCall(_ScrubbedRepr):
     (the model and the history got the cut text); None when it was kept whole."""
     error: str | None = None
     """Why the call failed (bad arguments, unknown tool, an exception, a result with no text form,
-    a time limit reached while it ran), else None."""
+    a time limit reached while it ran, a rejection: what the model read), else None."""
     started_at: datetime
     """When the call started (UTC)."""
     elapsed_time: float = 0.0
     """Seconds the call took."""
     turn: int = 0
     """The turn that requested it."""
+    approval: Approval | None = None
+    """The decision about a call that needed approval (who, when, why); None when it needed none."""
 
     @property
     def ok(self) -> bool:
         """True when the call returned without error."""
         return self.error is None
+
+    @property
+    def rejected(self) -> bool:
+        """True when the call needed approval and was not approved (it did not run)."""
+        return self.approval is not None and not self.approval.approved
+
+    @property
+    def status(self) -> str:
+        """ok, error or rejected."""
+        return "rejected" if self.rejected else "ok" if self.error is None else "error"
 
 
 class Span(_ScrubbedRepr):
@@ -138,7 +174,7 @@ class Span(_ScrubbedRepr):
     duration: float = 0.0
     """Seconds it took."""
     outcome: Outcome = "running"
-    """ok, error, cancelled, timeout (running while open)."""
+    """ok, error, cancelled, timeout, rejected (a tool call that was not approved); running while open."""
     attributes: dict[str, Any] = Field(default_factory=dict)
     """Extra facts: retries, error text; for model spans finish_reason and reasoning."""
 

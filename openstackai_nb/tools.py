@@ -6,6 +6,12 @@ and the JSON schema the model sees. A parameter typed `RunContext` is filled by 
 hidden from the schema. Arguments from the model are validated before the function runs; a
 failure becomes a tool error naming the field, which goes back to the model.
 How a call runs (threads, timed async steps): `_tool_calls`.
+
+Approval: `tool(requires_approval=True)` (or `Agent(approve=...)` for every tool) makes the run
+ask an approver before the call runs. An approver is a function (sync or async) of an
+`ApprovalRequest` that returns a `Decision` (or True/False); the run records what was decided on
+the `ToolCall` (`results.Approval`). Where the approver comes from, and how the wait is kept out
+of the run's time limits: `runner/approval.py`.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import logging
 import re
 import time
 import typing
-from collections.abc import Callable
-from typing import Any, overload
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -26,7 +33,18 @@ from openstackai_nb._tool_calls import CallProgress, run_in_tool_thread, timed_s
 from openstackai_nb.errors import ConfigError, ToolArgumentsError
 from openstackai_nb.messages import Message, ToolDefinition
 
-__all__ = ["RunContext", "Tool", "ToolArgumentsError", "ToolSource", "as_tool", "parse_arguments", "tool"]
+__all__ = [
+    "ApprovalRequest",
+    "Approver",
+    "Decision",
+    "RunContext",
+    "Tool",
+    "ToolArgumentsError",
+    "ToolSource",
+    "as_tool",
+    "parse_arguments",
+    "tool",
+]
 
 logger = logging.getLogger("openstackai_nb")
 
@@ -39,12 +57,23 @@ class Tool:
     Build one with `tool(fn)` or `@tool`; an Agent also accepts plain functions.
     """
 
-    __slots__ = ("_args_model", "_context_param", "_is_async", "definition", "fn", "name")
+    __slots__ = ("_args_model", "_context_param", "_is_async", "definition", "fn", "name", "requires_approval")
 
-    def __init__(self, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        requires_approval: bool = False,
+    ) -> None:
         if not callable(fn):
             raise ConfigError(f"tool() needs a function, got {type(fn).__name__}")
+        if not isinstance(requires_approval, bool):
+            raise ConfigError(f"requires_approval must be True or False, got {requires_approval!r}")
         self.fn = fn
+        self.requires_approval = requires_approval
+        """Every call waits for an approver's decision before it runs (see `Decision`)."""
         self.name = name or getattr(fn, "__name__", "")
         if not _NAME_RE.match(self.name):
             raise ConfigError(
@@ -101,12 +130,25 @@ class Tool:
             return await timed_steps(coro, self.name, progress)
         return await run_in_tool_thread(self.fn, kwargs, progress)
 
+    def with_approval(self) -> Tool:
+        """This tool asking for approval before every call (a copy; this one is left as it is)."""
+        if self.requires_approval:
+            return self
+        copy = object.__new__(type(self))
+        for cls in type(self).__mro__:
+            for slot in getattr(cls, "__slots__", ()):
+                if hasattr(self, slot):
+                    setattr(copy, slot, getattr(self, slot))
+        copy.requires_approval = True
+        return copy
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the function directly, as if it were not a tool."""
         return self.fn(*args, **kwargs)
 
     def __repr__(self) -> str:
-        return f"Tool({self.name!r})"
+        approval = ", requires_approval=True" if self.requires_approval else ""
+        return f"Tool({self.name!r}{approval})"
 
 
 def parse_arguments(raw_arguments: str | dict[str, Any]) -> dict[str, Any]:
@@ -124,13 +166,28 @@ def parse_arguments(raw_arguments: str | dict[str, Any]) -> dict[str, Any]:
 
 
 @overload
-def tool(fn: Callable[..., Any], /) -> Tool: ...
+def tool(fn: Callable[..., Any], /, *, requires_approval: bool = False) -> Tool: ...
 @overload
-def tool(*, name: str | None = None, description: str | None = None) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
-    fn: Callable[..., Any] | None = None, /, *, name: str | None = None, description: str | None = None
+    *, name: str | None = None, description: str | None = None, requires_approval: bool = False
+) -> Callable[[Callable[..., Any]], Tool]: ...
+def tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    requires_approval: bool = False,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Make a tool from a function: `@tool`, `@tool(name=...)` or `tool(fn)`.
+
+    Args:
+        fn: the function (sync or async).
+        name: the name the model sees (default: the function's).
+        description: what the model is told it does (default: the docstring's summary).
+        requires_approval: ask an approver before every call (`RunConfig(approve=...)`, or in a
+            notebook the live view's Approve / Reject buttons); a rejected call goes back to the
+            model as "the user rejected this call: <reason>".
 
     Example:
         >>> @tool
@@ -139,10 +196,63 @@ def tool(
         ...     return a + b
         >>> add.definition.parameters["required"]
         ['a', 'b']
+        >>> tool(add, requires_approval=True)
+        Tool('add', requires_approval=True)
     """
     if fn is not None:
-        return fn if isinstance(fn, Tool) else Tool(fn, name=name, description=description)
-    return lambda f: Tool(f, name=name, description=description)
+        if isinstance(fn, Tool):
+            return fn.with_approval() if requires_approval else fn
+        return Tool(fn, name=name, description=description, requires_approval=requires_approval)
+    return lambda f: Tool(f, name=name, description=description, requires_approval=requires_approval)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An approver's answer for one tool call: approve or reject, with an optional reason.
+
+    Example:
+        >>> Decision.reject("too expensive")
+        Decision(approved=False, reason='too expensive', by=None)
+    """
+
+    approved: bool
+    """True: the call runs; False: it does not, and the model is told why."""
+    reason: str | None = None
+    """Why (the model reads it for a rejection; recorded on the ToolCall either way)."""
+    by: str | None = None
+    """Who decided (recorded on the ToolCall); default: the approver function's name."""
+
+    @classmethod
+    def approve(cls, reason: str | None = None, *, by: str | None = None) -> Decision:
+        """Let the call run."""
+        return cls(True, reason, by)
+
+    @classmethod
+    def reject(cls, reason: str | None = None, *, by: str | None = None) -> Decision:
+        """Do not run the call; the model reads "the user rejected this call: <reason>"."""
+        return cls(False, reason, by)
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A tool call waiting for approval: what an approver receives."""
+
+    call_id: str
+    """The model's id for the call."""
+    name: str
+    """The tool's name."""
+    arguments: dict[str, Any] = field(default_factory=dict)
+    """The validated arguments the tool would be called with."""
+    turn: int = 0
+    """The turn that asked for the call."""
+    run_id: str = ""
+    """The run's id."""
+    agent: str = ""
+    """The agent's name."""
+
+
+Approver: TypeAlias = Callable[[ApprovalRequest], "Decision | bool | Awaitable[Decision | bool]"]
+"""A function (sync or async) that decides whether a tool call may run: a `Decision`, or True/False."""
 
 
 def as_tool(obj: Any) -> Tool:

@@ -17,8 +17,9 @@ close points also emit OpenTelemetry spans (`RunSpans`, the loop's observer):
   gen_ai.tool.type, gen_ai.tool.description, ``openstackai_nb.turn``. While the tool runs its
   span is the current one, so spans the tool makes itself are its children.
 
-Every span carries ``openstackai_nb.outcome`` (ok, error, timeout, cancelled); one that did not
-end ok has status ERROR and ``error.type``: ``timeout`` (a time limit cut it), ``cancelled`` (an
+Every span carries ``openstackai_nb.outcome`` (ok, error, timeout, cancelled, rejected: a tool
+call its approver did not approve, which is a decision and keeps status UNSET); one that did not
+end ok or rejected has status ERROR and ``error.type``: ``timeout`` (a time limit cut it), ``cancelled`` (an
 interrupt), ``tool_error`` (a tool raised or got bad arguments), the HTTP status of a model
 endpoint's error (``429``, ``500``...) or the exception's class (``MaxTurnsExceeded``, ``ModelError``...).
 
@@ -362,7 +363,7 @@ class RunSpans:
         elif self._capture:
             attributes.update(self._tool_content(span))
         otel.set_attributes(attributes)
-        if outcome != "ok":
+        if outcome not in ("ok", "rejected"):  # a call rejected by its approver is a decision, not an error
             error = span.attributes.get("error")
             error_type = _error_type(outcome, span.kind, failure)
             otel.set_attribute("error.type", error_type)

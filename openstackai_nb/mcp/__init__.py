@@ -89,8 +89,15 @@ class MCPServer(ToolSource):
         cwd: str | os.PathLike[str] | None = None,
         headers: Mapping[str, str] | None = None,
         prefix: str | None = None,
+        requires_approval: bool | Sequence[str] = False,
     ) -> None:
         require("mcp", "mcp", "MCPServer")
+        if not isinstance(requires_approval, bool) and (
+            isinstance(requires_approval, str) or not all(isinstance(n, str) for n in requires_approval)
+        ):
+            raise ConfigError(
+                f"MCPServer requires_approval must be True, False or a list of tool names, got {requires_approval!r}"
+            )
         if prefix is not None and (not isinstance(prefix, str) or not _PREFIX_RE.match(prefix)):
             raise ConfigError(f"MCPServer prefix must be 1-40 letters, digits, '_' or '-', got {prefix!r}")
         self.transport: Literal["stdio", "http"] = transport
@@ -100,6 +107,11 @@ class MCPServer(ToolSource):
         self.cwd = os.fspath(cwd) if cwd is not None else None
         self.headers = dict(headers or {})
         self.prefix = prefix
+        self.requires_approval: bool | frozenset[str] = (
+            requires_approval if isinstance(requires_approval, bool) else frozenset(requires_approval)
+        )
+        """True: every tool of this server waits for approval before a call; a set: the tools so named
+        (as the server names them, or with the prefix, as the model sees them)."""
         self.label = _label(transport, target, self.args)
         self._connections: dict[asyncio.AbstractEventLoop, _Connection] = {}
         for name, value in [*(self.env or {}).items(), *self.headers.items()]:
@@ -115,6 +127,7 @@ class MCPServer(ToolSource):
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         prefix: str | None = None,
+        requires_approval: bool | Sequence[str] = False,
     ) -> MCPServer:
         """A server run as a subprocess, speaking MCP over its stdin and stdout.
 
@@ -125,6 +138,8 @@ class MCPServer(ToolSource):
                 set (PATH, HOME, USER...), not the whole environment: pass the keys it needs.
             cwd: the directory to start it in.
             prefix: tools are offered as "PREFIX_name" (to tell servers apart or avoid a clash).
+            requires_approval: every call of the server's tools (True), or of the tools so named,
+                waits for approval before it runs (see `tool(requires_approval=True)`).
         """
         if not isinstance(command, str) or not command.strip():
             raise ConfigError(f"MCPServer.stdio needs a command (e.g. 'python'), got {command!r}")
@@ -132,10 +147,17 @@ class MCPServer(ToolSource):
             raise ConfigError(f"MCPServer.stdio args must be a list of strings (e.g. ['server.py']), got {args!r}")
         if env is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
             raise ConfigError("MCPServer.stdio env must map names to string values")
-        return cls("stdio", command, args=args, env=env, cwd=cwd, prefix=prefix)
+        return cls("stdio", command, args=args, env=env, cwd=cwd, prefix=prefix, requires_approval=requires_approval)
 
     @classmethod
-    def http(cls, url: str, *, headers: Mapping[str, str] | None = None, prefix: str | None = None) -> MCPServer:
+    def http(
+        cls,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        prefix: str | None = None,
+        requires_approval: bool | Sequence[str] = False,
+    ) -> MCPServer:
         """A server reached over streamable HTTP, e.g. "http://127.0.0.1:8000/mcp".
 
         Args:
@@ -143,12 +165,14 @@ class MCPServer(ToolSource):
             headers: sent with every request (e.g. {"Authorization": "Bearer ..."}); the values of
                 secret-named ones (Authorization, X-API-Key...) are never shown in errors or views.
             prefix: tools are offered as "PREFIX_name" (to tell servers apart or avoid a clash).
+            requires_approval: every call of the server's tools (True), or of the tools so named,
+                waits for approval before it runs (see `tool(requires_approval=True)`).
         """
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"MCPServer.http needs an http:// or https:// URL, got {url!r}")
         if headers is not None and not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
             raise ConfigError("MCPServer.http headers must map names to string values")
-        return cls("http", url, headers=headers, prefix=prefix)
+        return cls("http", url, headers=headers, prefix=prefix, requires_approval=requires_approval)
 
     async def list_tools(self) -> list[Tool]:
         """This server's tools for the running event loop: started and listed on the first call.

@@ -34,6 +34,7 @@ class MCPServer(Protocol):
     cwd: str | None
     headers: dict[str, str]
     prefix: str | None
+    requires_approval: bool | frozenset[str]
     label: str
     startup_timeout: float
     _connections: dict[asyncio.AbstractEventLoop, _Connection]
@@ -78,6 +79,8 @@ class _MCPTool(Tool):
         self._context_param = None
         self._is_async = True
         self.definition = ToolDefinition(self.name, description, schema)
+        gated = getattr(server, "requires_approval", False)
+        self.requires_approval = gated if isinstance(gated, bool) else bool({remote_name, self.name} & gated)
 
     def validate(self, raw_arguments: str | dict[str, Any]) -> dict[str, Any]:
         """Parse the model's arguments into a JSON object (the server checks them against its schema)."""

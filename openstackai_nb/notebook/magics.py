@@ -4,7 +4,11 @@
 A `%%agent` cell starts one run on the private run loop (`Runner.start`, the runner's public
 face) and reads its events in the kernel's main thread,
 where the kernel's interrupt button arrives as KeyboardInterrupt: the run is then cancelled and
-ends CANCELLED with what streamed so far. The live view (`widgets.py`) only displays events.
+ends CANCELLED with what streamed so far. The live view (`widgets.py`) only displays events,
+and takes your decision about tool calls that wait for approval: a run whose agent may ask for
+one (and names no approver of its own) gets a `DeferredApprover` that the live view's buttons
+answer; such a cell awaits while it follows the run, so that the clicks reach the kernel
+(`approvals.py` says why, and how the `%%agent` cell becomes an awaiting one).
 
 User mistakes (unknown option or agent, empty cell, bad limits or names, unterminated quotes,
 missing key, a damaged history store) raise IPython's `UsageError`, which a notebook shows as one
@@ -16,6 +20,7 @@ Every message and view is scrubbed of secrets (`_secrets.scrub`).
 
 from __future__ import annotations
 
+import inspect
 import keyword
 import re
 import shlex
@@ -123,7 +128,7 @@ class AgentMagics(LineCommands, Magics):
         "--scheduler", choices=("local", "dask"), default="local", help="where --agents/--over run: here, or on Dask"
     )
     @cell_magic("agent")
-    def agent_cell(self, line: str, cell: str) -> None:
+    def agent_cell(self, line: str, cell: str) -> Any:
         """Run the cell body as the prompt of an agent, streaming the answer and the tool calls.
 
         `{{name}}` in the prompt is replaced by the variable `name` (DataFrames and long values
@@ -143,7 +148,9 @@ class AgentMagics(LineCommands, Magics):
             raise UsageError("--scheduler applies to --agents/--over; a single %%agent run always runs in this kernel")
         agent, note = self._agent_for(args)
         prompt = interpolate(prompt, self._ns)
-        self._run(agent, prompt, args, note)
+        following = self._run(agent, prompt, args, note)
+        # A coroutine only in an awaiting cell (approvals.awaited awaits it); None otherwise.
+        return following if inspect.iscoroutine(following) else None
 
     def _check_out(self, args: Any) -> None:
         """-o must not replace an Agent of the notebook (unless --force): checked before any run."""
@@ -193,10 +200,9 @@ class AgentMagics(LineCommands, Magics):
                 agent = agent.clone(**changes)
         return agent, note
 
-    def _config(self, args: Any) -> Any:
+    def _config(self, args: Any, **fields: Any) -> Any:
         from openstackai_nb.runner.config import RunConfig
 
-        fields = {}
         if args.max_turns is not None:
             fields["max_turns"] = args.max_turns
         if args.max_time is not None:
@@ -206,17 +212,44 @@ class AgentMagics(LineCommands, Magics):
         with as_usage_errors(in_magic_terms):
             return RunConfig(**fields)
 
-    def _run(self, agent: Agent, prompt: str, args: Any, note: str) -> RunResult | None:
-        from openstackai_nb.notebook import widgets
-        from openstackai_nb.results import RunStatus
+    def _run(self, agent: Agent, prompt: str, args: Any, note: str) -> Any:
+        """Start the run and follow it; in an awaiting cell with approvals, return the coroutine that follows it."""
+        from openstackai_nb.notebook import approvals, widgets
         from openstackai_nb.runner import Runner
+        from openstackai_nb.runner.approval import DeferredApprover
 
-        config = self._config(args)
+        # The live view decides about calls that wait for approval, unless the agent has its own approver.
+        approver = DeferredApprover(name="you") if agent.may_ask_approval and agent.approver is None else None
+        config = self._config(args, **({"approve": approver} if approver is not None else {}))
         history = self.conversations.get(agent.name) if args.chat else None
         with as_usage_errors():
             handle = Runner.start(agent, prompt, config=config, history=history)
-        presenter = widgets.make_presenter(quiet=args.quiet, agent=agent.name, model=handle.model, note=note)
-        result, interrupted = widgets.drive(handle, presenter)
+        buttons = approver is not None and approvals.in_awaited_cell()
+        presenter = widgets.make_presenter(
+            quiet=args.quiet, buttons=buttons, agent=agent.name, model=handle.model, note=note, approvals=approver
+        )
+        if getattr(presenter, "buttons", False):
+
+            async def follow() -> None:  # returns nothing: the cell's value would be shown again
+                self._ended(agent, args, note, handle, presenter, *await widgets.drive_async(handle, presenter))
+
+            return follow()
+        return self._ended(agent, args, note, handle, presenter, *widgets.drive(handle, presenter))
+
+    def _ended(
+        self,
+        agent: Agent,
+        args: Any,
+        note: str,
+        handle: Any,
+        presenter: Any,
+        result: RunResult | None,
+        interrupted: bool,
+    ) -> RunResult | None:
+        """Store and show the run's end (the static copy replaces the live view)."""
+        from openstackai_nb.notebook import widgets
+        from openstackai_nb.results import RunStatus
+
         if result is None:
             # The task ended without its "done" event: a bug of ours, shown with its traceback.
             outcome = handle.outcome()
@@ -331,8 +364,17 @@ _LINE_USAGE = (
 
 
 def load(ip: Any) -> None:
-    """Register the magics on an IPython shell (`%load_ext openstackai_nb`)."""
+    """Register the magics on an IPython shell (`%load_ext openstackai_nb`).
+
+    Also registers the input transformer that makes a `%%agent` cell an awaiting one in a kernel
+    where that lets the live view take approval clicks (`approvals.await_agent_cells`).
+    """
+    from openstackai_nb.notebook.approvals import await_agent_cells
+
     ip.register_magics(AgentMagics)
+    post = getattr(ip, "input_transformers_post", None)
+    if post is not None and await_agent_cells not in post:
+        post.append(await_agent_cells)
 
 
 def unload(ip: Any) -> None:
@@ -345,3 +387,8 @@ def unload(ip: Any) -> None:
                 del manager.magics[kind]["agent"]
     for name in [n for n, m in manager.registry.items() if isinstance(m, AgentMagics)]:
         del manager.registry[name]
+    from openstackai_nb.notebook.approvals import await_agent_cells
+
+    post = getattr(ip, "input_transformers_post", None)
+    if post is not None and await_agent_cells in post:
+        post.remove(await_agent_cells)

@@ -4,6 +4,10 @@
 scrubbed through a `StreamScrubber`; the tool rows; the status line); `TextPresenter` writes it
 to stdout (terminal IPython, plain Python, a kernel without anywidget); `QuietPresenter` shows
 nothing while the run goes on. `widgets.WidgetPresenter` shows the live view.
+
+Approval: a presenter given the run's `DeferredApprover` (`approvals`) is where you decide about
+the calls that wait ("approval" events): the live view's buttons, or a prompt (`waiting` lists
+the calls to ask about, `decide` hands the answer to the run).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from openstackai_nb._secrets import StreamScrubber, scrub
 if TYPE_CHECKING:
     from openstackai_nb.events import StreamEvent
     from openstackai_nb.results import RunResult
+    from openstackai_nb.runner.approval import DeferredApprover
 
 __all__ = ["Presenter", "QuietPresenter", "STATUS_TICK", "TextPresenter"]
 
@@ -38,12 +43,18 @@ class Presenter:
         agent: the agent's name (status line).
         model: the model's name (status line).
         note: an extra note for the status line (e.g. that the model is offline).
+        approvals: the run's approver when you decide here (`%%agent`), else None.
     """
 
-    def __init__(self, *, agent: str = "", model: str = "", note: str = "") -> None:
+    def __init__(
+        self, *, agent: str = "", model: str = "", note: str = "", approvals: DeferredApprover | None = None
+    ) -> None:
         self.agent = agent
         self.model = model
         self.note = note
+        self.approvals = approvals
+        self.waiting: dict[str, dict[str, Any]] = {}
+        """Rows of the calls that wait for your decision, by call id (in the order they asked)."""
         self.rows: dict[str, dict[str, Any]] = {}
         """Tool rows (`render.tool_row`) by call id, in the order the calls started."""
         self.changed: list[str] = []
@@ -73,8 +84,8 @@ class Presenter:
                 self._end_text()
                 self.turn = ev.turn
                 self.status_changed = True
-            elif kind in ("tool_call", "tool_result") and ev.call_id is not None:
-                if kind == "tool_call":
+            elif kind in ("approval", "tool_call", "tool_result") and ev.call_id is not None:
+                if kind != "tool_result":
                     self._end_text()
                 self._set_row(ev)
             elif kind == "done" and ev.run_result is not None:
@@ -95,19 +106,27 @@ class Presenter:
     def _set_row(self, ev: StreamEvent) -> None:
         call_id = ev.call_id or ""
         before = self.rows.get(call_id)
-        running = ev.type == "tool_call"
+        ended = ev.type == "tool_result"
+        rejected = ev.approval is not None and not ev.approval.approved
+        status = "pending" if ev.type == "approval" else "running" if not ended else "rejected" if rejected else None
         row = render.tool_row(
             call_id,
             ev.tool_name or (before or {}).get("name", ""),
             ev.arguments,
-            status="running" if running else "error" if ev.error else "ok",
-            result=None if running else ev.result,
-            error=None if running else ev.error,
-            duration=None if running else ev.duration,
+            status=status or ("error" if ev.error else "ok"),
+            result=ev.result if ended else None,
+            error=ev.error if ended else None,
+            duration=ev.duration if ended and not rejected else None,
             turn=ev.turn,
             blocked_loop_s=ev.blocked_loop_s,
+            approval=ev.approval,
+            asked=None if self.approvals is not None else ev.content,
         )
         self.rows[call_id] = row
+        if status == "pending" and self.approvals is not None:
+            self.waiting[call_id] = row
+        else:
+            self.waiting.pop(call_id, None)
         self.changed.append(call_id)
         self.rows_changed = True
         self.on_tool(row)
@@ -174,6 +193,15 @@ class Presenter:
     def on_tool(self, row: dict[str, Any]) -> None:
         """A tool row changed (TextPresenter prints it)."""
 
+    def decide(self, call_id: str, approved: bool, reason: str | None, *, by: str) -> bool:
+        """Hand your decision about a waiting call to the run; False when it waits no more."""
+        if self.approvals is None or call_id not in self.waiting:
+            return False
+        from openstackai_nb.tools import Decision
+
+        reason = (reason or "").strip()[:500] or None
+        return self.approvals.decide(call_id, Decision(approved, reason, by=by))
+
     def flush(self, *, final: bool = False) -> None:
         """Show what changed since the last flush (`final`: the text is complete)."""
 
@@ -210,8 +238,9 @@ class TextPresenter(Presenter):
         """Print one line per tool start and end."""
         self.flush()
         prefix = "" if self.at_line_start else "\n"
-        if row.get("status") == "running":
-            self._write(f"{prefix}[{row['name']}({row['args']}) running]\n")
+        if row.get("status") in ("running", "pending"):
+            state = "running" if row["status"] == "running" else row["note"]
+            self._write(f"{prefix}[{row['name']}({row['args']}) {state}]\n")
         else:
             note = f" ({row['note']})" if row.get("note") else ""
             self._write(

@@ -18,7 +18,11 @@ which coalesces them and flushes at most `FLUSH_HZ` times per second:
 - `TextPresenter` writes the text to stdout as it arrives (terminal IPython, plain Python, or a
   kernel without anywidget); `QuietPresenter` shows nothing while running.
 
-The view only subscribes to the run's events; it never drives the run.
+The view only subscribes to the run's events; it never drives the run. The one thing it sends
+back is your decision about a tool call that waits for approval: a pending row shows Approve /
+Reject buttons (and a reason field), a click comes back as a custom message (`on_msg`), and the
+presenter hands it to the run's `DeferredApprover`. That needs the cell to await while it
+follows the run (`drive_async`): why, and the prompt used where it cannot, in `approvals.py`.
 
 Secrets: everything a presenter shows is scrubbed (`_secrets`): the status line, each tool row
 (`render.tool_row` scrubs name, arguments, result or error before they are cut to a preview) and
@@ -32,12 +36,14 @@ scan of the flushed text per flush (at most `FLUSH_HZ` a second), not per token.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb import render
 from openstackai_nb.notebook import is_jupyter
+from openstackai_nb.notebook.approvals import LIVE_VIEW, prompt_decision
 from openstackai_nb.notebook.presenters import STATUS_TICK, Presenter, QuietPresenter, TextPresenter
 
 if TYPE_CHECKING:
@@ -54,6 +60,7 @@ __all__ = [
     "TextPresenter",
     "WidgetPresenter",
     "drive",
+    "drive_async",
     "is_jupyter",
     "make_presenter",
 ]
@@ -65,6 +72,8 @@ MIN_DELTA_CHARS = 1000
 headers, so a slow model streaming a few tokens at a time would otherwise send mostly headers."""
 MAX_DELTA_WAIT = 0.25
 """Longest time streamed text waits before it is shown."""
+POLL_S = 0.02
+"""How often `drive_async` looks for new events while it awaits (the cell takes clicks meanwhile)."""
 SETTLE_WAIT = 5.0
 """Longest the cell waits, after the run's "done" event, for the run's task to end (it only
 re-raises a timeout or a cancellation then)."""
@@ -102,6 +111,8 @@ def _build_live_view() -> type:
         """running while the run goes on, then done."""
         tools = traitlets.Dict().tag(sync=True)
         """The tool table: {"head": header row HTML, "rows": [row HTML, ...]} (render.tools' rows)."""
+        approvals = traitlets.Unicode("").tag(sync=True)
+        """"buttons": pending rows show Approve / Reject and send the click back; "" otherwise."""
 
         def __repr__(self) -> str:
             # The text/plain twin of the widget: what a front end without widgets shows.
@@ -123,16 +134,33 @@ def __getattr__(name: str) -> Any:
 
 
 class WidgetPresenter(Presenter):
-    """Shows a LiveView while the run goes on, then replaces it with the static bundle."""
+    """Shows a LiveView while the run goes on, then replaces it with the static bundle.
 
-    def __init__(self, **kwargs: Any) -> None:
+    Args:
+        buttons: pending rows show Approve / Reject buttons (the cell awaits, so clicks arrive:
+            `drive_async`); else the run's approvals, if any, are asked by a prompt.
+        **kwargs: the `Presenter`'s.
+    """
+
+    def __init__(self, *, buttons: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         from IPython.display import display
 
         cls = __getattr__("LiveView")
         self.markdown = render.LiveMarkdown() if LIVE_MARKDOWN else None
-        self.view = cls(status=self.status_text(), state="running")
+        self.buttons = buttons and self.approvals is not None
+        self.view = cls(status=self.status_text(), state="running", approvals="buttons" if self.buttons else "")
+        if self.buttons:
+            self.view.on_msg(self._on_message)
         self.handle = display(self.view, display_id=True)
+
+    def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
+        """A click in the live view: {"kind": "approval", "call_id", "approve": bool, "reason"}."""
+        if not isinstance(content, dict) or content.get("kind") != "approval":
+            return
+        call_id, approve, reason = content.get("call_id"), content.get("approve"), content.get("reason")
+        if isinstance(call_id, str) and isinstance(approve, bool):
+            self.decide(call_id, approve, reason if isinstance(reason, str) else None, by=LIVE_VIEW)
 
     def flush(self, *, final: bool = False) -> None:
         """Send the new text, reasoning and tool rows, and the status line when it changed.
@@ -208,13 +236,16 @@ class WidgetPresenter(Presenter):
         self.view.close()
 
 
-def make_presenter(*, quiet: bool = False, **kwargs: Any) -> Presenter:
-    """Choose the presenter for this environment: widget in Jupyter, text elsewhere."""
+def make_presenter(*, quiet: bool = False, buttons: bool = False, **kwargs: Any) -> Presenter:
+    """Choose the presenter for this environment: widget in Jupyter, text elsewhere.
+
+    `buttons`: the live view may take approval clicks (the cell awaits: `drive_async`).
+    """
     if quiet:
         return QuietPresenter(**kwargs)
     if is_jupyter():
         if _widgets_available():
-            return WidgetPresenter(**kwargs)
+            return WidgetPresenter(buttons=buttons, **kwargs)
         return TextPresenter(bundle_at_end=True, **kwargs)
     return TextPresenter(**kwargs)
 
@@ -224,7 +255,8 @@ def drive(stream: RunHandle, presenter: Presenter) -> tuple[RunResult | None, bo
 
     A KeyboardInterrupt (the kernel's interrupt button) cancels the run, drains the remaining
     events (the "done" event carries the CANCELLED result with the partial text) and returns
-    normally, so the kernel stays usable.
+    normally, so the kernel stays usable. A call that waits for your approval is asked about with
+    a prompt (`approvals.prompt_decision`): this thread is busy, so no click could arrive.
 
     Returns:
         The RunResult from the "done" event (None if the run ended without one) and whether the
@@ -249,6 +281,64 @@ def _settle(stream: RunHandle) -> None:
     stream.outcome()
 
 
+async def drive_async(stream: RunHandle, presenter: Presenter) -> tuple[RunResult | None, bool]:
+    """`drive` for a cell that awaits: poll the run's events between awaits, so clicks arrive meanwhile.
+
+    The kernel's interrupt button cancels an awaiting cell's task: that cancellation cancels the
+    run, as KeyboardInterrupt does in `drive`, and is then absorbed (the cell ends normally and
+    shows the CANCELLED run).
+    """
+    try:
+        result = await _pump_async(stream, presenter)
+        interrupted = False
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        stream.cancel()
+        result = _drain(stream, presenter)
+        interrupted = True
+    _settle(stream)
+    return result, interrupted
+
+
+def _ask_waiting(presenter: Presenter) -> None:
+    """Ask, by a prompt, about the calls that wait for your decision (each once)."""
+    if not presenter.waiting:
+        return
+    presenter.flush()
+    for call_id, row in list(presenter.waiting.items()):
+        approved, reason, by = prompt_decision(row)
+        presenter.decide(call_id, approved, reason, by=by)
+        presenter.waiting.pop(call_id, None)
+
+
+async def _pump_async(stream: RunHandle, presenter: Presenter) -> RunResult | None:
+    # `_pump`, awaiting where `_pump` blocks: the kernel takes clicks (and the interrupt) there.
+    interval = 1.0 / FLUSH_HZ
+    last = 0.0
+    while True:
+        events = stream.next_batch(0)
+        if not events:
+            await asyncio.sleep(POLL_S)
+            events = stream.next_batch(0)
+        done = presenter.feed(events)
+        if done is not None:
+            presenter.flush()
+            return done
+        if not events and stream.finished:
+            return _drain(stream, presenter)
+        now = time.monotonic()
+        due = last + interval
+        if presenter.pending_chars < MIN_DELTA_CHARS and not presenter.rows_changed:
+            due = max(due, last + MAX_DELTA_WAIT)
+        if now < due and presenter.pending:
+            await asyncio.sleep(min(due - now, interval))
+            continue
+        presenter.flush()
+        last = time.monotonic()
+
+
 def _pump(stream: RunHandle, presenter: Presenter) -> RunResult | None:
     interval = 1.0 / FLUSH_HZ
     last = 0.0
@@ -258,6 +348,8 @@ def _pump(stream: RunHandle, presenter: Presenter) -> RunResult | None:
         if done is not None:
             presenter.flush()  # the live view's last state is the whole run, rows included
             return done
+        if presenter.approvals is not None and not getattr(presenter, "buttons", False):
+            _ask_waiting(presenter)
         if not events and stream.finished:
             return _drain(stream, presenter)
         now = time.monotonic()

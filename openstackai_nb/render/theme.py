@@ -102,8 +102,10 @@ VIEW_CSS = "".join(
         f"{_T} tr.osnb-tool-ok .osnb-tstatus{{color:{_OK}}}",
         f"{_T} tr.osnb-tool-error .osnb-tstatus{{color:{_ERROR}}}",
         f"{_T} tr.osnb-tool-running .osnb-tstatus{{color:{_BRAND}}}",
-        f"{_T} tr.osnb-tool-pending .osnb-tstatus{{opacity:.7}}",
-        f"{_T} .osnb-note{{display:block;color:{_WARN};font-size:11px;white-space:nowrap}}",
+        f"{_T} tr.osnb-tool-pending .osnb-tstatus{{color:{_WARN}}}",
+        f"{_T} tr.osnb-tool-rejected .osnb-tstatus{{color:{_WARN}}}",
+        f"{_T} td.osnb-tstatus{{min-width:10em;max-width:16em}}",
+        f"{_T} .osnb-note{{display:block;color:{_WARN};font-size:11px}}",
     ]
 )
 """The view's rules: status line, input, reasoning, answer (markdown), error, tool table."""

@@ -8,7 +8,10 @@ copy's are the same table: the same columns, alignment, classes and colours (`re
 A row's arguments and result show as a one-line preview; when a one-line cell may not show all of
 it, the cell is a `<details>` that opens on the full value (pretty JSON, up to `DETAIL_CHARS`).
 A "turn" column appears when the calls belong to more than one turn. An ``async def`` tool that
-blocked the event loop says so under its status ("blocked the event loop 1.2 s").
+blocked the event loop says so under its status ("blocked the event loop 1.2 s"), and so does a
+call that needed approval: "waiting for approval" while pending, then who decided ("approved by
+you (live view) after 3.1 s"); a rejected call's status is "rejected", its result what the model
+read ("the user rejected this call: <reason>").
 
 Every value is scrubbed of secrets before it is cut to a preview and escaped.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._secrets import scrub, scrub_data
@@ -24,7 +28,7 @@ from openstackai_nb.render.markdown import esc
 from openstackai_nb.render.markdown_copy import md_literal
 
 if TYPE_CHECKING:
-    from openstackai_nb.results import Span, ToolCall
+    from openstackai_nb.results import Approval, Span, ToolCall
 
 __all__ = [
     "DETAIL_CHARS",
@@ -100,16 +104,27 @@ def tool_row(
     duration: float | None = None,
     turn: int = 0,
     blocked_loop_s: float | None = None,
+    approval: Approval | None = None,
+    asked: str | None = None,
 ) -> dict[str, Any]:
     """Return one row of the tool table as plain data (scrubbed; previews cut to one line).
 
     Keys: call_id, name, args, result (previews), args_full, result_full (the whole values when
-    the previews do not show them, else None), status (pending, running, ok, error), duration,
-    turn, note (e.g. that the tool blocked the event loop).
+    the previews do not show them, else None), status (pending, running, ok, error, rejected),
+    duration, turn, note (that the tool blocked the event loop; the approval: who is asked while
+    pending (`asked`), who decided (`approval`)).
     """
     args = scrub_data(arguments)
     value = scrub(error) if error is not None else scrub_data(result)
-    note = f"blocked the event loop {blocked_loop_s:.1f} s" if blocked_loop_s else ""
+    notes = [f"blocked the event loop {blocked_loop_s:.1f} s"] if blocked_loop_s else []
+    if status == "pending":
+        notes.append(f"waiting for approval ({asked})" if asked else "waiting for approval")
+    elif approval is not None:
+        verb = "approved" if approval.approved else "rejected"
+        # A person takes seconds; an approver function, milliseconds (not worth a word).
+        wait = f" after {approval.waited:.1f} s" if approval.waited >= 1.0 else ""
+        notes.append(f"{verb} by {approval.decided_by}{wait}")
+    note = scrub(" · ".join(notes))
     return {
         "call_id": scrub(call_id),
         "name": scrub(name),
@@ -145,23 +160,31 @@ def tool_rows(tool_calls: Sequence[ToolCall], trace: Sequence[Span] = ()) -> lis
     """
     blocked = _blocked(tool_calls, trace)
     # In the order the calls started, as the live view added them (the record is in the order
-    # they ended).
-    order = sorted(range(len(tool_calls)), key=lambda i: tool_calls[i].started_at)
+    # they ended); a call that waited for approval was added when it asked, before its wait.
+    order = sorted(range(len(tool_calls)), key=lambda i: _asked_at(tool_calls[i]))
     return [
         tool_row(
             c.call_id,
             c.name,
             c.arguments,
-            status="ok" if c.error is None else "error",
+            status=c.status,
             result=c.result,
             error=c.error,
-            duration=c.elapsed_time,
+            duration=None if c.rejected else c.elapsed_time,
             turn=c.turn,
             blocked_loop_s=blocked[i],
+            approval=c.approval,
         )
         for i in order
         for c in (tool_calls[i],)
     ]
+
+
+def _asked_at(call: ToolCall) -> datetime:
+    """When the call was added to the table: its start, or for one that waited for approval, when it asked."""
+    if call.approval is not None:
+        return call.approval.decided_at - timedelta(seconds=call.approval.waited)
+    return call.started_at
 
 
 def several_turns(rows: Sequence[Mapping[str, Any]]) -> bool:
@@ -228,7 +251,5 @@ def tool_text_line(row: Mapping[str, Any], turns: bool = False) -> str:
     """One row as a line of plain text."""
     where = f"turn {row['turn']} " if turns else ""
     note = f" [{row['note']}]" if row.get("note") else ""
-    return (
-        f"  {where}[{row['status']}] {row['name']}({row['args']}) -> {row['result']} "
-        f"({row.get('duration') or 0:.2f}s){note}"
-    )
+    took = f" ({row['duration']:.2f}s)" if row.get("duration") is not None else ""
+    return f"  {where}[{row['status']}] {row['name']}({row['args']}) -> {row['result']}{took}{note}"

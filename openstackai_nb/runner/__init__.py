@@ -3,7 +3,8 @@
 `Runner.run_sync / run_async / run_stream`, `StreamingRunner`, `RunConfig` (the limits), the
 recorder seam (`RunRecorder`, `set_recorder`) where the history listens, and the records a run
 produces (`RunResult`, `ToolCall`, `Span`, `RunStatus`: defined in `openstackai_nb.results`,
-re-exported here) and `RunContext` (defined with the tools, which receive it).
+re-exported here), `RunContext` (defined with the tools, which receive it), and what an approver
+of tool calls receives and returns (`ApprovalRequest`, `Decision`: tools.py; see `runner.approval`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from openstackai_nb.runner.api import RunHandle, Runner
 from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.recorder import RunRecorder, set_recorder
 from openstackai_nb.runner.streaming import StreamingRunner
-from openstackai_nb.tools import RunContext
+from openstackai_nb.tools import ApprovalRequest, Decision, RunContext
 
 __all__ = [
+    "ApprovalRequest",
+    "Decision",
     "RunConfig",
     "RunContext",
     "RunHandle",

@@ -19,7 +19,8 @@ from openstackai_nb.events import StreamEvent
 from openstackai_nb.results import RunResult, RunStatus
 from openstackai_nb.runner import _sync
 from openstackai_nb.runner.config import RunConfig
-from openstackai_nb.runner.executor import HistoryInput, _Run, events
+from openstackai_nb.runner.executor import HistoryInput, _Run
+from openstackai_nb.runner.streaming import events
 from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:

@@ -7,6 +7,7 @@ documented imports find them.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -39,6 +40,15 @@ class RunConfig(BaseModel):
         trace_enabled: keep the spans on `RunResult.trace`.
         run_id: the run's id (unique by default).
         metadata: free-form JSON-able values carried to the result and history.
+        approve: the approver of tool calls that need approval (`tool(requires_approval=True)`,
+            `Agent(approve=...)`): a function, sync or async, of a `tools.ApprovalRequest` that
+            returns a `tools.Decision` (or True/False). It overrides the agent's own approver. A
+            sync one runs in a tool thread (it may block, e.g. on `input()`). Without any approver
+            such a call is rejected with an error that says how to approve; a `%%agent` cell
+            asks you in its live view instead.
+        approval_timeout: seconds one call may wait for its decision (> 0); past it the call is
+            rejected. None (default): it waits as long as it takes. The time calls spend waiting
+            for a decision counts toward neither `timeout_per_turn` nor `max_time`.
 
     Raises:
         ConfigError: a field has a value that cannot work, e.g. ``max_turns=0``.
@@ -55,6 +65,8 @@ class RunConfig(BaseModel):
     trace_enabled: bool = True
     run_id: str = Field(default_factory=new_run_id, min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    approve: Callable[..., Any] | None = None
+    approval_timeout: float | None = Field(None, gt=0)
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -69,7 +81,7 @@ class RunConfig(BaseModel):
             raise ValueError("must be a whole number")
         return value
 
-    @field_validator("max_time", "timeout_per_turn", mode="before")
+    @field_validator("max_time", "timeout_per_turn", "approval_timeout", mode="before")
     @classmethod
     def _finite_seconds(cls, value: Any) -> Any:
         if isinstance(value, bool):

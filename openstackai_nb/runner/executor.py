@@ -1,8 +1,8 @@
-"""The one async run loop (`_Run`) and its one event pump (`_Run.events`).
+"""The one async run loop (`_Run`) and its one event pump (its sink).
 
 `_Run.execute()` is the only place that decides turns, tool calls, limits and status. It
-emits `StreamEvent`s to one sink (a callable): that is the event pump. `events(run)` reads it
-in a coroutine (an asyncio queue: `run_stream`, `StreamingRunner`); `RunHandle` reads it in
+emits `StreamEvent`s to one sink (a callable): that is the event pump. `streaming.events(run)`
+reads it in a coroutine (an asyncio queue: `run_stream`, `StreamingRunner`); `RunHandle` reads it in
 another thread (a thread-safe queue: `Runner.start`, the notebook's live view). `run_async`
 passes no sink at all. The entry points are in `api.py`; the tool half of a turn
 in `tool_calls.py`; the typed answer of an agent with an `output_type` (find, validate, send the
@@ -12,6 +12,7 @@ Limits: `max_time` and `timeout_per_turn` become one deadline per turn, enforced
 `asyncio.timeout_at` around everything the turn awaits (HTTP reads, tools), so a slow server
 is cut off at the limit. On timeout the loop raises `errors.TimeoutError` carrying the
 partial result; on cancellation it ends CANCELLED, emits "done", and re-raises CancelledError.
+The deadlines live on an `approval.Clock`, which stops while a tool call waits for approval.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,7 @@ from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest
 from openstackai_nb.results import RunResult, RunStatus, Span
 from openstackai_nb.runner import output as typed
 from openstackai_nb.runner import recorder
+from openstackai_nb.runner.approval import Clock
 from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.tool_calls import ToolCalls
 from openstackai_nb.tools import RunContext
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
     from openstackai_nb.models.base import Model
     from openstackai_nb.tools import Tool
 
-__all__ = ["HistoryInput", "Sink", "events"]
+__all__ = ["HistoryInput", "Sink"]
 
 logger = logging.getLogger("openstackai_nb")
 Sink = Callable[[StreamEvent], None]
@@ -211,7 +213,8 @@ class _Run(ToolCalls):
             if self.agent.mcp_servers:  # their tools: listed once per event loop (openstackai_nb.mcp)
                 self.tools = {t.name: t for t in await self.agent.resolve_tools()}
                 self.tool_defs = [t.definition for t in self.tools.values()]
-            await self._turns(loop.time() + self.config.max_time)
+            self.clock = Clock(loop.time() + self.config.max_time)
+            await self._turns()
         except (_TurnTimeout, asyncio.CancelledError, Exception) as exc:  # noqa: BLE001 - every end is a status
             raised = self._end_early(exc)
         finally:
@@ -233,13 +236,13 @@ class _Run(ToolCalls):
             raise raised
         return result
 
-    async def _turns(self, run_deadline: float) -> None:
+    async def _turns(self) -> None:
         """Turn after turn until a final answer; MaxTurnsExceeded when none comes."""
         config, result = self.config, self.result
         for turn in range(1, config.max_turns + 1):
             self.context.turn_count = result.turn_count = turn
             self._send(StreamEvent.turn_start(turn))
-            if await self._limited_turn(turn, run_deadline):
+            if await self._limited_turn(turn):
                 result.status = RunStatus.COMPLETED
                 return
         if self.output is not None and self._answer_error is not None:
@@ -249,9 +252,9 @@ class _Run(ToolCalls):
             f"tools (last: {self._last_tools()}). Raise RunConfig(max_turns=...) or check the tools' results"
         )
 
-    async def _limited_turn(self, turn: int, run_deadline: float) -> bool:
+    async def _limited_turn(self, turn: int) -> bool:
         """One turn under its deadline (the nearer of timeout_per_turn and max_time); True when final."""
-        config = self.config
+        config, run_deadline = self.config, self.clock.run_deadline
         per_turn = asyncio.get_running_loop().time() + config.timeout_per_turn
         deadline = min(per_turn, run_deadline)
         limit = "max_time" if run_deadline <= per_turn else "timeout_per_turn"
@@ -259,11 +262,14 @@ class _Run(ToolCalls):
         cm = asyncio.timeout_at(deadline)
         try:
             async with cm:
+                self.clock.turn(cm, deadline)  # waits for approval stop this timeout (approval.Clock)
                 try:
                     final = await self._turn(turn, deadline)
                 except BaseException:
                     self._close(span, "cancelled")
                     raise
+                finally:
+                    self.clock.turn(None, 0.0)
         except TimeoutError:
             if not cm.expired():
                 raise
@@ -422,28 +428,3 @@ def _not_text(model: str, value: object, what: str = "text") -> str:
         f"model {model!r} produced a {what} delta that is a {type(value).__name__}, not a str: "
         f"{value!r:.120}; a provider must turn content parts into text before the run loop sees them"
     )
-
-
-_END = object()
-
-
-async def events(run: _Run) -> AsyncGenerator[StreamEvent, None]:
-    """The event pump: execute `run` as a task and yield its events until "done".
-
-    Leaving the iteration early cancels the run (recorded CANCELLED). After "done", what the run
-    raised (TimeoutError, CancelledError) is raised here.
-    """
-    queue: asyncio.Queue[object] = asyncio.Queue()
-    task = asyncio.ensure_future(run.execute(queue.put_nowait))
-    task.add_done_callback(lambda _: queue.put_nowait(_END))
-    try:
-        while True:
-            item = await queue.get()
-            if item is _END:
-                break
-            yield item  # type: ignore[misc]
-        await task
-    finally:
-        if not task.done():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)

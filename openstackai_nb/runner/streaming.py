@@ -1,19 +1,20 @@
-"""StreamingRunner: every event of a run, as the loop emits it."""
+"""StreamingRunner: every event of a run, as the loop emits it; `events`, the coroutine end of the event pump."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING
 
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.runner.config import RunConfig
-from openstackai_nb.runner.executor import HistoryInput, _Run, events
+from openstackai_nb.runner.executor import HistoryInput, _Run
 from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
 
-__all__ = ["StreamingRunner"]
+__all__ = ["StreamingRunner", "events"]
 
 
 class StreamingRunner:
@@ -43,3 +44,28 @@ class StreamingRunner:
     ) -> AsyncGenerator[StreamEvent, None]:
         """Start the run and yield its events until "done" (arguments are checked at this call)."""
         return events(_Run(self.agent, input, config, context, history))
+
+
+_END = object()
+
+
+async def events(run: _Run) -> AsyncGenerator[StreamEvent, None]:
+    """The event pump: execute `run` as a task and yield its events until "done".
+
+    Leaving the iteration early cancels the run (recorded CANCELLED). After "done", what the run
+    raised (TimeoutError, CancelledError) is raised here.
+    """
+    queue: asyncio.Queue[object] = asyncio.Queue()
+    task = asyncio.ensure_future(run.execute(queue.put_nowait))
+    task.add_done_callback(lambda _: queue.put_nowait(_END))
+    try:
+        while True:
+            item = await queue.get()
+            if item is _END:
+                break
+            yield item  # type: ignore[misc]
+        await task
+    finally:
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -82,7 +82,7 @@ class Rows:
         if finished:
             self.tools = [
                 (run_id, i, c.call_id, c.name, dumps(c.arguments), dumps(c.result), c.error, ns(c.started_at),
-                 c.elapsed_time, c.turn)
+                 c.elapsed_time, c.turn, None if c.approval is None else c.approval.model_dump_json())
                 for i, c in enumerate(result.tool_calls)
             ]  # fmt: skip
             self.turns = turn_rows(

@@ -7,6 +7,9 @@ export), and the tidy tables ``tool_calls`` and ``turns`` keyed by run_id.
 A typed answer (an agent's `output_type`) is kept as JSON in ``runs.output`` (NULL for text
 answers and runs that did not complete), its schema once per distinct schema in
 ``output_schemas``, named by ``runs.output_schema``; ``runs.final_output`` keeps the answer's text.
+
+A tool call that needed approval keeps the decision (`results.Approval`) as JSON in
+``tool_calls.approval`` (NULL for calls that needed none).
 """
 
 from __future__ import annotations
@@ -23,10 +26,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BUSY_MS", "INT_COLUMNS", "OUTPUT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
 
-_SCHEMA_VERSION = 3
+_SCHEMA_VERSION = 4
 """1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning; 3: runs.output,
 runs.output_schema and the table output_schemas (typed answers), runs.provider and runs.endpoint (who
-served the model, for prices) (`_ADDED`)."""
+served the model, for prices); 4: tool_calls.approval (approval decisions) (`_ADDED`)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
@@ -78,6 +81,7 @@ CREATE TABLE IF NOT EXISTS tool_calls (
     started_at   INTEGER,
     elapsed_time REAL,
     turn         INTEGER,
+    approval     TEXT,  -- the approval decision as JSON (NULL: the call needed none)
     PRIMARY KEY (run_id, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS turns (
@@ -189,8 +193,9 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
 _ADDED = {
     "runs": ("finish_reason TEXT", "provider TEXT", "endpoint TEXT", "output TEXT", "output_schema TEXT"),
     "turns": ("finish_reason TEXT", "reasoning TEXT"),
+    "tool_calls": ("approval TEXT",),
 }
-"""Columns added since schema 1, appended in this order (the turns rows are inserted by position).
+"""Columns added since schema 1, appended in this order (turns and tool_calls rows are inserted by position).
 Tables added since (output_schemas) come from `_SCHEMA`'s CREATE TABLE IF NOT EXISTS."""
 
 

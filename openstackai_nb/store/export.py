@@ -175,11 +175,14 @@ def _all_numbers(values: Any) -> bool:
 def tool_calls_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """The tool-call table from store rows; arguments and result are parsed back from JSON.
 
-    Rows: run_id, idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn.
+    Rows: run_id, idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn,
+    approval (JSON of a `results.Approval`, or NULL).
     """
     pd = _pandas()
-    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 10
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 11
     errors = cols[6]
+    approvals = [a if isinstance(a, dict) else {} for a in _loads_all(cols[10])]
+    decided = [None if not a else "approved" if a.get("approved") else "rejected" for a in approvals]
     data = {
         "run_id": _column(cols[0], "obj"),
         "index": _column(cols[1], "int"),
@@ -192,6 +195,10 @@ def tool_calls_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
         "started_at": _column(cols[7], "time"),
         "elapsed_time": _column(cols[8], "float"),
         "turn": _column(cols[9], "int"),
+        "approval": _column(decided, "obj"),
+        "decided_by": _column([a.get("decided_by") for a in approvals], "obj"),
+        "approval_reason": _column([a.get("reason") for a in approvals], "obj"),
+        "approval_wait": _column([a.get("waited", float("nan")) for a in approvals], "float"),
     }
     return pd.DataFrame(data, copy=False)
 

@@ -360,12 +360,13 @@ class RunHistory:
         """One row per tool call (join with `to_dataframe()` on run_id).
 
         Columns: run_id, index, call_id, name, arguments, result, error, ok, started_at,
-        elapsed_time, turn.
+        elapsed_time, turn, and for calls that needed approval (else missing values): approval
+        ("approved" or "rejected"), decided_by, approval_reason, approval_wait (seconds).
         """
         from openstackai_nb.store import export
 
         with export.gc_paused():
-            columns = "idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn"
+            columns = "idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn, approval"
             return export.tool_calls_frame(self._detail_rows("tool_calls", columns, "idx"))
 
     def turns_dataframe(self) -> pd.DataFrame:

@@ -7,6 +7,8 @@
 - `interrupt.ipynb`: a long scripted answer to interrupt, then a cell that must still run.
 - `markdown.ipynb`: a FunctionModel that thinks, calls a tool, then streams a markdown-heavy answer
   (a table, Python code, a nested list, a link) at a visible rate.
+- `approval.ipynb`: an agent whose model asks to send two emails with a tool that needs approval,
+  so the live view shows two pending rows with Approve / Reject buttons.
 - `01-quickstart.ipynb`: the repository's quickstart notebook, when it exists.
 """
 
@@ -122,6 +124,31 @@ print("ready")'''
 MARKDOWN_RUN = "%%agent --agent weather -o forecast\nWhat is the weather in Paris this week?"
 
 
+APPROVAL_AGENT = '''\
+from openstackai_nb import Agent, tool
+from openstackai_nb.models import FunctionModel
+from openstackai_nb.models.function import Reply, call
+
+SENT = []
+
+@tool(requires_approval=True)
+def send_email(to: str, body: str) -> str:
+    """Send an email."""
+    SENT.append(to)
+    return f"sent to {to}"
+
+def mail_model(messages, info):
+    if info.turn == 1:
+        return Reply(tool_calls=[call("send_email", to="ana@example.com", body="Lunch at noon?"),
+                                 call("send_email", to="boss@example.com", body="I quit")])
+    return "Done: " + " | ".join(str(m.content) for m in messages if m.role == "tool")
+
+mailer = Agent(name="mailer", tools=[send_email], model=FunctionModel(mail_model, delay=0.02))
+print("ready")'''
+APPROVAL_RUN = "%%agent --agent mailer -o mailed\nEmail Ana about lunch, and tell my boss I quit."
+APPROVAL_AFTER = 'print("after:", SENT, sorted(c.status for c in mailed.tool_calls))'
+
+
 def _notebook(*sources: str) -> nbformat.NotebookNode:
     nb = new_notebook(cells=[new_code_cell(s) for s in sources])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -134,6 +161,7 @@ NOTEBOOKS = {
     "xss.ipynb": _notebook(LOAD, XSS_AGENT, XSS_RUN, XSS_REPR),
     "interrupt.ipynb": _notebook(LOAD, INTERRUPT_RUN, INTERRUPT_AFTER),
     "markdown.ipynb": _notebook(LOAD, MARKDOWN_AGENT, MARKDOWN_RUN),
+    "approval.ipynb": _notebook(LOAD, APPROVAL_AGENT, APPROVAL_RUN, APPROVAL_AFTER),
 }
 
 

@@ -114,6 +114,6 @@ def test_a_schema_1_file_opens_keeps_its_runs_and_gains_the_columns(tmp_path: Pa
     assert history[new.run_id] == new
     history.flush()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
     conn.close()
     assert len(RunHistory(path)) == 2  # opened again: nothing to migrate

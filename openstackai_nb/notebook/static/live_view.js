@@ -8,7 +8,14 @@
 //       belong to finished blocks, `html` is those blocks, `text` is new unfinished text.
 //   {kind: "reasoning", text}            reasoning text, appended (shown as text, collapsed).
 // the tool table is a synced trait `tools` ({head, rows}: render.tools' very rows of the static
-// copy), so a view created late still shows every row in its latest status.
+// copy), so a view created late still shows every row in its latest status. A row is redrawn only
+// when its HTML changed.
+//
+// Approval: when the trait `approvals` is "buttons", a pending row (a tool call waiting for your
+// decision) gets a reason field and Approve / Reject buttons, made here with DOM calls (never from
+// kernel HTML). A click sends {kind: "approval", call_id, approve, reason} back to the kernel
+// (`model.send`); the row stays pending, its buttons disabled, until the kernel's next row for that
+// call (running, or rejected) replaces it.
 //   Any of them may carry `status`, the status line, when it changed meanwhile (a message of its
 //   own, a trait change, would cost ~0.5 KB of headers); the `status` trait holds it otherwise.
 // Custom messages sent before any view exists are lost, so they are accumulated per MODEL in
@@ -152,9 +159,40 @@ function render({ model, el: root }) {
   const drawStatus = () => showStatus(model.get("status") || "");
   const drawState = () => { view.dataset.state = model.get("state") || "running"; };
   const rowEls = new Map();
+  const rowHtml = new Map();
+  const addApproval = (tr) => {
+    if (model.get("approvals") !== "buttons" || !tr.classList.contains("osnb-tool-pending")) return;
+    const callId = tr.getAttribute("data-call-id");
+    const cell = tr.querySelector(".osnb-tstatus");
+    if (!callId || !cell) return;
+    const box = el("div", "osnb-approve");
+    box.setAttribute("data-lm-suppress-shortcuts", "true"); // typing a reason is not a notebook shortcut
+    const reason = document.createElement("input");
+    reason.type = "text";
+    reason.className = "osnb-reason";
+    reason.placeholder = "reason (optional)";
+    reason.setAttribute("aria-label", "reason for the decision (optional)");
+    reason.maxLength = 500;
+    const yes = el("button", "osnb-approve-yes", "Approve");
+    const no = el("button", "osnb-approve-no", "Reject");
+    yes.type = no.type = "button";
+    const decide = (approve) => {
+      yes.disabled = no.disabled = reason.disabled = true;
+      box.dataset.sent = approve ? "approve" : "reject";
+      model.send({ kind: "approval", call_id: callId, approve, reason: reason.value });
+    };
+    yes.addEventListener("click", () => decide(true));
+    no.addEventListener("click", () => decide(false));
+    reason.addEventListener("keydown", (event) => event.stopPropagation());
+    box.append(reason, yes, no);
+    cell.appendChild(box);
+  };
   const setRow = (id, html) => {
+    if (rowHtml.get(id) === html) return; // unchanged: keep it as it is (an open row, a reason being typed)
     const tr = tableRow(html, "tbody");
     if (!tr) return;
+    rowHtml.set(id, html);
+    addApproval(tr);
     const old = rowEls.get(id);
     if (old) {
       // A row the reader opened stays open when it is updated.

@@ -1,0 +1,141 @@
+"""Deciding about tool calls from a notebook: the live view's buttons, and a prompt where they cannot work.
+
+Why a `%%agent` cell must *await* for the buttons to work (measured with ipykernel 7.4 in
+JupyterLab 4; `tests/notebook/test_approval_kernel.py` and the browser test check it):
+
+- a click reaches the kernel as a comm message on the shell channel. ipykernel's shell-channel
+  thread receives it at once, but hands it to the main thread's event loop, the one that runs
+  cells. A cell that blocks the main thread (as the live view's reader did, waiting on a
+  thread-safe queue) keeps that loop from running: the message is handled only after the cell
+  ends, so a cell waiting for a click waits forever (a run stuck on an approval nobody can give);
+- since ipykernel 7.4 ("Allow async cell to process Comm messages", ipykernel PR 1565), comm
+  messages are dispatched *while a cell awaits*: the kernel's loop runs between the cell's
+  awaits, takes the message without waiting for the cell to end, and calls the widget's
+  `on_msg` handler on the main thread.
+
+So a `%%agent` cell whose run may ask for approval runs as an awaiting cell: an IPython input
+transformer (`await_agent_cells`, registered by `%load_ext openstackai_nb`) turns the cell's
+`run_cell_magic('agent', ...)` call into an awaited one (`awaited`). The magic then returns a
+coroutine that follows the run with `widgets.drive_async`, which polls the run's events between
+`await asyncio.sleep(...)`; a click arrives meanwhile through `on_msg`. In an awaiting cell, the
+kernel's interrupt button cancels the cell's task instead of raising KeyboardInterrupt:
+`drive_async` turns that cancellation into cancelling the run (CANCELLED). A cell whose run
+cannot ask for approval runs as before: `awaited` calls the magic with the default SIGINT
+handler back in place, so the interrupt button raises KeyboardInterrupt in it as in any cell.
+
+Elsewhere (terminal IPython, a kernel without anywidget, ipykernel before 7.4, a `%%agent` run
+through `run_cell_magic` from code, `--quiet`) the live view cannot take a click while the cell
+runs, so the run asks by a prompt instead (`prompt_decision`, Python's `input()`, which every
+Jupyter front end shows as an input box); a front end that takes no input (nbclient, nbval)
+leaves the call rejected with a reason saying so.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+import re
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = [
+    "LIVE_VIEW",
+    "PROMPT",
+    "await_agent_cells",
+    "awaited",
+    "can_await_clicks",
+    "in_awaited_cell",
+    "prompt_decision",
+]
+
+LIVE_VIEW = "you (live view)"
+"""`Approval.decided_by` of a decision taken with the live view's buttons."""
+PROMPT = "you (prompt)"
+"""`Approval.decided_by` of a decision typed at the prompt."""
+_AWAITED: contextvars.ContextVar[bool] = contextvars.ContextVar("openstackai_nb_awaited_cell", default=False)
+_MAGIC_CALL = re.compile(r"^get_ipython\(\)\.run_cell_magic\('agent', ")
+
+
+def can_await_clicks(shell: Any) -> bool:
+    """True when a cell of `shell` that awaits receives comm messages (clicks) meanwhile.
+
+    That takes an IPython kernel (ipykernel) of version 7.4 or later, autoawait on, with the
+    asyncio runner, in the main thread.
+    """
+    if getattr(shell, "kernel", None) is None or threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        import ipykernel
+        from IPython.core.async_helpers import _asyncio_runner
+    except ImportError:
+        return False
+    version: tuple[int, ...] = tuple(int(v) for v in getattr(ipykernel, "version_info", (0,))[:2])
+    return version >= (7, 4) and bool(getattr(shell, "autoawait", False)) and shell.loop_runner is _asyncio_runner
+
+
+def await_agent_cells(lines: list[str]) -> list[str]:
+    """IPython input transformer: a `%%agent` cell becomes an awaited call of the same magic.
+
+    Runs after IPython turned the cell into ``get_ipython().run_cell_magic('agent', LINE, BODY)``;
+    the call is wrapped in a lambda (so the magic's `{var}` expansion sees the notebook's names, as
+    from the cell itself) and awaited through `awaited`. Any other cell is left as it is.
+    """
+    if len(lines) != 1 or not _MAGIC_CALL.match(lines[0]):
+        return lines
+    from IPython import get_ipython
+
+    if not can_await_clicks(get_ipython()):
+        return lines
+    call = lines[0].rstrip("\n")
+    return [f"await __import__('openstackai_nb.notebook.approvals', fromlist=['awaited']).awaited(lambda: {call})\n"]
+
+
+async def awaited(magic: Callable[[], Any]) -> Any:
+    """Run a `%%agent` magic in an awaiting cell: await what it returns when it needs to await.
+
+    The magic runs with the default SIGINT handler (KeyboardInterrupt, as in a cell that does not
+    await); the coroutine it returns, if any, under the kernel's own (which cancels the cell).
+    """
+    token = _AWAITED.set(True)
+    main = threading.current_thread() is threading.main_thread()
+    kernels = signal.getsignal(signal.SIGINT) if main else None
+    if main:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        value = magic()
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, kernels)
+        _AWAITED.reset(token)
+    if inspect.iscoroutine(value):
+        return await value
+    return value
+
+
+def in_awaited_cell() -> bool:
+    """True inside `awaited`: the magic may return a coroutine, which the cell awaits."""
+    return _AWAITED.get()
+
+
+def prompt_decision(row: dict[str, Any], ask: Callable[[str], str] = input) -> tuple[bool, str | None, str]:
+    """Ask about one waiting call with `input()`: (approved, reason, who decided).
+
+    "y" or "yes" approves; anything else rejects, and the words after a leading "n"/"no" (or the
+    whole answer) are the reason. A front end that takes no input rejects the call.
+    """
+    question = f"Approve {row.get('name', '')}({row.get('args', '')})? [y]es / [n]o [reason]: "
+    try:
+        answer = ask(question)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # noqa: BLE001 - StdinNotImplementedError (nbclient, nbval) and the like
+        return False, f"nobody could be asked: this front end takes no input ({type(exc).__name__})", "no approver"
+    words = answer.strip()
+    head, _, rest = words.partition(" ")
+    if head.lower() in ("y", "yes"):
+        return True, rest.strip() or None, PROMPT
+    if head.lower() in ("n", "no"):
+        return False, rest.strip() or None, PROMPT
+    return False, words or None, PROMPT
