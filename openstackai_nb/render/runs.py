@@ -125,15 +125,39 @@ def _clip(text: str, limit: int = OUTPUT_CHARS) -> str:
     return text[:limit] + f"\n\n[… {len(text) - limit} more characters in the RunResult]"
 
 
+def _said_before(result: RunResult) -> list[str]:
+    """The text the model wrote in this run's turns before its answer (e.g. "Let me look that up").
+
+    The live view streams every turn's text, so the static copy shows it too, in order, before
+    the answer: nothing the reader saw disappears when the run ends. A typed answer's earlier
+    attempts are not prose and are left out (the turn count and the tool table tell of them).
+    """
+    if result.typed:
+        return []
+    start = 0
+    for i in range(len(result.messages) - 1, -1, -1):
+        message = result.messages[i]
+        if message.role == "user" and message.content == result.input:
+            start = i + 1
+            break
+    texts = [m.content for m in result.messages[start:] if m.role == "assistant" and m.content]
+    if texts and texts[-1] == result.output_text:
+        texts.pop()  # the answer itself
+    return [t for t in texts if isinstance(t, str) and t.strip()]
+
+
 def _answer(result: RunResult, *, fenced: bool) -> str:
     """The answer to show, scrubbed and clipped: its text; a typed answer as indented JSON.
+
+    A text answer comes after the text of the turns before it (`_said_before`), a blank line
+    between each, as the live view showed them.
 
     Fenced, the JSON is a ```json code block: its lines never start with a backtick (JSON
     strings escape newlines), so no answer can close the fence, and markdown shows a code
     block's content as text.
     """
     if not result.typed:
-        return _clip(scrub(result.output_text or ""))
+        return _clip(scrub("\n\n".join([*_said_before(result), result.output_text or ""]).strip()))
     value = result.model_dump(mode="json", include={"final_output"})["final_output"]
     text = _clip(json.dumps(scrub_data(value), indent=2, ensure_ascii=False))
     return f"```json\n{text}\n```" if fenced else text
@@ -177,7 +201,7 @@ def run_html(result: RunResult, *, note: str = "", show_input: bool = True) -> s
     if show_input and result.input:
         parts.append(f"<div class='osnb-input'>&gt; {_esc(preview(scrub(result.input), 300))}</div>")
     parts.append(reasoning_html(_clip(scrub(result.reasoning or ""))))
-    if result.output_text:
+    if result.output_text or _said_before(result):
         parts.append(answer_html(_answer(result, fenced=True)))
     if result.error:
         parts.append(f"<div class='osnb-error'>{_esc(scrub(result.error))}</div>")
@@ -204,7 +228,7 @@ def run_markdown(result: RunResult, *, note: str = "", show_input: bool = True) 
         parts += [f"> {md_literal(preview(scrub(result.input), 300))}", ""]
     if result.reasoning:
         parts += _md_reasoning(_clip(scrub(result.reasoning)))
-    if result.output_text:
+    if result.output_text or _said_before(result):
         answer = _answer(result, fenced=True)
         parts += [answer if result.typed else markdown_to_markdown(answer), ""]
     if result.error:
@@ -219,7 +243,7 @@ def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> 
     parts = [run_status(result, note=note)]
     if show_input and result.input:
         parts += ["", f"> {preview(scrub(result.input), 300)}"]
-    if result.output_text:
+    if result.output_text or _said_before(result):
         parts += ["", _answer(result, fenced=False)]
     if result.error:
         parts += ["", f"Error: {scrub(result.error)}"]

@@ -94,6 +94,30 @@ def test_cell_ends_as_static_bundle_with_tool_table(kernel: Kernel, openai_serve
     assert check.stdout.strip() == "COMPLETED get_weather It is sunny in Paris."
 
 
+def test_text_before_a_tool_call_stays_in_the_static_copy(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    # The live view streams every turn's text; when the run ends the static copy shows the same
+    # text in the same order (nothing the reader saw disappears), the answer last.
+    openai_server.script(
+        tool_stream([("call_8", "get_weather", {"city": "Paris"})], text="Let me look that up."),
+        text_stream("It is sunny in Paris."),
+    )
+    ex = run(kernel, "%%agent --agent weather -o r2\nWhat is the weather in Paris?")
+    assert ex.error is None, ex.error
+    live = ex.live()
+    shown_live = live.answer_html + live.tail
+    assert "Let me look that up." in live.answer_html and "It is sunny in" in shown_live
+    data = _static(ex)
+    html = data["text/html"]
+    assert html[html.index("<div class='osnb-output osnb-md'>") :].startswith(
+        "<div class='osnb-output osnb-md'>" + live.answer_html
+    )
+    assert html.index("Let me look that up.") < html.index("It is sunny in Paris.") < html.index(">get_weather</td>")
+    assert "Let me look that up.\n\nIt is sunny in Paris." in data["text/plain"]
+    assert "Let me look that up." in data["text/markdown"]
+    check = run(kernel, "print(r2.final_output)")
+    assert check.stdout.strip() == "It is sunny in Paris."  # the answer itself is the last turn's
+
+
 def test_failed_tool_row_and_failed_run(kernel: Kernel, openai_server: OpenAIServer) -> None:
     openai_server.script(tool_stream([("call_1", "lookup", {"key": "k"})]), error(401, "no key"))
     ex = run(kernel, "%%agent --tools lookup -o bad\nLook k up")

@@ -193,3 +193,28 @@ def test_reasoning_is_collapsed_above_the_answer() -> None:
     assert "<details><summary>Reasoning</summary>\n\n> Think \\<b\\>hard\\</b\\>\n>\n> then \\*answer\\*" in md
     shown = parse_tags(html_of_markdown(md))
     assert "b" not in shown.tags and "details" in shown.tags
+
+
+def test_text_of_earlier_turns_comes_before_the_answer() -> None:
+    from openstackai_nb.messages import Message
+
+    conversation = [
+        Message(role="system", content="Be brief."),
+        Message(role="user", content="An earlier question"),  # a RunContext's history: not this run
+        Message(role="assistant", content="An earlier answer"),
+        Message(role="user", content="Say hello"),
+        Message(role="assistant", content="Let me *look*."),
+        Message(role="assistant", content="Hello **world**"),
+    ]
+    result = _result(messages=conversation)
+    html = render.run_html(result)
+    assert "An earlier answer" not in html
+    assert html.index("<p>Let me <em>look</em>.</p>") < html.index("<strong>world</strong>")
+    assert "Let me *look*.\n\nHello **world**" in render.run_text(result)
+    assert render.run_markdown(result).count("Hello **world**") == 1
+    assert result.final_output == "Hello **world**"
+    # A run that failed after its first turn: the text it had is shown once.
+    failed = _result(status=RunStatus.FAILED, final_output="Let me *look*.", error="boom", messages=conversation[:5])
+    assert render.run_text(failed).count("Let me *look*.") == 1
+    # A run without the conversation (loaded from an old export) shows its answer as before.
+    assert "Hello **world**" in render.run_text(_result())
