@@ -47,3 +47,24 @@ def test_key_never_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_base_url() -> None:
     with pytest.raises(ConfigError, match="http"):
         OpenAIChatModel("x", base_url="localhost:8000")
+
+
+def test_an_unpickled_model_registers_its_key_in_the_new_process() -> None:
+    # A model pickled to another process (a Dask worker, a subprocess) carries its key; that
+    # process's scrubber must know it, even when the key does not look like one.
+    import pickle
+    import subprocess
+    import sys
+
+    key = "plain-password-4711"
+    model = OpenAIChatModel("gpt-4o-mini", base_url="https://api.example.com/v1", api_key=key)
+    code = (
+        "import pickle, sys\n"
+        "from openstackai_nb._secrets import scrub\n"
+        "model = pickle.loads(sys.stdin.buffer.read())\n"
+        f"print(scrub('the key is {key}'), model.has_key)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(model), capture_output=True, check=True, timeout=60
+    )
+    assert key not in out.stdout.decode() and "True" in out.stdout.decode(), out
