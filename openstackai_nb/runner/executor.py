@@ -266,7 +266,8 @@ class _Run(ToolCalls):
                 try:
                     final = await self._turn(turn, deadline)
                 except BaseException:
-                    self._close(span, "cancelled")
+                    # The turn's own timeout cancels it from inside: that is a timeout, not a cancellation.
+                    self._close(span, "timeout" if cm.expired() else "cancelled")
                     raise
                 finally:
                     self.clock.turn(None, 0.0)

@@ -135,6 +135,18 @@ def test_a_model_timeout_names_the_model() -> None:
         Runner.run_sync(agent, "hi", config=RunConfig(timeout_per_turn=0.2))
 
 
+def test_a_timed_out_turn_is_logged_as_a_timeout_not_a_cancellation(caplog) -> None:
+    async def slow_model(messages: list[Message], info: AgentInfo) -> str:
+        await asyncio.sleep(30)
+        return "late"
+
+    agent = Agent(name="M", model=FunctionModel(slow_model, name="sleepy"))
+    with caplog.at_level(logging.INFO, logger="openstackai_nb"), pytest.raises(RunTimeoutError):
+        Runner.run_sync(agent, "hi", config=RunConfig(timeout_per_turn=0.2, verbose=True))
+    turns = [r.getMessage() for r in caplog.records if " turn 'turn 1'" in r.getMessage()]
+    assert turns and all(" timeout in " in m for m in turns), turns
+
+
 def test_cancelling_a_run_records_the_tool_it_was_running(scratch_history) -> None:
     started = threading.Event()
     release = threading.Event()
