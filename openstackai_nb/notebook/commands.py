@@ -53,9 +53,13 @@ class LineCommands:
         if not found:
             print("No Agents in this notebook yet: agent = Agent(name=..., instructions=..., tools=[...])")
             return None
+        from openstackai_nb._secrets import scrub
+
         for var, agent in found.items():
-            tools = ", ".join(t.name for t in agent.tools) or "no tools"
-            print(f"{var}: {agent.name!r} · {agent.model_name} · {tools}")
+            # An MCP server's tools are known once connected: the listing names the server.
+            sources = [f"MCP server {s.label or type(s).__name__}" for s in agent.mcp_servers]
+            tools = ", ".join([t.name for t in agent.tools] + sources) or "no tools"
+            print(scrub(f"{var}: {agent.name!r} · {agent.model_name} · {tools}"))
         return None
 
     def _cmd_last(self, rest: list[str]) -> None:

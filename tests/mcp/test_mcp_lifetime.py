@@ -39,6 +39,8 @@ def test_a_server_stays_up_across_cells_and_closes_at_kernel_shutdown(tmp_path: 
         assert kernel.execute(SETUP).error is None
         none_yet = kernel.execute("%agent mcp")
         assert none_yet.stdout.startswith("No MCP server connected")
+        agents = kernel.execute("%agent agents")  # the agent's server is named before it connects
+        assert agents.stdout.strip().endswith(f"MCP server {sys.executable} {SERVER} --linger"), agents.stdout
 
         first = kernel.execute("%%agent --agent agent -o first\nWhich process?")
         assert first.error is None, first.error
