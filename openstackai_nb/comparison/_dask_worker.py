@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner.config import RunConfig
 
-__all__ = ["MAX_CHUNK", "Chunk", "Pair", "load_agents", "register_keys", "run_chunk", "stop_compare"]
+__all__ = ["MAX_CHUNK", "Chunk", "Pair", "load_agents", "run_chunk", "stop_compare"]
 
 MAX_CHUNK = 1000
 """The most pairs in one chunk: the scheduler keeps that many events per topic (distributed's
@@ -82,25 +82,9 @@ def load_agents(payload: bytes) -> dict[str, Agent]:
     """The Dask task whose result is the compare's agents (recomputed if its worker dies)."""
     import cloudpickle
 
+    # Unpickling a model registers its keys with this worker's scrubber (`Model.__setstate__`).
     agents: dict[str, Agent] = cloudpickle.loads(payload)
-    register_keys(agents.values())
     return agents
-
-
-def register_keys(agents: Any) -> None:
-    """Register the API keys that came inside the agents' models with this process's scrubber.
-
-    A model resolved before it was pickled carries its key (an `OpenAIChatModel` registers its key
-    when it is built, which unpickling does not do): any string attribute of the model whose name
-    holds "key" is one.
-    """
-    from openstackai_nb._secrets import register_secret
-
-    for agent in agents:
-        for model in {id(m): m for m in (agent.model, getattr(agent, "_resolved", None)) if m is not None}.values():
-            for name, value in getattr(model, "__dict__", {}).items():
-                if "key" in name.lower() and isinstance(value, str):
-                    register_secret(value)
 
 
 # -- recording: nothing on a worker -------------------------------------------------------------
@@ -207,7 +191,6 @@ def run_chunk(agents: Mapping[str, Agent], chunk: Chunk, number: int) -> int:
     from openstackai_nb.runner._sync import get_loop
 
     worker = get_worker()
-    register_keys(agents.values())  # agents fetched from another worker were unpickled by Dask
     _install_recorder()
     events = _Events(worker, chunk, number)
     sent: list[tuple[float, int]] = sync(worker.loop, worker.scheduler.events, topic=events.done_topic) or []

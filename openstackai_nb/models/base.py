@@ -45,5 +45,18 @@ class Model(abc.ABC):
         """Where requests go (None for offline models); never includes a key."""
         return None
 
+    def __setstate__(self, state: Any) -> None:
+        """Unpickled in another process (a Dask worker, a subprocess): its keys join that scrubber.
+
+        A key is any string attribute whose name holds "key", as where the model was built.
+        """
+        from openstackai_nb._secrets import register_secret
+
+        attributes, slots = state if isinstance(state, tuple) else (state, None)
+        for name, value in {**(attributes or {}), **(slots or {})}.items():
+            setattr(self, name, value)
+            if "key" in name.lower() and isinstance(value, str):
+                register_secret(value)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"

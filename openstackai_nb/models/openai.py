@@ -217,11 +217,6 @@ class OpenAIChatModel(Model):
         """Whether an API key is configured (its value is never shown)."""
         return self._api_key is not None
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickled (a Dask worker, a subprocess): register the key with this process's scrubber too."""
-        self.__dict__.update(state)
-        register_secret(state.get("_api_key"))
-
     def __repr__(self) -> str:
         return f"OpenAIChatModel({self.name!r}, base_url={self.base_url!r})"
 
