@@ -84,6 +84,8 @@ def cut_text(text: str, limit: int) -> tuple[str, int | None]:
 class _ScrubbedRepr(BaseModel):
     """A record whose repr() and str() (displays) show its values scrubbed of secrets."""
 
+    model_config = ConfigDict(defer_build=True)  # a base: no validator of its own at import time
+
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():
             yield name, scrub_data(value) if isinstance(value, str | dict | list) else value
