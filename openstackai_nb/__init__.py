@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from openstackai_nb.mcp import MCPServer
     from openstackai_nb.store import RunHistory
 
+    history: RunHistory  # the session's history, made on first use by __getattr__ below
+
 __all__ = [
     "Agent",
     "DaskScheduler",
