@@ -55,11 +55,12 @@ def _shown(value: Any) -> str:
     return scrub(repr(value)[:120])
 
 
-def _unreadable(field: str, model: str, value: Any) -> ModelError:
+def _unreadable(
+    field: str, model: str, value: Any, expected: str = "a string or a list of content parts (text, thinking)"
+) -> ModelError:
     return ModelError(
-        f"model {model!r} sent {field} as a {type(value).__name__} ({_shown(value)}), not a string or a list of "
-        "content parts (text, thinking); the answer cannot be read. Check the server's version and settings, "
-        "or report this format"
+        f"model {model!r} sent {field} as a {type(value).__name__} ({_shown(value)}), not {expected}; the "
+        "answer cannot be read. Check the server's version and settings, or report this format"
     )
 
 
@@ -125,10 +126,23 @@ def usage_of(raw: Any) -> Usage:
     if not isinstance(raw, dict):
         return Usage(requests=1)
     return Usage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
+        prompt_tokens=_count(raw.get("prompt_tokens")),
+        completion_tokens=_count(raw.get("completion_tokens")),
         requests=1,
     )
+
+
+def _count(value: Any) -> int:
+    """A token count as the server wrote it; 0 for what is not a count (null, "n/a").
+
+    Counts are informational: a server's odd usage object must never fail an answer that arrived.
+    """
+    if isinstance(value, bool):
+        return 0
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError, OverflowError):
+        return 0
 
 
 class ChunkDecoder:
@@ -171,11 +185,11 @@ class ChunkDecoder:
         if not choices:
             return _NOTHING
         if not isinstance(choices, list):
-            raise _unreadable("choices", self.model, choices)
+            raise _unreadable("choices", self.model, choices, "a list of choices")
         out: list[ModelDelta] = []
         for i, choice in enumerate(choices):
             if not isinstance(choice, dict):
-                raise _unreadable(f"choices[{i}]", self.model, choice)
+                raise _unreadable(f"choices[{i}]", self.model, choice, "an object")
             self.seen = True
             self._choice(choice, f"choices[{i}].{self.part}", out)
         return out

@@ -201,6 +201,23 @@ def test_content_that_is_not_text_fails_the_run_clearly(openai_server: OpenAISer
     assert r.status is RunStatus.FAILED and "choices[0].message.content" in (r.error or "")
 
 
+def test_choices_that_are_not_a_list_say_what_was_expected(openai_server: OpenAIServer) -> None:
+    openai_server.script(sse({"id": "x", "object": "chat.completion.chunk", "choices": "none today"}, DONE))
+    r = Runner.run_sync(agent(), "Hi")
+    assert r.status is RunStatus.FAILED and "sent choices as a str ('none today'), not a list of choices" in (
+        r.error or ""
+    )
+
+
+@pytest.mark.parametrize("usage", [{"prompt_tokens": "n/a", "completion_tokens": None}, {"prompt_tokens": 1.5e400}, []])
+def test_an_odd_usage_object_never_fails_an_answer(openai_server: OpenAIServer, usage: Any) -> None:
+    # Token counts are informational: a server that writes them oddly still gets its answer read.
+    openai_server.script(sse(chunk({"role": "assistant", "content": "Fine."}), chunk({}, "stop", usage=usage), DONE))
+    r = Runner.run_sync(agent(), "Hi")
+    assert r.status is RunStatus.COMPLETED and r.final_output == "Fine.", r.error
+    assert r.usage.prompt_tokens == 0 and r.usage.completion_tokens == 0
+
+
 # -- refusals, length, content filters ----------------------------------------------------------
 OPENAI_REFUSAL = sse(
     chunk({"role": "assistant", "content": None, "refusal": ""}),
