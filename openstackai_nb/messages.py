@@ -40,6 +40,9 @@ class ToolCallRequest(BaseModel):
     """The tool's name as the model wrote it (it may name a tool that does not exist)."""
     arguments: str = "{}"
     """The raw JSON arguments text, exactly as the model produced it."""
+    extra_content: dict[str, Any] | None = None
+    """Provider fields attached to the call that the provider wants back with it on the next
+    request (Gemini's `extra_content.google.thought_signature`); None for most providers."""
 
 
 class Message(BaseModel):
@@ -64,15 +67,23 @@ class Message(BaseModel):
         """Return the message as an OpenAI chat-completions dict."""
         out: dict[str, Any] = {"role": self.role, "content": self.content}
         if self.tool_calls:
-            out["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                for c in self.tool_calls
-            ]
+            out["tool_calls"] = [_call_to_openai(c) for c in self.tool_calls]
         if self.tool_call_id is not None:
             out["tool_call_id"] = self.tool_call_id
         if self.name is not None and self.role == "tool":
             out["name"] = self.name
         return out
+
+
+def _call_to_openai(call: ToolCallRequest) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.arguments},
+    }
+    if call.extra_content:
+        out["extra_content"] = call.extra_content
+    return out
 
 
 class Usage(BaseModel):

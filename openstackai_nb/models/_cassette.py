@@ -119,7 +119,10 @@ def delta_to_json(d: ModelDelta) -> dict[str, Any] | None:
         return {"kind": d.kind, "text": d.text}
     if d.kind == "tool_call" and d.tool_call is not None:
         tc = d.tool_call
-        return {"kind": "tool_call", "id": tc.id, "name": tc.name, "arguments": tc.arguments}
+        out = {"kind": "tool_call", "id": tc.id, "name": tc.name, "arguments": tc.arguments}
+        if tc.extra_content:
+            out["extra_content"] = tc.extra_content
+        return out
     if d.kind == "usage" and d.usage is not None:
         u = d.usage
         return {
@@ -136,7 +139,13 @@ def delta_from_json(d: Mapping[str, Any]) -> ModelDelta:
     if kind in ("text", "reasoning", "finish"):
         return ModelDelta(kind, text=str(d.get("text", "")))
     if kind == "tool_call":
-        call = ToolCallRequest(id=str(d["id"]), name=str(d["name"]), arguments=str(d.get("arguments", "{}")))
+        extra = d.get("extra_content")
+        call = ToolCallRequest(
+            id=str(d["id"]),
+            name=str(d["name"]),
+            arguments=str(d.get("arguments", "{}")),
+            extra_content=extra if isinstance(extra, dict) else None,
+        )
         return ModelDelta("tool_call", tool_call=call)
     if kind == "usage":
         usage = Usage(

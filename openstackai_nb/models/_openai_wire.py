@@ -145,6 +145,18 @@ def _count(value: Any) -> int:
         return 0
 
 
+class _Call:
+    """One tool call being assembled from its deltas."""
+
+    __slots__ = ("arguments", "extra", "id", "name")
+
+    def __init__(self, call_id: str) -> None:
+        self.id = call_id
+        self.name = ""
+        self.arguments = ""
+        self.extra: dict[str, Any] | None = None
+
+
 class ChunkDecoder:
     """Turns one answer's chunk payloads into deltas; `end()` gives what comes once it is whole.
 
@@ -153,12 +165,15 @@ class ChunkDecoder:
         part: "delta" for streamed chunks, "message" for a whole non-streamed answer.
     """
 
-    __slots__ = ("calls", "chunks", "finish", "model", "part", "refused", "seen", "usage")
+    __slots__ = ("by_index", "calls", "chunks", "finish", "model", "part", "refused", "seen", "usage")
 
     def __init__(self, model: str, part: str = "delta") -> None:
         self.model = model
         self.part = part
-        self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments]
+        self.calls: list[_Call] = []
+        """The answer's tool calls, in the order they started."""
+        self.by_index: dict[int, _Call] = {}
+        """The latest call of each `index` the server gave."""
         self.chunks = 0
         """Data payloads seen (the [DONE] marker excluded)."""
         self.finish: str | None = None
@@ -236,27 +251,50 @@ class ChunkDecoder:
     def _tool_call(self, tc: Any, field: str) -> None:
         if not isinstance(tc, dict):
             raise _unreadable(field, self.model, tc)
-        index = tc.get("index")
-        slot = self.calls.setdefault(index if isinstance(index, int) else len(self.calls), ["", "", ""])
-        if tc.get("id"):
-            slot[0] = str(tc["id"])
         fn = tc.get("function") or {}
         if not isinstance(fn, dict):
             raise _unreadable(f"{field}.function", self.model, fn)
-        if fn.get("name"):
-            slot[1] += str(fn["name"])
-        args = fn.get("arguments")
+        call = self._call_of(tc, fn)
+        name, args, extra = fn.get("name"), fn.get("arguments"), tc.get("extra_content")
+        if name and str(name) != call.name:  # some servers repeat the whole name on every delta
+            call.name += str(name)
         if args:
-            slot[2] += args if isinstance(args, str) else json.dumps(args)  # some servers send an object
+            call.arguments += args if isinstance(args, str) else json.dumps(args)  # some servers send an object
+        if isinstance(extra, dict):
+            call.extra = {**(call.extra or {}), **extra}
+
+    def _call_of(self, tc: dict[str, Any], fn: dict[str, Any]) -> _Call:
+        """The call a tool-call delta belongs to.
+
+        OpenAI's deltas carry an `index`, the id and name on their first delta only. Gemini's
+        OpenAI-compatible stream omits the index (a delta with an id or a name then starts a call,
+        one without continues the last) or gives every call index 0 (a new id then starts a call).
+        """
+        index, call_id = tc.get("index"), str(tc.get("id") or "")
+        call = self.by_index.get(index) if isinstance(index, int) else None
+        if call is None and not isinstance(index, int) and not call_id and not fn.get("name") and self.calls:
+            call = self.calls[-1]  # an indexless continuation
+        if call is None and not isinstance(index, int) and call_id:
+            call = next((c for c in self.calls if c.id == call_id), None)
+        if call is None or (call_id and call.id and call_id != call.id):
+            call = _Call(call_id)
+            self.calls.append(call)
+            if isinstance(index, int):
+                self.by_index[index] = call
+        elif call_id and not call.id:
+            call.id = call_id
+        return call
 
     def end(self) -> list[ModelDelta]:
         """The complete tool calls, the finish reason and the usage, once the answer is whole."""
         out = [
             ModelDelta(
                 "tool_call",
-                tool_call=ToolCallRequest(id=call_id or f"call_{index}", name=name, arguments=args or "{}"),
+                tool_call=ToolCallRequest(
+                    id=c.id or f"call_{i}", name=c.name, arguments=c.arguments or "{}", extra_content=c.extra
+                ),
             )
-            for index, (call_id, name, args) in sorted(self.calls.items())
+            for i, c in enumerate(self.calls)
         ]
         finish = "refusal" if self.refused else self.finish
         if finish:

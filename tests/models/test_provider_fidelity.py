@@ -304,6 +304,70 @@ def test_tool_calls_turn_keeps_its_own_finish_reason(openai_server: OpenAIServer
     assert [s.attributes.get("finish_reason") for s in r.trace if s.kind == "model"] == ["tool_calls", "stop"]
 
 
+# -- Gemini's OpenAI-compatible tool calls -------------------------------------------------------
+# From Google's "OpenAI compatibility" page and the chunks users recorded from it: tool-call deltas
+# without `index`, several calls that all say index 0, arguments split across indexless deltas,
+# `extra_content.google.thought_signature` that Gemini 3 wants back with the call on the next
+# request, and finish_reason "stop" on a turn that called tools.
+SIGNATURE = {"google": {"thought_signature": "CiQBcsjafT1Yl0tmb1pZzM2hHTzO"}}
+
+
+def gemini_call(call_id: str | None, name: str | None, arguments: str, **extra: Any) -> dict[str, Any]:
+    call: dict[str, Any] = {"function": {"arguments": arguments}, "type": "function", **extra}
+    if call_id:
+        call["id"] = call_id
+    if name:
+        call["function"]["name"] = name
+    return call
+
+
+GEMINI_TOOL_TURNS = {
+    "no index, a thought signature": sse(
+        chunk({"role": "assistant",
+               "tool_calls": [gemini_call("function-call-1", "add", '{"a":1,"b":2}', extra_content=SIGNATURE)]}),
+        chunk({}, "stop"),
+        DONE,
+    ),
+    "every call index 0": sse(
+        chunk({"role": "assistant",
+               "tool_calls": [{"index": 0, **gemini_call("function-call-1", "add", '{"a":1,"b":2}')}]}),
+        chunk({"tool_calls": [{"index": 0, **gemini_call("function-call-2", "add", '{"a":3,"b":4}')}]}),
+        chunk({}, "stop"),
+        DONE,
+    ),
+    "indexless pieces and a signature alone": sse(
+        chunk({"role": "assistant", "tool_calls": [gemini_call("function-call-1", "add", '{"a":1,')]}),
+        chunk({"tool_calls": [gemini_call(None, None, '"b":2}')]}),
+        chunk({"tool_calls": [{"extra_content": SIGNATURE}]}),
+        chunk({}, "stop"),
+        DONE,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+@pytest.mark.parametrize("name", list(GEMINI_TOOL_TURNS))
+def test_gemini_tool_calls_are_read_and_their_signatures_sent_back(
+    openai_server: OpenAIServer, framing: str, name: str
+) -> None:
+    from tests._tools import add
+
+    openai_server.script(frame(GEMINI_TOOL_TURNS[name], framing), text_stream("Done."))
+    r = Runner.run_sync(Agent(name="G", tools=[add], model=OpenAIChatModel(MODEL)), "Add them")
+    assert r.status is RunStatus.COMPLETED and r.final_output == "Done.", r.error
+    calls = [(c.call_id, c.name, c.arguments, c.status) for c in r.tool_calls]
+    expected = [("function-call-1", "add", {"a": 1, "b": 2}, "ok")]
+    if name == "every call index 0":
+        expected.append(("function-call-2", "add", {"a": 3, "b": 4}, "ok"))
+    assert sorted(calls) == expected
+    sent = next(m for m in openai_server.requests[1].messages if m["role"] == "assistant")
+    assert [c["function"]["name"] for c in sent["tool_calls"]] == [c[1] for c in expected]
+    if "signature" in name:  # sent back as it came, on the call it came with
+        assert sent["tool_calls"][0]["extra_content"] == SIGNATURE
+    else:
+        assert all("extra_content" not in c for c in sent["tool_calls"])
+
+
 # -- errors inside a stream ---------------------------------------------------------------------
 LLAMACPP_ERROR = sse(
     chunk({"role": "assistant", "content": "Hel"}),

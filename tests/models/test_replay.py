@@ -280,3 +280,18 @@ def test_replay_module_imports_only_the_stdlib_and_our_own() -> None:
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_tool_calls_extra_content_survives_the_cassette() -> None:
+    # Gemini's thought signature rides on the call; a replayed run must send it back as the live one did.
+    from openstackai_nb.messages import ModelDelta, ToolCallRequest
+    from openstackai_nb.models._cassette import delta_from_json, delta_to_json
+
+    extra = {"google": {"thought_signature": "CiQBcsjafT1Yl0tm"}}
+    call = ToolCallRequest(id="function-call-1", name="add", arguments='{"a":1}', extra_content=extra)
+    written = delta_to_json(ModelDelta("tool_call", tool_call=call))
+    assert written is not None
+    back = delta_from_json(json.loads(json.dumps(written)))
+    assert back.tool_call == call
+    plain = delta_to_json(ModelDelta("tool_call", tool_call=ToolCallRequest(id="c", name="add")))
+    assert plain is not None and "extra_content" not in plain  # cassettes of other providers are unchanged
