@@ -119,7 +119,7 @@ def delta_to_json(d: ModelDelta) -> dict[str, Any] | None:
         return {"kind": d.kind, "text": d.text}
     if d.kind == "tool_call" and d.tool_call is not None:
         tc = d.tool_call
-        out = {"kind": "tool_call", "id": tc.id, "name": tc.name, "arguments": tc.arguments}
+        out: dict[str, Any] = {"kind": "tool_call", "id": tc.id, "name": tc.name, "arguments": tc.arguments}
         if tc.extra_content:
             out["extra_content"] = tc.extra_content
         return out
