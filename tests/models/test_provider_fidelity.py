@@ -368,6 +368,24 @@ def test_gemini_tool_calls_are_read_and_their_signatures_sent_back(
         assert all("extra_content" not in c for c in sent["tool_calls"])
 
 
+def test_old_ollama_calls_without_index_or_id_stay_apart(openai_server: OpenAIServer) -> None:
+    # Ollama before index support sent each call whole in its own chunk, with neither index nor id
+    # (ollama/ollama#7881): two identical calls are two calls, never merged or deduplicated.
+    from tests._tools import add
+
+    same = {"type": "function", "function": {"name": "add", "arguments": {"a": 1, "b": 1}}}  # an object, not text
+    openai_server.script(
+        sse(chunk({"role": "assistant", "tool_calls": [same]}), chunk({"tool_calls": [same]}), chunk({}, "stop"), DONE),
+        text_stream("2 and 2."),
+    )
+    r = Runner.run_sync(Agent(name="O", tools=[add], model=OpenAIChatModel(MODEL)), "1+1 twice")
+    assert r.status is RunStatus.COMPLETED, r.error
+    assert [(c.call_id, c.result) for c in sorted(r.tool_calls, key=lambda c: c.call_id)] == [
+        ("call_0", 2),
+        ("call_1", 2),
+    ]
+
+
 # -- errors inside a stream ---------------------------------------------------------------------
 LLAMACPP_ERROR = sse(
     chunk({"role": "assistant", "content": "Hel"}),
