@@ -45,17 +45,17 @@ class Model(abc.ABC):
         """Where requests go (None for offline models); never includes a key."""
         return None
 
-    def __setstate__(self, state: Any) -> None:
-        """Unpickled in another process (a Dask worker, a subprocess): its keys join that scrubber.
+    _secret_attributes: tuple[str, ...] = ("_api_key", "api_key")
+    """Attributes that hold a key (not a key's variable name such as `_key_env`)."""
 
-        A key is any string attribute whose name holds "key", as where the model was built.
-        """
+    def __setstate__(self, state: Any) -> None:
+        """Unpickled in another process (a Dask worker, a subprocess): its key joins that scrubber."""
         from openstackai_nb._secrets import register_secret
 
         attributes, slots = state if isinstance(state, tuple) else (state, None)
         for name, value in {**(attributes or {}), **(slots or {})}.items():
             setattr(self, name, value)
-            if "key" in name.lower() and isinstance(value, str):
+            if name in self._secret_attributes and isinstance(value, str):
                 register_secret(value)
 
     def __repr__(self) -> str:
