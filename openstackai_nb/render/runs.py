@@ -140,14 +140,14 @@ def _said_before(result: RunResult) -> list[str]:
         if message.role == "user" and message.content == result.input:
             start = i + 1
             break
-    texts = [m.content for m in result.messages[start:] if m.role == "assistant" and m.content]
+    texts = [m.content for m in result.messages[start:] if m.role == "assistant" and m.content is not None]
     if texts and texts[-1] == result.output_text:
         texts.pop()  # the answer itself
-    return [t for t in texts if isinstance(t, str) and t.strip()]
+    return [t for t in texts if t.strip()]
 
 
 def _answer(result: RunResult, *, fenced: bool) -> str:
-    """The answer to show, scrubbed and clipped: its text; a typed answer as indented JSON.
+    """The answer to show, scrubbed and clipped ("" for none): its text; a typed answer as indented JSON.
 
     A text answer comes after the text of the turns before it (`_said_before`), a blank line
     between each, as the live view showed them.
@@ -158,6 +158,8 @@ def _answer(result: RunResult, *, fenced: bool) -> str:
     """
     if not result.typed:
         return _clip(scrub("\n\n".join([*_said_before(result), result.output_text or ""]).strip()))
+    if not result.output_text:
+        return ""
     value = result.model_dump(mode="json", include={"final_output"})["final_output"]
     text = _clip(json.dumps(scrub_data(value), indent=2, ensure_ascii=False))
     return f"```json\n{text}\n```" if fenced else text
@@ -201,8 +203,8 @@ def run_html(result: RunResult, *, note: str = "", show_input: bool = True) -> s
     if show_input and result.input:
         parts.append(f"<div class='osnb-input'>&gt; {_esc(preview(scrub(result.input), 300))}</div>")
     parts.append(reasoning_html(_clip(scrub(result.reasoning or ""))))
-    if result.output_text or _said_before(result):
-        parts.append(answer_html(_answer(result, fenced=True)))
+    if answer := _answer(result, fenced=True):
+        parts.append(answer_html(answer))
     if result.error:
         parts.append(f"<div class='osnb-error'>{_esc(scrub(result.error))}</div>")
     parts.append(tool_table_html(tool_rows(result.tool_calls, result.trace)))
@@ -228,8 +230,7 @@ def run_markdown(result: RunResult, *, note: str = "", show_input: bool = True) 
         parts += [f"> {md_literal(preview(scrub(result.input), 300))}", ""]
     if result.reasoning:
         parts += _md_reasoning(_clip(scrub(result.reasoning)))
-    if result.output_text or _said_before(result):
-        answer = _answer(result, fenced=True)
+    if answer := _answer(result, fenced=True):
         parts += [answer if result.typed else markdown_to_markdown(answer), ""]
     if result.error:
         parts += [f"**Error:** {md_literal(' '.join(scrub(result.error).split()), line_start=False)}", ""]
@@ -243,8 +244,8 @@ def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> 
     parts = [run_status(result, note=note)]
     if show_input and result.input:
         parts += ["", f"> {preview(scrub(result.input), 300)}"]
-    if result.output_text or _said_before(result):
-        parts += ["", _answer(result, fenced=False)]
+    if answer := _answer(result, fenced=False):
+        parts += ["", answer]
     if result.error:
         parts += ["", f"Error: {scrub(result.error)}"]
     rows = tool_rows(result.tool_calls, result.trace)
