@@ -369,7 +369,7 @@ class OpenAIChatModel(Model):
     async def _read_sse(self, response: httpx2.Response) -> AsyncGenerator[ModelDelta, None]:
         import httpx2
 
-        parser = SSEParser()
+        parser = SSEParser(source=self._url)
         decoder = ChunkDecoder(self.name)
         done = False
         raw_chunks = response.aiter_raw()
