@@ -67,10 +67,9 @@ class LineCommands:
 
         from openstackai_nb import render
 
-        result = self.last
-        if result is None:
-            raise UsageError("no %%agent run yet in this session")
-        display(render.run_bundle(for_display(result)), raw=True)
+        if rest:
+            raise UsageError("usage: %agent last")
+        display(render.run_bundle(for_display(self._last_run("%agent last"))), raw=True)
 
     def _cmd_history(self, rest: list[str]) -> Any:
         n = 10
@@ -94,24 +93,40 @@ class LineCommands:
         display(render.trace_bundle(result), raw=True)
 
     def _run_for_trace(self, run_id: str | None) -> RunResult:
-        """The run named, else the last %%agent run of this session, else the history's newest."""
+        """The run named, else the same run `%agent last` shows."""
         from openstackai_nb.store import get_history
 
-        if run_id is None and self.last is not None:
-            return self.last
+        if run_id is None:
+            return self._last_run("%agent trace")
         try:
             with as_usage_errors():
-                history = get_history()
-                if run_id is not None:
-                    return history[run_id]
-                newest = history.last(1)
+                return get_history()[run_id]
         except KeyError:
-            raise UsageError(
-                f"%agent trace: no run {scrub(run_id or '')!r} in the history; see %agent history"
-            ) from None
+            raise UsageError(f"%agent trace: no run {scrub(run_id)!r} in the history; see %agent history") from None
+
+    def _last_run(self, command: str) -> RunResult:
+        """The last %%agent run of this kernel, else the history's newest run, which a line names.
+
+        `%agent last` and `%agent trace` both use it, so after a kernel restart they show the
+        same run, and say that it is the history's (maybe another agent's, or a compare run).
+        """
+        if self.last is not None:
+            return self.last
+        from openstackai_nb.store import get_history
+
+        with as_usage_errors():
+            newest = get_history().last(1)
         if not newest:
-            raise UsageError("%agent trace: no run yet (run a %%agent cell, or name a RUN_ID)")
-        return newest[0]
+            raise UsageError(f"{command}: no run yet, in this kernel or in the history; run a %%agent cell")
+        result = newest[0]
+        when = result.started_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+        print(
+            scrub(
+                f"{command}: no %%agent run in this kernel yet; showing the newest run of the history "
+                f"({result.run_id}, agent {result.agent_name!r}, started {when})"
+            )
+        )
+        return result
 
     def _cmd_record(self, rest: list[str]) -> None:
         from openstackai_nb.models import recording

@@ -72,6 +72,8 @@ def _parse(line: str) -> Any:
         args = parse_argstring(AgentMagics.agent_cell, line)
     except ValueError as exc:  # shlex: "No closing quotation" and the like
         raise UsageError(f"%%agent options: {exc} in {scrub(line).strip()!r}; close each quote you open") from None
+    except UsageError as exc:  # argparse: an unknown option, a missing or bad value
+        raise UsageError(f"{scrub(str(exc))}; see %%agent?") from None
     for name in ("agent", "model", "instructions", "tools", "out", "agents", "over"):
         setattr(args, name, unquote(getattr(args, name)))
     for name in VALUE_OPTIONS:
@@ -357,6 +359,11 @@ class AgentMagics(LineCommands, Magics):
             raise UsageError(f"%agent {command}: unknown subcommand. {_LINE_USAGE}")
         return handler(rest)
 
+
+# Options are spelled out: argparse's abbreviations would take `--max-turn 1` as --max-turns and
+# make a new option that shares a prefix (--max-t...) silently change what old cells mean.
+# IPython's MagicArgumentParser takes no allow_abbrev argument; argparse reads it when parsing.
+AgentMagics.agent_cell.parser.allow_abbrev = False  # pyright: ignore[reportFunctionMemberAccess]
 
 _LINE_USAGE = (
     "Usage: %agent config | agents | last | history [-n N] | trace [RUN_ID] | record PATH|stop | replay PATH|off | mcp"
