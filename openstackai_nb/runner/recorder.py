@@ -115,12 +115,24 @@ def record_finished(result: RunResult) -> Durable:
     return None
 
 
+def _why(exc: BaseException) -> str:
+    """The reason a record is not stored, never empty (a timeout has no message of its own)."""
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"it was not stored within {DURABLE_WAIT:g} s (the recorder is slow or stuck)"
+    return str(exc) or type(exc).__name__
+
+
 async def until_durable(pending: object, run_id: str) -> None:
-    """Wait (without blocking the loop, at most `DURABLE_WAIT`) until a record is stored."""
+    """Wait (without blocking the loop, at most `DURABLE_WAIT`) until a record is stored.
+
+    The session's history answers sooner when its file is locked by another process (within
+    about a second, with the reason; the run is kept and written later): see docs/history.md.
+    """
     if isinstance(pending, concurrent.futures.Future):
         if pending.done():
-            if pending.exception() is not None:
-                logger.warning("openstackai_nb: run %s may not be in the history file: %s", run_id, pending.exception())
+            error = pending.exception()
+            if error is not None:
+                logger.warning("openstackai_nb: run %s may not be in the history file: %s", run_id, _why(error))
             return
         pending = asyncio.wrap_future(pending)
     if not isinstance(pending, asyncio.Future):
@@ -131,7 +143,7 @@ async def until_durable(pending: object, run_id: str) -> None:
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - recording must never break a run
-        logger.warning("openstackai_nb: run %s may not be in the history file yet: %s", run_id, exc)
+        logger.warning("openstackai_nb: run %s may not be in the history file yet: %s", run_id, _why(exc))
 
 
 @asynccontextmanager

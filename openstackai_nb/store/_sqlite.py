@@ -12,6 +12,17 @@ multi-row statement per table (`_schema.write_rows`; why: see there), then wakes
 event loop once per batch. A slow disk never stalls the runs in flight. Reads wait for pending
 writes (a process always sees its own runs); pending writes are flushed at exit. Checkpoints:
 `_checkpoint`. The file under the store (deleted, replaced, damaged): `_sqlite_file`.
+
+A file locked by another process (a `BEGIN EXCLUSIVE` held in the sqlite3 shell, a backup, a
+long write elsewhere): the writer waits for the lock at most `_LOCK_SLICE` seconds per attempt
+(SQLite's busy_timeout; reads and `write()` keep the usual `BUSY_MS`), and what it could not
+write goes back to the front of the queue, in order, and is tried again every `_LOCK_SLICE`
+seconds until the lock is released: nothing is lost while the process lives. Whoever waits for
+those writes (a run before its "done") waits at most `_LOCK_WAIT` seconds, then gets the
+`Locked` error (the reason: which file, SQLite's message, that the runs are kept in memory),
+and writes queued while the file stays locked get it after one attempt. Reads then show what
+the file holds without waiting for the runs kept in memory. Once the lock is released, the
+kept runs are written and one line says so.
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -32,8 +44,8 @@ from openstackai_nb.errors import HistoryError
 from openstackai_nb.store import _sqlite_file as files
 from openstackai_nb.store._checkpoint import checkpointer
 from openstackai_nb.store._connection import StoreConnection
-from openstackai_nb.store._schema import write_rows
-from openstackai_nb.store._sqlite_file import Damaged, corrupt
+from openstackai_nb.store._schema import BUSY_MS, write_rows
+from openstackai_nb.store._sqlite_file import Damaged, Locked, corrupt
 
 if TYPE_CHECKING:
     from openstackai_nb.store._rows import Rows
@@ -79,6 +91,8 @@ class Store(StoreConnection):
         self._cond = threading.Condition()
         self._writer: threading.Thread | None = None
         self._writer_failed = False
+        self._locked: Locked | None = None  # why the last attempt could not write (another process's lock)
+        self._locked_since = 0.0  # time.monotonic() of the first attempt that found the lock
 
     # using ----------------------------------------------------------------------------------
     def check_fork(self) -> None:
@@ -127,15 +141,26 @@ class Store(StoreConnection):
                 _open_writers.add(self)
             self._cond.notify_all()  # the writer, wherever it waits (flush() callers wait here too)
 
-    def flush(self, timeout: float = 30.0) -> bool:
-        """Wait until every submitted write is committed; False if `timeout` ran out first."""
+    def flush(self, timeout: float = 30.0, *, while_locked: bool = True) -> bool:
+        """Wait until every submitted write is committed; False if `timeout` ran out first.
+
+        With while_locked=False, also stop waiting (False) once the writes have been held up by
+        another process's lock for `_LOCK_WAIT` seconds (reads: they show what the file holds).
+        """
         if threading.current_thread() is self._writer:
             return True
         with self._cond:
             if self._pending:
                 self._urgent = True
                 self._cond.notify_all()
-            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout)
+            done = self._cond.wait_for(
+                lambda: (not self._pending and not self._busy) or (not while_locked and self._held_up()), timeout
+            )
+            return done and not self._pending and not self._busy
+
+    def _held_up(self) -> bool:
+        """Under the condition: the writes have waited for another process's lock `_LOCK_WAIT` s or more."""
+        return self._locked is not None and time.monotonic() - self._locked_since >= _LOCK_WAIT
 
     def _write_loop(self) -> None:
         while True:
@@ -143,7 +168,11 @@ class Store(StoreConnection):
                 if not self._cond.wait_for(lambda: bool(self._pending), timeout=_WRITER_IDLE):
                     self._writer = None  # idle: end the thread; the next submit starts another
                     return
-                if not self._urgent:
+                if self._locked is not None:
+                    # The file is locked by another process: try again soon, or as soon as a write
+                    # that someone waits for comes in (it gets its answer after one attempt).
+                    self._cond.wait_for(lambda: self._urgent, _LOCK_SLICE)
+                elif not self._urgent:
                     # Nobody waits for these yet (runs inside compare(), RUNNING rows): gather
                     # more for one commit; fewer, bigger commits cost the run loop less CPU.
                     self._cond.wait_for(lambda: self._urgent or len(self._pending) >= _LAZY_BATCH, _LAZY_WINDOW)
@@ -151,25 +180,63 @@ class Store(StoreConnection):
                 self._urgent = False
                 self._busy = True
             try:
-                try:
-                    self._commit([item for item, _ in batch])
-                except Exception:  # noqa: BLE001 - one bad write must not lose the batch: retry alone
-                    for item, waiter in batch:
-                        try:
-                            self._commit([item])
-                        except Exception as exc:  # noqa: BLE001 - reported once; the runs go on
-                            self._resolve([waiter], exc)
-                            if not self._writer_failed:
-                                self._writer_failed = True
-                                logger.warning("openstackai_nb: could not record a run in %s: %s", self.path, exc)
-                        else:
-                            self._resolve([waiter], None)
-                else:
-                    self._resolve([waiter for _, waiter in batch], None)
+                self._write_batch(batch)
             finally:
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()
+
+    def _write_batch(self, batch: list[tuple[Rows | Write, Waiter]]) -> None:
+        try:
+            self._commit([item for item, _ in batch], busy_ms=_LOCK_SLICE_MS)
+        except Locked as exc:
+            self._hold_back(batch, exc)
+            return
+        except Exception:  # noqa: BLE001 - one bad write must not lose the batch: retry alone
+            for i, (item, waiter) in enumerate(batch):
+                try:
+                    self._commit([item], busy_ms=_LOCK_SLICE_MS)
+                except Locked as exc:
+                    self._hold_back(batch[i:], exc)
+                    return
+                except Exception as exc:  # noqa: BLE001 - reported once; the runs go on
+                    self._resolve([waiter], exc)
+                    if not self._writer_failed:
+                        self._writer_failed = True
+                        logger.warning("openstackai_nb: could not record a run in %s: %s", self.path, exc)
+                else:
+                    self._resolve([waiter], None)
+        else:
+            self._resolve([waiter for _, waiter in batch], None)
+        if self._locked is not None:
+            self._unlocked(batch)
+
+    def _hold_back(self, batch: list[tuple[Rows | Write, Waiter]], exc: Locked) -> None:
+        """Put writes another process's lock kept out back at the front of the queue; answer overdue waiters."""
+        with self._cond:
+            if self._locked is None:
+                self._locked_since = time.monotonic()
+            self._locked = exc
+            overdue = self._held_up()
+            self._pending[:0] = [(item, None) for item, _ in batch] if overdue else batch
+        if overdue:
+            kept = Locked(f"{exc}; it is kept in memory and written once the lock is released")
+            self._resolve([waiter for _, waiter in batch], kept)
+
+    def _unlocked(self, batch: list[tuple[Rows | Write, Waiter]]) -> None:
+        """The first commit after a lock: say that what was kept is written now."""
+        held = time.monotonic() - self._locked_since
+        with self._cond:
+            self._locked = None
+        runs = len({item.run_id for item, _ in batch if not callable(item) and item.finished})
+        if held >= _LOCK_WAIT:
+            logger.warning(
+                "openstackai_nb: the run history file %s was locked by another process for %.0f s; "
+                "the %d runs kept in memory meanwhile are written now",
+                self.path,
+                held,
+                runs,
+            )
 
     @staticmethod
     def _resolve(waiters: Iterable[Waiter], exc: BaseException | None) -> None:
@@ -190,24 +257,33 @@ class Store(StoreConnection):
 
     def write(self, fn: Rows | Write) -> Any:
         """Run one write in its own transaction now (after every submitted write); return its result."""
-        self.flush()
+        self.flush(while_locked=False)  # held up by a lock: this write says so (Locked) after BUSY_MS
         return self._commit([fn])[-1]
 
-    def _commit(self, items: Sequence[Rows | Write]) -> list[Any]:
-        """Apply the writes in one transaction; consecutive runs' rows go in together."""
+    def _commit(self, items: Sequence[Rows | Write], busy_ms: int = BUSY_MS) -> list[Any]:
+        """Apply the writes in one transaction; consecutive runs' rows go in together.
+
+        `busy_ms`: how long to wait for another process's lock before `Locked` is raised.
+        """
         with self.lock:
             self.check_fork()
             self._check_file()
             try:
-                return self._transaction(items)
+                return self._transaction(items, busy_ms)
             except Damaged as exc:
                 self._on_damage(exc.error)
-                return self._transaction(items)  # again, in the fresh file
+                return self._transaction(items, busy_ms)  # again, in the fresh file
 
-    def _transaction(self, items: Sequence[Rows | Write]) -> list[Any]:
+    def _transaction(self, items: Sequence[Rows | Write], busy_ms: int) -> list[Any]:
         conn = self.conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            if busy_ms != BUSY_MS:
+                conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            finally:
+                if busy_ms != BUSY_MS:
+                    conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
             try:
                 out: list[Any] = []
                 group: list[Rows] = []
@@ -232,8 +308,8 @@ class Store(StoreConnection):
             return out
         except sqlite3.OperationalError as exc:
             if files.is_contended(exc):
-                raise HistoryError(
-                    f"the run history file {self.path} stayed locked by another process ({exc})"
+                raise Locked(
+                    f"the run history file {self.path} is locked by another process (sqlite3: {exc})"
                 ) from None
             if files.suggests_damage(exc):
                 raise Damaged(exc) from None
@@ -244,7 +320,7 @@ class Store(StoreConnection):
             raise corrupt(self.path, exc) from None
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        self.flush()
+        self.flush(while_locked=False)
         with self.lock:
             self.check_fork()
             self._check_file()
@@ -271,6 +347,9 @@ _CHECKPOINT_EVERY = 500  # commits; also checkpointed once a second when anythin
 _WRITER_IDLE = 10.0  # seconds without writes before a store's writer thread ends
 _LAZY_WINDOW = 0.02  # seconds a write nobody waits for may wait for company
 _LAZY_BATCH = 256  # ... or until this many are queued
+_LOCK_SLICE = 0.25  # seconds the writer waits for another process's lock per attempt
+_LOCK_SLICE_MS = int(_LOCK_SLICE * 1000)
+_LOCK_WAIT = 1.0  # seconds a waiter waits for writes held up by such a lock before it gets `Locked`
 _open_writers: weakref.WeakSet[Store] = weakref.WeakSet()
 _exiting = False
 
@@ -280,5 +359,9 @@ def _flush_at_exit() -> None:
     global _exiting
     _exiting = True
     for store in list(_open_writers):
-        if store.pid == os.getpid():
-            store.flush(5.0)
+        if store.pid == os.getpid() and not store.flush(5.0):
+            with store._cond:
+                runs = {item.run_id for item, _ in store._pending if not callable(item)}
+                reason = store._locked or "the writer did not finish in 5 s"
+            if runs:
+                logger.warning("openstackai_nb: %d runs are not in the history file at exit: %s", len(runs), reason)

@@ -36,6 +36,7 @@ __all__ = [
     "ENV_VAR",
     "Damaged",
     "FileIdentity",
+    "Locked",
     "Unwritable",
     "corrupt",
     "damage_marker",
@@ -187,6 +188,10 @@ def warn(message: str) -> None:
         warnings.warn(message, HistoryWarning, stacklevel=3)
     except Warning:
         logger.warning(message)
+
+
+class Locked(HistoryError):
+    """Another process holds the store file's write lock (SQLite's "database is locked")."""
 
 
 class Unwritable(Exception):
