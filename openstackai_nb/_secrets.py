@@ -290,14 +290,13 @@ def inert(text: str) -> str:
     ESC (ANSI colours, OSC-8 links), BEL, BS, NUL and every other C0/C1 control but newline and
     tab, a carriage return not followed by a newline (it would let text overwrite a terminal
     line), DEL, and the bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069,
-    which reorder what a reader sees) become ````, ``
-``, ``‮``... The left-to-right
-    and right-to-left marks (U+200E, U+200F) stay: real Arabic and Hebrew text needs them, and they
-    cannot reorder a run of letters. For displays only: data and files keep the raw text.
+    which reorder what a reader sees) become ``\x1b``, ``\r``, ``\u202e``... The left-to-right
+    and right-to-left marks (U+200E, U+200F) stay: real Arabic and Hebrew text needs them, and
+    they cannot reorder a run of letters. For displays only: data and files keep the raw text.
 
     Example:
-        >>> inert("[31mred[0m ‮evil")
-        '\x1b[31mred\x1b[0m \u202eevil'
+        >>> inert("\x1b[31mred\x1b[0m \u202eevil")
+        '\\x1b[31mred\\x1b[0m \\u202eevil'
     """
     if not text or not _CONTROL.search(text):
         return text
