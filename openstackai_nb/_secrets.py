@@ -60,6 +60,8 @@ _SECRET_WORDS = frozenset(
     }
 )  # fmt: skip
 """Word parts of a variable's name that make its value a secret (compounds written as one word too)."""
+_SECRET_ENDINGS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY")
+"""Endings that make a glued word a secret's name too (``PGPASSWORD``): no ordinary word ends so."""
 _NAME_HINTS = ("KEY", "SECRET", "TOKEN", "PASS", "CRED", "AUTH", "PRIVATE")
 """Substrings without which no word part above can occur: most names are ruled out by these alone."""
 _NAME_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
@@ -77,12 +79,15 @@ def is_secret_name(name: str) -> bool:
 
     Word parts, not substrings: ``AWS_SECRET_ACCESS_KEY``, ``GITHUB_TOKEN``, ``SlackAuthToken``
     and ``DB_PASSWD`` hold secrets; ``KEYBOARD_LAYOUT``, ``MONKEY`` and ``TOKENIZERS_PARALLELISM``
-    do not.
+    do not. A glued word ending in PASSWORD, PASSWD, TOKEN, SECRET or APIKEY counts as well
+    (``PGPASSWORD``).
     """
     upper = name.upper()
     if not any(hint in upper for hint in _NAME_HINTS):
         return False
-    return any(part.upper() in _SECRET_WORDS for part in _NAME_PARTS.findall(name))
+    return any(
+        word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in map(str.upper, _NAME_PARTS.findall(name))
+    )
 
 
 def _is_path(value: str) -> bool:
