@@ -212,7 +212,8 @@ def _ticks(total: float) -> list[float]:
     raw = total / 5
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return [i * step for i in range(int(total / step) + 1)]
+    # (a tick at the very end counts: 0.0003 / 0.0001 is 2.9999999999999996 in floating point)
+    return [i * step for i in range(int(total / step + 1e-9) + 1)]
 
 
 def _seconds(value: float) -> str:
