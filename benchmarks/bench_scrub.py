@@ -65,8 +65,8 @@ def best(fn: Any, arg: Any, number: int, repeat: int) -> float:
 
 
 def prose(size: int, rng: random.Random) -> str:
-    words = ["the", "model", "answered", "with", "a", "table", "of", "results", "and", "tool", "calls", "for",
-             "Paris", "2024-01-05", "lookup(city)", "{\"temp\": 21}", "https://example.com/docs?page=2", "ok."]  # fmt: skip
+    words = ["the", "model", "answered", "with", "a", "table", "of", "results", "and", "tool", "calls",
+             "Paris", "2024-01-05", "lookup(city)", '{"temp": 21}', "https://example.com/docs?page=2"]  # fmt: skip
     out: list[str] = []
     n = 0
     while n < size:
@@ -87,7 +87,8 @@ def environment(n: int, rng: random.Random) -> dict[str, str]:
     i = 0
     while len(env) < n:
         kind = i % 4
-        name = f"{rng.choice(['APP', 'XDG', 'CONDA', 'JUPYTER', 'LC', 'PYTHON'])}_{rng.choice(['HOME', 'PATH', 'DIR', 'MODE', 'LEVEL', 'KEYBOARD'])}_{i}"
+        prefix = rng.choice(["APP", "XDG", "CONDA", "JUPYTER", "LC", "PYTHON"])
+        name = f"{prefix}_{rng.choice(['HOME', 'PATH', 'DIR', 'MODE', 'LEVEL', 'KEYBOARD'])}_{i}"
         env[name] = ["/usr/local/share/x", "1", "true", "en_US.UTF-8"][kind]
         i += 1
     return env
@@ -122,7 +123,8 @@ def main() -> None:
             dirty = best(s.scrub, with_one, n, repeat)
             check = best(s.may_hold_secret, text, n, repeat)
             print(
-                f"| {registered} | {size // 1000} KB | {clean * 1e6:,.1f} µs | {dirty * 1e6:,.1f} µs | {check * 1e6:,.1f} µs |"
+                f"| {registered} | {size // 1000} KB | {clean * 1e6:,.1f} µs | {dirty * 1e6:,.1f} µs "
+                f"| {check * 1e6:,.1f} µs |"
             )
 
     # Per run: the history's JSON once through may_hold_secret (+ scrub when it says so, rare),
@@ -147,7 +149,8 @@ def main() -> None:
             os.environ.clear()
             os.environ.update(saved)
             print(
-                f"environment of {n:,} variables: first scan {min(cold) * 1e6:,.0f} µs, then {warm * 1e6:,.2f} µs per scrub"
+                f"environment of {n:,} variables: first scan {min(cold) * 1e6:,.0f} µs, "
+                f"then {warm * 1e6:,.2f} µs per scrub"
             )
 
 
