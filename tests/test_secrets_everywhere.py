@@ -134,3 +134,21 @@ def test_a_query_string_key_through_failed_requests(openai_server: OpenAIServer,
         openai_server.script(error(404, "gone"))
         asyncio.run(call())
     assert_free("ModelHTTPError", str(caught.value) + repr(caught.value), [QUERY_KEY])
+
+
+def test_an_unpickled_model_registers_its_query_string_key_in_the_new_process() -> None:
+    import pickle
+    import subprocess
+    import sys
+
+    model = OpenAIChatModel("m", base_url=f"http://127.0.0.1:9/v1?api-key={QUERY_KEY}", api_key="unused-key-1234")
+    code = (
+        "import pickle, sys\n"
+        "from openstackai_nb._secrets import scrub\n"
+        "pickle.loads(sys.stdin.buffer.read())\n"
+        f"print(scrub('the key {QUERY_KEY} alone'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], input=pickle.dumps(model), capture_output=True, check=True, timeout=60
+    )
+    assert out.stdout.decode().strip() == "the key [REDACTED] alone", out
