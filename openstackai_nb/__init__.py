@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb._secrets import register_secret
 from openstackai_nb._version import __version__
 from openstackai_nb.agent import Agent
 from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
@@ -37,6 +38,7 @@ __all__ = [
     "compare",
     "history",
     "load_ipython_extension",
+    "register_secret",
     "set_prices",
     "side_by_side",
     "tool",

@@ -1,4 +1,4 @@
-"""Keep secrets out of every output: one scrubber for errors, logs, files and every display.
+"""Keep secrets out of every output, and control characters out of every display: the one scrubber.
 
 Errors, logs, history, export, replay and every display (run views, reprs, the live view,
 progress tables) pass through it.
@@ -18,17 +18,22 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
     "REDACTED",
     "StreamScrubber",
+    "env_value_secrets",
+    "inert",
     "install_log_filter",
+    "is_secret_name",
     "may_hold_secret",
     "register_secret",
+    "register_url_secrets",
     "scrub",
     "scrub_data",
+    "shown",
+    "url_secrets",
 ]
 
 REDACTED = "[REDACTED]"
@@ -37,43 +42,192 @@ _KEYLIKE = re.compile(
     r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|\b(sk|pk|rk|ak)-[A-Za-z0-9_-]{12,}"
     r"|\b(?:ghp|gho|xox[abp]|hf)_[A-Za-z0-9]{12,}"
+    # a credential in a URL's query string (?key=, ?api-key=, ?access_token=, &sig=...): the value goes
+    r"|([?&;](?:[A-Za-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)"
+    r"s?)=)[^&#\s'\"<>]+"
 )
-_SECRET_ENV = re.compile(r"(?i)(API_KEY|_TOKEN|_SECRET|PASSWORD)$")
 _SECRET_FIELD = re.compile(r"(?i)^(authorization|api[-_]?key|x-api-key|token|secret|password)$")
 
+# -- which environment variables hold secrets ------------------------------------------------
+_SECRET_WORDS = frozenset(
+    {
+        "KEY", "KEYS", "APIKEY", "APIKEYS", "ACCESSKEY", "SECRETKEY", "PRIVATEKEY", "AUTHKEY",
+        "SECRET", "SECRETS", "CLIENTSECRET",
+        "TOKEN", "TOKENS", "AUTHTOKEN", "ACCESSTOKEN", "REFRESHTOKEN",
+        "PASSWORD", "PASSWORDS", "PASSWD", "PASS", "PASSPHRASE",
+        "CREDENTIAL", "CREDENTIALS", "CREDS", "AUTH", "PRIVATE",
+    }
+)  # fmt: skip
+"""Word parts of a variable's name that make its value a secret (compounds written as one word too)."""
+_SECRET_ENDINGS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY")
+"""Endings that make a glued word a secret's name too (``PGPASSWORD``): no ordinary word ends so."""
+_NAME_HINTS = ("KEY", "SECRET", "TOKEN", "PASS", "CRED", "AUTH", "PRIVATE")
+"""Substrings without which no word part above can occur: most names are ruled out by these alone."""
+_NAME_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+"""A name's word parts: `_`, `-` and digits split, and camelCase (``SlackAuthToken``, ``APIKey``)."""
+_NOT_SECRET_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"})
+_NUMBER = re.compile(r"[+-]?\d+(?:[.,_]\d+)*")
+_MIN_ENV_VALUE = 8
+"""Values of secret-named variables shorter than this are not taken as secrets (flags, ports...)."""
+_MIN_REGISTERED = 6
+"""Values given to `register_secret` shorter than this are ignored (they would blank out words)."""
 
-def register_secret(value: str | None) -> None:
-    """Remember a secret so that `scrub` removes it wherever it shows up."""
-    if value and len(value) >= 6:
-        _known.add(value)
+
+def is_secret_name(name: str) -> bool:
+    """True when the variable `name` holds a secret by its name: a word part such as KEY or TOKEN.
+
+    Word parts, not substrings: ``AWS_SECRET_ACCESS_KEY``, ``GITHUB_TOKEN``, ``SlackAuthToken``
+    and ``DB_PASSWD`` hold secrets; ``KEYBOARD_LAYOUT``, ``MONKEY`` and ``TOKENIZERS_PARALLELISM``
+    do not. A glued word ending in PASSWORD, PASSWD, TOKEN, SECRET or APIKEY counts as well
+    (``PGPASSWORD``).
+    """
+    upper = name.upper()
+    if not any(hint in upper for hint in _NAME_HINTS):
+        return False
+    return any(
+        word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in map(str.upper, _NAME_PARTS.findall(name))
+    )
 
 
-# Substrings without which _KEYLIKE cannot match: a cheap test that skips the regex (history
-# scrubs every recorded run, so this is on the hot path).
-_KEYLIKE_HINTS = ("bearer", "sk-", "pk-", "rk-", "ak-", "ghp_", "gho_", "xox", "hf_")
-_env_names: tuple[int, tuple[str, ...]] = (0, ())
+def _is_path(value: str) -> bool:
+    """A file path (``/home/me/creds.json``, ``~/.ssh/id_rsa``): the file, not its path, is the secret."""
+    if value.startswith(("~", "./", "../", "file:")) or re.match(r"[A-Za-z]:[\\/]", value):
+        return True
+    if not value.startswith("/"):
+        return False
+    # A base64 key may start with "/" too: a path names a file that exists, a folder that exists,
+    # or a file with an extension.
+    path = os.path.expanduser(value)
+    return os.path.exists(path) or os.path.isdir(os.path.dirname(path)) or bool(re.search(r"\.[A-Za-z]\w{0,5}$", value))
 
 
-def _env_secrets() -> list[str]:
-    # The secret-named variables are found again only when the set of names changes (a hash of
-    # the raw keys, ~0.5 us); their values are read on every call, so a key exported in a
-    # notebook cell is scrubbed from the next output on.
-    global _env_names
-    raw = getattr(os.environ, "_data", None)
-    fingerprint = hash(tuple(raw)) if isinstance(raw, dict) else hash(tuple(os.environ))
-    if fingerprint != _env_names[0]:
-        _env_names = (fingerprint, tuple(k for k in os.environ if _SECRET_ENV.search(k)))
-    out = []
-    for name in _env_names[1]:
-        value = os.environ.get(name)
-        if value and len(value) >= 6:
-            out.append(value)
+def env_value_secrets(value: str) -> list[str]:
+    """The secrets in the value of a secret-named variable ([] for an obvious non-secret).
+
+    Skipped: values shorter than 8 characters, booleans (true/false/yes/no/on/off...), plain
+    numbers and paths. A URL is not a secret as a whole; its password and any credential in its
+    query string are (see `url_secrets`). A value of several lines (a PEM key) counts whole and
+    line by line (lines of 16 characters or more, "-----BEGIN ...-----" lines left out).
+    """
+    value = value.strip()
+    if len(value) < _MIN_ENV_VALUE or value.lower() in _NOT_SECRET_VALUES or _NUMBER.fullmatch(value):
+        return []
+    if "://" in value[:16] and " " not in value:
+        return url_secrets(value)
+    if _is_path(value):
+        return []
+    out = [value]
+    if "\n" in value:
+        out += [line.strip() for line in value.splitlines() if len(line.strip()) >= 16 and "-----" not in line]
     return out
 
 
-def _secrets_now() -> Iterable[str]:
-    """Every secret `scrub` replaces literally (registered ones and secret-named variables)."""
-    return [*_known, *_env_secrets()]
+_URL_SECRET_PARAM = re.compile(
+    r"(?i)^(?:[a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?|code)$"
+)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The credentials a URL carries: its password (``user:password@``) and secret query values.
+
+    Query parameters whose name ends in key, token, secret, password, sig, signature, auth or
+    credential(s) count (``?key=``, ``?api-key=``, ``?api_key=``, ``?access_token=``, ``&sig=``).
+    """
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        password = parts.password
+    except ValueError:
+        return []
+    out = [password] if password else []
+    out += [v for k, v in parse_qsl(parts.query, keep_blank_values=False) if _URL_SECRET_PARAM.match(k)]
+    # the raw (still percent-encoded) values too: a URL is usually shown as it was written
+    for pair in parts.query.split("&"):
+        k, _, v = pair.partition("=")
+        if v and _URL_SECRET_PARAM.match(k) and v not in out:
+            out.append(v)
+    return [v for v in out if len(v) >= 4]
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that every output of the package shows ``[REDACTED]`` in its place.
+
+    The values of API keys given to models and of secret-named environment variables (see
+    docs/notebook.md) are known already; register anything else a tool or a prompt may carry
+    (a database password read from a file, a signed URL's signature...). Values shorter than 6
+    characters are ignored: they would blank out ordinary words.
+
+    Example:
+        >>> from openstackai_nb import register_secret
+        >>> register_secret("correct-horse-battery-staple")
+    """
+    if value and len(value) >= _MIN_REGISTERED and value not in _known:
+        _known.add(value)
+        global _ordered_env
+        _ordered_env = None  # the ordered list is made again on next use
+
+
+def register_url_secrets(url: str) -> None:
+    """Register the credentials a URL carries (`url_secrets`): a base URL with ``?key=...``."""
+    for value in url_secrets(url):
+        if len(value) >= _MIN_REGISTERED:
+            register_secret(value)
+
+
+# Substrings without which _KEYLIKE cannot match: a cheap test that skips the regex (history
+# scrubs every recorded run, so this is on the hot path). A credential in a query string is
+# looked for only in a text that has an "=" at all.
+_KEYLIKE_HINTS = ("bearer", "sk-", "pk-", "rk-", "ak-", "ghp_", "gho_", "xox", "hf_")
+_QUERY_HINT = re.compile(r"[?&;][a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?=")
+"""A query parameter that may carry a credential, in lower case: one search (its first character
+is a class, which CPython's re scans for quickly; 18 substring tests cost twice as much)."""
+
+
+def _keylike_hint(lower: str) -> bool:
+    """Could `_KEYLIKE` match the text whose lower case is `lower`?"""
+    if any(hint in lower for hint in _KEYLIKE_HINTS):
+        return True
+    return "=" in lower and _QUERY_HINT.search(lower) is not None
+
+
+# The environment as last read: a fingerprint of its names, the secret-named ones, their values,
+# and the secrets found in those values.
+_env_names: tuple[int, tuple[str, ...]] = (0, ())
+_env_values: tuple[str | None, ...] = ()
+_env_found: tuple[str, ...] = ()
+_ordered: tuple[str, ...] = ()
+"""Every known secret, longest first."""
+_ordered_env: tuple[str, ...] | None = None
+"""The environment's secrets `_ordered` was made with (compared by identity: a new tuple, made again)."""
+
+
+def _env_secrets() -> tuple[str, ...]:
+    # The secret-named variables are found again only when the set of names changes (a hash of
+    # the raw keys, ~1 us); their values are read on every call (a dict lookup each), so a key
+    # exported in a notebook cell is scrubbed from the next output on. The values are judged
+    # (length, path, URL...) only when one of them changed.
+    global _env_names, _env_values, _env_found
+    raw = getattr(os.environ, "_data", None)
+    fingerprint = hash(tuple(raw)) if isinstance(raw, dict) else hash(tuple(os.environ))
+    if fingerprint != _env_names[0]:
+        _env_names = (fingerprint, tuple(k for k in os.environ if is_secret_name(k)))
+    values = tuple(os.environ.get(name) for name in _env_names[1])
+    if values != _env_values:
+        found = dict.fromkeys(s for v in values if v for s in env_value_secrets(v))
+        _env_values, _env_found = values, tuple(found)
+    return _env_found
+
+
+def _secrets_now() -> tuple[str, ...]:
+    """Every secret `scrub` replaces literally (registered ones and secret-named variables), longest first."""
+    global _ordered, _ordered_env
+    env = _env_secrets()
+    if env is not _ordered_env:
+        # Longest first: a secret that contains another is replaced whole.
+        _ordered = tuple(sorted(set(_known).union(env), key=lambda s: (-len(s), s)))
+        _ordered_env = env
+    return _ordered
 
 
 def may_hold_secret(text: str) -> bool:
@@ -82,8 +236,7 @@ def may_hold_secret(text: str) -> bool:
     For large texts on the hot path (a run's JSON as the history writes it): the hint test and
     substring searches are a fraction of what the regex costs.
     """
-    lower = text.lower()
-    if any(hint in lower for hint in _KEYLIKE_HINTS):
+    if _keylike_hint(text.lower()):
         return True
     return any(secret in text for secret in _secrets_now())
 
@@ -92,16 +245,16 @@ def scrub(text: str) -> str:
     """Return `text` with known secrets and key-shaped strings replaced by [REDACTED]."""
     if not text:
         return text
-    for secret in _known:
+    # One substring search per secret (C speed: str.find is a two-way search with memchr), and
+    # a replace for those found, longest first. Measured against one compiled alternation of
+    # every secret (benchmarks/bench_scrub.py): CPython's re tries the alternatives at each
+    # position, which made a 20 KB text with a secret 3-8x slower to scrub than this loop.
+    for secret in _secrets_now():
         if secret in text:
             text = text.replace(secret, REDACTED)
-    for secret in _env_secrets():
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    lower = text.lower()
-    if not any(hint in lower for hint in _KEYLIKE_HINTS):
+    if not _keylike_hint(text.lower()):
         return text
-    return _KEYLIKE.sub(lambda m: (m.group(1) or "") + REDACTED, text)
+    return _KEYLIKE.sub(lambda m: (m.group(1) or m.group(3) or "") + REDACTED, text)
 
 
 def scrub_data(value: Any) -> Any:
@@ -118,6 +271,43 @@ def scrub_data(value: Any) -> Any:
     return value
 
 
+# -- what a person sees -------------------------------------------------------------------------
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
+"""C0 and C1 controls but newline, tab and a CR before a newline; DEL; bidi embeddings, overrides, isolates."""
+
+
+def _mark(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\r":
+        return "\\r"
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def inert(text: str) -> str:
+    r"""Return `text` with its control characters shown as escapes that do nothing, as `repr` writes them.
+
+    ESC (ANSI colours, OSC-8 links), BEL, BS, NUL and every other C0/C1 control but newline and
+    tab, a carriage return not followed by a newline (it would let text overwrite a terminal
+    line), DEL, and the bidi embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069,
+    which reorder what a reader sees) become ``\x1b``, ``\r``, ``\u202e``... The left-to-right
+    and right-to-left marks (U+200E, U+200F) stay: real Arabic and Hebrew text needs them, and
+    they cannot reorder a run of letters. For displays only: data and files keep the raw text.
+
+    Example:
+        >>> inert("\x1b[31mred\x1b[0m \u202eevil")
+        '\\x1b[31mred\\x1b[0m \\u202eevil'
+    """
+    if not text or not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(_mark, text)
+
+
+def shown(text: str) -> str:
+    """Return `text` as a display may show it: scrubbed of secrets (`scrub`), then `inert`."""
+    return inert(scrub(text))
+
+
 # -- streamed text --------------------------------------------------------------------------------
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=-")
 _BEARER_END = re.compile(r"(?i)\bbearer\s+\Z")
@@ -130,6 +320,8 @@ def _run_start(text: str, pos: int) -> int:
         return pos
     while pos > 0 and text[pos - 1] in _TOKEN_CHARS:
         pos -= 1
+    if pos > 0 and text[pos - 1] in "?&;":
+        pos -= 1  # "?key=<value>": the query string's separator stays with its parameter
     # "Bearer <key>": the word and its spaces stay with the key that follows them.
     bearer = _BEARER_END.search(text, max(0, pos - 40), pos)
     return bearer.start() if bearer else pos
@@ -153,7 +345,8 @@ def _secret_start(text: str, secret: str, cut: int) -> int:
 class StreamScrubber:
     """Scrub text that arrives in pieces, where a secret can be split across two of them.
 
-    `feed(piece)` returns the part of everything fed so far that is safe to show, scrubbed: it
+    `feed(piece)` returns the part of everything fed so far that is safe to show, scrubbed and
+    made `inert` (it feeds displays only): it
     holds back the end of the text while that end could still become a secret, namely the last
     run of key characters (letters, digits, ``._~+/=-``, with a ``Bearer`` before it) and the
     longest end that begins a known secret. Nothing is ever shown twice or changed after it is
@@ -172,11 +365,11 @@ class StreamScrubber:
         """Text seen but not shown yet."""
 
     def feed(self, piece: str, *, final: bool = False) -> str:
-        """Add `piece`; return the newly showable text, scrubbed (all of it when `final`)."""
+        """Add `piece`; return the newly showable text, scrubbed and inert (all of it when `final`)."""
         text = self.held + piece if self.held else piece
         if final or not text:
             self.held = ""
-            return scrub(text)
+            return shown(text)
         secrets = _secrets_now()
         cut = _run_start(text, len(text))
         while True:
@@ -187,8 +380,10 @@ class StreamScrubber:
             if new == cut:
                 break
             cut = new
+        if cut and text[cut - 1] == "\r":
+            cut -= 1  # a CR before a newline is a line end, a CR alone is shown: wait for the next piece
         self.held = text[cut:]
-        return scrub(text[:cut])
+        return shown(text[:cut])
 
 
 # -- logging --------------------------------------------------------------------------------------

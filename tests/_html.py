@@ -33,3 +33,28 @@ def html_of_markdown(text: str) -> str:
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"]).render(text)
+
+
+class _Text(html.parser.HTMLParser):
+    """Collects what a reader sees or a browser acts on: text, attribute values, comments."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.parts += [value for _, value in attrs if value]
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    def handle_comment(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def text_of(fragment: str) -> str:
+    """Every text node, attribute value and comment of `fragment`, entities decoded, joined by newlines."""
+    parser = _Text()
+    parser.feed(fragment)
+    parser.close()
+    return "\n".join(parser.parts)

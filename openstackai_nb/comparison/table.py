@@ -14,12 +14,12 @@ import asyncio
 import itertools
 import queue
 import uuid
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub
+from openstackai_nb._warnings import warn
 from openstackai_nb.comparison.prices import COST_COLUMNS, cost_columns, run_facts
 from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Scheduler
 from openstackai_nb.errors import ConfigError
@@ -333,11 +333,10 @@ def _score_column(name: str, fn: Scorer, jobs: Sequence[Job], results: Sequence[
             value = float(value)
         values.append(np.nan if value is None else value)
     if failures:
-        warnings.warn(
+        warn(
             f"compare: scorer {name!r} raised on {failures} of {len(results)} runs (first: {first}); "
             "those scores are NaN",
             ScoreWarning,
-            stacklevel=4,
         )
     if all(isinstance(v, int | float | np.integer | np.floating) for v in values):
         return np.array(values, dtype=np.float64)

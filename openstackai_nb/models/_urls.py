@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-from openstackai_nb._secrets import scrub
+from openstackai_nb._secrets import register_url_secrets, scrub
 from openstackai_nb.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -20,11 +20,16 @@ __all__ = ["chat_url", "checked_base_url", "server_retry_after"]
 def checked_base_url(url: str, source: str) -> str:
     """`url` without a trailing slash (its query string kept); ConfigError if not http(s) or with credentials.
 
+    A credential in the query string (``?key=...``, ``?api-key=...``, ``?sig=...``) is sent as
+    the endpoint wants, and registered as a secret: errors, the `endpoint` column and every
+    display show ``[REDACTED]`` in its place.
+
     Args:
         url: the base URL.
         source: where it came from, named in the error (e.g. "base_url" or "OPENAI_BASE_URL").
     """
     url = url.strip()
+    register_url_secrets(url)
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{source} must start with http:// or https://, got {_redacted(url)!r}")
     parts = urlsplit(url)

@@ -49,14 +49,19 @@ class Model(abc.ABC):
     """Attributes that hold a key (not a key's variable name such as `_key_env`)."""
 
     def __setstate__(self, state: Any) -> None:
-        """Unpickled in another process (a Dask worker, a subprocess): its key joins that scrubber."""
-        from openstackai_nb._secrets import register_secret
+        """Unpickled in another process (a Dask worker, a subprocess): its key joins that scrubber.
+
+        So do the credentials of its base URL's query string (``?api-key=...``).
+        """
+        from openstackai_nb._secrets import register_secret, register_url_secrets
 
         attributes, slots = state if isinstance(state, tuple) else (state, None)
         for name, value in {**(attributes or {}), **(slots or {})}.items():
             setattr(self, name, value)
             if name in self._secret_attributes and isinstance(value, str):
                 register_secret(value)
+            elif name == "base_url" and isinstance(value, str):
+                register_url_secrets(value)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"

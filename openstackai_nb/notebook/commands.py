@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from openstackai_nb._secrets import scrub
+from openstackai_nb._secrets import scrub, shown
 from openstackai_nb.notebook.display import as_usage_errors, for_display, settings_view, without_credentials
 from openstackai_nb.notebook.prompt import default_model
 
@@ -53,13 +53,11 @@ class LineCommands:
         if not found:
             print("No Agents in this notebook yet: agent = Agent(name=..., instructions=..., tools=[...])")
             return None
-        from openstackai_nb._secrets import scrub
-
         for var, agent in found.items():
             # An MCP server's tools are known once connected: the listing names the server.
             sources = [f"MCP server {s.label or type(s).__name__}" for s in agent.mcp_servers]
             tools = ", ".join([t.name for t in agent.tools] + sources) or "no tools"
-            print(scrub(f"{var}: {agent.name!r} · {agent.model_name} · {tools}"))
+            print(shown(f"{var}: {agent.name!r} · {agent.model_name} · {tools}"))
         return None
 
     def _cmd_last(self, rest: list[str]) -> None:
@@ -162,4 +160,4 @@ class LineCommands:
             print("No MCP server connected: a run of an Agent(tools=[MCPServer.stdio(...)]) starts its servers")
         for server in servers:
             count = f"{len(server.tools)} tool{'' if len(server.tools) == 1 else 's'}"
-            print(scrub(f"{server.label} ({server.transport}, {count}): {', '.join(server.tools)}"))
+            print(shown(f"{server.label} ({server.transport}, {count}): {', '.join(server.tools)}"))

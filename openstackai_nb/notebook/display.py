@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 
-from openstackai_nb._secrets import scrub
+from openstackai_nb._secrets import shown
 from openstackai_nb.errors import AgentError
 
 if TYPE_CHECKING:
@@ -136,9 +136,9 @@ def settings_view(rows: list[tuple[str, str]]) -> MarkdownText:
     """A two-column table of settings: markdown in Jupyter, aligned text in a terminal (scrubbed, escaped)."""
     from openstackai_nb import render
 
-    shown = [(k, render.preview(scrub(v), 200)) for k, v in rows]
-    table = "\n".join(f"| {render.esc(k)} | {render.esc(v)} |" for k, v in shown)
-    width = max(len(k) for k, _ in shown)
+    cells = [(k, render.preview(shown(v), 200)) for k, v in rows]
+    table = "\n".join(f"| {render.esc(k)} | {render.esc(v)} |" for k, v in cells)
+    width = max(len(k) for k, _ in cells)
     return MarkdownText(
-        "| setting | value |\n|---|---|\n" + table, "\n".join(f"{k.ljust(width)}  {v}" for k, v in shown)
+        "| setting | value |\n|---|---|\n" + table, "\n".join(f"{k.ljust(width)}  {v}" for k, v in cells)
     )

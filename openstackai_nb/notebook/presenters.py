@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb import render
-from openstackai_nb._secrets import StreamScrubber, scrub
+from openstackai_nb._secrets import StreamScrubber, shown
 
 if TYPE_CHECKING:
     from openstackai_nb.events import StreamEvent
@@ -137,8 +137,8 @@ class Presenter:
             self.pending.append(None)
 
     def status_text(self) -> str:
-        """The live status line (scrubbed)."""
-        return scrub(self._status_text())
+        """The live status line (scrubbed, control characters inert)."""
+        return shown(self._status_text())
 
     def _status_text(self) -> str:
         return render.status_line(
@@ -259,5 +259,5 @@ class TextPresenter(Presenter):
             display(render.run_bundle(result, note=note, show_input=False), raw=True)
             return
         end = "" if self.at_line_start else "\n"
-        error = f"Error: {scrub(result.error)}\n" if result.error and result.status.value != "COMPLETED" else ""
+        error = f"Error: {shown(result.error)}\n" if result.error and result.status.value != "COMPLETED" else ""
         self._write(f"{end}{error}[{render.run_status(result, note=note)}]\n")

@@ -4,9 +4,9 @@ In a Jupyter kernel (or Colab) the table is one display output updated in place 
 display id (`display(..., display_id=True)` then `handle.update(...)`), at most 4 times a
 second: no widget front end is needed, and the final table stays in the saved notebook.
 Everywhere else one line on stderr (rewritten in place when stderr is a terminal; printed
-once at the end otherwise). Every agent name and model output is scrubbed of secrets
-(`_secrets.scrub`) and escaped before it becomes HTML. The view only reads events; it never
-drives the runs.
+once at the end otherwise). Every agent name and model output is scrubbed of secrets, its
+control characters made inert (`_secrets.shown`), and escaped before it becomes HTML. The view
+only reads events; it never drives the runs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb._secrets import scrub
+from openstackai_nb._secrets import shown
 from openstackai_nb.notebook import is_jupyter
 from openstackai_nb.render.progress import ProgressRow, compare_progress_html
 
@@ -43,7 +43,7 @@ class CompareProgress:
 
     def __init__(self, labels: list[str], per_agent: int) -> None:
         self.rows = {label: _AgentRow() for label in labels}
-        self.shown = {label: scrub(label) for label in labels}
+        self.shown = {label: shown(label) for label in labels}
         """Each label as the view shows it (scrubbed)."""
         self.per_agent = per_agent
         self.total = per_agent * len(labels)
@@ -68,9 +68,9 @@ class CompareProgress:
         row.prompt += result.usage.prompt_tokens
         row.completion += result.usage.completion_tokens
         row.elapsed += result.elapsed_time
-        row.model = scrub(result.model) or row.model
+        row.model = shown(result.model) or row.model
         text = result.output_text if result.succeeded else (result.error or "")
-        row.last = " ".join(scrub(text or "").split())
+        row.last = " ".join(shown(text or "").split())
         self._dirty = True
 
     # drawing ------------------------------------------------------------------------------------

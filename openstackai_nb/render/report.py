@@ -3,8 +3,9 @@
 The file has no script and no external URL: inline CSS, figures embedded as base64 PNG. Each
 run gets `render.runs`' card (status line, input, answer, error, tool table: the same view as in
 the notebook) and its whole conversation in a collapsible transcript. Every model, tool and user
-string is escaped (`html.escape(quote=True)`) and the finished page is scrubbed of secrets
-(`_secrets.scrub`), so a `<script>` in an answer stays text and no key reaches the file.
+string is escaped (`html.escape(quote=True)`) and the finished page is scrubbed of secrets, its
+control characters made inert (`_secrets.shown`), so a `<script>` in an answer stays text, no key
+reaches the file and no ANSI sequence or bidi override acts on a reader's terminal or browser.
 
 `RunHistory.to_html(path, runs=None)` calls `write_report`.
 """
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb._secrets import scrub, scrub_data
+from openstackai_nb._secrets import scrub_data, shown
 from openstackai_nb.render import runs as render
 from openstackai_nb.render.markdown import esc as _esc
 from openstackai_nb.render.tools import preview
@@ -163,7 +164,7 @@ def render_report(
         + "\n".join(body)
         + "\n</body></html>\n"
     )
-    return scrub(page)
+    return shown(page)
 
 
 def write_report(

@@ -1,4 +1,4 @@
-"""Static HTML, markdown and plain text of runs: the only place that formats a run for display.
+r"""Static HTML, markdown and plain text of runs: the only place that formats a run for display.
 
 `RunResult._repr_html_`/`_repr_markdown_`, the end-of-run bundle of `%%agent` and `%agent last`
 all call this module (the run loop never imports it). The HTML card is the live view's layout
@@ -12,9 +12,11 @@ string escaped to show literally (`md_literal`), so a `<script>` in an answer st
 everywhere and no link other than http(s) is live.
 
 Secrets: every string of a run (status line, input, reasoning, answer, error, tool arguments and
-results) goes through `_secrets.scrub` before it is formatted, so no view of a run shows a key,
-whatever the tool, the model or the error put into it. Scrubbing comes first because escaping,
-markdown and the preview's cut could otherwise split a key or change its bytes.
+results) goes through `_secrets.shown` before it is formatted, so no view of a run shows a key,
+whatever the tool, the model or the error put into it, and every control character (ANSI escape
+sequences, BEL, NUL, bidi overrides...) shows as an inert escape such as ``\x1b`` or ``\u202e``:
+a terminal or a browser never acts on it. Scrubbing comes first because escaping, markdown and
+the preview's cut could otherwise split a key or change its bytes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from openstackai_nb._secrets import scrub, scrub_data
+from openstackai_nb._secrets import inert, scrub_data, shown
 from openstackai_nb.render.markdown import esc as _esc
 from openstackai_nb.render.markdown import markdown_to_html, markdown_to_markdown
 from openstackai_nb.render.markdown_copy import md_literal
@@ -105,7 +107,7 @@ def status_line(
 
 def run_status(result: RunResult, *, note: str = "") -> str:
     """Return the status line of a finished run (scrubbed), as `status_line` writes it."""
-    return scrub(
+    return shown(
         status_line(
             result.status.value,
             model=result.model,
@@ -157,11 +159,11 @@ def _answer(result: RunResult, *, fenced: bool) -> str:
     block's content as text.
     """
     if not result.typed:
-        return _clip(scrub("\n\n".join([*_said_before(result), result.output_text or ""]).strip()))
+        return _clip(shown("\n\n".join([*_said_before(result), result.output_text or ""]).strip()))
     if not result.output_text:
         return ""
     value = result.model_dump(mode="json", include={"final_output"})["final_output"]
-    text = _clip(json.dumps(scrub_data(value), indent=2, ensure_ascii=False))
+    text = _clip(inert(json.dumps(scrub_data(value), indent=2, ensure_ascii=False)))
     return f"```json\n{text}\n```" if fenced else text
 
 
@@ -197,16 +199,16 @@ def run_html(result: RunResult, *, note: str = "", show_input: bool = True) -> s
     rendered safely), the error and the tool table.
     """
     parts = [
-        f"<div class='osnb-run osnb-view' data-run-id='{_esc(scrub(result.run_id))}'>",
+        f"<div class='osnb-run osnb-view' data-run-id='{_esc(shown(result.run_id))}'>",
         status_html(run_status(result, note=note)),
     ]
     if show_input and result.input:
-        parts.append(f"<div class='osnb-input'>&gt; {_esc(preview(scrub(result.input), 300))}</div>")
-    parts.append(reasoning_html(_clip(scrub(result.reasoning or ""))))
+        parts.append(f"<div class='osnb-input'>&gt; {_esc(preview(shown(result.input), 300))}</div>")
+    parts.append(reasoning_html(_clip(shown(result.reasoning or ""))))
     if answer := _answer(result, fenced=True):
         parts.append(answer_html(answer))
     if result.error:
-        parts.append(f"<div class='osnb-error'>{_esc(scrub(result.error))}</div>")
+        parts.append(f"<div class='osnb-error'>{_esc(shown(result.error))}</div>")
     parts.append(tool_table_html(tool_rows(result.tool_calls, result.trace)))
     parts.append("</div>")
     body = "".join(parts)
@@ -227,13 +229,13 @@ def run_markdown(result: RunResult, *, note: str = "", show_input: bool = True) 
     state, _, rest = status.partition(" ")
     parts = [f"**{md_literal(state)}** {md_literal(rest, line_start=False)}".rstrip(), ""]
     if show_input and result.input:
-        parts += [f"> {md_literal(preview(scrub(result.input), 300))}", ""]
+        parts += [f"> {md_literal(preview(shown(result.input), 300))}", ""]
     if result.reasoning:
-        parts += _md_reasoning(_clip(scrub(result.reasoning)))
+        parts += _md_reasoning(_clip(shown(result.reasoning)))
     if answer := _answer(result, fenced=True):
         parts += [answer if result.typed else markdown_to_markdown(answer), ""]
     if result.error:
-        parts += [f"**Error:** {md_literal(' '.join(scrub(result.error).split()), line_start=False)}", ""]
+        parts += [f"**Error:** {md_literal(' '.join(shown(result.error).split()), line_start=False)}", ""]
     parts += tool_table_markdown(tool_rows(result.tool_calls, result.trace))
     return "\n".join(parts).rstrip() + "\n"
 
@@ -243,11 +245,11 @@ def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> 
     """Return the run as plain text: status line, output, error, one line per tool call."""
     parts = [run_status(result, note=note)]
     if show_input and result.input:
-        parts += ["", f"> {preview(scrub(result.input), 300)}"]
+        parts += ["", f"> {preview(shown(result.input), 300)}"]
     if answer := _answer(result, fenced=False):
         parts += ["", answer]
     if result.error:
-        parts += ["", f"Error: {scrub(result.error)}"]
+        parts += ["", f"Error: {shown(result.error)}"]
     rows = tool_rows(result.tool_calls, result.trace)
     if rows:
         turns = several_turns(rows)

@@ -13,7 +13,8 @@ call that needed approval: "waiting for approval" while pending, then who decide
 you (live view) after 3.1 s"); a rejected call's status is "rejected", its result what the model
 read ("the user rejected this call: <reason>").
 
-Every value is scrubbed of secrets before it is cut to a preview and escaped.
+Every value is scrubbed of secrets and its control characters made inert (`_secrets.shown`)
+before it is cut to a preview and escaped.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb._secrets import scrub, scrub_data
+from openstackai_nb._secrets import inert, scrub, scrub_data, shown
 from openstackai_nb.render.markdown import esc
 from openstackai_nb.render.markdown_copy import md_literal
 
@@ -53,12 +54,13 @@ OPEN_FROM_CHARS = 48
 
 
 def _compact(value: Any) -> str:
+    # Inert before anything splits on whitespace: str.split() would eat \x1c-\x1f unseen.
     if isinstance(value, str):
-        return value
+        return inert(value)
     try:
-        return json.dumps(value, ensure_ascii=False)
+        return inert(json.dumps(value, ensure_ascii=False))
     except (TypeError, ValueError):
-        return str(value)
+        return inert(str(value))
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
@@ -85,7 +87,7 @@ def _full(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         try:
-            compact = json.dumps(value, ensure_ascii=False, indent=2)
+            compact = inert(json.dumps(value, ensure_ascii=False, indent=2))
         except (TypeError, ValueError):
             pass
     if len(compact) > DETAIL_CHARS:
@@ -124,10 +126,10 @@ def tool_row(
         # A person takes seconds; an approver function, milliseconds (not worth a word).
         wait = f" after {approval.waited:.1f} s" if approval.waited >= 1.0 else ""
         notes.append(f"{verb} by {approval.decided_by}{wait}")
-    note = scrub(" · ".join(notes))
+    note = shown(" · ".join(notes))
     return {
-        "call_id": scrub(call_id),
-        "name": scrub(name),
+        "call_id": shown(call_id),
+        "name": shown(name),
         "args": preview(args),
         "args_full": _full(args),
         "result": preview(value),

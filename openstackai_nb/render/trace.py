@@ -10,7 +10,9 @@ rows with overlapping bars and are marked "∥"; a model call that was retried s
 Static on purpose: no script, nothing fetched; geometry and colours are SVG attributes, so the
 drawing survives GitHub's and nbviewer's sanitising of saved notebooks. Hovering a bar shows its
 details (an SVG <title>); the same details are in the table below for viewers without hover.
-Every name and detail is scrubbed of secrets, then escaped.
+Every name and detail is scrubbed of secrets and its control characters shown inert
+(`_secrets.shown`), then escaped. The time axis is labelled in the unit the run's length calls
+for: µs for a run under a millisecond, ms under a second.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb._secrets import scrub, scrub_data
+from openstackai_nb._secrets import scrub_data, shown
 from openstackai_nb.render.markdown import esc
 
 if TYPE_CHECKING:
@@ -110,7 +112,7 @@ def _preview(value: Any) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else json.dumps(scrub_data(value), ensure_ascii=False, default=str)
-    text = " ".join(scrub(text).split())
+    text = " ".join(shown(text).split())
     return text if len(text) <= DETAIL_CHARS else text[: DETAIL_CHARS - 1] + "…"
 
 
@@ -146,7 +148,7 @@ def _model_details(span: Span) -> list[str]:
 
 def _tool_details(span: Span, call: ToolCall | None) -> list[str]:
     attrs = span.attributes
-    out = [f"call: {scrub(str(attrs['call_id']))}"] if attrs.get("call_id") else []
+    out = [f"call: {shown(str(attrs['call_id']))}"] if attrs.get("call_id") else []
     if call is not None:
         out.append(f"arguments: {_preview(call.arguments)}")
         out.append(f"error: {_preview(call.error)}" if call.error else f"result: {_preview(call.result)}")
@@ -168,13 +170,13 @@ def _rows(result: RunResult) -> list[_Row]:
     order = {"turn": 0, "model": 1, "tool": 2}
     rows: list[_Row] = []
     for span in sorted(spans, key=lambda s: (s.turn, order.get(s.kind, 3), s.start)):
-        name = scrub(span.name)
+        name = shown(span.name)
         if span.kind == "turn":
             rows.append(_Row(span, name, 0, [], 0))
         elif span.kind == "model":
             retries = len(span.attributes.get("retries") or ())
             label = f"model {name}" + (f" ↻{retries}" if retries else "")
-            rows.append(_Row(span, label, 1, _model_details(span), 0))
+            rows.append(_Row(span, label, 1, [shown(d) for d in _model_details(span)], 0))
         else:
             turn_tools = [s for s in spans if s.kind == "tool" and s.turn == span.turn]
             parallel = _overlaps(span, turn_tools) if len(turn_tools) > 1 else 0
@@ -189,11 +191,11 @@ def _total(result: RunResult) -> float:
 
 
 def _title(result: RunResult) -> str:
-    parts = [f"Trace of {scrub(result.run_id)}", result.status.value]
+    parts = [f"Trace of {shown(result.run_id)}", result.status.value]
     if result.agent_name:
-        parts.append(scrub(result.agent_name))
+        parts.append(shown(result.agent_name))
     if result.model:
-        parts.append(scrub(result.model))
+        parts.append(shown(result.model))
     parts.append(f"{result.turn_count} turn{'s' if result.turn_count != 1 else ''}")
     parts.append(f"{result.elapsed_time:.3f}s")
     return " · ".join(parts)
@@ -210,11 +212,28 @@ def _ticks(total: float) -> list[float]:
     raw = total / 5
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    return [i * step for i in range(int(total / step) + 1)]
+    # (a tick at the very end counts: 0.0003 / 0.0001 is 2.9999999999999996 in floating point)
+    return [i * step for i in range(int(total / step + 1e-9) + 1)]
 
 
 def _seconds(value: float) -> str:
+    """A span's duration: µs below a millisecond, ms below a second, else seconds."""
+    if 0 < value < 1e-3:
+        return f"{value * 1e6:.0f}µs"
     return f"{value * 1000:.0f}ms" if value < 1 else f"{value:.2f}s"
+
+
+def _tick_label(value: float, total: float) -> str:
+    """A tick of the time axis, in the unit the run's span calls for (µs under a millisecond).
+
+    Ticks fall on steps of 1, 2, 2.5 or 5 of a power of ten (`_ticks`), so a label needs up to
+    three significant decimals ("0.25ms"), never rounding to a neighbour ("0ms", "0ms").
+    """
+    if total < 1e-3:
+        return f"{round(value * 1e6, 3):g}µs"
+    if total < 1 or value < 1:
+        return f"{round(value * 1e3, 3):g}ms"
+    return f"{value:.2f}s"
 
 
 # -- HTML -------------------------------------------------------------------------------------------
@@ -222,7 +241,7 @@ def trace_html(result: RunResult) -> str:
     """The waterfall of a run as one escaped HTML fragment (SVG bars, then a table of details)."""
     rows = _rows(result)
     head = (
-        f"{_CSS}<div class='osnb-trace' data-run-id='{esc(scrub(result.run_id))}'>"
+        f"{_CSS}<div class='osnb-trace' data-run-id='{esc(shown(result.run_id))}'>"
         f"<div class='osnb-trace-title'>{esc(_title(result))}</div>"
     )
     if not rows:
@@ -241,9 +260,10 @@ def _svg(rows: Sequence[_Row], total: float) -> str:
     ]
     for tick in _ticks(total):
         x = LABEL_WIDTH + tick * scale
+        label = esc(_tick_label(tick, total))
         out.append(
             f"<line x1='{x:.2f}' y1='{TOP - 6}' x2='{x:.2f}' y2='{height}' stroke='#d0d7de' stroke-width='1'/>"
-            f"<text x='{x:.2f}' y='{TOP - 10}' text-anchor='middle' fill='#57606a'>{esc(_seconds(tick))}</text>"
+            f"<text x='{x:.2f}' y='{TOP - 10}' text-anchor='middle' fill='#57606a'>{label}</text>"
         )
     for i, row in enumerate(rows):
         out.append(_bar(i, row, scale))

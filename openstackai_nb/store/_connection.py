@@ -11,10 +11,10 @@ import logging
 import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from openstackai_nb._warnings import warn
 from openstackai_nb.errors import HistoryError, HistoryWarning
 from openstackai_nb.store import _sqlite_file as files
 from openstackai_nb.store._schema import BUSY_MS, setup
@@ -74,10 +74,9 @@ class StoreConnection:
                     f"cannot write the run history in {path.parent} ({exc}) nor in {fallback.parent} ({exc2}); "
                     f"set {ENV_VAR} to a writable file, or {ENV_VAR}=off"
                 ) from None
-            warnings.warn(
+            warn(
                 f"openstackai_nb: cannot write run history in {path.parent} ({exc}); using {fallback}",
                 HistoryWarning,
-                stacklevel=4,
             )
             return conn
 

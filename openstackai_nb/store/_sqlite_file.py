@@ -26,10 +26,10 @@ import logging
 import os
 import sqlite3
 import sys
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+from openstackai_nb._warnings import warn as warn_user
 from openstackai_nb.errors import HistoryError
 
 __all__ = [
@@ -185,7 +185,7 @@ def warn(message: str) -> None:
     from openstackai_nb.errors import HistoryWarning
 
     try:
-        warnings.warn(message, HistoryWarning, stacklevel=3)
+        warn_user(message, HistoryWarning)
     except Warning:
         logger.warning(message)
 

@@ -34,13 +34,13 @@ import json
 import logging
 import os
 import sqlite3
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from openstackai_nb._warnings import warn
 from openstackai_nb.errors import HistoryError, HistoryWarning
 from openstackai_nb.store._query import Where
 from openstackai_nb.store._rows import Rows, dumps, owner, process_gone
@@ -218,10 +218,9 @@ class RunHistory:
             try:
                 out.append(RunResult.from_dict(json.loads(text)))
             except Exception as exc:  # noqa: BLE001 - one bad row must not hide the others
-                warnings.warn(
+                warn(
                     f"openstackai_nb: skipped run {run_id} in {self.path}: its record cannot be read ({exc})",
                     HistoryWarning,
-                    stacklevel=3,
                 )
         return out
 

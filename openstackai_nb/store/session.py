@@ -15,10 +15,10 @@ import asyncio
 import logging
 import os
 import threading
-import warnings
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
+from openstackai_nb._warnings import warn
 from openstackai_nb.errors import HistoryError, HistoryWarning
 from openstackai_nb.runner.recorder import Durable, RunRecorder, set_recorder
 
@@ -52,11 +52,10 @@ def get_history() -> RunHistory:
                 except Exception as exc:  # noqa: BLE001 - e.g. OSError, no home folder: same promise
                     error = exc if isinstance(exc, HistoryError) else HistoryError(f"{type(exc).__name__}: {exc}")
                     _history = UnavailableHistory(error)
-                    warnings.warn(
+                    warn(
                         f"openstackai_nb: runs are not recorded in the history: {error.message}. Once fixed, "
                         "restart the kernel or call openstackai_nb.store.set_history(None)",
                         HistoryWarning,
-                        stacklevel=2,
                     )
     return _history
 

@@ -176,3 +176,51 @@ def test_agent_trace_in_a_kernel(tmp_path: Path) -> None:
         assert "no run 'run_nope' in the history" in reply["evalue"]
     finally:
         kernel.close()
+
+
+class Ticks(html.parser.HTMLParser):
+    """The time axis's labels (the SVG's centred texts)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labels: list[str] = []
+        self._tick = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._tick = tag == "text" and dict(attrs).get("text-anchor") == "middle"
+
+    def handle_data(self, data: str) -> None:
+        if self._tick:
+            self.labels.append(data)
+            self._tick = False
+
+
+def scaled(result: RunResult, total: float) -> RunResult:
+    """The run as if it had taken `total` seconds (every span scaled alike)."""
+    k = total / max(s.start + s.duration for s in result.trace)
+    spans = [s.model_copy(update={"start": s.start * k, "duration": s.duration * k}) for s in result.trace]
+    return result.model_copy(update={"elapsed_time": total, "trace": spans})
+
+
+@pytest.mark.parametrize(
+    ("total", "labels"),
+    [
+        (0.0003, ["0µs", "100µs", "200µs", "300µs"]),
+        (0.0025, ["0ms", "0.5ms", "1ms", "1.5ms", "2ms", "2.5ms"]),
+        (0.0012, ["0ms", "0.25ms", "0.5ms", "0.75ms", "1ms"]),
+        (0.3, ["0ms", "100ms", "200ms", "300ms"]),
+    ],
+)
+def test_the_time_axis_of_short_runs(total: float, labels: list[str]) -> None:
+    result = Runner.run_sync(Agent(name="Fast", model=FunctionModel(lambda m, i: "ok")), "hi")
+    parser = Ticks()
+    parser.feed(trace_html(scaled(result, total)))
+    assert parser.labels == labels
+    assert len(set(parser.labels)) == len(parser.labels)  # never "0ms" on every tick
+
+
+def test_a_sub_millisecond_span_says_its_duration_in_microseconds() -> None:
+    result = Runner.run_sync(Agent(name="Fast", model=FunctionModel(lambda m, i: "ok")), "hi")
+    spans = drawn(scaled(result, 0.0003)).spans
+    durations = [t for s in spans for t in s["texts"] if t.endswith("s")]
+    assert durations and all(t.endswith("µs") and t != "0µs" for t in durations), durations

@@ -1,0 +1,36 @@
+"""Warnings that point at the user's line: `warn(message, category)`, used by every warning of the package.
+
+`warnings.warn(..., stacklevel=N)` with a fixed N points at the right frame for one call path
+only: a HistoryWarning raised three calls deep under `openstackai_nb.history` and under
+`Runner.run_sync` would name `openstackai_nb/__init__.py` or a module of the package instead of
+the notebook cell or script that made the call. `warn` walks out of the package's frames and
+reports the first frame outside it: the user's line (or, on a thread the package started, the
+threading module's frame, which is what there is). Python 3.12's ``skip_file_prefixes`` does
+the same, but 3.11 (our floor) has no such argument, so one frame walk serves every version.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+__all__ = ["PACKAGE_DIR", "warn"]
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+"""The package's folder: frames whose file is under it are the package's own."""
+
+
+def _stacklevel() -> int:
+    """The `stacklevel` that, given to `warnings.warn` by `warn`, names the first frame outside the package."""
+    frame = sys._getframe(2)  # the caller of `warn`
+    level = 2  # 1 is `warn` itself
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    return level if frame is not None else 2
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """Issue a warning reported at the user's line: the first frame outside the package."""
+    warnings.warn(message, category, stacklevel=_stacklevel())
