@@ -157,7 +157,7 @@ class ToolCalls:
             ToolCall(
                 call_id=req.id, name=req.name, arguments=_recorded_arguments(call), result=value,
                 result_chars=result_chars, error=error, started_at=call.started_at, elapsed_time=elapsed,
-                turn=call.turn, approval=call.approval,
+                turn=call.turn, approval=call.approval, parsed_from_text=req.parsed_from_text,
             )
         )  # fmt: skip
         self._send(
