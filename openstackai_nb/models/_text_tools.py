@@ -21,8 +21,8 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from contextlib import aclosing
 from collections.abc import AsyncGenerator, AsyncIterator, Collection
+from contextlib import aclosing
 from typing import Any
 
 from openstackai_nb.messages import ModelDelta, ToolCallRequest

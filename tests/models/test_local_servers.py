@@ -328,7 +328,11 @@ def test_arguments_as_an_object_or_empty_are_normalised(
                                                                 "function": fn}]}),
                     chunk({}, "tool_calls"), DONE)  # fmt: skip
     else:
-        message = {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": fn}]}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": fn}],
+        }
         body = {"id": "x", "object": "chat.completion", "model": MODEL,
                 "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}]}  # fmt: skip
         first = Reply(headers={"content-type": "application/json"}, body=json.dumps(body).encode())
