@@ -115,8 +115,11 @@ class TextToolCalls:
 
 def _may_be_bare(head: str) -> bool:
     """Whether an answer that begins with `head` may still be a bare JSON call (in a fence or not)."""
-    if not head or head[0] in "{[":
+    if not head or head[0] == "{":
         return True
+    if head[0] == "[":  # a list of calls, not a markdown link
+        rest = head[1:].lstrip()
+        return not rest or rest[0] == "{"
     if not head.startswith("`"):
         return False
     if "```json".startswith(head) or "```".startswith(head):

@@ -135,8 +135,9 @@ HERMES = '<tool_call>\n{"name": "add", "arguments": {"a": 2, "b": 3}}\n</tool_ca
         ('{"name": "add", "arguments": {"a": 2, "b": 3}}', ""),  # a bare JSON call, the whole answer
         ('{"name": "add", "parameters": {"a": 2, "b": 3}}', ""),  # Llama 3.x writes "parameters"
         ('```json\n{"name": "add", "arguments": "{\\"a\\": 2, \\"b\\": 3}"}\n```', ""),  # fenced, arguments as text
+        ('[{"name": "add", "arguments": {"a": 2, "b": 3}}]', ""),  # a list of calls
     ],
-    ids=["hermes", "words then hermes", "bare json", "llama parameters", "fenced json"],
+    ids=["hermes", "words then hermes", "bare json", "llama parameters", "fenced json", "json list"],
 )
 def test_tool_calls_written_as_text_are_recovered_on_a_local_preset(
     openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch, answer: str, shown: str, framing: str
