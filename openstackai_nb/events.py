@@ -53,6 +53,9 @@ class StreamEvent:
     rejected or after it ran); None for calls that needed none."""
     run_result: RunResult | None = None
     """The finished RunResult (done)."""
+    parsed_from_text: bool = False
+    """The call was written as text by the model and recovered by its provider (tool_call /
+    tool_result; see `ToolCallRequest.parsed_from_text`)."""
 
     @classmethod
     def text(cls, delta: str, *, turn: int) -> StreamEvent:

@@ -43,6 +43,10 @@ class ToolCallRequest(BaseModel):
     extra_content: dict[str, Any] | None = None
     """Provider fields attached to the call that the provider wants back with it on the next
     request (Gemini's `extra_content.google.thought_signature`); None for most providers."""
+    parsed_from_text: bool = False
+    """True when the model wrote the call as text in its answer (`<tool_call>{...}</tool_call>`, or
+    a bare `{"name": ..., "arguments": ...}`) and the provider recovered it (`parse_text_tool_calls`);
+    never sent back to an endpoint."""
 
 
 class Message(BaseModel):
@@ -179,7 +183,7 @@ class OutputSpec:
         return f"Answer with one JSON object and nothing else, matching this JSON schema: {schema}"
 
 
-ModelDeltaKind = Literal["text", "reasoning", "tool_call", "finish", "usage", "retry"]
+ModelDeltaKind = Literal["text", "reasoning", "tool_call", "finish", "usage", "retry", "warning"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +193,11 @@ class ModelDelta:
     kind: ModelDeltaKind
     """text: a text delta; reasoning: a reasoning ("thinking") delta, never part of the answer;
     tool_call: one complete tool call; finish: why the model stopped; usage: token counts;
-    retry: a retry."""
+    retry: a retry; warning: something the user should know about this answer (e.g. the server
+    counted far fewer prompt tokens than were sent: the prompt was cut), kept on the result."""
     text: str = ""
     """The delta (kinds text and reasoning), the finish reason (kind finish: stop, length,
-    tool_calls, content_filter, refusal...), or why a retry happens (kind retry)."""
+    tool_calls, content_filter, refusal...), why a retry happens (kind retry), or the warning."""
     tool_call: ToolCallRequest | None = None
     """The complete tool call (kind tool_call)."""
     usage: Usage | None = None

@@ -143,6 +143,9 @@ class ToolCall(_ScrubbedRepr):
     """The turn that requested it."""
     approval: Approval | None = None
     """The decision about a call that needed approval (who, when, why); None when it needed none."""
+    parsed_from_text: bool = False
+    """True when the model wrote the call as text in its answer and the provider recovered it
+    (`parse_text_tool_calls`: local servers without their tool parser)."""
 
     @property
     def ok(self) -> bool:
@@ -233,6 +236,10 @@ class RunResult(BaseModel):
     reasoning: str | None = None
     """The model's reasoning ("thinking") text over the run, never part of `final_output`; each
     turn's own is the `reasoning` attribute of its model span in `trace`. None without any."""
+    warnings: list[str] = Field(default_factory=list)
+    """What the user should know about the run although it went through, e.g. that the server read
+    far fewer prompt tokens than were sent (the prompt was cut to a small context window), with
+    how to fix it; empty for most runs. Views show them under the status line; history keeps them."""
     messages: list[Message] = Field(default_factory=list)
     """The whole conversation, system message included."""
     trace: list[Span] = Field(default_factory=list)

@@ -5,11 +5,18 @@ Names:
     "openai:NAME"                   the same, explicitly
     "azure:DEPLOYMENT"              Azure OpenAI: AZURE_OPENAI_ENDPOINT, key AZURE_OPENAI_API_KEY (sent in the
                                     `api-key` header), api-version OPENAI_API_VERSION (default 2024-10-21)
-    "ollama:NAME"                   http://localhost:11434/v1 (OLLAMA_BASE_URL overrides), no key
-    "lmstudio:NAME"                 http://localhost:1234/v1, no key
-    "vllm:NAME"                     http://localhost:8000/v1 (VLLM_BASE_URL overrides), no key
-    "llamacpp:NAME"                 http://localhost:8080/v1, no key
+    "ollama:NAME"                   http://localhost:11434/v1 (OLLAMA_BASE_URL overrides), no key needed
+    "lmstudio:NAME"                 http://localhost:1234/v1 (LMSTUDIO_BASE_URL overrides), no key needed
+    "vllm:NAME"                     http://localhost:8000/v1 (VLLM_BASE_URL overrides), no key needed
+    "llamacpp:NAME"                 http://localhost:8080/v1 (LLAMACPP_BASE_URL overrides), no key needed
     "openrouter:NAME"               https://openrouter.ai/api/v1, key: OPENROUTER_API_KEY
+
+Each prefix is a `Provider` (`openstackai_nb.models.providers.PROVIDERS`) that owns those settings.
+A local server (ollama, lmstudio, vllm, llamacpp) needs no key wherever it lives (a host given by
+name, e.g. `OLLAMA_BASE_URL=http://ollama:11434/v1`, included), never gets OPENAI_API_KEY, and
+sends its own key variable (`VLLM_API_KEY`, `LLAMACPP_API_KEY`, `OLLAMA_API_KEY`,
+`LMSTUDIO_API_KEY`) as a Bearer token only when it is set. It also recovers tool calls a model
+wrote as text (`parse_text_tool_calls`).
     "scripted"                      the offline ScriptedModel
     "replay:PATH"                   replay a recorded cassette (offline)
 
@@ -32,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.models.base import Model
+from openstackai_nb.models.providers import PROVIDERS, Provider
 
 if TYPE_CHECKING:
     from openstackai_nb.models.function import FunctionModel, ScriptedModel
@@ -42,6 +50,7 @@ __all__ = [
     "FunctionModel",
     "Model",
     "OpenAIChatModel",
+    "Provider",
     "ScriptedModel",
     "default_model_name",
     "resolve_model",
@@ -50,15 +59,7 @@ __all__ = [
 DEFAULT_MODEL = "gpt-4o-mini"
 """The model an Agent gets when neither it nor OPENSTACKAI_NB_MODEL names one."""
 
-# prefix -> (base URL, env var overriding it, env var of the key or None, how a typed answer is asked for)
-_PRESETS: dict[str, tuple[str, str, str | None, str | None]] = {
-    "ollama": ("http://localhost:11434/v1", "OLLAMA_BASE_URL", None, "json_schema"),
-    "lmstudio": ("http://localhost:1234/v1", "LMSTUDIO_BASE_URL", None, "json_schema"),
-    "vllm": ("http://localhost:8000/v1", "VLLM_BASE_URL", None, "json_schema"),
-    "llamacpp": ("http://localhost:8080/v1", "LLAMACPP_BASE_URL", None, "json_schema"),
-    "openrouter": ("https://openrouter.ai/api/v1", "OPENROUTER_BASE_URL", "OPENROUTER_API_KEY", "tool"),
-}
-_PREFIXES = sorted([*_PRESETS, "azure", "openai", "replay", "scripted"])
+_PREFIXES = sorted({"replay", "scripted", *PROVIDERS})
 
 
 def default_model_name() -> str:
@@ -96,22 +97,10 @@ def resolve_model(model: str | Model | None) -> Model:
         from openstackai_nb.models.openai import OpenAIChatModel
 
         return OpenAIChatModel.azure(rest)
-    if sep and prefix in _PRESETS:
-        base, base_env, key_env, structured = _PRESETS[prefix]
-        from openstackai_nb.models.openai import OpenAIChatModel, checked_base_url
+    if sep and prefix in PROVIDERS and prefix != "openai":
+        from openstackai_nb.models.openai import OpenAIChatModel
 
-        key = os.environ.get(key_env) if key_env else None
-        if key_env and not key:
-            raise ConfigError(f"{key_env} is not set: export it to use {prefix}: models")
-        url = os.environ.get(base_env)
-        if url:
-            checked_base_url(url, base_env)  # names the variable when it holds credentials
-        preset = OpenAIChatModel(rest, base_url=url or base, api_key=key or "", structured=structured)
-        preset._url_env = base_env
-        preset.provider = prefix
-        if key_env:
-            preset._key_env = key_env
-        return preset
+        return OpenAIChatModel(rest, provider=PROVIDERS[prefix])
     if sep and prefix == "openai":
         name = rest
     elif sep and "/" not in prefix and not prefix.startswith("ft") and prefix.isidentifier():

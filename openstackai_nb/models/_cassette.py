@@ -115,13 +115,15 @@ def summary(messages: Sequence[Message], tools: Sequence[ToolDefinition]) -> dic
 
 # -- deltas <-> JSON -------------------------------------------------------------------------------
 def delta_to_json(d: ModelDelta) -> dict[str, Any] | None:
-    if d.kind in ("text", "reasoning", "finish"):
+    if d.kind in ("text", "reasoning", "finish", "warning"):
         return {"kind": d.kind, "text": d.text}
     if d.kind == "tool_call" and d.tool_call is not None:
         tc = d.tool_call
         out: dict[str, Any] = {"kind": "tool_call", "id": tc.id, "name": tc.name, "arguments": tc.arguments}
         if tc.extra_content:
             out["extra_content"] = tc.extra_content
+        if tc.parsed_from_text:
+            out["parsed_from_text"] = True
         return out
     if d.kind == "usage" and d.usage is not None:
         u = d.usage
@@ -136,7 +138,7 @@ def delta_to_json(d: ModelDelta) -> dict[str, Any] | None:
 
 def delta_from_json(d: Mapping[str, Any]) -> ModelDelta:
     kind = d.get("kind")
-    if kind in ("text", "reasoning", "finish"):
+    if kind in ("text", "reasoning", "finish", "warning"):
         return ModelDelta(kind, text=str(d.get("text", "")))
     if kind == "tool_call":
         extra = d.get("extra_content")
@@ -145,6 +147,7 @@ def delta_from_json(d: Mapping[str, Any]) -> ModelDelta:
             name=str(d["name"]),
             arguments=str(d.get("arguments", "{}")),
             extra_content=extra if isinstance(extra, dict) else None,
+            parsed_from_text=d.get("parsed_from_text") is True,
         )
         return ModelDelta("tool_call", tool_call=call)
     if kind == "usage":

@@ -42,6 +42,7 @@ __all__ = [
     "error_detail",
     "split_content",
     "usage_of",
+    "whole_answer",
     "with_instruction",
 ]
 
@@ -301,6 +302,30 @@ class ChunkDecoder:
             out.append(ModelDelta("finish", text=finish))
         out.append(ModelDelta("usage", usage=self.usage or Usage(requests=1)))
         return out
+
+
+def whole_answer(raw: bytes, model: str, url: str) -> list[ModelDelta]:
+    """The deltas of a non-streamed answer (`chat.completion`), read through the streaming path.
+
+    Raises:
+        ModelError: an error object, or a body that is not a chat completion.
+    """
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and data.get("error") and not data.get("choices"):
+        detail = error_detail(raw.decode("utf-8", "replace"))
+        raise ModelError(scrub(f"{url} answered with an error for model {model!r}: {detail}"))
+    choices = data.get("choices") if isinstance(data, dict) else None
+    first = choices[0] if isinstance(choices, list) and choices else None
+    if not isinstance(data, dict) or not isinstance(first, dict):
+        head = scrub(raw[:200].decode("utf-8", "replace"))
+        raise ModelError(f"unexpected answer from {url} (not a chat completion): {head!r}")
+    decoder = ChunkDecoder(model, "message")
+    # The whole message goes through the streaming path: one reader for both shapes.
+    whole = {"message": first.get("message"), "finish_reason": first.get("finish_reason")}
+    return [*decoder.decode({"choices": [whole], "usage": data.get("usage")}), *decoder.end()]
 
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)

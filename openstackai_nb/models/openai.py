@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from openstackai_nb._secrets import register_secret, scrub
 from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError
 from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 from openstackai_nb.models import _http
+from openstackai_nb.models._diagnose import checked_context, http_error, tool_advice
 from openstackai_nb.models._openai_wire import (
     ChunkDecoder,
     StreamBroke,
@@ -35,11 +35,21 @@ from openstackai_nb.models._openai_wire import (
     attempts_text,
     drain_after_done,
     error_detail,
+    whole_answer,
     with_instruction,
 )
 from openstackai_nb.models._sse import SSEEvent, SSEParser
+from openstackai_nb.models._text_tools import recover
 from openstackai_nb.models._urls import chat_url, checked_base_url, server_retry_after
 from openstackai_nb.models.base import Model
+from openstackai_nb.models.providers import (
+    DEFAULT_AZURE_API_VERSION,
+    OPENAI,
+    PROVIDERS,
+    Provider,
+    azure_base_url,
+    provider_named,
+)
 
 if TYPE_CHECKING:
     import httpx2
@@ -55,23 +65,20 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 """Where requests go when neither base_url nor OPENAI_BASE_URL is given: the OpenAI API."""
-DEFAULT_AZURE_API_VERSION = "2024-10-21"
-"""The Azure OpenAI API version used when OPENAI_API_VERSION is not set (a GA version)."""
 STRUCTURED_MODES = ("json_schema", "tool", None)
 """How an OpenAIChatModel asks for a typed answer: `response_format` json_schema, a final-answer
 tool the model must call (`tool_choice` "required"), or None: in the system message only."""
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
-_HINTS = {
-    400: "the request was rejected: check the model name and the message/tool format",
-    401: "the API key was refused: check {key_env} (or api_key=...)",
-    403: "access denied: check the key's permissions for this model",
-    404: "not found: check the base URL ({url_env}) and the model name",
-    422: "the request was rejected: check the model name and parameters",
-}
 
 
 class OpenAIChatModel(Model):
     """A model served by an OpenAI-compatible `/chat/completions` endpoint.
+
+    Who serves it is a `Provider` (`openstackai_nb.models.providers`): its default base URL and
+    the variable overriding it, its key variable and whether a key is needed, the key's header,
+    extra headers, how typed answers are asked for. `provider=` takes one (or a preset's name:
+    "ollama", "vllm"...); without it the model talks to the OpenAI API or `OPENAI_BASE_URL`, key
+    `OPENAI_API_KEY` (not needed for a loopback or private address).
 
     The request goes to `base_url` + "/chat/completions"; a query string in `base_url` is kept
     after that path (`https://host/openai/deployments/x?api-version=V` posts to
@@ -84,57 +91,68 @@ class OpenAIChatModel(Model):
 
     Args:
         name: the model name sent to the endpoint, e.g. "gpt-4o-mini" or "llama3.2".
-        base_url: the API root; default `OPENAI_BASE_URL`, else the OpenAI API.
-        api_key: the key; default `OPENAI_API_KEY`. Not needed for local endpoints.
+        provider: a `Provider`, or a preset's name; default the OpenAI provider.
+        base_url: the API root; default the provider's variable (`OPENAI_BASE_URL`...), else its URL.
+        api_key: the key; default the provider's key variable (`OPENAI_API_KEY`...).
         stream: use server-sent events (True) or one JSON answer (False).
         max_retries: retries on 429/5xx/connection errors, and of a stream that broke before any
             text arrived (all within the run's time limits).
         settings: extra body fields sent with every request (temperature, max_tokens...).
         backoff: seconds before the first retry (doubled each time, with jitter).
-        key_header: the header that carries the key: "authorization" sends `Bearer KEY`; any
-            other name sends the key as it is (Azure OpenAI: "api-key").
-        structured: how a typed answer (an agent's `output_type`) is asked for:
-            "json_schema" (default) sends `response_format` {"type": "json_schema", ...}, strict
+        key_header: the header that carries the key (default the provider's): "authorization"
+            sends `Bearer KEY`; any other name sends the key as it is (Azure OpenAI: "api-key").
+        structured: how a typed answer (an agent's `output_type`) is asked for (default the
+            provider's): "json_schema" sends `response_format` {"type": "json_schema", ...}, strict
             when the schema allows it, for endpoints with structured outputs (OpenAI, Azure
             OpenAI, Ollama, vLLM, llama.cpp, LM Studio); "tool" offers a final-answer tool and sets
             `tool_choice` "required", for endpoints with tool calling but no structured outputs;
             None states the schema in the system message only. Whatever comes back is validated,
             and an answer that does not match goes back to the model with the errors.
+        parse_text_tool_calls: recover tool calls the model wrote as text when the server sent
+            none (default the provider's: on for local servers); such calls are marked
+            `parsed_from_text`.
 
     `provider` names who serves the model, as runs record it (`RunResult.provider`: prices,
     OpenTelemetry): "openai" for the OpenAI API, "azure" for `azure()`, a preset's prefix
-    ("ollama", "openrouter"...), else None (an OpenAI-compatible server elsewhere: its
-    `endpoint` tells).
+    ("ollama", "openrouter"...), a provider of your own's `name`, else None (an
+    OpenAI-compatible server elsewhere: its `endpoint` tells). The `Provider` itself is
+    `provider_settings`.
 
     Raises:
-        ConfigError: no key for a remote endpoint; a base URL that is not http(s) or holds credentials.
+        ConfigError: no key for a remote endpoint whose provider needs one; a base URL that is
+            not http(s) or holds credentials; an unknown provider name.
     """
-
-    _key_env = "OPENAI_API_KEY"
-    _url_env = "OPENAI_BASE_URL"
 
     def __init__(
         self,
         name: str,
         *,
+        provider: Provider | str | None = None,
         base_url: str | None = None,
         api_key: str | None = None,
         stream: bool = True,
         max_retries: int = 3,
         settings: Mapping[str, Any] | None = None,
         backoff: float = 0.5,
-        key_header: str = "authorization",
-        structured: str | None = "json_schema",
+        key_header: str | None = None,
+        structured: str | None = "provider",
+        parse_text_tool_calls: bool | None = None,
     ) -> None:
         if not name:
             raise ConfigError("model name is empty: pass e.g. model='gpt-4o-mini'")
         self.name = name
-        source = "base_url" if base_url else self._url_env
-        self.base_url = checked_base_url(base_url or os.environ.get(self._url_env) or DEFAULT_BASE_URL, source)
-        key = api_key if api_key is not None else os.environ.get(self._key_env)
-        if not key and not _http.is_local_url(self.base_url):
+        spec = provider_named(provider) if isinstance(provider, str) else provider or OPENAI
+        if not isinstance(spec, Provider):
+            raise ConfigError(f"provider must be a Provider or a preset's name, got {type(spec).__name__}")
+        if key_header is not None:
+            spec = spec.with_(key_header=key_header)
+        self.provider_settings = spec
+        """The `Provider` whose settings the model uses."""
+        self.base_url = checked_base_url(*spec.resolve_base_url(base_url))
+        key = spec.resolve_key(api_key)
+        if not key and spec.requires_key and not _http.is_local_url(self.base_url):
             raise ConfigError(
-                f"{self._key_env} is not set for {self.base_url}: export it, pass api_key=..., "
+                f"{spec.key_variable} is not set for {self.base_url}: export it, pass api_key=..., "
                 "or use a local server, e.g. model='ollama:llama3.2', or the offline model='scripted'"
             )
         register_secret(key)
@@ -145,19 +163,27 @@ class OpenAIChatModel(Model):
         self.max_retries = max_retries
         self.backoff = backoff
         self.settings = dict(settings or {})
+        structured = spec.structured if structured == "provider" else structured
         if structured not in STRUCTURED_MODES:
             raise ConfigError(f"structured must be 'json_schema', 'tool' or None, got {structured!r}")
         self.structured = structured
         """How a typed answer is asked for: "json_schema", "tool" or None (see the class docs)."""
+        self.parse_text_tool_calls = bool(
+            spec.parse_text_tool_calls if parse_text_tool_calls is None else parse_text_tool_calls
+        )
+        """Whether tool calls written as text are recovered (see the class docs)."""
         self._url = chat_url(self.base_url)
         self._parsed_url: httpx2.URL | None = None  # parsed on the first request (saves ~30 us per request)
         headers = {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"}
+        headers.update(spec.headers)
         if self._api_key:
-            header = key_header.strip().lower()
+            header = spec.key_header.strip().lower()
             headers[header] = f"Bearer {self._api_key}" if header == "authorization" else self._api_key
         self._headers = headers
-        self.provider: str | None = "openai" if urlsplit(self.base_url).hostname == "api.openai.com" else None
+        self.provider: str | None = spec.name
         """Who serves the model (see the class docs)."""
+        if spec.name == "openai" and urlsplit(self.base_url).hostname != "api.openai.com":
+            self.provider = None  # an OpenAI-compatible server elsewhere
 
     @classmethod
     def azure(
@@ -185,27 +211,8 @@ class OpenAIChatModel(Model):
         Raises:
             ConfigError: no deployment, endpoint or key.
         """
-        if not deployment:
-            raise ConfigError("an Azure deployment name is needed: model='azure:DEPLOYMENT'")
-        source = "endpoint" if endpoint else "AZURE_OPENAI_ENDPOINT"
-        endpoint = endpoint or os.environ.get("AZURE_OPENAI_ENDPOINT")
-        if not endpoint:
-            raise ConfigError(
-                "AZURE_OPENAI_ENDPOINT is not set: export it (e.g. https://my-resource.openai.azure.com) "
-                "to use azure: models, or pass endpoint=..."
-            )
-        key = api_key if api_key is not None else os.environ.get("AZURE_OPENAI_API_KEY")
-        if not key:
-            raise ConfigError("AZURE_OPENAI_API_KEY is not set: export it to use azure: models, or pass api_key=...")
-        version = api_version or os.environ.get("OPENAI_API_VERSION") or DEFAULT_AZURE_API_VERSION
-        root = checked_base_url(endpoint, source)
-        query = urlencode({"api-version": version})
-        base = f"{root}/openai/deployments/{quote(deployment, safe='')}?{query}"
-        model = cls(deployment, base_url=base, api_key=key, key_header="api-key", **kwargs)
-        model._key_env = "AZURE_OPENAI_API_KEY"
-        model._url_env = "AZURE_OPENAI_ENDPOINT"
-        model.provider = "azure"
-        return model
+        base, key = azure_base_url(deployment, endpoint, api_key, api_version)
+        return cls(deployment, provider=PROVIDERS["azure"], base_url=base, api_key=key, **kwargs)
 
     @property
     def endpoint(self) -> str:
@@ -284,22 +291,19 @@ class OpenAIChatModel(Model):
                     retry_reason = f"connection error: {type(exc).__name__}: {scrub(str(exc)) or 'no detail'}"
                     last_error: ModelError = ModelError(
                         f"could not reach {self.base_url} for model {self.name!r} ({retry_reason}); "
-                        f"check {self._url_env} and that the server is running"
+                        f"check {self.provider_settings.base_url_env or 'base_url'} and that the server is running"
                     )
                 else:
                     try:
                         if response.status_code >= 400:
                             body = (await response.aread()).decode("utf-8", "replace")
                             last_error = self._http_error(response.status_code, body, response.headers)
-                            if response.status_code not in RETRY_STATUSES:
+                            if response.status_code not in RETRY_STATUSES or tool_advice(body):
                                 raise last_error
                             retry_reason = f"HTTP {response.status_code}"
                             retry_after = server_retry_after(response)
                         else:
-                            if self.stream_mode and "text/event-stream" in response.headers.get("content-type", ""):
-                                deltas = self._read_sse(response)
-                            else:
-                                deltas = self._read_json(response)
+                            deltas = self._answer(response, tools, len(content))
                             sent = False
                             try:
                                 async with aclosing(deltas):
@@ -329,41 +333,27 @@ class OpenAIChatModel(Model):
             yield ModelDelta("retry", text=retry_reason or "retry", delay=delay)
             await asyncio.sleep(delay)
 
+    def _answer(
+        self, response: httpx2.Response, tools: Sequence[ToolDefinition], sent: int
+    ) -> AsyncGenerator[ModelDelta, None]:
+        """The answer's deltas: tool calls written as text recovered, a cut prompt warned about."""
+        if self.stream_mode and "text/event-stream" in response.headers.get("content-type", ""):
+            deltas = self._read_sse(response)
+        else:
+            deltas = self._read_json(response)
+        if self.parse_text_tool_calls and tools:
+            deltas = recover(deltas, [t.name for t in tools])
+        return checked_context(deltas, sent, self.provider_settings.context_hint)
+
     def _http_error(self, status: int, body: str, headers: Mapping[str, str]) -> ModelHTTPError:
-        detail = error_detail(body, headers.get("content-type", ""))
-        hint = _HINTS.get(status, "").format(key_env=self._key_env, url_env=self._url_env)
-        if not hint and status == 429:
-            hint = "rate limited: slow down or raise your quota"
-        if not hint and status >= 500:
-            hint = "the server failed: try again later"
-        msg = f"HTTP {status} from {self._url} for model {self.name!r}"
-        if detail:
-            msg += f": {detail}"
-        if hint:
-            msg += f" ({hint})"
-        kept = detail if detail.startswith("an HTML page") else body[:500]
-        return ModelHTTPError(scrub(msg), status_code=status, model=self.name, body=scrub(kept))
+        spec = self.provider_settings
+        return http_error(
+            status, body, headers.get("content-type", ""), url=self._url, model=self.name,
+            key_env=spec.key_variable, url_env=spec.base_url_env or "base_url",
+        )  # fmt: skip
 
     async def _read_json(self, response: httpx2.Response) -> AsyncGenerator[ModelDelta, None]:
-        raw = await response.aread()
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            data = None
-        if isinstance(data, dict) and data.get("error") and not data.get("choices"):
-            detail = error_detail(raw.decode("utf-8", "replace"))
-            raise ModelError(scrub(f"{self._url} answered with an error for model {self.name!r}: {detail}"))
-        choices = data.get("choices") if isinstance(data, dict) else None
-        first = choices[0] if isinstance(choices, list) and choices else None
-        if not isinstance(data, dict) or not isinstance(first, dict):
-            head = scrub(raw[:200].decode("utf-8", "replace"))
-            raise ModelError(f"unexpected answer from {self._url} (not a chat completion): {head!r}")
-        decoder = ChunkDecoder(self.name, "message")
-        # The whole message goes through the streaming path: one reader for both shapes.
-        whole = {"message": first.get("message"), "finish_reason": first.get("finish_reason")}
-        for delta in decoder.decode({"choices": [whole], "usage": data.get("usage")}):
-            yield delta
-        for delta in decoder.end():
+        for delta in whole_answer(await response.aread(), self.name, self._url):
             yield delta
 
     async def _read_sse(self, response: httpx2.Response) -> AsyncGenerator[ModelDelta, None]:

@@ -121,6 +121,7 @@ class Presenter:
             blocked_loop_s=ev.blocked_loop_s,
             approval=ev.approval,
             asked=None if self.approvals is not None else ev.content,
+            parsed_from_text=ev.parsed_from_text,
         )
         self.rows[call_id] = row
         if status == "pending" and self.approvals is not None:
@@ -260,4 +261,5 @@ class TextPresenter(Presenter):
             return
         end = "" if self.at_line_start else "\n"
         error = f"Error: {shown(result.error)}\n" if result.error and result.status.value != "COMPLETED" else ""
-        self._write(f"{end}{error}[{render.run_status(result, note=note)}]\n")
+        warnings = "".join(f"Warning: {shown(w)}\n" for w in result.warnings)
+        self._write(f"{end}{error}[{render.run_status(result, note=note)}]\n{warnings}")

@@ -77,11 +77,14 @@ def status_line(
     agent: str = "",
     note: str = "",
     finish_reason: str | None = None,
+    warning: str = "",
 ) -> str:
     """Return the one-line status shown above a run, as plain text.
 
     A finish reason that makes a COMPLETED answer incomplete is said in words: "cut at the
     token limit" (length), "stopped by a content filter" (content_filter), "refused" (refusal).
+    A `warning` (the first clause of the run's first warning) follows a "⚠"; the views show the
+    whole warnings under the line.
 
     Example:
         >>> status_line("COMPLETED", model="scripted", turns=2, tokens=40, elapsed=0.5)
@@ -101,6 +104,8 @@ def status_line(
         parts.append(f"{elapsed:.2f}s")
     if finish_reason in _FINISH_WORDS:
         parts.append(_FINISH_WORDS[finish_reason])
+    if warning:
+        parts.append(f"⚠ {warning}")
     line = " · ".join(parts)
     return f"{line} · {note}" if note else line
 
@@ -117,6 +122,7 @@ def run_status(result: RunResult, *, note: str = "") -> str:
             agent=result.agent_name,
             note=note,
             finish_reason=result.finish_reason,
+            warning=result.warnings[0].partition(":")[0] if result.warnings else "",
         )
     )
 
@@ -209,6 +215,7 @@ def run_html(result: RunResult, *, note: str = "", show_input: bool = True) -> s
         parts.append(answer_html(answer))
     if result.error:
         parts.append(f"<div class='osnb-error'>{_esc(shown(result.error))}</div>")
+    parts += [f"<div class='osnb-warning'>⚠ {_esc(shown(w))}</div>" for w in result.warnings]
     parts.append(tool_table_html(tool_rows(result.tool_calls, result.trace)))
     parts.append("</div>")
     body = "".join(parts)
@@ -236,6 +243,8 @@ def run_markdown(result: RunResult, *, note: str = "", show_input: bool = True) 
         parts += [answer if result.typed else markdown_to_markdown(answer), ""]
     if result.error:
         parts += [f"**Error:** {md_literal(' '.join(shown(result.error).split()), line_start=False)}", ""]
+    for warning in result.warnings:
+        parts += [f"**Warning:** {md_literal(' '.join(shown(warning).split()), line_start=False)}", ""]
     parts += tool_table_markdown(tool_rows(result.tool_calls, result.trace))
     return "\n".join(parts).rstrip() + "\n"
 
@@ -250,6 +259,7 @@ def run_text(result: RunResult, *, note: str = "", show_input: bool = False) -> 
         parts += ["", answer]
     if result.error:
         parts += ["", f"Error: {shown(result.error)}"]
+    parts += [f"Warning: {shown(w)}" for w in result.warnings]
     rows = tool_rows(result.tool_calls, result.trace)
     if rows:
         turns = several_turns(rows)

@@ -54,6 +54,7 @@ VIEW_CSS = "".join(
         f"{_V} .osnb-state-RUNNING,{_V} .osnb-state-QUEUED{{color:{_BRAND}}}",
         f"{_V} .osnb-input{{opacity:.75;white-space:pre-wrap;margin:0 0 6px;font-style:italic}}",
         f"{_V} .osnb-error{{color:{_ERROR};white-space:pre-wrap;margin:6px 0}}",
+        f"{_V} .osnb-warning{{color:var(--osnb-warn);white-space:pre-wrap;margin:6px 0}}",
         # reasoning: collapsed, dimmed, above the answer
         f"{_V} details.osnb-reasoning{{opacity:.7;margin:0 0 6px;font-size:12px}}",
         f"{_V} details.osnb-reasoning>summary{{cursor:pointer;user-select:none}}",

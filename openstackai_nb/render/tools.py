@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DETAIL_CHARS",
+    "PARSED_FROM_TEXT",
     "PREVIEW_CHARS",
     "preview",
     "several_turns",
@@ -49,6 +50,8 @@ PREVIEW_CHARS = 120
 """Longest preview of a tool's arguments or result in the tool table."""
 DETAIL_CHARS = 10_000
 """Longest value shown when a row's arguments or result are opened."""
+PARSED_FROM_TEXT = "parsed from text"
+"""The note of a tool call the model wrote as text, recovered by its provider (`parse_text_tool_calls`)."""
 OPEN_FROM_CHARS = 48
 """A value longer than this (about what a cell shows on one line) can be opened."""
 
@@ -108,17 +111,21 @@ def tool_row(
     blocked_loop_s: float | None = None,
     approval: Approval | None = None,
     asked: str | None = None,
+    parsed_from_text: bool = False,
 ) -> dict[str, Any]:
     """Return one row of the tool table as plain data (scrubbed; previews cut to one line).
 
     Keys: call_id, name, args, result (previews), args_full, result_full (the whole values when
     the previews do not show them, else None), status (pending, running, ok, error, rejected),
     duration, turn, note (that the tool blocked the event loop; the approval: who is asked while
-    pending (`asked`), who decided (`approval`)).
+    pending (`asked`), who decided (`approval`); "parsed from text" for a call the model wrote as
+    text, recovered by its provider).
     """
     args = scrub_data(arguments)
     value = scrub(error) if error is not None else scrub_data(result)
     notes = [f"blocked the event loop {blocked_loop_s:.1f} s"] if blocked_loop_s else []
+    if parsed_from_text:
+        notes.append(PARSED_FROM_TEXT)
     if status == "pending":
         notes.append(f"waiting for approval ({asked})" if asked else "waiting for approval")
     elif approval is not None:
@@ -176,6 +183,7 @@ def tool_rows(tool_calls: Sequence[ToolCall], trace: Sequence[Span] = ()) -> lis
             turn=c.turn,
             blocked_loop_s=blocked[i],
             approval=c.approval,
+            parsed_from_text=c.parsed_from_text,
         )
         for i in order
         for c in (tool_calls[i],)

@@ -407,6 +407,11 @@ class _Run(ToolCalls):
             call.finish = d.text or None
         elif kind == "usage" and d.usage is not None:
             self.result.usage.add(d.usage)
+        elif kind == "warning":
+            # e.g. a prompt the server cut (models/_diagnose.py): once a run, however many turns say it
+            said = {w.partition(":")[0] for w in self.result.warnings}
+            if d.text.partition(":")[0] not in said:
+                self.result.warnings.append(d.text)
         elif kind == "retry":
             call.retries.append(f"{d.text}; waited {d.delay:.2f}s")
             if self._spans is not None:

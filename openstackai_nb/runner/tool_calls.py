@@ -72,7 +72,14 @@ class ToolCalls:
         gated = tool is not None and self.agent.requires_approval(tool)
         if not gated:
             self._send(
-                StreamEvent("tool_call", tool_name=req.name, arguments=call.arguments, call_id=req.id, turn=turn)
+                StreamEvent(
+                    "tool_call",
+                    tool_name=req.name,
+                    arguments=call.arguments,
+                    call_id=req.id,
+                    turn=turn,
+                    parsed_from_text=req.parsed_from_text,
+                )
             )
         value: Any = None
         error: str | None = None
@@ -122,7 +129,7 @@ class ToolCalls:
         call.started_at = datetime.now(UTC)
         self._send(
             StreamEvent("tool_call", tool_name=req.name, arguments=call.arguments, call_id=req.id, turn=call.turn,
-                        approval=decision)
+                        approval=decision, parsed_from_text=req.parsed_from_text)
         )  # fmt: skip
         return True
 
@@ -157,14 +164,14 @@ class ToolCalls:
             ToolCall(
                 call_id=req.id, name=req.name, arguments=_recorded_arguments(call), result=value,
                 result_chars=result_chars, error=error, started_at=call.started_at, elapsed_time=elapsed,
-                turn=call.turn, approval=call.approval,
+                turn=call.turn, approval=call.approval, parsed_from_text=req.parsed_from_text,
             )
         )  # fmt: skip
         self._send(
             StreamEvent(
                 "tool_result", tool_name=req.name, arguments=call.arguments, result=value, call_id=req.id,
                 turn=call.turn, error=error, duration=elapsed, blocked_loop_s=attributes.get("blocked_loop_s"),
-                approval=call.approval,
+                approval=call.approval, parsed_from_text=req.parsed_from_text,
             )
         )  # fmt: skip
         rejected = outcome == "rejected"

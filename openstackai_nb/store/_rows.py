@@ -72,6 +72,7 @@ class Rows:
             result.finish_reason,
             result.provider,
             result.endpoint,
+            "\n".join(result.warnings) if result.warnings else None,
             dumps(result.metadata) if result.metadata else "{}",
             *owner,
             output,
@@ -82,7 +83,8 @@ class Rows:
         if finished:
             self.tools = [
                 (run_id, i, c.call_id, c.name, dumps(c.arguments), dumps(c.result), c.error, ns(c.started_at),
-                 c.elapsed_time, c.turn, None if c.approval is None else c.approval.model_dump_json())
+                 c.elapsed_time, c.turn, None if c.approval is None else c.approval.model_dump_json(),
+                 int(c.parsed_from_text))
                 for i, c in enumerate(result.tool_calls)
             ]  # fmt: skip
             self.turns = turn_rows(

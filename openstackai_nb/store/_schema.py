@@ -9,7 +9,9 @@ answers and runs that did not complete), its schema once per distinct schema in
 ``output_schemas``, named by ``runs.output_schema``; ``runs.final_output`` keeps the answer's text.
 
 A tool call that needed approval keeps the decision (`results.Approval`) as JSON in
-``tool_calls.approval`` (NULL for calls that needed none).
+``tool_calls.approval`` (NULL for calls that needed none); ``tool_calls.parsed_from_text`` is 1
+for a call the model wrote as text (recovered by its provider). ``runs.warnings`` holds a run's
+`RunResult.warnings`, one a line (NULL for none).
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = ["BUSY_MS", "INT_COLUMNS", "OUTPUT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
 
-_SCHEMA_VERSION = 4
+_SCHEMA_VERSION = 5
 """1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning; 3: runs.output,
 runs.output_schema and the table output_schemas (typed answers), runs.provider and runs.endpoint (who
-served the model, for prices); 4: tool_calls.approval (approval decisions) (`_ADDED`)."""
+served the model, for prices); 4: tool_calls.approval (approval decisions); 5: runs.warnings and
+tool_calls.parsed_from_text (what local servers do) (`_ADDED`)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
@@ -57,7 +60,8 @@ CREATE TABLE IF NOT EXISTS runs (
     provider          TEXT,
     endpoint          TEXT,
     output            TEXT,  -- a typed answer as JSON (NULL: a text answer, or not completed)
-    output_schema     TEXT   -- its schema's key in output_schemas
+    output_schema     TEXT,  -- its schema's key in output_schemas
+    warnings          TEXT   -- RunResult.warnings, one a line (NULL: none)
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 -- The full RunResult JSON lives apart, so the runs table stays narrow and fast to scan.
@@ -82,6 +86,7 @@ CREATE TABLE IF NOT EXISTS tool_calls (
     elapsed_time REAL,
     turn         INTEGER,
     approval     TEXT,  -- the approval decision as JSON (NULL: the call needed none)
+    parsed_from_text INTEGER NOT NULL DEFAULT 0,  -- 1: the model wrote the call as text
     PRIMARY KEY (run_id, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS turns (
@@ -118,6 +123,7 @@ RUN_COLUMNS = (
     "finish_reason",
     "provider",
     "endpoint",
+    "warnings",
 )
 INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls")
 OUTPUT_COLUMNS = ("output", "output_schema")
@@ -191,9 +197,16 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
 
 
 _ADDED = {
-    "runs": ("finish_reason TEXT", "provider TEXT", "endpoint TEXT", "output TEXT", "output_schema TEXT"),
+    "runs": (
+        "finish_reason TEXT",
+        "provider TEXT",
+        "endpoint TEXT",
+        "output TEXT",
+        "output_schema TEXT",
+        "warnings TEXT",
+    ),
     "turns": ("finish_reason TEXT", "reasoning TEXT"),
-    "tool_calls": ("approval TEXT",),
+    "tool_calls": ("approval TEXT", "parsed_from_text INTEGER NOT NULL DEFAULT 0"),
 }
 """Columns added since schema 1, appended in this order (turns and tool_calls rows are inserted by position).
 Tables added since (output_schemas) come from `_SCHEMA`'s CREATE TABLE IF NOT EXISTS."""

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
 
 __all__ = [
+    "TOOL_CALL_COLUMNS",
     "TURN_COLUMNS",
     "gc_paused",
     "read_jsonl",
@@ -50,6 +51,12 @@ TURN_COLUMNS = (
     "reasoning",
 )
 """The columns of `turns_dataframe()`, in order."""
+
+
+TOOL_CALL_COLUMNS = (
+    "idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn, approval, parsed_from_text"
+)
+"""The tool_calls table's columns `tool_calls_frame` reads (after run_id), in order."""
 
 
 def _pandas() -> Any:
@@ -176,10 +183,10 @@ def tool_calls_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
     """The tool-call table from store rows; arguments and result are parsed back from JSON.
 
     Rows: run_id, idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn,
-    approval (JSON of a `results.Approval`, or NULL).
+    approval (JSON of a `results.Approval`, or NULL), parsed_from_text (0 or 1).
     """
     pd = _pandas()
-    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 11
+    cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 12
     errors = cols[6]
     approvals = [a if isinstance(a, dict) else {} for a in _loads_all(cols[10])]
     decided = [None if not a else "approved" if a.get("approved") else "rejected" for a in approvals]
@@ -199,6 +206,7 @@ def tool_calls_frame(rows: Sequence[Sequence[Any]]) -> pd.DataFrame:
         "decided_by": _column([a.get("decided_by") for a in approvals], "obj"),
         "approval_reason": _column([a.get("reason") for a in approvals], "obj"),
         "approval_wait": _column([a.get("waited", float("nan")) for a in approvals], "float"),
+        "parsed_from_text": _column([bool(p) for p in cols[11]], "obj").astype(bool),
     }
     return pd.DataFrame(data, copy=False)
 

@@ -336,7 +336,7 @@ class RunHistory:
         Columns: run_id, agent, model, input, final_output, status, turn_count, elapsed_time,
         prompt_tokens, completion_tokens, n_tool_calls, error, started_at (datetime64[ns, UTC]),
         finish_reason (the last model call's: stop, length, content_filter, refusal...), provider and
-        endpoint (who served the model: `RunResult.provider` / `.endpoint`); with ``cost=True``
+        endpoint (who served the model), warnings (`RunResult.warnings`, one a line); with ``cost=True``
         prompt_cost, completion_cost, cost_usd (USD) and cost_source, as in `compare()`: your
         `set_prices` first, then genai-prices, NaN for models nobody prices (offline, local); for
         typed answers (an agent's `output_type`) one column per field, ``output.<field>`` (nested
@@ -360,13 +360,13 @@ class RunHistory:
 
         Columns: run_id, index, call_id, name, arguments, result, error, ok, started_at,
         elapsed_time, turn, and for calls that needed approval (else missing values): approval
-        ("approved" or "rejected"), decided_by, approval_reason, approval_wait (seconds).
+        ("approved" or "rejected"), decided_by, approval_reason, approval_wait (seconds); and
+        parsed_from_text (True for a call the model wrote as text, recovered by its provider).
         """
         from openstackai_nb.store import export
 
         with export.gc_paused():
-            columns = "idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn, approval"
-            return export.tool_calls_frame(self._detail_rows("tool_calls", columns, "idx"))
+            return export.tool_calls_frame(self._detail_rows("tool_calls", export.TOOL_CALL_COLUMNS, "idx"))
 
     def turns_dataframe(self) -> pd.DataFrame:
         """One row per turn (join with `to_dataframe()` on run_id).

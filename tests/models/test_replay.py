@@ -295,3 +295,17 @@ def test_a_tool_calls_extra_content_survives_the_cassette() -> None:
     assert back.tool_call == call
     plain = delta_to_json(ModelDelta("tool_call", tool_call=ToolCallRequest(id="c", name="add")))
     assert plain is not None and "extra_content" not in plain  # cassettes of other providers are unchanged
+
+
+def test_a_call_parsed_from_text_and_a_warning_survive_the_cassette() -> None:
+    # A replayed run of a local model shows what the live one did: the call's mark and the cut prompt.
+    from openstackai_nb.messages import ModelDelta, ToolCallRequest
+    from openstackai_nb.models._cassette import delta_from_json, delta_to_json
+
+    call = ToolCallRequest(id="call_text_1", name="add", arguments='{"a":1}', parsed_from_text=True)
+    for delta in (ModelDelta("tool_call", tool_call=call), ModelDelta("warning", text="the prompt was probably cut")):
+        written = delta_to_json(delta)
+        assert written is not None
+        assert delta_from_json(json.loads(json.dumps(written))) == delta
+    plain = delta_to_json(ModelDelta("tool_call", tool_call=ToolCallRequest(id="c", name="add")))
+    assert plain is not None and "parsed_from_text" not in plain

@@ -84,7 +84,7 @@ def test_a_schema_3_file_gains_the_approval_column(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     schema_3 = _schema._SCHEMA.replace(
         "    approval     TEXT,  -- the approval decision as JSON (NULL: the call needed none)\n", ""
-    )
+    ).replace("    parsed_from_text INTEGER NOT NULL DEFAULT 0,  -- 1: the model wrote the call as text\n", "")
     assert schema_3 != _schema._SCHEMA
     with sqlite3.connect(path) as conn:
         conn.executescript(schema_3)
@@ -95,7 +95,7 @@ def test_a_schema_3_file_gains_the_approval_column(tmp_path: Path) -> None:
     result = run_into(history)
     history.flush()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
         assert "approval" in {row[1] for row in conn.execute("PRAGMA table_info(tool_calls)")}
         old = conn.execute("SELECT approval FROM tool_calls WHERE run_id = 'run_old'").fetchone()
     conn.close()

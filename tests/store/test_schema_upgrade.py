@@ -114,6 +114,54 @@ def test_a_schema_1_file_opens_keeps_its_runs_and_gains_the_columns(tmp_path: Pa
     assert history[new.run_id] == new
     history.flush()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
     conn.close()
     assert len(RunHistory(path)) == 2  # opened again: nothing to migrate
+
+
+def test_a_schema_4_file_gains_warnings_and_parsed_from_text(tmp_path: Path) -> None:
+    # Schema 4 (approval decisions) lacked runs.warnings and tool_calls.parsed_from_text.
+    from openstackai_nb.messages import ToolCallRequest
+    from openstackai_nb.store import _schema
+
+    path = tmp_path / "v4.sqlite"
+    parsed = "    parsed_from_text INTEGER NOT NULL DEFAULT 0,  -- 1: the model wrote the call as text\n"
+    warnings = (
+        ",  -- its schema's key in output_schemas\n    warnings          TEXT   -- RunResult.warnings, one a line"
+    )
+    schema_4 = _schema._SCHEMA.replace(parsed, "").replace(warnings + " (NULL: none)\n", "\n")
+    assert "warnings" not in schema_4 and "parsed_from_text" not in schema_4
+    with sqlite3.connect(path) as conn:
+        conn.executescript(schema_4)
+        conn.execute("PRAGMA user_version=4")
+        conn.execute(
+            "INSERT INTO runs (run_id, status, started_at) VALUES ('run_v4', 'COMPLETED', 1767323045000000000)"
+        )
+        conn.execute("INSERT INTO results VALUES ('run_v4', ?)", (json.dumps({**OLD_RESULT, "run_id": "run_v4"}),))
+        conn.execute("INSERT INTO tool_calls VALUES ('run_v4', 0, 'c0', 'add', '{}', '2', NULL, 0, 0.1, 1, NULL)")
+    conn.close()
+
+    def add(a: int, b: int) -> int:
+        """Add."""
+        return a + b
+
+    def model(messages, info):  # type: ignore[no-untyped-def]
+        if info.turn == 1:
+            return ToolCallRequest(id="t0", name="add", arguments='{"a": 1, "b": 2}', parsed_from_text=True)
+        return "3."
+
+    history = RunHistory(path)
+    new = Runner.run_sync(Agent(name="New", tools=[add], model=FunctionModel(model)), "1+2")
+    new.warnings.append("the prompt was probably cut: raise num_ctx")
+    history.add(new, finished=True)
+    history.flush()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    conn.close()
+    runs = history.to_dataframe().set_index("run_id")
+    assert pd.isna(runs.loc["run_v4", "warnings"])
+    assert runs.loc[new.run_id, "warnings"] == "the prompt was probably cut: raise num_ctx"
+    calls = history.tool_calls_dataframe().set_index("run_id")
+    assert calls.loc["run_v4", "parsed_from_text"] == False  # noqa: E712 - a numpy bool
+    assert calls.loc[new.run_id, "parsed_from_text"] == True  # noqa: E712
+    assert history[new.run_id].tool_calls[0].parsed_from_text and history[new.run_id].warnings == new.warnings

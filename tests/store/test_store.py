@@ -69,7 +69,7 @@ def test_tool_calls_and_turns_tables_join_on_run_id(session_history: RunHistory)
     turns = session_history.turns_dataframe()
     assert list(calls.columns) == [
         "run_id", "index", "call_id", "name", "arguments", "result", "error", "ok", "started_at",
-        "elapsed_time", "turn", "approval", "decided_by", "approval_reason", "approval_wait",
+        "elapsed_time", "turn", "approval", "decided_by", "approval_reason", "approval_wait", "parsed_from_text",
     ]  # fmt: skip
     assert len(calls) == 1
     call_row = calls.iloc[0]
