@@ -126,6 +126,7 @@ def compare(
     score: Scorer | Mapping[str, Scorer] | None = None,
     progress: bool = True,
     scheduler: Scheduler | None = None,
+    cache: bool | str | None = None,
 ) -> pd.DataFrame:
     """Run every agent on every input, concurrently, and return one row per (agent, input).
 
@@ -136,7 +137,8 @@ def compare(
     scorer; then prompt_cost, completion_cost, cost_usd (USD) and cost_source: your `set_prices`
     first, then genai-prices for the models it knows (provider from the run's preset or base URL);
     NaN, never guessed, for the others (offline and local models), whose cost_source is None (see
-    `comparison.prices`). Rows are in agent order, then input order.
+    `comparison.prices`). Rows are in agent order, then input order. The column cached_calls
+    (model calls answered from the response cache) comes before the cost columns.
 
     A run that fails, times out or cannot start is a FAILED row with `error`; the others go on.
     Every run is recorded in history, with ``compare_id`` in its metadata.
@@ -152,6 +154,8 @@ def compare(
             terminal; False shows nothing.
         scheduler: where runs execute (default: `LocalScheduler`, the private run loop;
             `DaskScheduler()` for a Dask cluster, whose runs this process records as they arrive).
+        cache: the response cache for every run (`RunConfig.cache`: True, "read", "write" or
+            False; None: the config's, else the session's `OPENSTACKAI_NB_CACHE`). See docs/cache.md.
 
     Returns:
         A pandas DataFrame.
@@ -175,6 +179,8 @@ def compare(
         config = RunConfig()
     elif not isinstance(config, RunConfig):
         raise ConfigError(f"compare: config must be a RunConfig, got {type(config).__name__}")
+    if cache is not None:  # validated as RunConfig validates it (ConfigError naming cache=)
+        config = RunConfig(**{**dict(config), "cache": cache})
     _pandas()  # fail before running anything when pandas is missing
 
     compare_id = f"cmp_{uuid.uuid4().hex[:12]}"
@@ -297,7 +303,8 @@ def _frame(jobs: Sequence[Job], results: Sequence[RunResult], scorers: Mapping[s
     data.update(_typed_answers(results))
     for name, fn in scorers.items():
         data[name] = _score_column(name, fn, jobs, results)
-    data.update(cost_columns([run_facts(r) for r in results]))
+    data["cached_calls"] = np.array([r.cached_calls for r in results], dtype=np.int64)
+    data.update(cost_columns([run_facts(r) for r in results], data["cached_calls"].tolist()))
     return pd.DataFrame(data)
 
 

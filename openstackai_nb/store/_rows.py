@@ -72,6 +72,7 @@ class Rows:
             result.finish_reason,
             result.provider,
             result.endpoint,
+            result.cached_calls,
             dumps(result.metadata) if result.metadata else "{}",
             *owner,
             output,

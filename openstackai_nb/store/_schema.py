@@ -26,10 +26,11 @@ if TYPE_CHECKING:
 
 __all__ = ["BUSY_MS", "INT_COLUMNS", "OUTPUT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
 
-_SCHEMA_VERSION = 4
+_SCHEMA_VERSION = 5
 """1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning; 3: runs.output,
 runs.output_schema and the table output_schemas (typed answers), runs.provider and runs.endpoint (who
-served the model, for prices); 4: tool_calls.approval (approval decisions) (`_ADDED`)."""
+served the model, for prices); 4: tool_calls.approval (approval decisions); 5: runs.cached_calls (model
+calls answered from the response cache) (`_ADDED`)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
@@ -57,7 +58,8 @@ CREATE TABLE IF NOT EXISTS runs (
     provider          TEXT,
     endpoint          TEXT,
     output            TEXT,  -- a typed answer as JSON (NULL: a text answer, or not completed)
-    output_schema     TEXT   -- its schema's key in output_schemas
+    output_schema     TEXT,  -- its schema's key in output_schemas
+    cached_calls      INTEGER NOT NULL DEFAULT 0  -- model calls answered from the response cache
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 -- The full RunResult JSON lives apart, so the runs table stays narrow and fast to scan.
@@ -118,8 +120,9 @@ RUN_COLUMNS = (
     "finish_reason",
     "provider",
     "endpoint",
+    "cached_calls",
 )
-INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls")
+INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls", "cached_calls")
 OUTPUT_COLUMNS = ("output", "output_schema")
 """The typed answer's columns of the runs table (expanded into ``output.<field>`` by `to_dataframe`)."""
 _ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start", *OUTPUT_COLUMNS)
@@ -191,7 +194,10 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
 
 
 _ADDED = {
-    "runs": ("finish_reason TEXT", "provider TEXT", "endpoint TEXT", "output TEXT", "output_schema TEXT"),
+    "runs": (
+        "finish_reason TEXT", "provider TEXT", "endpoint TEXT", "output TEXT", "output_schema TEXT",
+        "cached_calls INTEGER NOT NULL DEFAULT 0",
+    ),  # fmt: skip
     "turns": ("finish_reason TEXT", "reasoning TEXT"),
     "tool_calls": ("approval TEXT",),
 }
