@@ -195,7 +195,11 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
 
 _ADDED = {
     "runs": (
-        "finish_reason TEXT", "provider TEXT", "endpoint TEXT", "output TEXT", "output_schema TEXT",
+        "finish_reason TEXT",
+        "provider TEXT",
+        "endpoint TEXT",
+        "output TEXT",
+        "output_schema TEXT",
         "cached_calls INTEGER NOT NULL DEFAULT 0",
     ),  # fmt: skip
     "turns": ("finish_reason TEXT", "reasoning TEXT"),
