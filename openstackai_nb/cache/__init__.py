@@ -33,7 +33,7 @@ from openstackai_nb.runner.caching import CACHE_ENV, set_store_opener
 if TYPE_CHECKING:
     from openstackai_nb.cache._file import ResponseFile
 
-__all__ = ["CACHE_ENV", "DEFAULT_MAX_BYTES", "MAX_BYTES_ENV", "CacheStats", "clear", "configure", "path", "stats"]
+__all__ = ["CACHE_ENV", "CacheStats", "DEFAULT_MAX_BYTES", "MAX_BYTES_ENV", "clear", "configure", "path", "stats"]
 
 logger = logging.getLogger("openstackai_nb")
 
