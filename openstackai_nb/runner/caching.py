@@ -65,7 +65,10 @@ class RunCache:
     __slots__ = ("mode", "model", "store", "ttl", "repeat")
 
     def __init__(self, store: ResponseStore, mode: CacheMode, ttl: float | None, repeat: int) -> None:
-        self.store, self.mode, self.ttl, self.repeat = store, mode, ttl, repeat
+        self.store = store
+        self.mode: CacheMode = mode
+        self.ttl = ttl
+        self.repeat = repeat
         self.model: CachedModel | None = None
 
     def wrap(self, model: Model) -> Model:

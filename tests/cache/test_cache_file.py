@@ -106,7 +106,8 @@ import os, sys
 from openstackai_nb import Agent, Runner
 from openstackai_nb.models import OpenAIChatModel
 from openstackai_nb.runner import RunConfig
-agent = Agent(name="P", model=OpenAIChatModel("gpt-test", base_url=sys.argv[1], api_key="sk-test-SECRET-0123456789abcdef"))
+model = OpenAIChatModel("gpt-test", base_url=sys.argv[1], api_key="sk-test-SECRET-0123456789abcdef")
+agent = Agent(name="P", model=model)
 hits = 0
 for round in range(2):
     for i in range(int(sys.argv[2])):

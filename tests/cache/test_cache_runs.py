@@ -102,7 +102,9 @@ def test_each_part_of_the_key_misses_when_it_changes(openai_server: OpenAIServer
         "message": {"input": "hello"},
     }
     base: dict[str, Any] = {"output": Answer} if change == "output_schema" else {}
-    openai_server.handler = lambda request: text_stream('{"value": "1"}') if "response_format" in request.body else text_stream("plain answer")
+    openai_server.handler = lambda request: (
+        text_stream('{"value": "1"}') if "response_format" in request.body else text_stream("plain answer")
+    )
     a, prompt, config = make(**base)
     Runner.run_sync(a, prompt, config=config)
     Runner.run_sync(a, prompt, config=config)
