@@ -14,3 +14,12 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     folder = tmp_path / "store"
     monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", str(folder / "history.sqlite"))
     yield folder
+
+
+@pytest.fixture(autouse=True)
+def unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`cache.configure()` calls elsewhere (docs examples) do not reach these tests."""
+    import openstackai_nb.cache as cache
+
+    monkeypatch.setattr(cache, "_configured_max", None)
+    monkeypatch.setattr(cache, "_configured_path", None)
