@@ -45,6 +45,7 @@ MAX_BYTES_ENV = "OPENSTACKAI_NB_CACHE_MAX_BYTES"
 _lock = threading.Lock()
 _files: dict[Path | None, ResponseFile] = {}
 _configured_path: Path | None = None
+_paths: dict[tuple[str, str], Path | None] = {}
 _configured_max: int | None = None
 
 
@@ -85,10 +86,13 @@ def path() -> Path | None:
     """Where the session's cache is (None: in memory), by the rules of the module docs."""
     if _configured_path is not None:
         return _configured_path
-    from openstackai_nb.store.run_history import default_path
+    where = (os.environ.get("OPENSTACKAI_NB_HISTORY", ""), os.getcwd())
+    if where not in _paths:  # found once per (variable, working directory): runs ask at each start
+        from openstackai_nb.store.run_history import default_path
 
-    history = default_path()
-    return None if history is None else history.parent / "cache.sqlite"
+        history = default_path()
+        _paths[where] = None if history is None else history.parent / "cache.sqlite"
+    return _paths[where]
 
 
 def configure(*, max_bytes: int | None = None, path: str | os.PathLike[str] | None = None) -> None:

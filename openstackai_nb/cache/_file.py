@@ -6,6 +6,11 @@ created 0700 (the WAL and shared-memory files take the file's mode). What is sto
 (a SHA-256, see `models.cached.request_key`), the model's name, the answer's deltas as JSON
 (scrubbed), when it was stored and its size. Never a request, a header or a key.
 
+Memo: the answers this process read or wrote are also kept in memory (`MEMO_BYTES`), so a
+re-run in the same kernel reads no file (an SQLite statement costs the run loop a GIL hand-off
+with the history's writer thread, ~0.3 to 1 ms on a busy machine). What another process changes
+later (a "write" refresh, `clear()`) reaches this process only for answers it has not kept.
+
 Size bound: after a write, when the rows take more than `max_bytes`, the oldest are deleted
 until they take 90% of it. A store that cannot be written (a read-only folder, a damaged file,
 another process holding a lock past the timeout) never breaks a run: the write is skipped and
@@ -19,6 +24,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +49,9 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE INDEX IF NOT EXISTS answers_created ON answers(created);
 """
 BUSY_MS = 5_000
+MEMO_BYTES = 64_000_000
+"""The answers a process read or wrote, kept in memory up to this many bytes of JSON (least
+recently used dropped first): a cell or grid re-run in the same kernel reads no file."""
 
 
 def _create_private(path: Path) -> None:
@@ -85,6 +94,8 @@ class ResponseFile:
         self._lock = threading.Lock()
         self._pid = os.getpid()
         self._warned = False
+        self._memo: OrderedDict[str, tuple[float, list[dict[str, Any]], int]] = OrderedDict()
+        self._memo_bytes = 0
         self._conn = self._connect(sqlite3)
 
     def _connect(self, sqlite3: Any) -> sqlite3.Connection:
@@ -123,22 +134,31 @@ class ResponseFile:
         """The stored deltas of `key` (None: a miss, also when older than `max_age` seconds)."""
         import sqlite3
 
-        try:
-            with self._lock:
-                row = self._conn_now().execute("SELECT deltas, created FROM answers WHERE key = ?", (key,)).fetchone()
-        except sqlite3.Error as exc:
-            self._failed("read", exc)
-            row = None
-        if row is None or (max_age is not None and time.time() - row[1] > max_age):
-            self.misses += 1
-            return None
-        try:
-            deltas = json.loads(row[0])
-        except ValueError:
+        with self._lock:
+            found = self._memo.get(key)
+            if found is not None:
+                self._memo.move_to_end(key)
+        if found is None:
+            try:
+                with self._lock:
+                    row = (
+                        self._conn_now().execute("SELECT deltas, created FROM answers WHERE key = ?", (key,)).fetchone()
+                    )
+            except sqlite3.Error as exc:
+                self._failed("read", exc)
+                row = None
+            try:
+                parsed = None if row is None else json.loads(row[0])
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, list) and row is not None:
+                found = (row[1], parsed, len(row[0]))
+                self._remember(key, found)
+        if found is None or (max_age is not None and time.time() - found[0] > max_age):
             self.misses += 1
             return None
         self.hits += 1
-        return deltas if isinstance(deltas, list) else None
+        return found[1]
 
     def put(self, key: str, deltas: list[dict[str, Any]], model: str) -> None:
         """Store one complete answer (replacing an older one under the same key); never raises."""
@@ -148,13 +168,38 @@ class ResponseFile:
         try:
             with self._lock:
                 conn = self._conn_now()
+                now = time.time()
                 conn.execute(
                     "INSERT OR REPLACE INTO answers (key, model, deltas, created, size) VALUES (?, ?, ?, ?, ?)",
-                    (key, scrub(model), text, time.time(), len(text) + len(key) + len(model)),
+                    (key, scrub(model), text, now, len(text) + len(key) + len(model)),
                 )
                 self._bound(conn)
         except sqlite3.Error as exc:
             self._failed("write", exc)
+            return
+        self._remember(key, (now, json.loads(text), len(text)))
+
+    # -- the memo: answers this process read or wrote, kept in memory ------------------------------
+    def _remember(self, key: str, entry: tuple[float, list[dict[str, Any]], int]) -> None:
+        with self._lock:
+            old = self._memo.pop(key, None)
+            if old is not None:
+                self._memo_bytes -= old[2]
+            self._memo[key] = entry
+            self._memo_bytes += entry[2]
+            while self._memo_bytes > MEMO_BYTES and self._memo:
+                self._memo_bytes -= self._memo.popitem(last=False)[1][2]
+
+    def _forget(self, keys: list[str] | None) -> None:
+        """Drop `keys` from the memo (None: all); the caller holds the lock."""
+        if keys is None:
+            self._memo.clear()
+            self._memo_bytes = 0
+            return
+        for key in keys:
+            old = self._memo.pop(key, None)
+            if old is not None:
+                self._memo_bytes -= old[2]
 
     # -- upkeep -----------------------------------------------------------------------------------
     def _bound(self, conn: sqlite3.Connection) -> None:
@@ -172,6 +217,7 @@ class ResponseFile:
                 break
             keys.append(key)
             freed += size
+        self._forget(keys)
         for i in range(0, len(keys), 500):
             part = keys[i : i + 500]
             conn.execute(f"DELETE FROM answers WHERE key IN ({','.join('?' * len(part))})", part)
@@ -188,8 +234,11 @@ class ResponseFile:
             conn = self._conn_now()
             if older_than is None:
                 cur = conn.execute("DELETE FROM answers")
+                self._forget(None)
             else:
-                cur = conn.execute("DELETE FROM answers WHERE created < ?", (time.time() - older_than,))
+                cutoff = time.time() - older_than
+                cur = conn.execute("DELETE FROM answers WHERE created < ?", (cutoff,))
+                self._forget([k for k, entry in self._memo.items() if entry[0] < cutoff])
             return cur.rowcount
 
     def _failed(self, what: str, exc: BaseException) -> None:
