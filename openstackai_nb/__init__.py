@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb._secrets import register_secret
 from openstackai_nb._version import __version__
 from openstackai_nb.agent import Agent
+from openstackai_nb.cache import CACHE_ENV as _CACHE_ENV  # noqa: F401 - installs the response cache's store
 from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
 from openstackai_nb.runner.api import Runner
 from openstackai_nb.store import session as _session  # noqa: F401 - installs the history's recorder

@@ -113,17 +113,22 @@ class Agent:
             return self.model.name
         return self.model or default_model_name()
 
-    def get_model(self) -> Model:
+    def get_model(self, *, cache: Callable[[Model], Model] | None = None) -> Model:
         """Resolve the model (once); ConfigError for unknown names or missing keys.
 
+        Args:
+            cache: wraps the model so that its calls are answered from the response cache (the
+                runner passes it for a run that uses the cache).
+
         While a cassette is recording (`%agent record`, `models.replay.recording`), the model
-        comes wrapped so that its exchanges are written to the cassette.
+        comes wrapped so that its exchanges are written to the cassette (answers served from the
+        cache too, so the cassette replays the whole run).
         """
         if self._resolved is None:
             self._resolved = resolve_model(self.model)
         from openstackai_nb.models.recording import recording_wrapper
 
-        return recording_wrapper(self._resolved)
+        return recording_wrapper(cache(self._resolved) if cache is not None else self._resolved)
 
     @property
     def output(self) -> OutputType | None:

@@ -224,7 +224,13 @@ class RunResult(BaseModel):
     tool_calls: list[ToolCall] = Field(default_factory=list)
     """Every executed tool call, in order of completion."""
     usage: Usage = Field(default_factory=Usage)
-    """Token counts summed over the run."""
+    """Token counts summed over the model calls the run made (what was billed): an answer served
+    from the response cache counts in `cached_usage` instead."""
+    cached_calls: int = 0
+    """Model calls answered from the response cache (`RunConfig(cache=...)`), not by the model."""
+    cached_usage: Usage | None = None
+    """The original token counts of the answers served from the cache (as the model reported them
+    when it first gave them); None when no call was cached. Not part of `usage` nor of the cost."""
     metadata: dict[str, Any] = Field(default_factory=dict)
     """RunConfig.metadata, carried through."""
     error: str | None = None

@@ -17,6 +17,11 @@ price came from). A run's price is found in this order:
 3. Otherwise NaN: offline models, local servers and models genai-prices does not know are never
    guessed, and their ``cost_source`` is None.
 
+A run whose model calls were all answered from the response cache (`RunResult.cached_calls` > 0,
+no token billed) costs 0.0 with ``cost_source`` "cache", whatever its price; its original usage
+is kept in `RunResult.cached_usage`. A run only partly answered from the cache is priced on the
+tokens it was billed (`RunResult.usage` counts only those).
+
 genai-prices is imported only when a run needs it (its data is ~1.5 MB of Python).
 """
 
@@ -174,10 +179,11 @@ def run_facts(result: RunResult) -> RunFacts:
     )  # fmt: skip
 
 
-def cost_columns(runs: Sequence[RunFacts]) -> dict[str, Any]:
+def cost_columns(runs: Sequence[RunFacts], cached_calls: Sequence[int] | None = None) -> dict[str, Any]:
     """The `COST_COLUMNS` of these runs, as numpy arrays (float64; cost_source an object array).
 
     Each distinct (model, provider, endpoint) is looked up once; see the module docs for the order.
+    `cached_calls` (one count per run) marks the runs answered from the response cache.
     """
     import numpy as np
 
@@ -187,7 +193,13 @@ def cost_columns(runs: Sequence[RunFacts]) -> dict[str, Any]:
     sources: list[str | None] = []
     prices = dict(_prices)
     found: dict[tuple[str, str | None, str | None], tuple[Any, str] | None] = {}
-    for model, provider, endpoint, p_tokens, c_tokens, elapsed, started in runs:
+    for i, (model, provider, endpoint, p_tokens, c_tokens, elapsed, started) in enumerate(runs):
+        if cached_calls is not None and cached_calls[i] and not (p_tokens or c_tokens):
+            prompt.append(0.0)  # every answer came from the cache: nothing was paid
+            completion.append(0.0)
+            total.append(0.0)
+            sources.append("cache")
+            continue
         key = (model, provider, endpoint)
         hit = found[key] if key in found else found.setdefault(key, _price_of(model, provider, endpoint, prices))
         p_cost = c_cost = cost = _NAN

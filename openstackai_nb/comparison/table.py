@@ -47,6 +47,7 @@ COMPARE_COLUMNS = (
     "prompt_tokens",
     "completion_tokens",
     "n_tool_calls",
+    "cached_calls",
     "error",
 )
 """The columns of every `compare()` table, in order (scores and costs follow)."""
@@ -126,17 +127,19 @@ def compare(
     score: Scorer | Mapping[str, Scorer] | None = None,
     progress: bool = True,
     scheduler: Scheduler | None = None,
+    cache: bool | str | None = None,
 ) -> pd.DataFrame:
     """Run every agent on every input, concurrently, and return one row per (agent, input).
 
     Columns: agent, model, input, run_id, status, final_output, finish_reason, elapsed_time, turn_count,
-    prompt_tokens, completion_tokens, n_tool_calls, error; for agents with an `output_type`, one
+    prompt_tokens, completion_tokens, n_tool_calls, cached_calls, error; for agents with an `output_type`, one
     column per field of the typed answer, ``output.<field>`` (nested fields dotted, lists kept as
     lists, dtypes from the schema; final_output holds the answer's JSON text); then one column per
     scorer; then prompt_cost, completion_cost, cost_usd (USD) and cost_source: your `set_prices`
     first, then genai-prices for the models it knows (provider from the run's preset or base URL);
     NaN, never guessed, for the others (offline and local models), whose cost_source is None (see
-    `comparison.prices`). Rows are in agent order, then input order.
+    `comparison.prices`). Rows are in agent order, then input order. cached_calls counts the
+    model calls answered from the response cache (`cache=`).
 
     A run that fails, times out or cannot start is a FAILED row with `error`; the others go on.
     Every run is recorded in history, with ``compare_id`` in its metadata.
@@ -152,6 +155,8 @@ def compare(
             terminal; False shows nothing.
         scheduler: where runs execute (default: `LocalScheduler`, the private run loop;
             `DaskScheduler()` for a Dask cluster, whose runs this process records as they arrive).
+        cache: the response cache for every run (`RunConfig.cache`: True, "read", "write" or
+            False; None: the config's, else the session's `OPENSTACKAI_NB_CACHE`). See docs/cache.md.
 
     Returns:
         A pandas DataFrame.
@@ -175,6 +180,8 @@ def compare(
         config = RunConfig()
     elif not isinstance(config, RunConfig):
         raise ConfigError(f"compare: config must be a RunConfig, got {type(config).__name__}")
+    if cache is not None:  # validated as RunConfig validates it (ConfigError naming cache=)
+        config = RunConfig(**{**dict(config), "cache": cache})
     _pandas()  # fail before running anything when pandas is missing
 
     compare_id = f"cmp_{uuid.uuid4().hex[:12]}"
@@ -292,12 +299,13 @@ def _frame(jobs: Sequence[Job], results: Sequence[RunResult], scorers: Mapping[s
         "prompt_tokens": np.array([r.usage.prompt_tokens for r in results], dtype=np.int64),
         "completion_tokens": np.array([r.usage.completion_tokens for r in results], dtype=np.int64),
         "n_tool_calls": np.array([len(r.tool_calls) for r in results], dtype=np.int64),
+        "cached_calls": np.array([r.cached_calls for r in results], dtype=np.int64),
         "error": np.array([r.error for r in results], dtype=object),
     }
     data.update(_typed_answers(results))
     for name, fn in scorers.items():
         data[name] = _score_column(name, fn, jobs, results)
-    data.update(cost_columns([run_facts(r) for r in results]))
+    data.update(cost_columns([run_facts(r) for r in results], data["cached_calls"].tolist()))
     return pd.DataFrame(data)
 
 

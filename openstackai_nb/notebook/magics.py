@@ -35,8 +35,10 @@ from openstackai_nb.notebook.commands import LineCommands
 from openstackai_nb.notebook.display import (
     MarkdownText,
     as_usage_errors,
+    cassette_of,
     for_display,
     in_magic_terms,
+    provenance,
     scrubbed_frame,
 )
 from openstackai_nb.notebook.prompt import (
@@ -119,6 +121,10 @@ class AgentMagics(LineCommands, Magics):
     @argument(
         "--timeout-per-turn", type=float, metavar="S", help="RunConfig.timeout_per_turn: seconds per model turn (60)"
     )
+    @argument(
+        "--cache", nargs="?", const="on", choices=("on", "read", "write", "off"), metavar="MODE",
+        help="answer model calls from the response cache (on, read, write, off; default: OPENSTACKAI_NB_CACHE)",
+    )  # fmt: skip
     @argument("--chat", action="store_true", help="continue the previous conversation of this agent")
     @argument("--quiet", action="store_true", help="no live view; store the result (-o) silently")
     @argument("--agents", metavar="A,B,C", help="run the prompt on several Agents in parallel, side by side")
@@ -211,6 +217,8 @@ class AgentMagics(LineCommands, Magics):
             fields["max_time"] = args.max_time
         if args.timeout_per_turn is not None:
             fields["timeout_per_turn"] = args.timeout_per_turn
+        if args.cache is not None:
+            fields["cache"] = {"on": True, "off": False}.get(args.cache, args.cache)
         with as_usage_errors(in_magic_terms):
             return RunConfig(**fields)
 
@@ -267,7 +275,7 @@ class AgentMagics(LineCommands, Magics):
         if not args.quiet or result.status is not RunStatus.COMPLETED:
             if args.quiet:
                 presenter = widgets.TextPresenter(bundle_at_end=widgets.is_jupyter())
-            presenter.finish(for_display(result), note=note)
+            presenter.finish(for_display(result), note=note, metadata=provenance(result, cassette_of(agent)))
         if result.status is RunStatus.COMPLETED:
             self.conversations[agent.name] = result.history_messages()
         return result

@@ -206,8 +206,8 @@ class Presenter:
     def flush(self, *, final: bool = False) -> None:
         """Show what changed since the last flush (`final`: the text is complete)."""
 
-    def finish(self, result: RunResult, *, note: str = "") -> None:
-        """The run ended: show its final form."""
+    def finish(self, result: RunResult, *, note: str = "", metadata: dict[str, Any] | None = None) -> None:
+        """The run ended: show its final form (`metadata`: the display metadata of its static bundle)."""
 
 
 class QuietPresenter(Presenter):
@@ -248,8 +248,8 @@ class TextPresenter(Presenter):
                 f"{prefix}[{row['name']} {row['status']} {row.get('duration') or 0:.2f}s{note} -> {row['result']}]\n"
             )
 
-    def finish(self, result: RunResult, *, note: str = "") -> None:
-        """Print the rest of the text and the status line (or show the static bundle)."""
+    def finish(self, result: RunResult, *, note: str = "", metadata: dict[str, Any] | None = None) -> None:
+        """Print the rest of the text and the status line (or show the static bundle, with `metadata`)."""
         self.flush(final=True)
         if self.bundle_at_end:
             # A kernel without anywidget: the streamed text gives way to the static run view
@@ -257,7 +257,7 @@ class TextPresenter(Presenter):
             from IPython.display import clear_output, display
 
             clear_output(wait=True)
-            display(render.run_bundle(result, note=note, show_input=False), raw=True)
+            display(render.run_bundle(result, note=note, show_input=False), raw=True, metadata=metadata)
             return
         end = "" if self.at_line_start else "\n"
         error = f"Error: {shown(result.error)}\n" if result.error and result.status.value != "COMPLETED" else ""

@@ -224,15 +224,15 @@ class WidgetPresenter(Presenter):
         self.changed.clear()
         return {"head": render.tool_head_html(turns), "rows": [render.tool_row_html(r, turns) for r in rows]}
 
-    def finish(self, result: RunResult, *, note: str = "") -> None:
-        """Replace the widget by the static bundle in the same output, then close the widget."""
+    def finish(self, result: RunResult, *, note: str = "", metadata: dict[str, Any] | None = None) -> None:
+        """Replace the widget by the static bundle (with `metadata`) in the same output, then close the widget."""
         bundle = render.run_bundle(result, note=note, show_input=False)
         if self.handle is not None:
-            self.handle.update(bundle, raw=True)
+            self.handle.update(bundle, raw=True, metadata=metadata)
         else:  # pragma: no cover - display() returned no handle (no IPython display hook)
             from IPython.display import display
 
-            display(bundle, raw=True)
+            display(bundle, raw=True, metadata=metadata)
         self.view.close()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -49,6 +49,11 @@ class RunConfig(BaseModel):
         approval_timeout: seconds one call may wait for its decision (> 0); past it the call is
             rejected. None (default): it waits as long as it takes. The time calls spend waiting
             for a decision counts toward neither `timeout_per_turn` nor `max_time`.
+        cache: answer model calls from the response cache (`openstackai_nb.cache`): True reads and
+            writes it, "read" only reads it, "write" always asks the model and stores the answer
+            (a refresh), False never uses it. None (default): the session's setting,
+            `OPENSTACKAI_NB_CACHE` (off when unset). See docs/cache.md.
+        cache_ttl: seconds a cached answer stays valid (> 0); None (default): no expiry.
 
     Raises:
         ConfigError: a field has a value that cannot work, e.g. ``max_turns=0``.
@@ -67,6 +72,8 @@ class RunConfig(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     approve: Callable[..., Any] | None = None
     approval_timeout: float | None = Field(None, gt=0)
+    cache: bool | Literal["read", "write"] | None = None
+    cache_ttl: float | None = Field(None, gt=0)
 
     def __init__(self, **data: Any) -> None:
         try:
@@ -81,7 +88,14 @@ class RunConfig(BaseModel):
             raise ValueError("must be a whole number")
         return value
 
-    @field_validator("max_time", "timeout_per_turn", "approval_timeout", mode="before")
+    @field_validator("cache", mode="before")
+    @classmethod
+    def _cache_mode(cls, value: Any) -> Any:
+        if value is None or value is True or value is False or value in ("read", "write"):
+            return value
+        raise ValueError("must be True, 'read', 'write' or False (None: the session's setting)")
+
+    @field_validator("max_time", "timeout_per_turn", "approval_timeout", "cache_ttl", mode="before")
     @classmethod
     def _finite_seconds(cls, value: Any) -> Any:
         if isinstance(value, bool):

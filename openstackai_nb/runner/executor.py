@@ -40,8 +40,8 @@ from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest
 from openstackai_nb.results import RunResult, RunStatus, Span
+from openstackai_nb.runner import caching, recorder
 from openstackai_nb.runner import output as typed
-from openstackai_nb.runner import recorder
 from openstackai_nb.runner.approval import Clock
 from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.tool_calls import ToolCalls
@@ -119,7 +119,8 @@ class _Run(ToolCalls):
         elif not isinstance(config, RunConfig):
             raise ConfigError(f"config must be a RunConfig, got {type(config).__name__}")
         self.agent = agent
-        self.model: Model = agent.get_model()
+        self.cache = caching.for_run(config)  # the response cache, when the run uses it
+        self.model: Model = agent.get_model(cache=self.cache.wrap if self.cache is not None else None)
         self.config = config
         self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self.tool_defs = agent.tool_definitions()
@@ -382,6 +383,9 @@ class _Run(ToolCalls):
             self._close(span, "cancelled" if cancelled else "error", **details)
             raise
         details = {"retries": call.retries} if call.retries else {}
+        if self.cache is not None:  # marked on every model call of a run that uses the cache
+            details["cache_hit"] = hit = self.cache.hit
+            self.result.cached_calls += hit
         self._close(span, "ok", **details, **self._model_facts(call.finish, call.thoughts))
         self.result.finish_reason = call.finish
         return call
@@ -406,7 +410,10 @@ class _Run(ToolCalls):
         elif kind == "finish":
             call.finish = d.text or None
         elif kind == "usage" and d.usage is not None:
-            self.result.usage.add(d.usage)
+            if self.cache is None:
+                self.result.usage.add(d.usage)
+            else:
+                self.cache.take_usage(self.result, d.usage)
         elif kind == "warning":
             # e.g. a prompt the server cut (models/_diagnose.py): once a run, however many turns say it
             said = {w.partition(":")[0] for w in self.result.warnings}

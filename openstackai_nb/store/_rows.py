@@ -73,6 +73,7 @@ class Rows:
             result.provider,
             result.endpoint,
             "\n".join(result.warnings) if result.warnings else None,
+            result.cached_calls,
             dumps(result.metadata) if result.metadata else "{}",
             *owner,
             output,

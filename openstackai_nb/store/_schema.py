@@ -31,8 +31,9 @@ __all__ = ["BUSY_MS", "INT_COLUMNS", "OUTPUT_COLUMNS", "PUT_RESULT", "RUN_COLUMN
 _SCHEMA_VERSION = 5
 """1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning; 3: runs.output,
 runs.output_schema and the table output_schemas (typed answers), runs.provider and runs.endpoint (who
-served the model, for prices); 4: tool_calls.approval (approval decisions); 5: runs.warnings and
-tool_calls.parsed_from_text (what local servers do) (`_ADDED`)."""
+served the model, for prices); 4: tool_calls.approval (approval decisions); 5: runs.warnings,
+tool_calls.parsed_from_text (what local servers do) and runs.cached_calls (model calls answered from
+the response cache) (`_ADDED`)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
@@ -61,7 +62,8 @@ CREATE TABLE IF NOT EXISTS runs (
     endpoint          TEXT,
     output            TEXT,  -- a typed answer as JSON (NULL: a text answer, or not completed)
     output_schema     TEXT,  -- its schema's key in output_schemas
-    warnings          TEXT   -- RunResult.warnings, one a line (NULL: none)
+    warnings          TEXT,  -- RunResult.warnings, one a line (NULL: none)
+    cached_calls      INTEGER NOT NULL DEFAULT 0  -- model calls answered from the response cache
 );
 CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
 -- The full RunResult JSON lives apart, so the runs table stays narrow and fast to scan.
@@ -124,8 +126,9 @@ RUN_COLUMNS = (
     "provider",
     "endpoint",
     "warnings",
+    "cached_calls",
 )
-INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls")
+INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls", "cached_calls")
 OUTPUT_COLUMNS = ("output", "output_schema")
 """The typed answer's columns of the runs table (expanded into ``output.<field>`` by `to_dataframe`)."""
 _ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start", *OUTPUT_COLUMNS)
@@ -204,6 +207,7 @@ _ADDED = {
         "output TEXT",
         "output_schema TEXT",
         "warnings TEXT",
+        "cached_calls INTEGER NOT NULL DEFAULT 0",
     ),
     "turns": ("finish_reason TEXT", "reasoning TEXT"),
     "tool_calls": ("approval TEXT", "parsed_from_text INTEGER NOT NULL DEFAULT 0"),

@@ -133,7 +133,7 @@ def runs_frame(
             at["model"], at["provider"], at["endpoint"], data["prompt_tokens"].tolist(),
             data["completion_tokens"].tolist(), data["elapsed_time"].tolist(), at["started_at"], strict=True,
         )  # fmt: skip
-        data.update(cost_columns(list(facts)))
+        data.update(cost_columns(list(facts), data["cached_calls"].tolist()))
     if schemas is not None:
         data.update(_typed_answers(columns[-2], columns[-1], schemas))
     if metadata and len(rows):

@@ -108,6 +108,7 @@ def test_a_schema_1_file_opens_keeps_its_runs_and_gains_the_columns(tmp_path: Pa
     runs = history.to_dataframe().set_index("run_id")
     assert pd.isna(runs.loc[old.run_id, "finish_reason"]) and runs.loc[new.run_id, "finish_reason"] == "length"
     assert runs.loc[[old.run_id, new.run_id], ["provider", "endpoint"]].isna().all(axis=None)  # schema 3's columns
+    assert runs["cached_calls"].tolist() == [0, 0] and runs["cached_calls"].dtype == "int64"  # schema 5's
     turns = history.turns_dataframe().set_index("run_id")
     assert pd.isna(turns.loc[old.run_id, "reasoning"])
     assert (turns.loc[new.run_id, "reasoning"], turns.loc[new.run_id, "finish_reason"]) == ("Thinking.", "length")

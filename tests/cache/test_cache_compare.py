@@ -1,0 +1,57 @@
+"""compare(..., cache=...): a re-run grid is served from the cache, marked, and costs nothing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pytest
+
+from openstackai_nb import Agent, RunHistory, compare, set_prices, store
+from openstackai_nb.errors import ConfigError
+from openstackai_nb.models import OpenAIChatModel
+from tests._server import OpenAIServer
+
+
+@pytest.fixture
+def priced() -> Iterator[None]:
+    previous = set_prices({"gpt-test": {"prompt": 1.0, "completion": 2.0}}, replace=True)
+    yield
+    set_prices(previous, replace=True)
+
+
+def test_a_re_run_grid_comes_from_the_cache_at_no_cost(openai_server: OpenAIServer, priced: None, tmp_path) -> None:
+    history = RunHistory(tmp_path / "h.sqlite")
+    previous = store.set_history(history)
+    try:
+        agents = [
+            Agent(name=n, instructions=n, model=OpenAIChatModel("gpt-test", base_url=openai_server.url))
+            for n in ("a", "b")
+        ]
+        inputs = ["one", "two", "three"]
+        cold = compare(agents, inputs, cache=True, progress=False)
+        assert len(openai_server.requests) == 6 and cold["cached_calls"].tolist() == [0] * 6
+        assert (cold["cost_usd"] > 0).all() and set(cold["cost_source"]) == {"set_prices"}
+        warm = compare(agents, inputs, cache=True, progress=False)
+        assert len(openai_server.requests) == 6, "the re-run sent no request"
+        assert warm["cached_calls"].tolist() == [1] * 6
+        assert warm["cost_usd"].tolist() == [0.0] * 6 and set(warm["cost_source"]) == {"cache"}
+        assert warm["final_output"].tolist() == cold["final_output"].tolist()
+        assert warm["prompt_tokens"].tolist() == [0] * 6  # nothing billed; the original usage is on the results
+        # The history's DataFrame says the same.
+        df = history.to_dataframe(cost=True)
+        assert df["cached_calls"].tolist() == [0] * 6 + [1] * 6
+        assert df["cost_source"].tolist()[6:] == ["cache"] * 6 and not math.isnan(df["cost_usd"].iloc[-1])
+        assert history[warm["run_id"].iloc[0]].cached_usage.prompt_tokens == 10
+        # Without cache=: a miss for every pair (and nothing read).
+        again = compare(agents, inputs, progress=False, cache=False)
+        assert again["cached_calls"].sum() == 0 and len(openai_server.requests) == 12
+    finally:
+        store.set_history(previous)
+
+
+def test_compare_checks_the_cache_value(openai_server: OpenAIServer) -> None:
+    agent = Agent(name="a", model=OpenAIChatModel("gpt-test", base_url=openai_server.url))
+    with pytest.raises(ConfigError, match="cache="):
+        compare([agent], ["x"], cache="sometimes", progress=False)
+    assert openai_server.requests == []
