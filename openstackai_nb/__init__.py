@@ -15,7 +15,7 @@ from openstackai_nb.store import session as _session  # noqa: F401 - installs th
 from openstackai_nb.tools import Decision, tool
 
 if TYPE_CHECKING:
-    from openstackai_nb.comparison import DaskScheduler, compare, set_prices, side_by_side
+    from openstackai_nb.comparison import DaskScheduler, compare, diff_runs, set_prices, side_by_side
     from openstackai_nb.mcp import MCPServer
     from openstackai_nb.store import RunHistory
 
@@ -35,6 +35,7 @@ __all__ = [
     "StreamingRunner",
     "__version__",
     "compare",
+    "diff_runs",
     "history",
     "load_ipython_extension",
     "set_prices",
@@ -60,7 +61,7 @@ def __getattr__(name: str) -> Any:
         from openstackai_nb.mcp import MCPServer
 
         return MCPServer
-    if name in ("DaskScheduler", "compare", "set_prices", "side_by_side"):
+    if name in ("DaskScheduler", "compare", "diff_runs", "set_prices", "side_by_side"):
         from openstackai_nb import comparison
 
         return getattr(comparison, name)
