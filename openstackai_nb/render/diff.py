@@ -42,7 +42,7 @@ _CSS = (
     ".osnb-diff table{border-collapse:collapse;margin:4px 0;font-size:12px;width:100%}"
     ".osnb-diff th,.osnb-diff td{border:1px solid var(--jp-border-color2,rgba(128,128,128,.35));"
     "padding:2px 6px;text-align:left!important;vertical-align:top}"
-    ".osnb-diff td.osnb-diff-num{white-space:nowrap;width:1%}"
+    ".osnb-diff td{width:49%}.osnb-diff td.osnb-diff-num,.osnb-diff th:first-child{white-space:nowrap;width:1%}"
     ".osnb-diff pre{white-space:pre-wrap;overflow-wrap:anywhere;margin:0;"
     "font-family:var(--jp-code-font-family,monospace);background:none}"
     ".osnb-diff .osnb-diff-kind{opacity:.7;font-size:11px}"
