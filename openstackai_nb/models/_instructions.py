@@ -3,7 +3,7 @@
 The instructions (the system messages) are read for these words, case-insensitively, as whole
 words; several rules combine (e.g. brief + French + uppercase):
 
-- **brevity**: "terse", "brief", "briefly", "short", "concise", "one line", "one sentence" ->
+- **brevity**: "terse", "brief", "briefly", "short", "one line", "one sentence" ->
   the answer is one sentence on one line (the tools' results joined by ";", or "You asked: ...");
 - **detail**: "say more", "detailed", "in detail", "explain", "elaborate", "verbose",
   "thorough" -> the usual answer plus a paragraph that explains how it was made (brevity wins
@@ -13,7 +13,8 @@ words; several rules combine (e.g. brief + French + uppercase):
 - **upper case**: "uppercase", "upper case", "all caps", "capitals", "shout" -> the whole
   answer upper-cased.
 
-A prompt that asks for "N words" still gets exactly N words (the length rules leave it alone;
+"Concise" is deliberately not a brevity word: notebook 03 records a "concise travel helper" whose
+answers, and the cassette committed beside it, have the usual form. A prompt that asks for "N words" still gets exactly N words (the length rules leave it alone;
 upper case applies). Typed answers (JSON) are never restyled. Instructions with none of these
 words give the answers the scripted model always gave.
 """
@@ -27,7 +28,7 @@ from typing import Literal
 
 __all__ = ["Style"]
 
-_BRIEF = re.compile(r"\b(terse|brief|briefly|short|concise|one[ -]line|one sentence)\b", re.IGNORECASE)
+_BRIEF = re.compile(r"\b(terse|brief|briefly|short|one[ -]line|one sentence)\b", re.IGNORECASE)
 _DETAIL = re.compile(r"\b(say more|detailed|in detail|explain\w*|elaborate|verbose|thorough\w*)\b", re.IGNORECASE)
 _FRENCH = re.compile(r"\b(french|fran[cç]ais)\b", re.IGNORECASE)
 _UPPER = re.compile(r"\b(upper[ -]?case|all caps|capitals|shout\w*)\b", re.IGNORECASE)

@@ -203,7 +203,7 @@ class ScriptedModel(Model):
     It follows a few words of the agent's instructions, visibly and deterministically, so that
     agents that differ only in their instructions give different answers:
 
-    - "terse", "brief", "short", "concise", "one line", "one sentence": a one-sentence answer;
+    - "terse", "brief", "short", "one line", "one sentence": a one-sentence answer;
     - "say more", "detailed", "in detail", "explain", "elaborate", "verbose", "thorough": the
       usual answer plus a paragraph explaining it (brevity wins when both are asked);
     - "French", "français": its own sentences in French;

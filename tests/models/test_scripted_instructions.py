@@ -27,14 +27,17 @@ def answer(instructions: str, prompt: str = "What is the weather in Paris?", *, 
 PLAIN_TOOLS = "Here is what the tools found:\n\n- **get_weather** returned: Sunny, 21 C in Paris\n\nDone."
 
 
-@pytest.mark.parametrize("instructions", ["", "You are helpful.", "Use the tools.", "Shorten nothing; be explicit."])
+@pytest.mark.parametrize(
+    "instructions",
+    ["", "You are helpful.", "You are a concise travel helper. Use the tools.", "Shorten nothing; be explicit."],
+)
 def test_instructions_without_the_words_keep_the_usual_answers(instructions: str) -> None:
     assert answer(instructions) == PLAIN_TOOLS
     echoed = answer(instructions, "Hi!", tools=False)
     assert echoed.startswith("You asked: Hi!\n\nThis answer comes from the offline *scripted* model")
 
 
-@pytest.mark.parametrize("instructions", ["Be terse.", "Be BRIEF.", "Answer in one line.", "Keep it short and concise"])
+@pytest.mark.parametrize("instructions", ["Be terse.", "Be BRIEF.", "Answer in one line.", "Keep it short."])
 def test_brevity_gives_one_sentence(instructions: str) -> None:
     assert answer(instructions) == "get_weather: Sunny, 21 C in Paris."
     assert answer(instructions, "Hi!", tools=False) == "You asked: Hi!"
