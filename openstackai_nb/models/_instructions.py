@@ -13,10 +13,11 @@ words; several rules combine (e.g. brief + French + uppercase):
 - **upper case**: "uppercase", "upper case", "all caps", "capitals", "shout" -> the whole
   answer upper-cased.
 
-"Concise" is deliberately not a brevity word: notebook 03 records a "concise travel helper" whose
-answers, and the cassette committed beside it, have the usual form. A prompt that asks for "N words" still gets exactly N words (the length rules leave it alone;
-upper case applies). Typed answers (JSON) are never restyled. Instructions with none of these
-words give the answers the scripted model always gave.
+"Concise" is deliberately not a brevity word: notebook 03 records a "concise travel helper"
+whose answers, and the cassette committed beside it, have the usual form. A prompt that asks for
+"N words" still gets exactly N words (the length rules leave it alone; upper case applies).
+Typed answers (JSON) are never restyled. Instructions with none of these words give the answers
+the scripted model always gave.
 """
 
 from __future__ import annotations
