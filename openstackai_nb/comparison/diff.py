@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from openstackai_nb._secrets import scrub
 from openstackai_nb.errors import ConfigError
+from openstackai_nb.messages import FINAL_ANSWER_TOOL
 from openstackai_nb.results import RunResult, RunStatus
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ _KIND_WORDS = {
     "tool_result": "tool result",
     "user": "message to the model",
     "answer": "answer",
-    "error": "end",
+    "error": "end of the run",
 }
 
 
@@ -79,7 +80,8 @@ class Divergence:
     kind: StepKind
     """The kind of run a's step there (of run b's when a's transcript has ended)."""
     reason: str
-    """What differs, in words: "different arguments", "a calls a tool where b answers", "b ended"..."""
+    """What differs, in words: "different arguments", "a's tool call where b has answer", "b did not
+    complete", "b ended"..."""
     a: Step | None
     """Run a's step there (None when its transcript has ended)."""
     b: Step | None
@@ -97,7 +99,10 @@ def transcript(result: RunResult) -> tuple[Step, ...]:
     """The steps of a run, from its input to its answer (or to how it ended).
 
     Messages from an earlier conversation (a run continued with `history=`) are left out: the
-    transcript starts at this run's input.
+    transcript starts at this run's input. A typed answer given by calling the final-answer tool
+    is an answer, not a tool call: each attempt is a "text" step (its arguments as JSON), why it
+    was refused a "user" step, the accepted one the "answer"; so a typed run's tool path has only
+    the agent's own tools, whichever way the model gave its answer.
     """
     messages = result.messages
     start = 0
@@ -105,27 +110,38 @@ def transcript(result: RunResult) -> tuple[Step, ...]:
         if messages[i].role == "user" and messages[i].content == result.input:
             start = i + 1
             break
+    typed = result.output_schema is not None
+    completed = result.status is RunStatus.COMPLETED
     steps: list[Step] = [Step("input", result.input)]
     turn = 0
-    for message in messages[start:]:
+    answer_calls: set[str] = set()  # a typed answer given by calling the final-answer tool
+    for i, message in enumerate(messages[start:], start):
         if message.role == "assistant":
             turn += 1
             if (message.content or "").strip():
                 steps.append(Step("text", message.content or "", turn=turn))
             for request in message.tool_calls:
-                steps.append(Step("tool_call", _arguments(request.arguments), request.name, turn))
+                if typed and request.name == FINAL_ANSWER_TOOL:
+                    answer_calls.add(request.id)  # how the answer came, not a tool: an answer attempt
+                    steps.append(Step("text", _arguments(request.arguments), turn=turn))
+                else:
+                    steps.append(Step("tool_call", _arguments(request.arguments), request.name, turn))
+        elif message.role == "tool" and message.tool_call_id in answer_calls:
+            if not (completed and i == len(messages) - 1):  # the receipt of the accepted answer is no step
+                steps.append(Step("user", message.content or "", turn=turn))  # why an attempt was refused
         elif message.role == "tool":
             steps.append(Step("tool_result", message.content or "", message.name or "", turn))
         elif message.role == "user":
             steps.append(Step("user", message.content or "", turn=turn))
     answer = result.output_text
-    if result.status is RunStatus.COMPLETED and answer is not None:
+    if completed and answer is not None:
         last = steps[-1]
-        if last.kind == "text" and last.text == answer:
-            steps[-1] = Step("answer", answer, turn=last.turn)
+        shown = _arguments(answer) if typed else answer  # a typed answer compares as a JSON value
+        if last.kind == "text" and last.text in (answer, shown):
+            steps[-1] = Step("answer", shown, turn=last.turn)
         else:
-            steps.append(Step("answer", answer, turn=turn))
-    elif result.status is not RunStatus.COMPLETED:
+            steps.append(Step("answer", shown, turn=turn))
+    elif not completed:
         ended = str(result.status) + (f": {result.error}" if result.error else "")
         steps.append(Step("error", ended, turn=turn))
     return tuple(steps)
@@ -137,6 +153,8 @@ def _reason(a: Step | None, b: Step | None) -> str:
     if b is None:
         return "b ended"
     if a.kind != b.kind:
+        if "error" in (a.kind, b.kind):
+            return "a did not complete" if a.kind == "error" else "b did not complete"
         return f"a's {_KIND_WORDS[a.kind]} where b has {_KIND_WORDS[b.kind]}"
     if a.name != b.name:
         return "different tool"

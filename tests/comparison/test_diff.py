@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 import openstackai_nb
 from openstackai_nb import Agent, RunConfig, Runner, RunResult, RunStatus, diff_runs
@@ -122,7 +123,39 @@ def test_a_failed_run_ends_with_its_error() -> None:
     assert d.steps_b[-1].kind == "error" and d.steps_b[-1].text.startswith("FAILED: ")
     first = d.first_divergence
     assert first is not None and first.kind == "answer" and first.b is not None and first.b.kind == "error"
-    assert "FAILED" in str(d) and d.same_tool_path
+    assert first.reason == "b did not complete" and "FAILED" in str(d) and d.same_tool_path
+
+
+class City(BaseModel):
+    name: str
+    people: int
+
+
+def test_a_typed_answer_is_an_answer_however_the_model_gave_it() -> None:
+    def by_tool(messages: list[Message], info: AgentInfo) -> Any:
+        assert info.output is not None
+        if info.turn == 1:
+            return call(info.output.tool_name, name="Paris", people="many")  # refused: not an integer
+        return call(info.output.tool_name, people=2, name="Paris")
+
+    def as_text(messages: list[Message], info: AgentInfo) -> Any:
+        return '{"name": "Paris", "people": 2}'
+
+    def typed(model: Plan, **kw: Any) -> RunResult:
+        agent = Agent(name="T", tools=[search], model=FunctionModel(model), output_type=City)
+        return Runner.run_sync(agent, "Paris has 2 people", **kw)
+
+    retried, direct = typed(by_tool), typed(as_text)
+    d = diff_runs(retried, direct)
+    assert d.tool_path_a == d.tool_path_b == ()  # the final-answer tool is how the answer came, not a tool
+    assert [s.kind for s in d.steps_a] == ["input", "text", "user", "answer"]
+    assert "does not match City" in d.steps_a[2].text
+    assert d.identical is False and d.first_divergence is not None and d.first_divergence.index == 1
+    answers = {(s.kind, s.text) for s in (d.steps_a[-1], d.steps_b[-1])}
+    assert answers == {("answer", '{"name": "Paris", "people": 2}')}  # compared as JSON values
+    failed = typed(by_tool, config=RunConfig(max_turns=1))
+    first = diff_runs(retried, failed).first_divergence
+    assert first is not None and (first.index, first.reason) == (3, "b did not complete")
 
 
 def test_a_run_continued_from_a_conversation_starts_at_its_input() -> None:
