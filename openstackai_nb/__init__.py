@@ -17,7 +17,7 @@ from openstackai_nb.store import session as _session  # noqa: F401 - installs th
 from openstackai_nb.tools import Decision, tool
 
 if TYPE_CHECKING:
-    from openstackai_nb.comparison import DaskScheduler, compare, set_prices, side_by_side
+    from openstackai_nb.comparison import DaskScheduler, compare, diff_runs, set_prices, side_by_side
     from openstackai_nb.mcp import MCPServer
     from openstackai_nb.store import RunHistory
 
@@ -37,6 +37,7 @@ __all__ = [
     "StreamingRunner",
     "__version__",
     "compare",
+    "diff_runs",
     "history",
     "load_ipython_extension",
     "register_secret",
@@ -63,7 +64,7 @@ def __getattr__(name: str) -> Any:
         from openstackai_nb.mcp import MCPServer
 
         return MCPServer
-    if name in ("DaskScheduler", "compare", "set_prices", "side_by_side"):
+    if name in ("DaskScheduler", "compare", "diff_runs", "set_prices", "side_by_side"):
         from openstackai_nb import comparison
 
         return getattr(comparison, name)

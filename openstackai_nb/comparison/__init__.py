@@ -3,7 +3,8 @@
 - `table`: `compare()`, `side_by_side()` and the DataFrame they build;
 - `prices`: `set_prices()` / `get_prices()` and genai-prices, the cost columns' source;
 - `scheduler`: the seam (`Job`, `Scheduler`, `Handle`) and `LocalScheduler`, the private run loop;
-- `dask`: `DaskScheduler`, the same comparison on a Dask cluster (`_dask_worker`: its workers' side).
+- `dask`: `DaskScheduler`, the same comparison on a Dask cluster (`_dask_worker`: its workers' side);
+- `diff`: `diff_runs()`, two runs' transcripts side by side, where they first diverge, their tool paths.
 
 pandas is imported only when a comparison runs; `DaskScheduler` is imported when first asked
 for, and dask itself only when one is created.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb.comparison.diff import Divergence, RunDiff, Step, diff_runs
 from openstackai_nb.comparison.prices import get_prices, set_prices
 from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Report, Scheduler, run_job
 from openstackai_nb.comparison.table import COMPARE_COLUMNS, ScoreWarning, compare, side_by_side
@@ -23,13 +25,17 @@ if TYPE_CHECKING:
 __all__ = [
     "COMPARE_COLUMNS",
     "DaskScheduler",
+    "Divergence",
     "Handle",
     "Job",
     "LocalScheduler",
     "Report",
+    "RunDiff",
     "Scheduler",
     "ScoreWarning",
+    "Step",
     "compare",
+    "diff_runs",
     "get_prices",
     "run_job",
     "set_prices",

@@ -36,7 +36,9 @@ from openstackai_nb.messages import (
     ToolDefinition,
     Usage,
 )
+from openstackai_nb.models import _arithmetic as arithmetic
 from openstackai_nb.models._example import example_of
+from openstackai_nb.models._instructions import Style
 from openstackai_nb.models.base import Model
 
 __all__ = ["AgentInfo", "FunctionModel", "Reply", "ScriptedModel", "call"]
@@ -75,6 +77,9 @@ class AgentInfo:
     """1 for the first model call of a run, 2 for the next..."""
     output: OutputSpec | None = None
     """The typed answer asked for (its name and JSON schema), None for a text answer."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """The request settings an HTTP model would send: the agent's `model_settings`, with the
+    run's `RunConfig.model_settings` over them (e.g. ``{"seed": 7}`` from `compare(seed=)`)."""
 
 
 ModelFunction = Callable[
@@ -119,7 +124,7 @@ class FunctionModel(Model):
     ) -> AsyncIterator[ModelDelta]:
         """Call the function and stream its reply word by word."""
         turn = 1 + sum(1 for m in _since_last_user(messages) if m.role == "assistant")
-        info = AgentInfo(tools=tuple(tools), turn=turn, output=output)
+        info = AgentInfo(tools=tuple(tools), turn=turn, output=output, settings=dict(settings or {}))
         if self._inline or inspect.iscoroutinefunction(self.fn):
             out = self.fn(list(messages), info)
         else:
@@ -199,6 +204,23 @@ class ScriptedModel(Model):
     For a typed answer (`output_type`), it answers with an example of the schema filled from
     the prompt (its numbers in order, its capitalised words, then 1 and the fields' names).
 
+    It follows a few words of the agent's instructions, visibly and deterministically, so that
+    agents that differ only in their instructions give different answers:
+
+    - "terse", "brief", "short", "one line", "one sentence": a one-sentence answer;
+    - "say more", "detailed", "in detail", "explain", "elaborate", "verbose", "thorough": the
+      usual answer plus a paragraph explaining it (brevity wins when both are asked);
+    - "French", "français": its own sentences in French;
+    - "uppercase", "all caps", "capitals", "shout": the answer upper-cased.
+
+    "N words" in the prompt still gives exactly N words (only upper case applies); typed answers
+    are not restyled; other instructions change nothing.
+
+    A prompt that is one operation on two numbers ("What is 17 + 25?") gets a bare number that
+    is right 95% of the time when the instructions ask for care ("careful", "step by step",
+    "double-check"), else 70%, drawn from the model settings' "seed" and the prompt: an offline
+    model to try evaluations on (`models._arithmetic`).
+
     Args:
         delay: seconds between streamed words; default `OPENSTACKAI_NB_SCRIPTED_DELAY` or 0.
     """
@@ -232,20 +254,21 @@ class ScriptedModel(Model):
             return Reply(tool_calls=[_scripted_call(t, prompt) for t in _mentioned(info.tools, prompt)])
         if info.output is not None:
             return Reply(text=json.dumps(example_of(info.output.schema, prompt), ensure_ascii=False))
+        instructions = [msg.content or "" for msg in messages if msg.role == "system"]
+        style = Style.of(instructions)
         if results:
-            lines = [f"- **{m.name}** returned: {m.content}" for m in results]
-            return Reply(text="Here is what the tools found:\n\n" + "\n".join(lines) + "\n\nDone.")
+            return Reply(text=style.tools_answer([(msg.name or "tool", msg.content or "") for msg in results]))
+        asked = arithmetic.question(prompt)
+        if asked is not None:
+            return Reply(text=arithmetic.answer(asked, instructions, info.settings))
         m = re.search(r"(\d+)\s+words", prompt)
         if m:
             n = min(int(m.group(1)), 200_000)
-            return Reply(text=" ".join(_LOREM[i % len(_LOREM)] for i in range(n)))
+            return Reply(text=style.words_answer(" ".join(_LOREM[i % len(_LOREM)] for i in range(n))))
         summary = " ".join(prompt.split())
         if len(summary) > 200:
             summary = summary[:197] + "..."
-        return Reply(
-            text=f"You asked: {summary}\n\nThis answer comes from the offline *scripted* model "
-            "(set `OPENAI_API_KEY` or `OPENAI_BASE_URL` to use a real one)."
-        )
+        return Reply(text=style.echo_answer(summary))
 
 
 def _mentioned(tools: Sequence[ToolDefinition], prompt: str) -> Sequence[ToolDefinition]:

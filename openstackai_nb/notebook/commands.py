@@ -1,4 +1,4 @@
-"""The `%agent` line commands (`%agent config | agents | last | history | trace | record | replay | mcp`).
+"""The `%agent` line commands (`%agent config | agents | last | history | trace | diff | record | replay | mcp`).
 
 `LineCommands` is a mixin of `magics.AgentMagics`: its `agent_line` dispatches `%agent WORD ...` to
 `_cmd_WORD(rest)`. Each command shows only scrubbed text and turns our errors into one-line
@@ -125,6 +125,32 @@ class LineCommands:
             )
         )
         return result
+
+    def _cmd_diff(self, rest: list[str]) -> Any:
+        if len(rest) != 2:
+            raise UsageError(
+                "usage: %agent diff RUN_A RUN_B: two run ids (or unique starts of them, see %agent history), "
+                "'last' for the last %%agent run, or history indices such as -2 -1"
+            )
+        from openstackai_nb.comparison import diff_runs
+
+        runs: list[RunResult | str | int] = [self._run_for_diff(word) for word in rest]
+
+        def wording(text: str) -> str:
+            return text.replace("diff_runs: a=", "%agent diff: RUN_A ").replace("diff_runs: b=", "%agent diff: RUN_B ")
+
+        with as_usage_errors(wording):
+            return diff_runs(runs[0], runs[1])
+
+    def _run_for_diff(self, word: str) -> RunResult | str | int:
+        """'last': the last %%agent run (else the history's newest); '-2': a history index; else an id."""
+        if word == "last":
+            if self.last is not None:
+                return self.last
+            return -1  # the history's newest run (diff_runs says so when there is none)
+        if word.lstrip("-").isdigit():
+            return int(word)
+        return word
 
     def _cmd_record(self, rest: list[str]) -> None:
         from openstackai_nb.models import recording

@@ -349,6 +349,8 @@ class AgentMagics(LineCommands, Magics):
           %agent last              show the last %%agent run again
           %agent history [-n N]    the last N runs of the history (a DataFrame, default 10)
           %agent trace [RUN_ID]    a run's spans as a waterfall (default: the last %%agent run)
+          %agent diff RUN_A RUN_B  two runs side by side, where they first diverge, their tool paths
+                                   (ids or unique starts of them, 'last', or history indices: -2 -1)
           %agent record PATH       record model exchanges to a cassette file
           %agent record stop       stop recording
           %agent replay PATH       later %%agent cells (without --model) replay PATH offline
@@ -374,7 +376,8 @@ class AgentMagics(LineCommands, Magics):
 AgentMagics.agent_cell.parser.allow_abbrev = False  # pyright: ignore[reportFunctionMemberAccess]
 
 _LINE_USAGE = (
-    "Usage: %agent config | agents | last | history [-n N] | trace [RUN_ID] | record PATH|stop | replay PATH|off | mcp"
+    "Usage: %agent config | agents | last | history [-n N] | trace [RUN_ID] | diff RUN_A RUN_B | record PATH|stop"
+    " | replay PATH|off | mcp"
 )
 
 
