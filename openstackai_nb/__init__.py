@@ -15,7 +15,7 @@ from openstackai_nb.store import session as _session  # noqa: F401 - installs th
 from openstackai_nb.tools import Decision, tool
 
 if TYPE_CHECKING:
-    from openstackai_nb.comparison import DaskScheduler, compare, set_prices, side_by_side
+    from openstackai_nb.comparison import Case, DaskScheduler, compare, set_prices, side_by_side
     from openstackai_nb.mcp import MCPServer
     from openstackai_nb.store import RunHistory
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Agent",
+    "Case",
     "DaskScheduler",
     "Decision",
     "MCPServer",
@@ -60,7 +61,7 @@ def __getattr__(name: str) -> Any:
         from openstackai_nb.mcp import MCPServer
 
         return MCPServer
-    if name in ("DaskScheduler", "compare", "set_prices", "side_by_side"):
+    if name in ("Case", "DaskScheduler", "compare", "set_prices", "side_by_side"):
         from openstackai_nb import comparison
 
         return getattr(comparison, name)

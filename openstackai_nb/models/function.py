@@ -75,6 +75,9 @@ class AgentInfo:
     """1 for the first model call of a run, 2 for the next..."""
     output: OutputSpec | None = None
     """The typed answer asked for (its name and JSON schema), None for a text answer."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """The request settings an HTTP model would send: the agent's `model_settings`, with the
+    run's `RunConfig.model_settings` over them (e.g. ``{"seed": 7}`` from `compare(seed=)`)."""
 
 
 ModelFunction = Callable[
@@ -119,7 +122,7 @@ class FunctionModel(Model):
     ) -> AsyncIterator[ModelDelta]:
         """Call the function and stream its reply word by word."""
         turn = 1 + sum(1 for m in _since_last_user(messages) if m.role == "assistant")
-        info = AgentInfo(tools=tuple(tools), turn=turn, output=output)
+        info = AgentInfo(tools=tuple(tools), turn=turn, output=output, settings=dict(settings or {}))
         if self._inline or inspect.iscoroutinefunction(self.fn):
             out = self.fn(list(messages), info)
         else:
