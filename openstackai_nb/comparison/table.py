@@ -26,7 +26,7 @@ from openstackai_nb.comparison.cases import Case, load_cases
 from openstackai_nb.comparison.judge import JUDGE_COST, Judge, judge_columns, judge_jobs
 from openstackai_nb.comparison.prices import COST_COLUMNS, cost_columns, run_facts
 from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Scheduler
-from openstackai_nb.comparison.scoring import Scorer, Scoring, ScoreWarning
+from openstackai_nb.comparison.scoring import Scorer, ScoreWarning, Scoring
 from openstackai_nb.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -113,9 +113,7 @@ def _metadata_names(cases: Sequence[Case], scorers: Mapping[str, Scorer]) -> lis
     taken |= {f"{n}_reason" for n, fn in scorers.items() if isinstance(fn, Judge)}
     for name in names:
         if name in taken or name.startswith("output."):
-            raise ConfigError(
-                f"compare: the cases' metadata {name!r} clashes with a column of the table; rename it"
-            )
+            raise ConfigError(f"compare: the cases' metadata {name!r} clashes with a column of the table; rename it")
     return names
 
 
@@ -348,7 +346,7 @@ def _frame(
         "model": [r.model for r in results],
         "case_id": [scrub(c.case_id) for c in cases],
         "input": [scrub(j.input) for j in jobs],
-        "expected": np.array([scrub_data(c.expected) for c in cases], dtype=object),
+        "expected": pd.Series([scrub_data(c.expected) for c in cases], dtype=object),  # object, even all text
         "repeat": np.array([j.repeat for j in jobs], dtype=np.int64),
         "run_id": [r.run_id for r in results],
         "status": [r.status.value for r in results],
@@ -393,8 +391,8 @@ def side_by_side(
 ) -> pd.DataFrame:
     """Pivot a `compare` table: inputs as rows, agents as columns (in their original order).
 
-    When an (input, agent) pair appears more than once (repeated inputs), numbers are averaged
-    and other values keep the first run's.
+    When an (input, agent) pair appears more than once (`compare(..., repeats=N)`), numbers are
+    averaged and other values keep the first run's.
 
     Args:
         df: the DataFrame `compare` returned (or any with these columns).
