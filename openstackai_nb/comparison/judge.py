@@ -110,12 +110,17 @@ class Judge:
 
     def verdict(self, result: RunResult) -> tuple[float | None, str | None]:
         """The score (None: no verdict) and reason of one judge run."""
-        value = result.final_output if result.succeeded else None
-        if isinstance(value, Verdict):
-            return value.score, value.reason
-        if isinstance(value, Preference):
-            return {"first": 1.0, "second": 0.0, "tie": 0.5}[value.winner], value.reason
-        return None, result.error
+        if not result.succeeded:
+            return None, result.error
+        value = result.final_output  # the typed verdict; a dict once it went through JSON (history, a cluster)
+        try:
+            if self.pairwise:
+                preference = Preference.model_validate(value, from_attributes=True)
+                return {"first": 1.0, "second": 0.0, "tie": 0.5}[preference.winner], preference.reason
+            verdict = Verdict.model_validate(value, from_attributes=True)
+        except ValueError as exc:  # pydantic's ValidationError
+            return None, f"not a verdict: {str(exc).splitlines()[0]}"
+        return verdict.score, verdict.reason
 
     def __call__(self, result: RunResult, case: Case) -> dict[str, Any]:
         """Judge one answer now (outside `compare`): ``{"score": ..., "reason": ...}``."""

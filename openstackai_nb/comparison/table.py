@@ -227,8 +227,16 @@ def compare(
         runs = judge_jobs(judges, jobs, results, config, compare_id)
         done = _run([r.job for r in runs], [f"judge:{n}" for n in judges], 0, concurrency, progress, scheduler, None)
         columns.update(judge_columns(judges, runs, done, jobs))
-    ordered = {name: columns.pop(name) for name in [*scorers, *list(columns)] if name in columns}
-    return _frame(jobs, results, meta_names, ordered)
+    return _frame(jobs, results, meta_names, _in_scorer_order(columns, scorers))
+
+
+def _in_scorer_order(columns: dict[str, Any], scorers: Mapping[str, Scorer]) -> dict[str, Any]:
+    """Each scorer's columns (``name``, ``name.key``, ``name_reason``) in the scorers' order, then the judges' shared ones."""
+    ordered: dict[str, Any] = {}
+    for name in scorers:
+        for column in [c for c in columns if c in (name, f"{name}_reason") or c.startswith(f"{name}.")]:
+            ordered[column] = columns.pop(column)
+    return {**ordered, **columns}
 
 
 def _run(
