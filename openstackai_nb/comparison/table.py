@@ -231,7 +231,7 @@ def compare(
 
 
 def _in_scorer_order(columns: dict[str, Any], scorers: Mapping[str, Scorer]) -> dict[str, Any]:
-    """Each scorer's columns (``name``, ``name.key``, ``name_reason``) in the scorers' order, then the judges' shared ones."""
+    """Each scorer's columns (``name``, ``name.key``, ``name_reason``) in the scorers' order, then the shared ones."""
     ordered: dict[str, Any] = {}
     for name in scorers:
         for column in [c for c in columns if c in (name, f"{name}_reason") or c.startswith(f"{name}.")]:

@@ -21,7 +21,7 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from openstackai_nb.notebook.display import as_usage_errors
-from openstackai_nb.notebook.prompt import OVER_ACCEPTS, interpolate, over_items, split_names
+from openstackai_nb.notebook.prompt import interpolate, over_items, split_names
 
 __all__ = ["is_cases", "over_inputs", "scorers_named"]
 

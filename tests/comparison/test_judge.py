@@ -1,4 +1,4 @@
-"""LLM judges in compare(): a FunctionModel judge with a typed verdict, its cost, its runs in history, pairwise order."""
+"""LLM judges in compare(): a FunctionModel judge's typed verdict, its cost, its runs in history, pairwise order."""
 
 from __future__ import annotations
 

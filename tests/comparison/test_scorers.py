@@ -1,4 +1,4 @@
-"""Scorers in compare(): fn(result, case) and the old fn(result, input), dict results, warnings, and every ready scorer."""
+"""Scorers in compare(): fn(result, case) and the old fn(result, input), dicts, warnings, every ready scorer."""
 
 from __future__ import annotations
 
