@@ -40,8 +40,8 @@ if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
 
 __all__ = [
-    "NAMES",
     "Judge",
+    "NAMES",
     "Preference",
     "Verdict",
     "contains",
