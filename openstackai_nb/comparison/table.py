@@ -225,7 +225,7 @@ def compare(
     columns = scoring.columns()
     if judges:
         runs = judge_jobs(judges, jobs, results, config, compare_id)
-        done = _run([r.job for r in runs], [f"judge:{n}" for n in judges], 0, concurrency, progress, scheduler, None)
+        done = _run([r.job for r in runs], ["judges"], len(runs), concurrency, progress, scheduler, None)
         columns.update(judge_columns(judges, runs, done, jobs))
     return _frame(jobs, results, meta_names, _in_scorer_order(columns, scorers))
 
@@ -248,19 +248,22 @@ def _run(
     scheduler: Scheduler | None,
     scoring: Scoring | None,
 ) -> list[RunResult]:
-    """Run the jobs on the scheduler, drawing progress and scoring each run as it ends."""
+    """Run the jobs on the scheduler, drawing progress and scoring each run as it ends.
+
+    `labels` are the progress view's rows, `per_agent` the runs of each; one label for jobs of
+    several labels (the judges) counts them all on that row.
+    """
     from openstackai_nb.notebook.progress import make_progress
 
     if not jobs:
         return []
     compare_id = jobs[0].config.metadata.get("compare_id", "")
     scheduler = scheduler or LocalScheduler()
-    reports = _Reports(record=not getattr(scheduler, "records_runs", True), scoring=scoring)
+    row = labels[0] if len(labels) == 1 else None
+    reports = _Reports(record=not getattr(scheduler, "records_runs", True), scoring=scoring, row=row)
     # Submitted first: a scheduler that refuses the jobs (ConfigError) leaves no progress table.
     handle = scheduler.submit(jobs, concurrency=concurrency, report=reports.report)
     try:
-        if not per_agent:  # judge runs: their count per judge
-            per_agent = max(sum(1 for j in jobs if j.label == label) for label in labels)
         reports.view = make_progress(labels, per_agent, enabled=progress)
     except BaseException:
         handle.cancel()
@@ -275,10 +278,11 @@ class _Reports:
     this process's history: nothing recorded it where it ran.
     """
 
-    def __init__(self, *, record: bool, scoring: Scoring | None = None) -> None:
+    def __init__(self, *, record: bool, scoring: Scoring | None = None, row: str | None = None) -> None:
         self.events: queue.SimpleQueue[tuple[str, Job, RunResult | None]] = queue.SimpleQueue()
         self.record = record
         self.scoring = scoring
+        self.row = row  # the view's one row for every job (the judges), else each job's label
         self.view: CompareProgress | None = None
 
     def report(self, kind: str, job: Job, result: RunResult | None) -> None:
@@ -295,13 +299,13 @@ class _Reports:
                 return
             if kind == "start":
                 if view is not None:
-                    view.started(job.label)
+                    view.started(self.row or job.label)
             elif result is not None:
                 if self.record:
                     session.record(result, finished=True, wait=False)  # committed by flush()
                 shown = self.scoring.score(job, result) if self.scoring is not None else None
                 if view is not None:
-                    view.finished(job.label, result, shown)
+                    view.finished(self.row or job.label, result, shown)
 
     def flush(self) -> None:
         """Wait until the runs recorded here are committed (nothing to do when the runner recorded them)."""

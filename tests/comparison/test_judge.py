@@ -173,3 +173,11 @@ def test_judge_reasons_are_scrubbed(session_history: RunHistory) -> None:
 
     df = compare([says("A", "x")], ["q"], score=judge(FunctionModel(leaky, name="leaky")), progress=False)
     assert key not in df["score_reason"].iloc[0] and "REDACTED" in df["score_reason"].iloc[0]
+
+
+def test_the_judge_pass_has_its_own_progress_line(session_history: RunHistory, capsys) -> None:
+    jm = JudgeModel()
+    compare([says("A", "4"), says("B", "5")], CASES, score=judge(jm.model), progress=True)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines[0].startswith("compare done: 4/4 runs") and lines[-1].startswith("compare done: 4/4 runs")
+    assert len(lines) == 2
