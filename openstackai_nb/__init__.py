@@ -17,7 +17,7 @@ from openstackai_nb.store import session as _session  # noqa: F401 - installs th
 from openstackai_nb.tools import Decision, tool
 
 if TYPE_CHECKING:
-    from openstackai_nb.comparison import DaskScheduler, compare, diff_runs, set_prices, side_by_side
+    from openstackai_nb.comparison import Case, DaskScheduler, compare, diff_runs, set_prices, side_by_side
     from openstackai_nb.mcp import MCPServer
     from openstackai_nb.store import RunHistory
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Agent",
+    "Case",
     "DaskScheduler",
     "Decision",
     "MCPServer",
@@ -64,7 +65,7 @@ def __getattr__(name: str) -> Any:
         from openstackai_nb.mcp import MCPServer
 
         return MCPServer
-    if name in ("DaskScheduler", "compare", "diff_runs", "set_prices", "side_by_side"):
+    if name in ("Case", "DaskScheduler", "compare", "diff_runs", "set_prices", "side_by_side"):
         from openstackai_nb import comparison
 
         return getattr(comparison, name)

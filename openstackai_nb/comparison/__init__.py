@@ -1,6 +1,8 @@
-"""Comparisons: every agent on every input into one DataFrame, with scores, prices and schedulers.
+"""Comparisons: every agent on every case into one DataFrame, with scores, judges, prices and schedulers.
 
 - `table`: `compare()`, `side_by_side()` and the DataFrame they build;
+- `cases`: `Case` and `load_cases()`, every form of inputs `compare` takes;
+- `scoring`: the score columns, each run scored as it ends; `judge`: LLM judges, a second pass;
 - `prices`: `set_prices()` / `get_prices()` and genai-prices, the cost columns' source;
 - `scheduler`: the seam (`Job`, `Scheduler`, `Handle`) and `LocalScheduler`, the private run loop;
 - `dask`: `DaskScheduler`, the same comparison on a Dask cluster (`_dask_worker`: its workers' side);
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb.comparison.cases import Case, load_cases
 from openstackai_nb.comparison.diff import Divergence, RunDiff, Step, diff_runs
 from openstackai_nb.comparison.prices import get_prices, set_prices
 from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Report, Scheduler, run_job
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COMPARE_COLUMNS",
+    "Case",
     "DaskScheduler",
     "Divergence",
     "Handle",
@@ -37,6 +41,7 @@ __all__ = [
     "compare",
     "diff_runs",
     "get_prices",
+    "load_cases",
     "run_job",
     "set_prices",
     "side_by_side",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
+    from openstackai_nb.comparison.cases import Case
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner._sync import LoopTask
     from openstackai_nb.runner.config import RunConfig
@@ -26,7 +27,7 @@ __all__ = ["Handle", "Job", "LocalScheduler", "Report", "Scheduler", "failed_res
 
 @dataclass(frozen=True)
 class Job:
-    """One (agent, input) run of a comparison."""
+    """One (agent, case, repeat) run of a comparison."""
 
     index: int
     """Position in the result table."""
@@ -37,7 +38,11 @@ class Job:
     input: str
     """The prompt."""
     config: RunConfig
-    """The run's config (its own run_id; metadata carries compare_id)."""
+    """The run's config (its own run_id; metadata carries compare_id, case_id and repeat)."""
+    case: Case | None = None
+    """The case the input comes from (its expected answer and metadata, for the scorers)."""
+    repeat: int = 0
+    """Which repeat of (agent, case) this run is, from 0."""
 
 
 Report = Callable[[str, Job, "RunResult | None"], None]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 import keyword
-import re
 import shlex
 from typing import TYPE_CHECKING, Any
 
@@ -46,7 +45,6 @@ from openstackai_nb.notebook.prompt import (
     VALUE_OPTIONS,
     default_model,
     interpolate,
-    over_items,
     split_names,
     summarise,
     unquote,
@@ -76,7 +74,7 @@ def _parse(line: str) -> Any:
         raise UsageError(f"%%agent options: {exc} in {scrub(line).strip()!r}; close each quote you open") from None
     except UsageError as exc:  # argparse: an unknown option, a missing or bad value
         raise UsageError(f"{scrub(str(exc))}; see %%agent?") from None
-    for name in ("agent", "model", "instructions", "tools", "out", "agents", "over"):
+    for name in ("agent", "model", "instructions", "tools", "out", "agents", "over", "score"):
         setattr(args, name, unquote(getattr(args, name)))
     for name in VALUE_OPTIONS:
         value = getattr(args, name)
@@ -129,7 +127,15 @@ class AgentMagics(LineCommands, Magics):
     @argument("--quiet", action="store_true", help="no live view; store the result (-o) silently")
     @argument("--agents", metavar="A,B,C", help="run the prompt on several Agents in parallel, side by side")
     @argument(
-        "--over", metavar="NAME", help="run the prompt for each item of a list, tuple, Series or Index ({{item}})"
+        "--over",
+        metavar="NAME",
+        help="run the prompt for each item of a list, tuple, Series or Index ({{item}}), or each case "
+        "of a list of dicts / Case objects or a DataFrame with an 'input' column",
+    )
+    @argument("--repeats", type=int, default=1, metavar="N", help="runs of each agent on each item (1)")
+    @argument("--seed", type=int, metavar="S", help="send seed S + repeat with each run's request")
+    @argument(
+        "--score", metavar="NAMES", help="score each run: ready scorers (exact, contains, numeric, regex) or variables"
     )
     @argument("--concurrency", type=int, default=8, metavar="N", help="parallel runs for --agents/--over (8)")
     @argument(
@@ -154,6 +160,11 @@ class AgentMagics(LineCommands, Magics):
             return
         if args.scheduler != "local":
             raise UsageError("--scheduler applies to --agents/--over; a single %%agent run always runs in this kernel")
+        for option, value, default in (("--repeats", args.repeats, 1), ("--seed", args.seed, None)):
+            if value != default:
+                raise UsageError(f"{option} applies to --agents/--over; a single %%agent cell runs once")
+        if args.score:
+            raise UsageError("--score applies to --agents/--over; score a single run with scorer(result, case)")
         agent, note = self._agent_for(args)
         prompt = interpolate(prompt, self._ns)
         following = self._run(agent, prompt, args, note)
@@ -282,14 +293,18 @@ class AgentMagics(LineCommands, Magics):
 
     # -- --agents / --over ------------------------------------------------------------------------
     def _compare(self, args: Any, prompt: str) -> None:
-        """`--agents a,b,c`: the prompt on each agent, side by side; `--over NAME`: once per item."""
+        """`--agents a,b,c`: the prompt on each agent, side by side; `--over NAME`: once per item or case; both."""
+        from openstackai_nb.notebook.comparing import over_inputs, scorers_named
+
         ns = self._ns
-        if args.agents and args.over:
-            raise UsageError("use either --agents or --over, not both")
         if args.chat:
             raise UsageError("--chat continues one conversation; it does not combine with --agents/--over")
         if args.concurrency < 1:
             raise UsageError(f"--concurrency must be >= 1, got {args.concurrency}")
+        if args.repeats < 1:
+            raise UsageError(f"--repeats must be >= 1, got {args.repeats}")
+        if args.seed is not None and args.seed < 0:
+            raise UsageError(f"--seed must be >= 0, got {args.seed}")
         agents: dict[str, Agent] = {}
         if args.agents:
             names = split_names(args.agents)
@@ -300,18 +315,16 @@ class AgentMagics(LineCommands, Magics):
                 raise UsageError(f"--agents names {', '.join(twice)} more than once; name each Agent once")
             for name in names:
                 agents[name] = self._agent_for(args, name, "--agents")[0]
-            inputs = [interpolate(prompt, ns)]
         else:
-            if args.over not in ns:
-                raise UsageError(f"--over {args.over} is not defined: {OVER_ACCEPTS} of the notebook")
-            items = over_items(args.over, ns[args.over])
-            if not items:
-                raise UsageError(f"--over {args.over} is empty")
-            if not re.search(r"\{\{\s*item\s*\}\}", prompt):
-                raise UsageError("--over needs {{item}} in the prompt, where each item goes")
             agent = self._agent_for(args)[0]
             agents[args.agent or agent.name] = agent
-            inputs = [interpolate(prompt, ns, {"item": item}) for item in items]
+        if args.over:
+            if args.over not in ns:
+                raise UsageError(f"--over {args.over} is not defined: {OVER_ACCEPTS} of the notebook")
+            inputs: list[Any] = over_inputs(args.over, ns[args.over], prompt, ns)
+        else:
+            inputs = [interpolate(prompt, ns)]
+        score = scorers_named(args.score, ns) if args.score else None
         try:
             from openstackai_nb import comparison
         except ImportError as exc:  # pandas is needed for the table
@@ -327,6 +340,9 @@ class AgentMagics(LineCommands, Magics):
                 config=config,
                 progress=not args.quiet,
                 scheduler=scheduler,
+                repeats=args.repeats,
+                seed=args.seed,
+                score=score,
             )
         # The table is scrubbed of secrets like the history it mirrors: -o stores it so, since
         # displaying the variable later goes through pandas, not through our scrubber.
@@ -336,7 +352,11 @@ class AgentMagics(LineCommands, Magics):
         if not args.quiet:
             from IPython.display import display
 
-            display(comparison.side_by_side(df) if args.agents else df[["input", "status", "final_output"]])
+            scores = [c for c in df.columns if c in (score or {}) or c.split(".")[0] in (score or {})]
+            if args.agents:
+                display(comparison.side_by_side(df, scores if len(scores) > 1 else (scores or ["final_output"])[0]))
+            else:
+                display(df[["input", *(["repeat"] if args.repeats > 1 else []), "status", "final_output", *scores]])
 
     # -- %agent -----------------------------------------------------------------------------------
     @line_magic("agent")

@@ -58,8 +58,8 @@ class CompareProgress:
         self.rows[label].running += 1
         self._dirty = True
 
-    def finished(self, label: str, result: RunResult) -> None:
-        """A run of `label` ended with `result`."""
+    def finished(self, label: str, result: RunResult, score: float | None = None) -> None:
+        """A run of `label` ended with `result`, scored `score` by the first scorer (None: no score)."""
         row = self.rows[label]
         row.running = max(0, row.running - 1)
         row.done += 1

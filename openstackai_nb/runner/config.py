@@ -40,6 +40,10 @@ class RunConfig(BaseModel):
         trace_enabled: keep the spans on `RunResult.trace`.
         run_id: the run's id (unique by default).
         metadata: free-form JSON-able values carried to the result and history.
+        model_settings: extra request fields for this run's model calls, over the agent's own
+            `Agent.model_settings` (a key here wins): e.g. ``{"seed": 7}``, which `compare(seed=)`
+            sets per repeat. An HTTP model sends them in the request body; a `FunctionModel`'s
+            function sees them as `info.settings`.
         approve: the approver of tool calls that need approval (`tool(requires_approval=True)`,
             `Agent(approve=...)`): a function, sync or async, of a `tools.ApprovalRequest` that
             returns a `tools.Decision` (or True/False). It overrides the agent's own approver. A
@@ -70,6 +74,7 @@ class RunConfig(BaseModel):
     trace_enabled: bool = True
     run_id: str = Field(default_factory=new_run_id, min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    model_settings: dict[str, Any] = Field(default_factory=dict)
     approve: Callable[..., Any] | None = None
     approval_timeout: float | None = Field(None, gt=0)
     cache: bool | Literal["read", "write"] | None = None

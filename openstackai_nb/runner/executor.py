@@ -125,6 +125,8 @@ class _Run(ToolCalls):
         self.tools: dict[str, Tool] = {t.name: t for t in agent.tools}
         self.tool_defs = agent.tool_definitions()
         self.output = agent.output
+        # The run's own settings (RunConfig.model_settings, e.g. compare's seed) over the agent's.
+        self.settings = {**agent.model_settings, **config.model_settings}
         self._asked: dict[str, Any] = {}  # what the model is told of a typed answer (nothing for a text one)
         if self.output is not None:
             self._asked["output"] = self.output.spec  # builds the TypeAdapter: ConfigError before the run
@@ -368,7 +370,7 @@ class _Run(ToolCalls):
         span = self._open("model", self.model.name, turn)
         try:
             stream = self.model.stream(
-                self.messages, self.tool_defs, deadline=deadline, settings=self.agent.model_settings, **self._asked
+                self.messages, self.tool_defs, deadline=deadline, settings=self.settings, **self._asked
             )
             async with aclosing(stream) as deltas:  # type: ignore[type-var]
                 async for d in deltas:

@@ -172,9 +172,10 @@ def test_costs_only_for_priced_models() -> None:
 def test_side_by_side_keeps_order_and_averages_repeats() -> None:
     df = compare(
         [Agent(name="Z-Echo", model=FunctionModel(echo)), Agent(name="A-Script", model="scripted")],
-        ["say 2 words", "b", "say 2 words"],
+        ["say 2 words", "b"],
         progress=False,
         score=lambda r, i: len(r.final_output),
+        repeats=2,
     )
     answers = side_by_side(df)
     assert list(answers.columns) == ["Z-Echo", "A-Script"] and list(answers.index) == ["say 2 words", "b"]

@@ -482,3 +482,31 @@ def test_importing_the_package_never_imports_dask() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+# -- cases, repeats and seeds (issue 21) ----------------------------------------------------------
+def test_cases_repeats_and_seeds_on_dask(dask_cluster: Cluster, openai_server: OpenAIServer, session_history) -> None:
+    from openstackai_nb import Case
+    from openstackai_nb.scorers import contains
+
+    ns = notebook(openai_server)
+    agents = {"HTTP": Agent(name="HTTP", model=ns["http"]("gpt-test")), "Scripted": Agent(name="S", model="scripted")}
+    cases = [
+        Case("say 3 words", expected="42", id="a", metadata={"topic": "x"}),
+        {"input": "say 4 words", "expected": "nope"},
+    ]
+    local = compare(agents, cases, repeats=2, seed=5, score=contains(), progress=False)
+    remote = compare(
+        agents, cases, repeats=2, seed=5, score=contains(), progress=False, scheduler=DaskScheduler(dask_cluster.client)
+    )
+    same = [c for c in local.columns if c not in ("run_id", "elapsed_time")]
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(remote[same], local[same])
+    assert remote["repeat"].tolist() == [0, 1] * 4 and remote["case_id"].iloc[:2].tolist() == ["a", "a"]
+    assert remote.loc[remote.agent == "HTTP", "score"].tolist() == [1.0, 1.0, 0.0, 0.0]  # "The answer is 42."
+    assert sorted(r.body["seed"] for r in openai_server.requests) == [5, 5, 5, 5, 6, 6, 6, 6]
+    runs = of_compare(session_history, remote)
+    assert sorted((r.metadata["case_id"][:1], r.metadata["repeat"]) for r in runs) == sorted(
+        [("a", 0), ("a", 1), ("c", 0), ("c", 1)] * 2
+    )

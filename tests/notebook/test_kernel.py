@@ -314,3 +314,24 @@ def test_kernel_without_anywidget_streams_text_then_static_view(kernel: Kernel, 
     assert "clear_output" in types and types.index("clear_output") < types.index("display_data")
     data = ex.of_type("display_data")[-1]["content"]["data"]
     assert "plain streamed answer" in data["text/html"] and "COMPLETED" in data["text/plain"]
+
+
+def test_agents_over_cases_repeats_seed_score(kernel: Kernel, openai_server: OpenAIServer) -> None:
+    # Issue 21: agents x cases, repeated, seeded and scored, from one cell of a real kernel.
+    ex = run(
+        kernel,
+        "terse = Agent(name='Terse', model='gpt-4o-mini', instructions='Be terse.')\n"
+        "qs = [{'input': 'six times seven', 'expected': 42, 'id': 'mul'}, {'input': 'half of 84', 'expected': 42}]\n"
+        "get_ipython().run_cell_magic('agent', '--agents weather,terse --over qs --repeats 2 --seed 9 "
+        "--score numeric,exact -o grid', 'Compute {{item}}')\n"
+        "print(grid[['agent', 'case_id', 'repeat', 'numeric', 'exact']].to_string())",
+    )
+    assert ex.error is None, ex.error
+    # The weather agent calls its tool first: 2 requests per run; terse: 1.
+    seeds = sorted(r.body["seed"] for r in openai_server.requests)
+    assert seeds == [9] * 6 + [10] * 6
+    lines = ex.stdout.splitlines()
+    assert len(lines) == 9 and "mul" in lines[5] and lines[5].split()[-2:] == ["1.0", "0.0"]  # terse: "...is 42."
+    assert lines[1].split()[-2:] == ["NaN", "0.0"]  # weather says what its tool said: no number
+    shown = json.dumps([m["content"] for m in ex.of_type("display_data", "update_display_data")])
+    assert "numeric" in shown and "exact" in shown and KEY not in shown

@@ -227,8 +227,6 @@ def test_agents_side_by_side(ip: InteractiveShell, capsys: pytest.CaptureFixture
     assert list(df["agent"]) == ["weather", "terse"] and set(df["status"]) == {"COMPLETED"}
     with pytest.raises(UsageError, match="--agents nope is not defined"):
         cell(ip, "--agents weather,nope", "hi")
-    with pytest.raises(UsageError, match="either --agents or --over"):
-        cell(ip, "--agents weather --over xs", "{{item}}")
     ip.user_ns.pop("terse")
 
 
@@ -311,7 +309,6 @@ def test_max_time_ends_failed_with_the_limit(
         ("{'a': 1, 'b': 2}", "dict"),
         ("{'a', 'b'}", "set"),
         ("(c for c in 'ab')", "generator"),
-        ("__import__('pandas').DataFrame({'q': ['a', 'b']})", "DataFrame"),
         ("3", "int"),
     ],
 )
@@ -408,3 +405,76 @@ def test_config_in_terminal_ipython_prints_text(tmp_path: Any) -> None:
     assert out.returncode == 0, out.stderr
     assert "OPENAI_API_KEY  not set" in out.stdout and "model           scripted" in out.stdout
     assert "<IPython" not in out.stdout and "object at" not in out.stdout
+
+
+# -- issue 21: agents x cases, --repeats, --seed, --score -------------------------------------------
+def test_agents_over_cases_with_repeats_seed_and_score(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("pandas")
+    ip.run_cell(
+        "from openstackai_nb import Case\n"
+        "from openstackai_nb.models.function import FunctionModel\n"
+        "seeded = Agent(name='Seeded', model=FunctionModel(lambda m, i: f\"seed {i.settings['seed']}\"))\n"
+        "cases = [Case('Paris', expected='sunny', id='p'), {'input': 'Oslo', 'expected': 'rain', 'topic': 'n'}]\n"
+        "def length(result, case):\n"
+        "    return len(result.final_output)\n"
+    )
+    cell(
+        ip,
+        "--agents weather,seeded --over cases --repeats 2 --seed 3 --score contains,length -o df",
+        "Weather in {{item}}?",
+    )
+    df = ip.user_ns["df"]
+    assert len(df) == 8 and df["agent"].tolist() == ["weather"] * 4 + ["seeded"] * 4
+    assert df["case_id"].tolist()[:4] == ["p", "p", df["case_id"][2], df["case_id"][2]] and df["case_id"][2] != "p"
+    assert df["case_id"][2] == ip.user_ns["Case"]("Oslo").case_id  # the case's id, not the prompt's
+    assert df["input"].tolist()[:3] == ["Weather in Paris?", "Weather in Paris?", "Weather in Oslo?"]
+    assert df["repeat"].tolist() == [0, 1] * 4 and df["topic"].tolist()[2] == "n"
+    assert df.loc[df.agent == "seeded", "final_output"].tolist() == ["seed 3", "seed 4"] * 2
+    assert df.loc[df.agent == "weather", "contains"].tolist() == [1.0, 1.0, 0.0, 0.0]  # "Sunny in Paris"
+    assert df["length"].notna().all()
+    out = capsys.readouterr().out
+    assert "contains" in out and "length" in out  # the side-by-side table of the scores
+    for name in ("seeded", "cases", "length", "df", "Case", "FunctionModel"):
+        ip.user_ns.pop(name, None)
+
+
+def test_score_takes_a_dict_variable_and_a_dataframe_of_cases(ip: InteractiveShell) -> None:
+    pd = pytest.importorskip("pandas")
+    ip.user_ns["qs"] = pd.DataFrame({"input": ["Paris", "Lima"], "expected": ["Paris", "Lima"]})
+    ip.user_ns["checks"] = {"named": lambda r, case: case.expected in r.final_output, "one": lambda r, i: 1}
+    cell(ip, "--over qs --agent weather --score checks -o df --quiet", "Weather in {{item}}?")
+    df = ip.user_ns.pop("df")
+    assert df["named"].tolist() == [1.0, 1.0] and df["one"].tolist() == [1.0, 1.0]
+    for name in ("qs", "checks"):
+        ip.user_ns.pop(name)
+
+
+@pytest.mark.parametrize(
+    ("line", "body", "message"),
+    [
+        (
+            "--agents weather --score exactt",
+            "hi",
+            "--score exactt: no ready scorer or variable of that name; did you mean exact?",
+        ),
+        ("--agents weather --score not_an_agent", "hi", "--score not_an_agent is a int, not a scorer"),
+        ("--repeats 2", "hi", "--repeats applies to --agents/--over"),
+        ("--seed 1", "hi", "--seed applies to --agents/--over"),
+        ("--score exact", "hi", "--score applies to --agents/--over"),
+        ("--agents weather --repeats 0", "hi", "--repeats must be >= 1, got 0"),
+        ("--agents weather --seed -1", "hi", "--seed must be >= 0"),
+        ("--over bad_cases --agent weather", "{{item}}", "inputs[1] has no 'input'"),
+        ("--over no_input --agent weather", "{{item}}", "the DataFrame has no 'input' column"),
+    ],
+)
+def test_compare_options_misuse_is_one_line(ip: InteractiveShell, line: str, body: str, message: str) -> None:
+    pd = pytest.importorskip("pandas")
+    ip.user_ns["bad_cases"] = [{"input": "a"}, {"prompt": "b"}]
+    ip.user_ns["no_input"] = pd.DataFrame({"q": ["a", "b"]})
+    with pytest.raises(UsageError) as info:
+        cell(ip, line, body)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    for name in ("bad_cases", "no_input"):
+        ip.user_ns.pop(name)
