@@ -1,6 +1,7 @@
 """Comparisons: every agent on every case into one DataFrame, with scores, judges, prices and schedulers.
 
-- `table`: `compare()`, `side_by_side()` and the DataFrame they build;
+- `table`: `compare()` and the DataFrame it builds; `pivot`: `side_by_side()`;
+- `resume`: a grid's identity and its finished runs in history (`compare(resume=...)`);
 - `cases`: `Case` and `load_cases()`, every form of inputs `compare` takes;
 - `scoring`: the score columns, each run scored as it ends; `judge`: LLM judges, a second pass;
 - `prices`: `set_prices()` / `get_prices()` and genai-prices, the cost columns' source;
@@ -18,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from openstackai_nb.comparison.cases import Case, load_cases
 from openstackai_nb.comparison.diff import Divergence, RunDiff, Step, diff_runs
+from openstackai_nb.comparison.pivot import side_by_side
 from openstackai_nb.comparison.prices import get_prices, set_prices
 from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Report, Scheduler, run_job
-from openstackai_nb.comparison.table import COMPARE_COLUMNS, ScoreWarning, compare, side_by_side
+from openstackai_nb.comparison.table import COMPARE_COLUMNS, ScoreWarning, compare
 
 if TYPE_CHECKING:
     from openstackai_nb.comparison.dask import DaskScheduler

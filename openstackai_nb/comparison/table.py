@@ -3,8 +3,9 @@
 `compare(agents, inputs)` runs each (agent, case, repeat) through the one run loop
 (`Runner.run_async`) on the private loop thread, so it works the same in a script and inside
 Jupyter; every run is recorded in history like any other (its metadata carries a
-``compare_id``, ``case_id`` and ``repeat``). The result is a pandas DataFrame with one row per
-run; `side_by_side()` puts agents next to each other. The cases are cases.py's, the score
+``compare_id``, ``grid_id``, ``case_id`` and ``repeat``: resume.py takes a grid's finished runs
+from there). The result is a pandas DataFrame with one row per run; `side_by_side()` (pivot.py)
+puts agents next to each other. The cases are cases.py's, the score
 columns scoring.py's (each run scored as it ends) and judge.py's (a second pass of judge runs);
 the cost columns come from prices.py (`set_prices()`, then genai-prices). Where the runs execute
 is the scheduler's business (scheduler.py).
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import queue
+import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -25,6 +27,7 @@ from openstackai_nb._secrets import scrub, scrub_data
 from openstackai_nb.comparison.cases import Case, load_cases
 from openstackai_nb.comparison.judge import JUDGE_COST, Judge, judge_columns, judge_jobs
 from openstackai_nb.comparison.prices import COST_COLUMNS, cost_columns, run_facts
+from openstackai_nb.comparison.resume import grid_id, plan
 from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Scheduler
 from openstackai_nb.comparison.scoring import Scorer, ScoreWarning, Scoring
 from openstackai_nb.errors import ConfigError
@@ -37,7 +40,7 @@ if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner.config import RunConfig
 
-__all__ = ["COMPARE_COLUMNS", "ScoreWarning", "compare", "side_by_side"]
+__all__ = ["COMPARE_COLUMNS", "ScoreWarning", "compare"]
 
 COMPARE_COLUMNS = (
     "agent",
@@ -56,6 +59,7 @@ COMPARE_COLUMNS = (
     "completion_tokens",
     "n_tool_calls",
     "cached_calls",
+    "resumed",
     "error",
 )
 """The columns of every `compare()` table, in order (metadata, typed answers, scores and costs follow)."""
@@ -135,13 +139,14 @@ def compare(
     repeats: int = 1,
     seed: int | None = None,
     cache: bool | str | None = None,
+    resume: bool | str = False,
 ) -> pd.DataFrame:
     """Run every agent on every case, `repeats` times, concurrently; one row per run.
 
     Columns: agent, model, case_id, input, expected, repeat, run_id, status, final_output,
     finish_reason, elapsed_time, turn_count, prompt_tokens, completion_tokens, n_tool_calls,
-    cached_calls, error; then the cases' metadata columns; for agents with an `output_type`, one column per
-    field of the typed answer, ``output.<field>`` (nested fields dotted, lists kept as lists,
+    cached_calls, resumed, error; then the cases' metadata columns; for agents with an
+    `output_type`, one column per field of the typed answer, ``output.<field>`` (nested fields dotted, lists kept as lists,
     dtypes from the schema; final_output holds the answer's JSON text); then the score columns
     (`comparison.scoring`: one per scorer, ``<scorer>.<key>`` for a scorer returning a dict; a
     judge adds ``<name>_reason``, ``judge_order`` when pairwise, and ``judge_cost_usd``: see
@@ -149,8 +154,8 @@ def compare(
     `set_prices` first, then genai-prices for the models it knows (provider from the run's preset
     or base URL); NaN, never guessed, for the others (offline and local models), whose
     cost_source is None (see `comparison.prices`). Rows are in agent order, then case order, then
-    repeat. cached_calls counts the model calls answered from the response cache
-    (`cache=`). Inputs, expected answers, metadata and judge reasons are scrubbed of secrets.
+    repeat. cached_calls counts the model calls answered from the response cache (`cache=`),
+    resumed marks the rows taken from history (`resume=`). Inputs, expected answers, metadata and judge reasons are scrubbed of secrets.
 
     A run that fails, times out or cannot start is a FAILED row with `error`; the others go on.
     Every run is recorded in history, its metadata carrying ``compare_id``, ``case_id`` and
@@ -179,6 +184,12 @@ def compare(
             (`RunConfig.model_settings`): HTTP models send it in the request body (providers
             that honour a seed then make the grid reproducible), a `FunctionModel` sees it as
             ``info.settings["seed"]``.
+        resume: True takes every (agent, case, repeat) of this grid already COMPLETED in history
+            (after a restart, a crash, in another process) and runs only the rest; a compare id
+            (``"cmp_..."``) does the same for that comparison's grid, and runs everything (saying
+            so in one line) when this grid is another. A grid is its agents' fingerprints, cases,
+            repeats and seed (`comparison.resume`); the ``resumed`` column marks rows from history.
+            Scorers are applied again, so a changed scorer costs no model call. See docs/cache.md.
 
     Returns:
         A pandas DataFrame.
@@ -215,9 +226,17 @@ def compare(
     _pandas()  # fail before running anything when pandas is missing
 
     compare_id = f"cmp_{uuid.uuid4().hex[:12]}"
+    grid = grid_id(pairs, cases, repeats, seed, config)
     jobs: list[Job] = []
     for (label, agent), case, repeat in itertools.product(pairs, cases, range(repeats)):
-        metadata = {**config.metadata, "compare_id": compare_id, "case_id": case.case_id, "repeat": repeat}
+        metadata = {
+            **config.metadata,
+            "compare_id": compare_id,
+            "grid_id": grid,
+            "agent_label": label,
+            "case_id": case.case_id,
+            "repeat": repeat,
+        }
         update: dict[str, Any] = {"run_id": new_run_id(), "metadata": metadata}
         if seed is not None:
             metadata["seed"] = seed + repeat
@@ -227,14 +246,23 @@ def compare(
     plain = {name: fn for name, fn in scorers.items() if name not in judges}
     reserved = [*COMPARE_COLUMNS, *COST_COLUMNS, *meta_names, JUDGE_COST]
     scoring = Scoring(plain, len(jobs), reserved)
-    results = _run(jobs, [label for label, _ in pairs], len(cases) * repeats, concurrency, progress, scheduler, scoring)
+    resumed = plan(resume, grid, jobs)
+    if resumed.line is not None:
+        print(resumed.line, file=sys.stderr)
+    already = [(jobs[i], r) for i, r in resumed.done.items()]
+    ran = _run(
+        resumed.todo, [label for label, _ in pairs], len(cases) * repeats, concurrency, progress, scheduler, scoring,
+        already,
+    )  # fmt: skip
+    by_index = {**resumed.done, **{job.index: r for job, r in zip(resumed.todo, ran, strict=True)}}
+    results = [by_index[job.index] for job in jobs]
     scoring.warn(len(jobs))
     columns = scoring.columns()
     if judges:
         runs = judge_jobs(judges, jobs, results, config, compare_id)
         done = _run([r.job for r in runs], ["judges"], len(runs), concurrency, progress, scheduler, None)
         columns.update(judge_columns(judges, runs, done, jobs))
-    return _frame(jobs, results, meta_names, _in_scorer_order(columns, scorers))
+    return _frame(jobs, results, meta_names, _in_scorer_order(columns, scorers), resumed.done)
 
 
 def _in_scorer_order(columns: dict[str, Any], scorers: Mapping[str, Scorer]) -> dict[str, Any]:
@@ -254,15 +282,18 @@ def _run(
     progress: bool,
     scheduler: Scheduler | None,
     scoring: Scoring | None,
+    already: Sequence[tuple[Job, RunResult]] = (),
 ) -> list[RunResult]:
     """Run the jobs on the scheduler, drawing progress and scoring each run as it ends.
 
     `labels` are the progress view's rows, `per_agent` the runs of each; one label for jobs of
-    several labels (the judges) counts them all on that row.
+    several labels (the judges) counts them all on that row. `already` are runs taken from
+    history (resume): scored and counted as done without running.
     """
     from openstackai_nb.notebook.progress import make_progress
 
     if not jobs:
+        _take(already, scoring, None)
         return []
     compare_id = jobs[0].config.metadata.get("compare_id", "")
     scheduler = scheduler or LocalScheduler()
@@ -272,10 +303,20 @@ def _run(
     handle = scheduler.submit(jobs, concurrency=concurrency, report=reports.report)
     try:
         reports.view = make_progress(labels, per_agent, enabled=progress)
+        _take(already, scoring, reports.view)
     except BaseException:
         handle.cancel()
         raise
     return _wait(handle, reports, compare_id)
+
+
+def _take(already: Sequence[tuple[Job, RunResult]], scoring: Scoring | None, view: CompareProgress | None) -> None:
+    """Runs taken from history (resume): scored and shown as done, not recorded again."""
+    for job, result in already:
+        shown = scoring.score(job, result) if scoring is not None else None
+        if view is not None:
+            view.started(job.label)
+            view.finished(job.label, result, shown)
 
 
 class _Reports:
@@ -354,7 +395,11 @@ def _pandas() -> Any:
 
 
 def _frame(
-    jobs: Sequence[Job], results: Sequence[RunResult], meta_names: Sequence[str], scores: Mapping[str, Any]
+    jobs: Sequence[Job],
+    results: Sequence[RunResult],
+    meta_names: Sequence[str],
+    scores: Mapping[str, Any],
+    resumed: Mapping[int, RunResult],
 ) -> pd.DataFrame:
     import numpy as np
 
@@ -377,6 +422,7 @@ def _frame(
         "completion_tokens": np.array([r.usage.completion_tokens for r in results], dtype=np.int64),
         "n_tool_calls": np.array([len(r.tool_calls) for r in results], dtype=np.int64),
         "cached_calls": np.array([r.cached_calls for r in results], dtype=np.int64),
+        "resumed": np.array([j.index in resumed for j in jobs], dtype=bool),
         "error": np.array([r.error for r in results], dtype=object),
     }
     for name in meta_names:
@@ -397,47 +443,3 @@ def _typed_answers(results: Sequence[RunResult]) -> dict[str, Any]:
 
     values = [scrub_data(jsonable(r.final_output)) if r.typed else None for r in results]
     return output_columns(values, [r.output_schema for r in results])
-
-
-# -- pivot ----------------------------------------------------------------------------------------
-
-
-def side_by_side(
-    df: pd.DataFrame,
-    values: str | Sequence[str] = "final_output",
-    *,
-    index: str = "input",
-    columns: str = "agent",
-) -> pd.DataFrame:
-    """Pivot a `compare` table: inputs as rows, agents as columns (in their original order).
-
-    When an (input, agent) pair appears more than once (`compare(..., repeats=N)`), numbers are
-    averaged and other values keep the first run's.
-
-    Args:
-        df: the DataFrame `compare` returned (or any with these columns).
-        values: the column to show (default the answers), or a list of columns.
-        index: the row key (default "input").
-        columns: the column key (default "agent").
-
-    Example:
-        >>> side_by_side(df, "score")  # doctest: +SKIP
-    """
-    pd = _pandas()
-    names = [values] if isinstance(values, str) else list(values)
-    missing = [c for c in [index, columns, *names] if c not in df.columns]
-    if missing:
-        raise ConfigError(f"side_by_side: no column {missing[0]!r}; the table has {list(df.columns)}")
-    rows = pd.unique(df[index])
-    cols = pd.unique(df[columns])
-    grouped = df.groupby([index, columns], sort=False)
-    parts = {}
-    for name in names:
-        numeric = pd.api.types.is_numeric_dtype(df[name]) and not pd.api.types.is_bool_dtype(df[name])
-        series: Any = grouped[name].mean() if numeric else grouped[name].first()
-        table = series.unstack(columns).reindex(index=rows, columns=cols)
-        table.columns.name = columns
-        parts[name] = table
-    if isinstance(values, str):
-        return parts[values]
-    return pd.concat(parts, axis=1)

@@ -137,6 +137,14 @@ class AgentMagics(LineCommands, Magics):
     @argument(
         "--score", metavar="NAMES", help="score each run: ready scorers (exact, contains, numeric, regex) or variables"
     )
+    @argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="CMP_ID",
+        help="take the runs of this grid already finished in history (or of compare CMP_ID) and run the rest",
+    )
     @argument("--concurrency", type=int, default=8, metavar="N", help="parallel runs for --agents/--over (8)")
     @argument(
         "--scheduler", choices=("local", "dask"), default="local", help="where --agents/--over run: here, or on Dask"
@@ -165,6 +173,8 @@ class AgentMagics(LineCommands, Magics):
                 raise UsageError(f"{option} applies to --agents/--over; a single %%agent cell runs once")
         if args.score:
             raise UsageError("--score applies to --agents/--over; score a single run with scorer(result, case)")
+        if args.resume is not False:
+            raise UsageError("--resume applies to --agents/--over; a single %%agent run is not a grid")
         agent, note = self._agent_for(args)
         prompt = interpolate(prompt, self._ns)
         following = self._run(agent, prompt, args, note)
@@ -343,6 +353,7 @@ class AgentMagics(LineCommands, Magics):
                 repeats=args.repeats,
                 seed=args.seed,
                 score=score,
+                resume=args.resume,
             )
         # The table is scrubbed of secrets like the history it mirrors: -o stores it so, since
         # displaying the variable later goes through pandas, not through our scrubber.

@@ -510,3 +510,21 @@ def test_cases_repeats_and_seeds_on_dask(dask_cluster: Cluster, openai_server: O
     assert sorted((r.metadata["case_id"][:1], r.metadata["repeat"]) for r in runs) == sorted(
         [("a", 0), ("a", 1), ("c", 0), ("c", 1)] * 2
     )
+
+
+# -- resume (issue 22) ------------------------------------------------------------------------------
+def test_resume_on_dask_takes_finished_runs_from_history(
+    dask_cluster: Cluster, openai_server: OpenAIServer, session_history
+) -> None:
+    ns = notebook(openai_server)
+    agents = {"HTTP": Agent(name="HTTP", model=ns["http"]("gpt-test"))}
+    cases = ["say 3 words", "say 4 words", "say 5 words"]
+    first = compare(agents, cases, repeats=2, progress=False, scheduler=DaskScheduler(dask_cluster.client))
+    # Forget one pair's run: as if the kernel had died before it finished.
+    session_history.filter(run_ids=[first["run_id"].iloc[3]]).clear()
+    openai_server.requests.clear()
+    again = compare(agents, cases, repeats=2, progress=False, resume=True, scheduler=DaskScheduler(dask_cluster.client))
+    assert len(openai_server.requests) == 1  # only the forgotten pair ran again, on the cluster
+    assert again["resumed"].tolist() == [True, True, True, False, True, True]
+    assert (again["status"] == "COMPLETED").all()
+    assert again["run_id"].tolist()[:3] == first["run_id"].tolist()[:3]

@@ -478,3 +478,22 @@ def test_compare_options_misuse_is_one_line(ip: InteractiveShell, line: str, bod
     assert message in str(info.value) and "\n" not in str(info.value)
     for name in ("bad_cases", "no_input"):
         ip.user_ns.pop(name)
+
+
+# -- issue 22: --resume ----------------------------------------------------------------------------
+def test_resume_takes_the_grid_s_finished_runs(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str], session_history
+) -> None:
+    pytest.importorskip("pandas")
+    ip.user_ns["towns"] = ["Paris", "Lima"]
+    cell(ip, "--over towns --agents weather --quiet -o first", "Weather in {{item}}?")
+    cell(ip, "--over towns --agents weather --quiet --resume -o again", "Weather in {{item}}?")
+    first, again = ip.user_ns.pop("first"), ip.user_ns.pop("again")
+    assert again["resumed"].tolist() == [True, True] and again["run_id"].tolist() == first["run_id"].tolist()
+    assert "2 of 2 runs from history, running 0" in capsys.readouterr().err
+    compare_id = session_history[first["run_id"][0]].metadata["compare_id"]
+    cell(ip, f"--over towns --agents weather --quiet --resume {compare_id} -o by_id", "Weather in {{item}}?")
+    assert ip.user_ns.pop("by_id")["resumed"].all()
+    with pytest.raises(UsageError, match="--resume applies to --agents/--over"):
+        cell(ip, "--agent weather --resume", "Hi")
+    ip.user_ns.pop("towns")
