@@ -146,16 +146,17 @@ def compare(
     Columns: agent, model, case_id, input, expected, repeat, run_id, status, final_output,
     finish_reason, elapsed_time, turn_count, prompt_tokens, completion_tokens, n_tool_calls,
     cached_calls, resumed, error; then the cases' metadata columns; for agents with an
-    `output_type`, one column per field of the typed answer, ``output.<field>`` (nested fields dotted, lists kept as lists,
-    dtypes from the schema; final_output holds the answer's JSON text); then the score columns
-    (`comparison.scoring`: one per scorer, ``<scorer>.<key>`` for a scorer returning a dict; a
-    judge adds ``<name>_reason``, ``judge_order`` when pairwise, and ``judge_cost_usd``: see
-    `comparison.judge`); then prompt_cost, completion_cost, cost_usd (USD) and cost_source: your
-    `set_prices` first, then genai-prices for the models it knows (provider from the run's preset
-    or base URL); NaN, never guessed, for the others (offline and local models), whose
-    cost_source is None (see `comparison.prices`). Rows are in agent order, then case order, then
-    repeat. cached_calls counts the model calls answered from the response cache (`cache=`),
-    resumed marks the rows taken from history (`resume=`). Inputs, expected answers, metadata and judge reasons are scrubbed of secrets.
+    `output_type`, one column per field of the typed answer, ``output.<field>`` (nested fields
+    dotted, lists kept as lists, dtypes from the schema; final_output holds the answer's JSON text);
+    then the score columns (`comparison.scoring`: one per scorer, ``<scorer>.<key>`` for a scorer
+    returning a dict; a judge adds ``<name>_reason``, ``judge_order`` when pairwise, and
+    ``judge_cost_usd``: see `comparison.judge`); then prompt_cost, completion_cost, cost_usd (USD)
+    and cost_source: your `set_prices` first, then genai-prices for the models it knows (provider
+    from the run's preset or base URL); NaN, never guessed, for the others (offline and local
+    models), whose cost_source is None (see `comparison.prices`). Rows are in agent order, then case
+    order, then repeat. cached_calls counts the model calls answered from the response cache
+    (`cache=`), resumed marks the rows taken from history (`resume=`). Inputs, expected answers,
+    metadata and judge reasons are scrubbed of secrets.
 
     A run that fails, times out or cannot start is a FAILED row with `error`; the others go on.
     Every run is recorded in history, its metadata carrying ``compare_id``, ``case_id`` and
