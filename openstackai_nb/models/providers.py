@@ -17,8 +17,11 @@ whoever runs that box. A local preset reads only its own key variable (`VLLM_API
 server started with `--api-key`, `LLAMACPP_API_KEY`, `OLLAMA_API_KEY`, `LMSTUDIO_API_KEY`), and
 sends it as `Authorization: Bearer ...` only when it is set.
 
-(Modelled on pydantic-ai's `providers/`: the provider knows where and how to connect, the model
-knows the wire format.)
+Modelled on pydantic-ai's `providers/` (the provider knows where and how to connect, the model
+knows the wire format), with one difference: pydantic-ai's `Provider` is an abstract class that
+hands out an authenticated client; ours is plain frozen data, because the HTTP clients are pooled
+per event loop and shared by every model (`_http.py`), and because a model pickled to a Dask
+worker must carry its settings, not a client bound to a loop.
 """
 
 from __future__ import annotations
