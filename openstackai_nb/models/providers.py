@@ -182,9 +182,10 @@ PROVIDERS: dict[str, Provider] = {
         api_key_env="OLLAMA_API_KEY",
         local=True,
         context_hint=(
-            "Ollama's context window is small by default (num_ctx 2048 or 4096): raise it with "
-            "settings={'options': {'num_ctx': 16384}} on the agent, OLLAMA_CONTEXT_LENGTH=16384 on the "
-            "server, or PARAMETER num_ctx in a Modelfile"
+            "Ollama's context window is small by default (4096 tokens below 24 GiB of VRAM, 2048 in older "
+            "versions): raise it on the server, OLLAMA_CONTEXT_LENGTH=32768 ollama serve, or per model with "
+            "PARAMETER num_ctx 32768 in a Modelfile (its OpenAI-compatible /v1 endpoint documents no per-request "
+            "setting)"
         ),
     ),
     "llamacpp": Provider(
