@@ -330,6 +330,8 @@ class RunResult(BaseModel):
         ]
         if self.tool_calls:
             parts.append(f"tool_calls={len(self.tool_calls)}")
+        if self.warnings:
+            parts.append(f"warnings={len(self.warnings)}")
         if self.error:
             err = scrub(self.error).splitlines()[0]
             parts.append(f"error={err[:60]!r}")

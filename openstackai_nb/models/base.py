@@ -46,7 +46,7 @@ class Model(abc.ABC):
         return None
 
     _secret_attributes: tuple[str, ...] = ("_api_key", "api_key")
-    """Attributes that hold a key (not a key's variable name such as `_key_env`)."""
+    """Attributes that hold a key (not a key's variable name, such as a provider's `api_key_env`)."""
 
     def __setstate__(self, state: Any) -> None:
         """Unpickled in another process (a Dask worker, a subprocess): its key joins that scrubber.

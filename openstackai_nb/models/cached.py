@@ -17,7 +17,8 @@ The key (`request_key`) is a SHA-256 of a canonical JSON of everything that shap
 the provider and endpoint (base URL; never a key: `Model.endpoint` holds none, and the values of
 query parameters that look like credentials are left out), the model's name, its own request
 settings (`OpenAIChatModel(settings=...)`), how it asks for a typed answer, the messages
-(tool-call ids renumbered, as in cassettes), the tool schemas, the output schema (`OutputSpec`),
+(tool-call ids renumbered, as in cassettes), the tool schemas (and, with tools, whether tool calls
+written as text are recovered: `parse_text_tool_calls`), the output schema (`OutputSpec`),
 the run's settings (temperature, max_tokens, seed...) and the repeat index (so the repeats of
 `compare(..., repeats=N)` are N samples, not one answer N times). The stored deltas pass the
 scrubber first.
@@ -108,6 +109,8 @@ def request_key(
     if output is not None:
         data["output"] = [output.name, output.schema, output.strict, output.description, output.tool_name]
         data["structured"] = getattr(model, "structured", None)
+    if tools and getattr(model, "parse_text_tool_calls", False) is True:
+        data["text_tool_calls"] = True  # the stored answer holds the calls recovered from its text
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -17,8 +17,11 @@ whoever runs that box. A local preset reads only its own key variable (`VLLM_API
 server started with `--api-key`, `LLAMACPP_API_KEY`, `OLLAMA_API_KEY`, `LMSTUDIO_API_KEY`), and
 sends it as `Authorization: Bearer ...` only when it is set.
 
-(Modelled on pydantic-ai's `providers/`: the provider knows where and how to connect, the model
-knows the wire format.)
+Modelled on pydantic-ai's `providers/` (the provider knows where and how to connect, the model
+knows the wire format), with one difference: pydantic-ai's `Provider` is an abstract class that
+hands out an authenticated client; ours is plain frozen data, because the HTTP clients are pooled
+per event loop and shared by every model (`_http.py`), and because a model pickled to a Dask
+worker must carry its settings, not a client bound to a loop.
 """
 
 from __future__ import annotations
@@ -179,9 +182,10 @@ PROVIDERS: dict[str, Provider] = {
         api_key_env="OLLAMA_API_KEY",
         local=True,
         context_hint=(
-            "Ollama's context window is small by default (num_ctx 2048 or 4096): raise it with "
-            "settings={'options': {'num_ctx': 16384}} on the agent, OLLAMA_CONTEXT_LENGTH=16384 on the "
-            "server, or PARAMETER num_ctx in a Modelfile"
+            "Ollama's context window is small by default (4096 tokens below 24 GiB of VRAM, 2048 in older "
+            "versions): raise it on the server, OLLAMA_CONTEXT_LENGTH=32768 ollama serve, or per model with "
+            "PARAMETER num_ctx 32768 in a Modelfile (its OpenAI-compatible /v1 endpoint documents no per-request "
+            "setting)"
         ),
     ),
     "llamacpp": Provider(

@@ -259,6 +259,7 @@ def test_a_prompt_cut_by_ollamas_small_context_is_a_warning_on_the_result(
     (warning,) = r.warnings
     assert "the prompt was probably cut" in warning and "2,048 prompt tokens" in warning
     assert "num_ctx" in warning and "OLLAMA_CONTEXT_LENGTH" in warning
+    assert "warnings=1" in repr(r)
     assert RunResultRoundTrip(r)
 
 

@@ -4,6 +4,7 @@ still opens, keeps its runs, and gains the new columns."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -120,17 +121,18 @@ def test_a_schema_1_file_opens_keeps_its_runs_and_gains_the_columns(tmp_path: Pa
     assert len(RunHistory(path)) == 2  # opened again: nothing to migrate
 
 
+_SCHEMA_5 = re.compile(r"^\s*(warnings|parsed_from_text|cached_calls)\s")
+
+
 def test_a_schema_4_file_gains_warnings_and_parsed_from_text(tmp_path: Path) -> None:
     # Schema 4 (approval decisions) lacked runs.warnings and tool_calls.parsed_from_text.
     from openstackai_nb.messages import ToolCallRequest
     from openstackai_nb.store import _schema
 
     path = tmp_path / "v4.sqlite"
-    parsed = "    parsed_from_text INTEGER NOT NULL DEFAULT 0,  -- 1: the model wrote the call as text\n"
-    warnings = (
-        ",  -- its schema's key in output_schemas\n    warnings          TEXT   -- RunResult.warnings, one a line"
-    )
-    schema_4 = _schema._SCHEMA.replace(parsed, "").replace(warnings + " (NULL: none)\n", "\n")
+    # Schema 4 is today's layout without schema 5's columns (a comma before ")" goes with them).
+    kept = [line for line in _schema._SCHEMA.splitlines(keepends=True) if not _SCHEMA_5.search(line)]
+    schema_4 = re.sub(r",(\s*--[^\n]*)?\n\)", r"\1\n)", "".join(kept))
     assert "warnings" not in schema_4 and "parsed_from_text" not in schema_4
     with sqlite3.connect(path) as conn:
         conn.executescript(schema_4)
