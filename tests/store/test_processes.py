@@ -67,7 +67,7 @@ COMPARER = textwrap.dedent(
     from openstackai_nb import Agent, compare
     tag, n = sys.argv[1], int(sys.argv[2])
     agents = {f"{tag}{k}": Agent(name=f"{tag}{k}", model="scripted") for k in range(3)}
-    df = compare(agents, [f"say {i % 7 + 1} words" for i in range(n)], concurrency=16, progress=False)
+    df = compare(agents, [f"say {i % 7 + 1} words (case {i})" for i in range(n)], concurrency=16, progress=False)
     assert (df["status"] == "COMPLETED").all(), df["error"].dropna().head()
     print("wrote", len(df))
     """
