@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import pickle
+import sys
 
 import numpy as np
 import pandas as pd
@@ -363,3 +364,19 @@ def test_plot_summary_draws_means_and_intervals() -> None:
     np.testing.assert_allclose(ends, s[["ci_low", "ci_high"]].to_numpy())
     with pytest.raises(ConfigError, match="no column 'mean'"):
         plot_summary(df, ax=Figure().subplots())
+
+
+def test_plot_summary_names_the_extra_when_matplotlib_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from openstackai_nb.comparison import plot_summary
+
+    s = summarize(_pairs(A, B))
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)  # what an environment without it does
+    with pytest.raises(ImportError, match=r'needs matplotlib: pip install "openstackai-nb\[plot\]"'):
+        plot_summary(s)
+
+
+def test_a_table_without_case_ids_or_repeats_counts_each_run_as_a_case() -> None:
+    df = pd.DataFrame({"agent": ["A"] * 4, "score": [1.0, 0.0, 1.0, 1.0]})  # no case_id, repeat, status
+    row = summarize(df).loc["A"]
+    assert (row["n"], row["runs"], row["mean"]) == (4, 4, 0.75) and "pass@1" not in row
+    assert math.isnan(row["cost_total"]) and math.isnan(row["latency_p50"])
