@@ -380,3 +380,24 @@ def test_a_table_without_case_ids_or_repeats_counts_each_run_as_a_case() -> None
     row = summarize(df).loc["A"]
     assert (row["n"], row["runs"], row["mean"]) == (4, 4, 0.75) and "pass@1" not in row
     assert math.isnan(row["cost_total"]) and math.isnan(row["latency_p50"])
+
+
+def test_a_compare_grid_end_to_end(session_history, capsys: pytest.CaptureFixture[str]) -> None:
+    # The offline scripted model is right about 95% of the time for a careful agent, 70% otherwise.
+    from openstackai_nb import Agent, compare, scorers
+
+    careful = Agent(name="careful", instructions="Be careful: check your work.", model="scripted")
+    quick = Agent(name="quick", instructions="Answer quickly.", model="scripted")
+    pairs = [(17, 25), (3, 4), (10, 11), (8, 9), (20, 22), (5, 6), (30, 1), (12, 13)]
+    cases = [{"input": f"What is {a} + {b}?", "expected": str(a + b)} for a, b in pairs]
+    df = compare([careful, quick], cases, repeats=5, seed=0, score=scorers.exact())
+    line = capsys.readouterr().err
+    s = summarize(df, ks=(1, 3))
+    assert list(s.index) == ["careful", "quick"] and (s["n"] == 8).all() and (s["runs"] == 40).all()
+    per_run = df.groupby("agent")["score"].mean()
+    assert s["pass@1"].to_numpy() == pytest.approx(per_run.loc[["careful", "quick"]].to_numpy())
+    for agent in ("careful", "quick"):  # the live line's running mean is the per-run mean
+        assert f"{agent} {per_run[agent]:.2f} ± " in line
+    test = paired(df, "careful", "quick")
+    case_means = df.pivot_table(index="case_id", columns="agent", values="score", aggfunc="mean")
+    assert test["n"] == 8 and test["mean_diff"] == pytest.approx((case_means["careful"] - case_means["quick"]).mean())
