@@ -5,8 +5,8 @@ respect; they add a caption that says which metric, method, confidence and seed 
 numbers (also in ``.attrs``: method, seed, confidence, metric, notes) and a static HTML view
 (`_repr_html_`, built by `render.evaluation`: every confidence interval drawn as a bar) that a
 saved notebook keeps, readable on GitHub and nbviewer. Their text view is pandas' own plus the
-caption. Frames derived from a `Summary` (sorting, selecting rows) stay `Summary`; the view
-draws bars only while mean, ci_low and ci_high are there.
+caption, scrubbed of secrets as the HTML is. Frames derived from a `Summary` (sorting,
+selecting rows) stay `Summary`; the view draws bars only while mean, ci_low and ci_high are there.
 
 This module imports pandas, so the comparison package imports it only when a statistic is computed.
 """
@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from openstackai_nb._secrets import scrub
 from openstackai_nb.render.evaluation import paired_html, summary_html
 
 __all__ = ["PairedTest", "Summary", "caption"]
@@ -45,6 +46,12 @@ def caption(attrs: Mapping[Any, Any]) -> str:
     return text
 
 
+def _text_view(text: str, attrs: Mapping[Any, Any]) -> str:
+    """The text of a result (pandas') plus its caption, scrubbed of secrets (agent names and case ids are shown)."""
+    cap = caption(attrs)
+    return scrub(f"{text}\n{cap}" if cap else text)
+
+
 class Summary(pd.DataFrame):
     """`summarize()`'s table: one row per group; shows a caption and each CI as a bar."""
 
@@ -61,9 +68,7 @@ class Summary(pd.DataFrame):
         return summary_html(names, [str(c) for c in self.columns], rows, caption(self.attrs))
 
     def __repr__(self) -> str:
-        text = super().__repr__()
-        cap = caption(self.attrs)
-        return f"{text}\n{cap}" if cap else text
+        return _text_view(super().__repr__(), self.attrs)
 
 
 class PairedTest(pd.Series):
@@ -82,6 +87,4 @@ class PairedTest(pd.Series):
         return paired_html(str(self.name) if self.name is not None else "", fields, caption(self.attrs))
 
     def __repr__(self) -> str:
-        text = super().__repr__()
-        cap = caption(self.attrs)
-        return f"{text}\n{cap}" if cap else text
+        return _text_view(super().__repr__(), self.attrs)

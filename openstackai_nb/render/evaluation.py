@@ -3,7 +3,8 @@
 Built from plain values (no pandas here). Every string shown (group names, case ids, column and
 metric names, the caption) is scrubbed of secrets (`_secrets.scrub`) and escaped; numbers are
 formatted here. The bar is a small inline SVG (a line from ci_low to ci_high, a dot at the
-mean; one scale for every row of a table, with 0 marked when it is in range) whose `<title>`
+mean; one scale for every row of a table, with 0 marked when it is in range; the dot and the 0 mark
+in the text's colour, so light and dark themes both show them) whose `<title>`
 repeats the numbers; the numbers are also in their own columns, so a renderer that drops SVG or
 styles (GitHub sanitizes notebook HTML) still shows everything. No JavaScript, no external file:
 the table is saved with the notebook.
@@ -101,13 +102,13 @@ def ci_bar_svg(mean: float, low: float, high: float, domain: tuple[float, float]
         f'<line x1="{x(d0):.1f}" y1="{y}" x2="{x(d1):.1f}" y2="{y}" stroke="#888" stroke-opacity="0.35"/>',
     ]
     if d0 < 0.0 < d1:
-        parts.append(f'<line x1="{x(0.0):.1f}" y1="1" x2="{x(0.0):.1f}" y2="{_BAR_HEIGHT - 1}" stroke="#888"/>')
+        parts.append(f'<line x1="{x(0.0):.1f}" y1="1" x2="{x(0.0):.1f}" y2="{_BAR_HEIGHT - 1}" stroke="currentColor"/>')
     if math.isfinite(low) and math.isfinite(high):
         parts.append(
             f'<line x1="{x(low):.1f}" y1="{y}" x2="{x(high):.1f}" y2="{y}" stroke="#3b82d6" stroke-width="4"/>'
         )
     if math.isfinite(mean):
-        parts.append(f'<circle cx="{x(mean):.1f}" cy="{y}" r="3.5" fill="#1f3f77"/>')
+        parts.append(f'<circle cx="{x(mean):.1f}" cy="{y}" r="3.5" fill="currentColor"/>')
     parts.append("</svg>")
     return "".join(parts)
 

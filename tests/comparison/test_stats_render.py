@@ -53,6 +53,7 @@ def test_summary_html_escapes_and_scrubs_every_string() -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "&lt;b&gt;metric&lt;/b&gt;" in page
     assert SECRET not in page and "[REDACTED]" in page
     assert page.count("<svg") == 2 and "pass@2" in page
+    assert SECRET not in repr(summarize(_frame(), "<b>metric</b>"))  # the text twin is scrubbed too
 
 
 def test_paired_html_escapes_dropped_case_ids_and_draws_the_difference() -> None:
