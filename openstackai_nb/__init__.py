@@ -17,7 +17,17 @@ from openstackai_nb.store import session as _session  # noqa: F401 - installs th
 from openstackai_nb.tools import Decision, tool
 
 if TYPE_CHECKING:
-    from openstackai_nb.comparison import Case, DaskScheduler, compare, diff_runs, set_prices, side_by_side
+    from openstackai_nb.comparison import (
+        Case,
+        DaskScheduler,
+        compare,
+        diff_runs,
+        paired,
+        plot_summary,
+        set_prices,
+        side_by_side,
+        summarize,
+    )
     from openstackai_nb.mcp import MCPServer
     from openstackai_nb.store import RunHistory
 
@@ -41,9 +51,12 @@ __all__ = [
     "diff_runs",
     "history",
     "load_ipython_extension",
+    "paired",
+    "plot_summary",
     "register_secret",
     "set_prices",
     "side_by_side",
+    "summarize",
     "tool",
     "unload_ipython_extension",
 ]
@@ -65,7 +78,17 @@ def __getattr__(name: str) -> Any:
         from openstackai_nb.mcp import MCPServer
 
         return MCPServer
-    if name in ("Case", "DaskScheduler", "compare", "diff_runs", "set_prices", "side_by_side"):
+    if name in (
+        "Case",
+        "DaskScheduler",
+        "compare",
+        "diff_runs",
+        "paired",
+        "plot_summary",
+        "set_prices",
+        "side_by_side",
+        "summarize",
+    ):
         from openstackai_nb import comparison
 
         return getattr(comparison, name)

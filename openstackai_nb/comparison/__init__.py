@@ -7,9 +7,12 @@
 - `prices`: `set_prices()` / `get_prices()` and genai-prices, the cost columns' source;
 - `scheduler`: the seam (`Job`, `Scheduler`, `Handle`) and `LocalScheduler`, the private run loop;
 - `dask`: `DaskScheduler`, the same comparison on a Dask cluster (`_dask_worker`: its workers' side);
-- `diff`: `diff_runs()`, two runs' transcripts side by side, where they first diverge, their tool paths.
+- `diff`: `diff_runs()`, two runs' transcripts side by side, where they first diverge, their tool paths;
+- `stats`: `summarize()` and `paired()`, the statistics of a comparison table (`figures`: `plot_summary()`);
+  `intervals`: their numeric core (t quantile, bootstrap, sign-flip test, pass@k; numpy only);
+  `frames`: their results, `Summary` and `PairedTest`, which show themselves as static tables.
 
-pandas is imported only when a comparison runs; `DaskScheduler` is imported when first asked
+pandas is imported only when a comparison runs or a statistic is computed; `DaskScheduler` is imported when first asked
 for, and dask itself only when one is created.
 """
 
@@ -19,9 +22,11 @@ from typing import TYPE_CHECKING, Any
 
 from openstackai_nb.comparison.cases import Case, load_cases
 from openstackai_nb.comparison.diff import Divergence, RunDiff, Step, diff_runs
+from openstackai_nb.comparison.figures import plot_summary
 from openstackai_nb.comparison.pivot import side_by_side
 from openstackai_nb.comparison.prices import get_prices, set_prices
 from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Report, Scheduler, run_job
+from openstackai_nb.comparison.stats import paired, summarize
 from openstackai_nb.comparison.table import COMPARE_COLUMNS, ScoreWarning, compare
 
 if TYPE_CHECKING:
@@ -44,9 +49,12 @@ __all__ = [
     "diff_runs",
     "get_prices",
     "load_cases",
+    "paired",
+    "plot_summary",
     "run_job",
     "set_prices",
     "side_by_side",
+    "summarize",
 ]
 
 

@@ -7,15 +7,22 @@ Everywhere else one line on stderr (rewritten in place when stderr is a terminal
 once at the end otherwise). Every agent name and model output is scrubbed of secrets, its
 control characters made inert (`_secrets.shown`), and escaped before it becomes HTML. The view
 only reads events; it never drives the runs.
+
+When the runs are scored as they finish (`finished(label, result, score)`), each agent's row
+also shows the running mean ± 95% CI of its scores: over the runs so far (not per case, as
+`summarize` does at the end: a live view cannot wait for a case's repeats), with the Student-t
+interval of `comparison.intervals`. The terminal line shows the same ("score A 0.72 ± 0.05").
 """
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._secrets import shown
+from openstackai_nb.comparison.intervals import RunningMean
 from openstackai_nb.notebook import is_jupyter
 from openstackai_nb.render.progress import ProgressRow, compare_progress_html
 
@@ -28,7 +35,7 @@ _MIN_INTERVAL = 0.25  # seconds between two updates of the view
 
 
 class _AgentRow:
-    __slots__ = ("completion", "done", "elapsed", "failed", "last", "model", "prompt", "running")
+    __slots__ = ("completion", "done", "elapsed", "failed", "last", "model", "prompt", "running", "scores")
 
     def __init__(self) -> None:
         self.done = self.failed = self.running = 0
@@ -36,6 +43,14 @@ class _AgentRow:
         self.elapsed = 0.0
         self.model = ""
         self.last = ""
+        self.scores = RunningMean()
+
+    def score_text(self) -> str:
+        """The running mean and the 95% CI half width ("0.72 ± 0.05"; "0.72" with one score, "" with none)."""
+        if not self.scores.n:
+            return ""
+        half = self.scores.half_width()
+        return f"{self.scores.mean:.2f}" + ("" if math.isnan(half) else f" ± {half:.2f}")
 
 
 class CompareProgress:
@@ -51,6 +66,8 @@ class CompareProgress:
         self._last_draw = 0.0
         self._dirty = True
         self.closed = False
+        self.scored = False
+        """True once a run came with a score (the score column is shown from then on)."""
 
     # events -------------------------------------------------------------------------------------
     def started(self, label: str) -> None:
@@ -61,6 +78,9 @@ class CompareProgress:
     def finished(self, label: str, result: RunResult, score: float | None = None) -> None:
         """A run of `label` ended with `result`, scored `score` by the first scorer (None: no score)."""
         row = self.rows[label]
+        if score is not None:
+            self.scored = True
+            row.scores.add(float(score))
         row.running = max(0, row.running - 1)
         row.done += 1
         if result.status.value != "COMPLETED":
@@ -107,14 +127,19 @@ class CompareProgress:
         if running and not final:
             parts.append(f"{running} in flight")
         parts.append(f"{time.monotonic() - self.t0:.1f}s")
-        return ", ".join(parts)
+        line = ", ".join(parts)
+        if self.scored:
+            scores = [f"{self.shown[label]} {r.score_text() or '-'}" for label, r in self.rows.items()]
+            line += "; score " + ", ".join(scores)
+        return line
 
     def text(self, *, final: bool, interrupted: bool = False) -> str:
         """The plain-text twin of the table."""
         lines = [self.summary(final=final, interrupted=interrupted)]
         for label, r in self.rows.items():
             failed = f", {r.failed} failed" if r.failed else ""
-            lines.append(f"  {self.shown[label]}: {r.done}/{self.per_agent} done{failed}")
+            score = f", score {r.score_text()} ({r.scores.n} scored runs)" if r.scores.n else ""
+            lines.append(f"  {self.shown[label]}: {r.done}/{self.per_agent} done{failed}{score}")
         return "\n".join(lines)
 
     def html(self, *, final: bool, interrupted: bool = False) -> str:
@@ -123,10 +148,11 @@ class CompareProgress:
             ProgressRow(
                 agent=self.shown[label], model=r.model, done=r.done, total=self.per_agent, running=r.running,
                 failed=r.failed, elapsed=r.elapsed, tokens=r.prompt + r.completion, latest=r.last,
+                score_mean=r.scores.mean, score_half=r.scores.half_width(), scored=r.scores.n,
             )
             for label, r in self.rows.items()
         ]  # fmt: skip
-        return compare_progress_html(self.summary(final=final, interrupted=interrupted), rows)
+        return compare_progress_html(self.summary(final=final, interrupted=interrupted), rows, scores=self.scored)
 
     def _draw(self, *, final: bool, interrupted: bool = False) -> None:
         raise NotImplementedError
