@@ -86,10 +86,7 @@ def interpolate(prompt: str, namespace: dict[str, Any], extra: dict[str, Any] | 
     return _PLACEHOLDER.sub(sub, prompt)
 
 
-OVER_ACCEPTS = (
-    "--over takes a list, tuple, pandas Series or Index of strings or numbers, "
-    "or cases (a list of dicts or Case objects, a DataFrame with an 'input' column)"
-)
+OVER_ACCEPTS = "--over takes a list, tuple, pandas Series or Index of strings or numbers, or cases"
 """What `--over` accepts, as its errors say it."""
 
 
