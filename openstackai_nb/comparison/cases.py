@@ -56,7 +56,7 @@ class Case:
     Example:
         >>> case = Case(input="What is 2+2?", expected="4", metadata={"topic": "math"})
         >>> case.case_id
-        'c_1bd4d8b5ad'
+        'c_52cb6b5e4a'
     """
 
     input: str
@@ -67,6 +67,9 @@ class Case:
     """The case's id; None: derived from the input (`case_id`)."""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     """Named values, one `compare` column each (e.g. a topic or difficulty)."""
+
+    def __hash__(self) -> int:  # expected and metadata may be unhashable (dicts, lists)
+        return hash((self.input, self.id))
 
     @property
     def case_id(self) -> str:
