@@ -80,6 +80,10 @@ async def gated(messages, info):
 def http(name):
     return OpenAIChatModel(name, base_url=BASE_URL, api_key=KEY)
 
+def grader(messages, info):
+    # A judge: 4 when the answer it is shown holds 42, else 2.
+    return {"score": 4 if "42" in messages[-1].content.split("Answer to judge:")[-1] else 2, "reason": "read it"}
+
 lock = threading.Lock()
 
 def locked(x: int) -> int:
@@ -487,7 +491,7 @@ def test_importing_the_package_never_imports_dask() -> None:
 # -- cases, repeats and seeds (issue 21) ----------------------------------------------------------
 def test_cases_repeats_and_seeds_on_dask(dask_cluster: Cluster, openai_server: OpenAIServer, session_history) -> None:
     from openstackai_nb import Case
-    from openstackai_nb.scorers import contains
+    from openstackai_nb.scorers import contains, judge
 
     ns = notebook(openai_server)
     agents = {"HTTP": Agent(name="HTTP", model=ns["http"]("gpt-test")), "Scripted": Agent(name="S", model="scripted")}
@@ -495,9 +499,10 @@ def test_cases_repeats_and_seeds_on_dask(dask_cluster: Cluster, openai_server: O
         Case("say 3 words", expected="42", id="a", metadata={"topic": "x"}),
         {"input": "say 4 words", "expected": "nope"},
     ]
-    local = compare(agents, cases, repeats=2, seed=5, score=contains(), progress=False)
+    score = {"score": contains(), "grade": judge(ns["FunctionModel"](ns["grader"], name="grader"))}
+    local = compare(agents, cases, repeats=2, seed=5, score=score, progress=False)
     remote = compare(
-        agents, cases, repeats=2, seed=5, score=contains(), progress=False, scheduler=DaskScheduler(dask_cluster.client)
+        agents, cases, repeats=2, seed=5, score=score, progress=False, scheduler=DaskScheduler(dask_cluster.client)
     )
     same = [c for c in local.columns if c not in ("run_id", "elapsed_time")]
     import pandas as pd
@@ -506,7 +511,11 @@ def test_cases_repeats_and_seeds_on_dask(dask_cluster: Cluster, openai_server: O
     assert remote["repeat"].tolist() == [0, 1] * 4 and remote["case_id"].iloc[:2].tolist() == ["a", "a"]
     assert remote.loc[remote.agent == "HTTP", "score"].tolist() == [1.0, 1.0, 0.0, 0.0]  # "The answer is 42."
     assert sorted(r.body["seed"] for r in openai_server.requests) == [5, 5, 5, 5, 6, 6, 6, 6]
-    runs = of_compare(session_history, remote)
+    # The judge's runs went to the cluster too; its typed verdicts came back and were read.
+    assert remote.loc[remote.agent == "HTTP", "grade"].tolist() == [4.0] * 4
+    assert remote["grade_reason"].eq("read it").all()
+    assert len(of_compare(session_history, remote).filter(metadata={"judge": "grade"})) == 8
+    runs = [r for r in of_compare(session_history, remote) if "judge" not in r.metadata]
     assert sorted((r.metadata["case_id"][:1], r.metadata["repeat"]) for r in runs) == sorted(
         [("a", 0), ("a", 1), ("c", 0), ("c", 1)] * 2
     )
