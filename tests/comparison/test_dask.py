@@ -172,6 +172,23 @@ def handler_with(server: OpenAIServer, *, delay: float, on_request: Callable[[Re
     server.handler = handler
 
 
+# -- the response cache on the workers --------------------------------------------------------------
+def test_a_re_run_grid_on_dask_comes_from_the_workers_cache(
+    dask_cluster: Cluster, openai_server: OpenAIServer, session_history
+) -> None:
+    ns = notebook(openai_server)
+    agents = [Agent(name=n, instructions=n, model=ns["http"]("gpt-test")) for n in ("a", "b")]
+    inputs = ["one", "two", "three"]
+    scheduler = DaskScheduler(dask_cluster.client)
+    cold = compare(agents, inputs, progress=False, cache=True, scheduler=scheduler)
+    assert cold["cached_calls"].sum() == 0 and len(openai_server.requests) == 6
+    warm = compare(agents, inputs, progress=False, cache=True, scheduler=scheduler)
+    # Both workers share the cache file beside their history's path (WAL, two processes).
+    assert len(openai_server.requests) == 6 and warm["cached_calls"].tolist() == [1] * 6
+    assert warm["final_output"].tolist() == cold["final_output"].tolist()
+    assert (dask_cluster.worker_history.parent / "cache.sqlite").exists()
+
+
 # -- the same table as the local scheduler --------------------------------------------------------
 def test_same_dataframe_as_local(dask_cluster: Cluster, openai_server: OpenAIServer, session_history) -> None:
     ns = notebook(openai_server)
