@@ -126,16 +126,17 @@ def _open(where: Path | None) -> ResponseFile:
             return found
         explicit = _configured_path is not None or bool(os.environ.get("OPENSTACKAI_NB_HISTORY", "").strip())
         tries = [where] if where is None or explicit else [where, _fallback()]
+        bound = _max_bytes()  # a bad OPENSTACKAI_NB_CACHE_MAX_BYTES is the user's ConfigError, not a broken file
         for candidate in tries:
             try:
-                opened = ResponseFile(candidate, _max_bytes())
+                opened = ResponseFile(candidate, bound)
             except (OSError, Exception) as exc:  # noqa: BLE001 - sqlite3.Error, OSError: the cache never breaks a run
                 logger.warning("openstackai_nb: cannot use the response cache %s (%s)", candidate, exc)
                 continue
             _files[where] = opened
             return opened
         logger.warning("openstackai_nb: the response cache is kept in memory for this process")
-        opened = _files[where] = ResponseFile(None, _max_bytes())
+        opened = _files[where] = ResponseFile(None, bound)
         return opened
 
 
