@@ -131,3 +131,21 @@ def test_two_processes_fill_and_read_one_cache_at_once(openai_server: OpenAIServ
     assert hits >= 2 * n
     assert len(openai_server.requests) == 4 * n - hits
     assert cache.stats().entries == n
+
+
+def test_an_unwritable_place_keeps_the_cache_in_memory(
+    openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("OPENSTACKAI_NB_HISTORY", "/proc/openstackai-nb-nowhere/history.sqlite")
+    a = agent(openai_server)
+    with caplog.at_level("WARNING", logger="openstackai_nb"):
+        Runner.run_sync(a, "nowhere", config=ON)
+    assert Runner.run_sync(a, "nowhere", config=ON).cached_calls == 1  # served from memory
+    assert "cannot use the response cache" in caplog.text and "kept in memory" in caplog.text
+    assert cache.stats().path is None
+
+
+def test_a_bad_size_bound_is_a_config_error(openai_server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENSTACKAI_NB_CACHE_MAX_BYTES", "lots")
+    with pytest.raises(ConfigError, match="OPENSTACKAI_NB_CACHE_MAX_BYTES='lots'"):
+        Runner.run_sync(agent(openai_server), "bound", config=ON)
