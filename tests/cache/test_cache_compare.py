@@ -10,7 +10,7 @@ import pytest
 from openstackai_nb import Agent, RunHistory, compare, set_prices, store
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.models import OpenAIChatModel
-from tests._server import OpenAIServer
+from tests._server import OpenAIServer, text_stream
 
 
 @pytest.fixture
@@ -55,3 +55,14 @@ def test_compare_checks_the_cache_value(openai_server: OpenAIServer) -> None:
     with pytest.raises(ConfigError, match="cache="):
         compare([agent], ["x"], cache="sometimes", progress=False)
     assert openai_server.requests == []
+
+
+def test_repeats_are_distinct_samples_and_each_is_cached(openai_server: OpenAIServer) -> None:
+    agent = Agent(name="r", model=OpenAIChatModel("gpt-test", base_url=openai_server.url))
+    openai_server.handler = lambda request: text_stream(f"sample {len(openai_server.requests)}")
+    cold = compare([agent], ["q"], repeats=3, cache=True, progress=False)
+    assert len(openai_server.requests) == 3, "each repeat is its own request, not one cached answer"
+    assert cold["final_output"].nunique() == 3 and cold["cached_calls"].sum() == 0
+    warm = compare([agent], ["q"], repeats=3, cache=True, progress=False)
+    assert len(openai_server.requests) == 3 and warm["cached_calls"].tolist() == [1, 1, 1]
+    assert warm["final_output"].tolist() == cold["final_output"].tolist()  # repeat i gets its own sample back
