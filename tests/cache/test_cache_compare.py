@@ -66,3 +66,22 @@ def test_repeats_are_distinct_samples_and_each_is_cached(openai_server: OpenAISe
     warm = compare([agent], ["q"], repeats=3, cache=True, progress=False)
     assert len(openai_server.requests) == 3 and warm["cached_calls"].tolist() == [1, 1, 1]
     assert warm["final_output"].tolist() == cold["final_output"].tolist()  # repeat i gets its own sample back
+
+
+def test_a_partly_cached_run_pays_for_its_billed_tokens_only(priced: None) -> None:
+    from datetime import UTC, datetime
+
+    from openstackai_nb.comparison.prices import cost_columns, run_facts
+    from openstackai_nb.messages import Usage
+    from openstackai_nb.runner import RunResult
+
+    def run(billed: int, cached_calls: int) -> RunResult:
+        return RunResult(
+            run_id="run_x", model="gpt-test", started_at=datetime.now(UTC), cached_calls=cached_calls,
+            usage=Usage(prompt_tokens=billed, completion_tokens=billed), cached_usage=Usage(prompt_tokens=99),
+        )  # fmt: skip
+
+    runs = [run(0, 2), run(1_000_000, 1), run(1_000_000, 0)]
+    costs = cost_columns([run_facts(r) for r in runs], [r.cached_calls for r in runs])
+    assert costs["cost_usd"].tolist() == [0.0, 3.0, 3.0]
+    assert costs["cost_source"].tolist() == ["cache", "set_prices", "set_prices"]
