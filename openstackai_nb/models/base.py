@@ -45,6 +45,11 @@ class Model(abc.ABC):
         """Where requests go (None for offline models); never includes a key."""
         return None
 
+    cacheable: bool = False
+    """Whether the response cache may answer this model although it has no endpoint: an offline
+    model that opts in (`FunctionModel(fn, cacheable=True)`). A model with an endpoint is cached
+    whatever this says; a replayed cassette never is."""
+
     _secret_attributes: tuple[str, ...] = ("_api_key", "api_key")
     """Attributes that hold a key (not a key's variable name, such as a provider's `api_key_env`)."""
 

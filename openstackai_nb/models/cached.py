@@ -23,8 +23,11 @@ the run's settings (temperature, max_tokens, seed...) and the repeat index (so t
 `compare(..., repeats=N)` are N samples, not one answer N times). The stored deltas pass the
 scrubber first.
 
-Offline models (function, scripted, replay: no `endpoint`) are never cached: they cost nothing,
-and what they answer is code, not a request.
+Offline models (function, scripted, replay: no `endpoint`) are not cached: they cost nothing,
+and what they answer is code, not a request. A function or scripted model that stands for an
+expensive computation opts in with `cacheable=True`; its key holds its class and name in place of
+a provider and endpoint, so it cannot see the function's code: a changed function needs a new
+model name, or `openstackai_nb.cache.clear()`.
 """
 
 from __future__ import annotations
@@ -109,6 +112,8 @@ def request_key(
     if output is not None:
         data["output"] = [output.name, output.schema, output.strict, output.description, output.tool_name]
         data["structured"] = getattr(model, "structured", None)
+    if model.endpoint is None:  # an offline model that opted in (`cacheable`): its class stands for the provider
+        data["offline"] = type(model).__name__
     if tools and getattr(model, "parse_text_tool_calls", False) is True:
         data["text_tool_calls"] = True  # the stored answer holds the calls recovered from its text
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)

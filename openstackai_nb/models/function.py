@@ -93,8 +93,13 @@ class FunctionModel(Model):
     Args:
         fn: ``fn(messages, info) -> str | Reply | call(...) | [call(...), ...]`` (may be async);
             when `info.output` is set, also the typed answer itself (sent as JSON text).
-        name: the name shown in history.
+        name: the name shown in history (and, with `cacheable`, the model's part of the cache key).
         delay: seconds to wait between streamed words (0 = as fast as possible).
+        cacheable: let the response cache answer this model (`RunConfig(cache=True)`,
+            `compare(..., cache=True)`), for a function that wraps an expensive computation (a
+            local pipeline, a slow simulator). Off by default: an offline model is not cached. The
+            key holds the model's name, not the function's code: give the model a new `name`
+            when you change the function (or clear the cache), or old answers come back.
 
     Example:
         >>> def model(messages, info):
@@ -103,12 +108,17 @@ class FunctionModel(Model):
         'function:model'
     """
 
-    def __init__(self, fn: ModelFunction, *, name: str | None = None, delay: float = 0.0) -> None:
+    def __init__(
+        self, fn: ModelFunction, *, name: str | None = None, delay: float = 0.0, cacheable: bool = False
+    ) -> None:
         if not callable(fn):
             raise ConfigError(f"FunctionModel needs a function, got {type(fn).__name__}")
+        if not isinstance(cacheable, bool):
+            raise ConfigError(f"FunctionModel: cacheable must be True or False, got {cacheable!r}")
         self.fn = fn
         self.name = name or f"function:{getattr(fn, '__name__', 'model')}"
         self.delay = float(delay)
+        self.cacheable = cacheable
         # A sync function runs in a worker thread so it cannot block the loop past the run's
         # time limits (the ScriptedModel's own, instant function runs inline).
         self._inline = False
@@ -223,10 +233,16 @@ class ScriptedModel(Model):
 
     Args:
         delay: seconds between streamed words; default `OPENSTACKAI_NB_SCRIPTED_DELAY` or 0.
+        name: the name shown in history.
+        cacheable: let the response cache answer it, as `FunctionModel(cacheable=True)` (e.g. to
+            show a re-run grid served from the cache offline); off by default.
     """
 
-    def __init__(self, *, delay: float | None = None, name: str = "scripted") -> None:
+    def __init__(self, *, delay: float | None = None, name: str = "scripted", cacheable: bool = False) -> None:
+        if not isinstance(cacheable, bool):
+            raise ConfigError(f"ScriptedModel: cacheable must be True or False, got {cacheable!r}")
         self.name = name
+        self.cacheable = cacheable
         env = os.environ.get("OPENSTACKAI_NB_SCRIPTED_DELAY", "")
         try:
             self.delay = float(delay if delay is not None else (env or 0.0))

@@ -72,8 +72,9 @@ class RunCache:
         self.model: CachedModel | None = None
 
     def wrap(self, model: Model) -> Model:
-        """The run's model, answering from the cache (offline models are returned as they are)."""
-        if model.endpoint is None or getattr(model, "replays", False):
+        """The run's model, answering from the cache (offline models, unless `cacheable`, are returned as they are)."""
+        offline = model.endpoint is None and getattr(model, "cacheable", False) is not True
+        if offline or getattr(model, "replays", False):
             return model
         self.model = CachedModel(model, self.store, mode=self.mode, max_age=self.ttl, repeat=self.repeat)
         return self.model
