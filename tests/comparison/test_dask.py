@@ -536,6 +536,13 @@ def test_cases_repeats_and_seeds_on_dask(dask_cluster: Cluster, openai_server: O
     assert sorted((r.metadata["case_id"][:1], r.metadata["repeat"]) for r in runs) == sorted(
         [("a", 0), ("a", 1), ("c", 0), ("c", 1)] * 2
     )
+    # The statistics read a Dask grid's frame as they read a local one (issue 21: "works unchanged").
+    from openstackai_nb import paired, summarize
+
+    stats = ["n", "runs", "mean", "std", "ci_low", "ci_high", "failures", "pass@1", "pass@2"]
+    pd.testing.assert_frame_equal(summarize(remote, ks=(1, 2))[stats], summarize(local, ks=(1, 2))[stats])
+    test, expected = paired(remote, "HTTP", "Scripted"), paired(local, "HTTP", "Scripted")
+    assert test.to_dict() == expected.to_dict() and test["n"] == 2
 
 
 # -- resume (issue 22) ------------------------------------------------------------------------------
