@@ -166,14 +166,15 @@ def as_usage_errors(
     """Turn an AgentError (a user's mistake, a damaged store...) into one line of IPython's UsageError.
 
     A notebook shows a UsageError as that line, without a traceback. AgentError messages are
-    already scrubbed; `wording` may rephrase them (e.g. `in_magic_terms`). `also`: more exception
-    types to show as one line (e.g. ImportError for a missing extra).
+    already scrubbed; their control characters are made inert here (`_secrets.shown`). `wording`
+    may rephrase them (e.g. `in_magic_terms`). `also`: more exception types to show as one line
+    (e.g. ImportError for a missing extra).
     """
     try:
         yield
     except (AgentError, *also) as exc:
         text = wording(str(exc)) if wording is not None else str(exc)
-        raise UsageError(" ".join(text.split())) from None
+        raise UsageError(" ".join(shown(text).split())) from None  # a server's text may hold ANSI
 
 
 def settings_view(rows: list[tuple[str, str]]) -> MarkdownText:
