@@ -170,3 +170,15 @@ def test_compare_progress_lines() -> None:
 def test_inert_leaves_ordinary_text_and_marks_alone() -> None:
     text = "tab\there\nnew line\r\nCRLF, Hebrew \u05e9\u05dc\u05d5\u05dd\u200f and emoji \U0001f469\u200d\U0001f4bb"
     assert inert(text) == text
+
+
+def test_a_magics_one_line_error() -> None:
+    from IPython.core.error import UsageError
+
+    from openstackai_nb.errors import ModelError
+    from openstackai_nb.notebook.display import as_usage_errors
+
+    with pytest.raises(UsageError) as caught, as_usage_errors():
+        raise ModelError(f"the server said {ESC}[31mno{ESC}[0m \u202eok")
+    assert ESC not in str(caught.value) and "\u202e" not in str(caught.value)
+    assert "\\x1b[31mno" in str(caught.value) and "\\u202eok" in str(caught.value)
