@@ -162,3 +162,15 @@ def test_the_stream_scrubber_keeps_a_query_parameter_whole() -> None:
         out = s.feed(text[:cut]) + s.feed(text[cut:], final=True)
         assert out == f"see https://h.example/v1?key={REDACTED} now", cut
         assert not re.search(r"abcdef\d", out)
+
+
+def test_a_query_credential_in_a_json_text_leaves_valid_json() -> None:
+    import json
+
+    data = {"url": 'https://h.example/v1?token=abc"def&x=1', "u2": "https://h.example/?sig=zz\\yy"}
+    text = json.dumps(data)
+    clean = scrub(text)
+    assert json.loads(clean) == {
+        "url": 'https://h.example/v1?token=[REDACTED]"def&x=1',
+        "u2": "https://h.example/?sig=[REDACTED]\\yy",
+    }
