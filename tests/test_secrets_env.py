@@ -174,3 +174,12 @@ def test_a_query_credential_in_a_json_text_leaves_valid_json() -> None:
         "url": 'https://h.example/v1?token=[REDACTED]"def&x=1',
         "u2": "https://h.example/?sig=[REDACTED]\\yy",
     }
+
+
+def test_importing_the_package_reads_no_environment() -> None:
+    import subprocess
+    import sys
+
+    code = "import openstackai_nb, openstackai_nb._secrets as s; print(s._env_names == (0, ()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "True"
