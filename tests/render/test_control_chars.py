@@ -182,3 +182,19 @@ def test_a_magics_one_line_error() -> None:
         raise ModelError(f"the server said {ESC}[31mno{ESC}[0m \u202eok")
     assert ESC not in str(caught.value) and "\u202e" not in str(caught.value)
     assert "\\x1b[31mno" in str(caught.value) and "\\u202eok" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["ESC", "CR", "RLO", "NUL"])
+def test_the_diff_of_two_runs(name: str) -> None:
+    from openstackai_nb import diff_runs
+    from openstackai_nb.render.diff import diff_bundle
+
+    char = CHARS[name]
+    agent, _ = run_with(char)
+    a = Runner.run_sync(agent, "first")
+    b = Runner.run_sync(Agent(name="Plain", model=FunctionModel(lambda m, i: "plain")), "second")
+    bundle = diff_bundle(diff_runs(a, b))
+    assert_inert("diff html", text_of(bundle["text/html"]), char)
+    assert_inert("diff markdown", bundle["text/markdown"], char, visible=False)
+    assert_inert("diff markdown as HTML", text_of(html_of_markdown(bundle["text/markdown"])), char, visible=False)
+    assert_inert("diff text", bundle["text/plain"], char)
