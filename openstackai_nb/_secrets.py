@@ -396,14 +396,18 @@ class StreamScrubber:
 
 # -- logging --------------------------------------------------------------------------------------
 class _ScrubFilter(logging.Filter):
-    """Scrubs a record's message, arguments, traceback and stack before any handler sees it."""
+    """Scrubs a record's message, arguments, traceback and stack before any handler sees it.
+
+    The message is also made `inert`: a log line goes to a terminal or a notebook, where a
+    tool's ANSI sequence in it would act.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string: keep its parts, scrubbed
             message = f"{record.msg} {record.args}"
-        record.msg, record.args = scrub(message), ()
+        record.msg, record.args = shown(message), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

@@ -183,3 +183,12 @@ def test_importing_the_package_reads_no_environment() -> None:
     code = "import openstackai_nb, openstackai_nb._secrets as s; print(s._env_names == (0, ()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "True"
+
+
+def test_log_records_show_control_characters_inert(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="openstackai_nb"):
+        logging.getLogger("openstackai_nb").info("tool said %s", "\x1b[31mred\x1b[0m \u202eevil")
+    assert "\x1b" not in caplog.text and "\u202e" not in caplog.text
+    assert "tool said \\x1b[31mred\\x1b[0m \\u202eevil" in caplog.text
