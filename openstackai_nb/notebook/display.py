@@ -27,6 +27,7 @@ __all__ = [
     "cassette_of",
     "for_display",
     "in_magic_terms",
+    "inert_frame",
     "provenance",
     "scrubbed_frame",
     "settings_view",
@@ -157,6 +158,17 @@ def scrubbed_frame(frame: Any) -> Any:
         if not isinstance(labels, MultiIndex) and not is_numeric_dtype(labels):
             setattr(out, axis, labels.map(clean))
     return out
+
+
+def inert_frame(frame: Any) -> Any:
+    """A copy of a DataFrame to show now: its text cells' control characters made inert (`_secrets.inert`).
+
+    The magic's table is shown through pandas, whose HTML escapes markup but passes ESC and the
+    bidi overrides on; the frame `-o` stores keeps the text as the history does.
+    """
+    from openstackai_nb._secrets import inert
+
+    return frame.map(lambda value: inert(value) if isinstance(value, str) else value)
 
 
 @contextmanager

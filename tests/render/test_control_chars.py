@@ -198,3 +198,16 @@ def test_the_diff_of_two_runs(name: str) -> None:
     assert_inert("diff markdown", bundle["text/markdown"], char, visible=False)
     assert_inert("diff markdown as HTML", text_of(html_of_markdown(bundle["text/markdown"])), char, visible=False)
     assert_inert("diff text", bundle["text/plain"], char)
+
+
+def test_the_comparison_table_the_magic_shows() -> None:
+    import pandas as pd
+
+    from openstackai_nb.notebook.display import inert_frame
+
+    frame = pd.DataFrame({"final_output": [f"{ESC}[31mred\u202e"], "n": [1]})
+    table = inert_frame(frame)
+    for what, text in (("html", table.to_html()), ("repr", repr(table))):
+        assert ESC not in text and "\u202e" not in text, what
+    assert "\\x1b[31mred\\u202e" in table.to_html()
+    assert frame["final_output"][0] == f"{ESC}[31mred\u202e"  # the frame -o stores is untouched
