@@ -92,6 +92,10 @@ def test_live_view_static_copy_and_agent_last(kernel: Kernel) -> None:
     trace = kernel.execute("%agent trace")
     assert trace.error is None, trace.error
     assert_nothing_raw(trace)
+    history = kernel.execute("%agent history")
+    assert history.error is None, history.error
+    assert any("\\x1b[31mred" in d.get("data", {}).get("text/html", "") for d in history.displayed())
+    assert_nothing_raw(history)
     shown = kernel.execute("r")  # the RunResult as a cell's value: its _repr_html_/_repr_markdown_
     assert shown.error is None, shown.error
     assert_nothing_raw(shown)
