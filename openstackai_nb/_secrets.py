@@ -103,10 +103,15 @@ def _is_path(value: str) -> bool:
         return True
     if not value.startswith("/"):
         return False
-    # A base64 key may start with "/" too: a path names a file that exists, a folder that exists,
-    # or a file with an extension.
-    path = os.path.expanduser(value)
-    return os.path.exists(path) or os.path.isdir(os.path.dirname(path)) or bool(re.search(r"\.[A-Za-z]\w{0,5}$", value))
+    # A base64 key may start with "/" too: a path names a file that exists, a file in a folder
+    # that exists (other than the root, which every "/..." key would be "in"), or a file with an
+    # extension.
+    folder = os.path.dirname(value)
+    return (
+        os.path.exists(value)
+        or (folder != "/" and os.path.isdir(folder))
+        or bool(re.search(r"\.[A-Za-z]\w{0,5}$", value))
+    )
 
 
 def env_value_secrets(value: str) -> list[str]:

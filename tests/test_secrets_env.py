@@ -93,6 +93,8 @@ def test_a_path_is_skipped_when_it_exists_but_a_key_with_slashes_is_not(tmp_path
     assert env_value_secrets(existing) == []
     aws_like = "/K7MDENG/bPxRfiCYEXAMPLEKEY"  # base64 keys may start with "/"
     assert env_value_secrets(aws_like) == [aws_like]
+    assert env_value_secrets("/AbC+dEf0123456789xyz=") == ["/AbC+dEf0123456789xyz="]  # "in" the root folder
+    assert env_value_secrets(os.path.join(tmp_path, "not-yet-written")) == []  # in a folder that exists
     assert env_value_secrets("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") == ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
 
 
