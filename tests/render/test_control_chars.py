@@ -214,9 +214,9 @@ def test_the_comparison_table_the_magic_shows() -> None:
 
 
 def test_the_evaluation_tables() -> None:
-    from openstackai_nb.render.evaluation import paired_html, summary_html
+    from openstackai_nb.render.evaluation import paired_html
 
-    page = paired_html(f"a{ESC}[2Jb", [("mean_diff", 0.25), (f"note\u202e", f"x{ESC}[31my")], f"cap\u202e")
+    page = paired_html(f"a{ESC}[2Jb", [("mean_diff", 0.25), ("note\u202e", f"x{ESC}[31my")], "cap\u202e")
     text = text_of(page)
     assert ESC not in text and "\u202e" not in text
     assert "\\x1b[2J" in text and "\\u202e" in text
