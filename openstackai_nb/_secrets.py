@@ -1,12 +1,20 @@
-"""Keep secrets out of every output, and control characters out of every display: the one scrubber.
+r"""Keep secrets out of every output, and control characters out of every display: the one scrubber.
 
 Errors, logs, history, export, replay and every display (run views, reprs, the live view,
 progress tables) pass through it.
 
-Keys the process knows (API keys given to models, `*_API_KEY` / `*_TOKEN` variables) are
-registered and replaced wherever they appear; key-shaped strings (``sk-...``, ``Bearer ...``)
-are replaced even when we never saw them. A variable set in a notebook cell is seen by the very
-next scrub (the names are re-read when the set of variable names changes, the values each time).
+Secrets the process knows are replaced wherever they appear: API keys given to models, the
+credentials in a base URL's query string (``?api-key=...``), values given to `register_secret`,
+and the values of environment variables whose name holds KEY, SECRET, TOKEN, PASSWORD, PASSWD,
+CREDENTIAL(S), AUTH or PRIVATE as a word part (`is_secret_name`; short values, booleans, numbers
+and paths skipped: `env_value_secrets`). Key-shaped strings (``sk-...``, ``Bearer ...``, a
+``?key=...`` parameter) are replaced even when we never saw them. Nothing is read at import; a
+variable set in a notebook cell is seen by the very next scrub (the names are looked through
+again when the set of names changes, the values are read each time).
+
+`shown(text)` is what a display may show: scrubbed, then `inert` (control characters and bidi
+overrides written as ``\x1b``, ``\u202e``). Files and data (history, exports, cassettes) are
+scrubbed only: they keep the raw text.
 
 Text that arrives in pieces (a model's stream) goes through `StreamScrubber`, which holds back
 the end of what it has seen while that end could still be the start of a secret. Records of the
@@ -44,7 +52,7 @@ _KEYLIKE = re.compile(
     r"|\b(?:ghp|gho|xox[abp]|hf)_[A-Za-z0-9]{12,}"
     # a credential in a URL's query string (?key=, ?api-key=, ?access_token=, &sig=...): the value goes
     r"|([?&;](?:[A-Za-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)"
-    r"s?)=)[^&#\s'\"<>]+"
+    r"s?)=)[^&#\s'\"<>\\]+"  # (not a backslash: a JSON text's escapes stay whole)
 )
 _SECRET_FIELD = re.compile(r"(?i)^(authorization|api[-_]?key|x-api-key|token|secret|password)$")
 
@@ -95,10 +103,15 @@ def _is_path(value: str) -> bool:
         return True
     if not value.startswith("/"):
         return False
-    # A base64 key may start with "/" too: a path names a file that exists, a folder that exists,
-    # or a file with an extension.
-    path = os.path.expanduser(value)
-    return os.path.exists(path) or os.path.isdir(os.path.dirname(path)) or bool(re.search(r"\.[A-Za-z]\w{0,5}$", value))
+    # A base64 key may start with "/" too: a path names a file that exists, a file in a folder
+    # that exists (other than the root, which every "/..." key would be "in"), or a file with an
+    # extension.
+    folder = os.path.dirname(value)
+    return (
+        os.path.exists(value)
+        or (folder != "/" and os.path.isdir(folder))
+        or bool(re.search(r"\.[A-Za-z]\w{0,5}$", value))
+    )
 
 
 def env_value_secrets(value: str) -> list[str]:
@@ -388,14 +401,18 @@ class StreamScrubber:
 
 # -- logging --------------------------------------------------------------------------------------
 class _ScrubFilter(logging.Filter):
-    """Scrubs a record's message, arguments, traceback and stack before any handler sees it."""
+    """Scrubs a record's message, arguments, traceback and stack before any handler sees it.
+
+    The message is also made `inert`: a log line goes to a terminal or a notebook, where a
+    tool's ANSI sequence in it would act.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad format string: keep its parts, scrubbed
             message = f"{record.msg} {record.args}"
-        record.msg, record.args = scrub(message), ()
+        record.msg, record.args = shown(message), ()
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:

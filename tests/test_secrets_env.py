@@ -93,6 +93,8 @@ def test_a_path_is_skipped_when_it_exists_but_a_key_with_slashes_is_not(tmp_path
     assert env_value_secrets(existing) == []
     aws_like = "/K7MDENG/bPxRfiCYEXAMPLEKEY"  # base64 keys may start with "/"
     assert env_value_secrets(aws_like) == [aws_like]
+    assert env_value_secrets("/AbC+dEf0123456789xyz=") == ["/AbC+dEf0123456789xyz="]  # "in" the root folder
+    assert env_value_secrets(os.path.join(tmp_path, "not-yet-written")) == []  # in a folder that exists
     assert env_value_secrets("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY") == ["wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"]
 
 
@@ -162,3 +164,33 @@ def test_the_stream_scrubber_keeps_a_query_parameter_whole() -> None:
         out = s.feed(text[:cut]) + s.feed(text[cut:], final=True)
         assert out == f"see https://h.example/v1?key={REDACTED} now", cut
         assert not re.search(r"abcdef\d", out)
+
+
+def test_a_query_credential_in_a_json_text_leaves_valid_json() -> None:
+    import json
+
+    data = {"url": 'https://h.example/v1?token=abc"def&x=1', "u2": "https://h.example/?sig=zz\\yy"}
+    text = json.dumps(data)
+    clean = scrub(text)
+    assert json.loads(clean) == {
+        "url": 'https://h.example/v1?token=[REDACTED]"def&x=1',
+        "u2": "https://h.example/?sig=[REDACTED]\\yy",
+    }
+
+
+def test_importing_the_package_reads_no_environment() -> None:
+    import subprocess
+    import sys
+
+    code = "import openstackai_nb, openstackai_nb._secrets as s; print(s._env_names == (0, ()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "True"
+
+
+def test_log_records_show_control_characters_inert(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="openstackai_nb"):
+        logging.getLogger("openstackai_nb").info("tool said %s", "\x1b[31mred\x1b[0m \u202eevil")
+    assert "\x1b" not in caplog.text and "\u202e" not in caplog.text
+    assert "tool said \\x1b[31mred\\x1b[0m \\u202eevil" in caplog.text

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from openstackai_nb._secrets import scrub, shown
-from openstackai_nb.notebook.display import as_usage_errors, for_display, settings_view, without_credentials
+from openstackai_nb.notebook.display import (
+    as_usage_errors,
+    for_display,
+    inert_frame,
+    settings_view,
+    without_credentials,
+)
 from openstackai_nb.notebook.prompt import default_model
 
 if TYPE_CHECKING:
@@ -77,8 +83,8 @@ class LineCommands:
             n = int(rest[1])
         from openstackai_nb.store import get_history
 
-        with as_usage_errors():
-            return get_history().to_dataframe().tail(n)
+        with as_usage_errors():  # shown now: control characters inert (the history keeps the text)
+            return inert_frame(get_history().to_dataframe().tail(n))
 
     def _cmd_trace(self, rest: list[str]) -> None:
         from IPython.display import display

@@ -27,6 +27,7 @@ __all__ = [
     "cassette_of",
     "for_display",
     "in_magic_terms",
+    "inert_frame",
     "provenance",
     "scrubbed_frame",
     "settings_view",
@@ -159,6 +160,17 @@ def scrubbed_frame(frame: Any) -> Any:
     return out
 
 
+def inert_frame(frame: Any) -> Any:
+    """A copy of a DataFrame to show now: its text cells' control characters made inert (`_secrets.inert`).
+
+    The magic's table is shown through pandas, whose HTML escapes markup but passes ESC and the
+    bidi overrides on; the frame `-o` stores keeps the text as the history does.
+    """
+    from openstackai_nb._secrets import inert
+
+    return frame.map(lambda value: inert(value) if isinstance(value, str) else value)
+
+
 @contextmanager
 def as_usage_errors(
     wording: Callable[[str], str] | None = None, *, also: tuple[type[Exception], ...] = ()
@@ -166,14 +178,15 @@ def as_usage_errors(
     """Turn an AgentError (a user's mistake, a damaged store...) into one line of IPython's UsageError.
 
     A notebook shows a UsageError as that line, without a traceback. AgentError messages are
-    already scrubbed; `wording` may rephrase them (e.g. `in_magic_terms`). `also`: more exception
-    types to show as one line (e.g. ImportError for a missing extra).
+    already scrubbed; their control characters are made inert here (`_secrets.shown`). `wording`
+    may rephrase them (e.g. `in_magic_terms`). `also`: more exception types to show as one line
+    (e.g. ImportError for a missing extra).
     """
     try:
         yield
     except (AgentError, *also) as exc:
         text = wording(str(exc)) if wording is not None else str(exc)
-        raise UsageError(" ".join(text.split())) from None
+        raise UsageError(" ".join(shown(text).split())) from None  # a server's text may hold ANSI
 
 
 def settings_view(rows: list[tuple[str, str]]) -> MarkdownText:

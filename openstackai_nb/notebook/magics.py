@@ -37,6 +37,7 @@ from openstackai_nb.notebook.display import (
     cassette_of,
     for_display,
     in_magic_terms,
+    inert_frame,
     provenance,
     scrubbed_frame,
 )
@@ -365,9 +366,10 @@ class AgentMagics(LineCommands, Magics):
 
             scores = [c for c in df.columns if c in (score or {}) or c.split(".")[0] in (score or {})]
             if args.agents:
-                display(comparison.side_by_side(df, scores if len(scores) > 1 else (scores or ["final_output"])[0]))
+                table = comparison.side_by_side(df, scores if len(scores) > 1 else (scores or ["final_output"])[0])
             else:
-                display(df[["input", *(["repeat"] if args.repeats > 1 else []), "status", "final_output", *scores]])
+                table = df[["input", *(["repeat"] if args.repeats > 1 else []), "status", "final_output", *scores]]
+            display(inert_frame(table))
 
     # -- %agent -----------------------------------------------------------------------------------
     @line_magic("agent")

@@ -24,7 +24,8 @@ Reject buttons (and a reason field), a click comes back as a custom message (`on
 presenter hands it to the run's `DeferredApprover`. That needs the cell to await while it
 follows the run (`drive_async`): why, and the prompt used where it cannot, in `approvals.py`.
 
-Secrets: everything a presenter shows is scrubbed (`_secrets`): the status line, each tool row
+Secrets: everything a presenter shows is scrubbed, its control characters (ANSI, bidi overrides)
+made inert (`_secrets.shown`): the status line, each tool row
 (`render.tool_row` scrubs name, arguments, result or error before they are cut to a preview) and
 the text, before it is rendered. The text arrives in pieces, and a key can be split across two of
 them ("sk-ab" then "cdef..."), so answer and reasoning each go through a `StreamScrubber`: each

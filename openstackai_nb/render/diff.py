@@ -1,4 +1,4 @@
-"""Two runs side by side (`diff_runs`): static HTML, markdown and plain text.
+r"""Two runs side by side (`diff_runs`): static HTML, markdown and plain text.
 
 The view has three parts: a header that puts the two runs' facts next to each other (agent,
 model, instructions, status, turns, tokens, time; a fact that differs is marked), the tool
@@ -8,7 +8,8 @@ and every later differing row marked too.
 
 Static on purpose (no script, nothing fetched), with semantic marks (`<mark>`, `<b>`) that still
 show where GitHub and nbviewer strip the `<style>`. Every string (model and tool text, ids,
-names, errors) is scrubbed of secrets, then cut, then escaped.
+names, errors) is scrubbed of secrets and its control characters made inert (`_secrets.shown`:
+ESC as ``\x1b``, U+202E as ``\u202e``), then cut, then escaped.
 
 This module reads a diff through the small protocols below, so it does not import
 `comparison.diff` (whose display methods import this module).
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from openstackai_nb._secrets import scrub
+from openstackai_nb._secrets import shown
 from openstackai_nb.render.markdown import esc
 from openstackai_nb.render.markdown_copy import md_literal
 from openstackai_nb.render.tools import preview
@@ -165,7 +166,7 @@ _COMPARED = {"agent", "model", "instructions", "status"}
 def _head(diff: DiffLike) -> list[tuple[str, str, str, bool]]:
     rows = []
     for (name, va), (_, vb) in zip(_facts(diff.a), _facts(diff.b), strict=True):
-        rows.append((name, scrub(va), scrub(vb), name in _COMPARED and va != vb))
+        rows.append((name, shown(va), shown(vb), name in _COMPARED and va != vb))
     return rows
 
 
@@ -173,10 +174,10 @@ def _title(diff: DiffLike) -> str:
     first = diff.first_divergence
     runs = f"{diff.a.run_id} ({diff.a.agent_name or 'agent'}) and {diff.b.run_id} ({diff.b.agent_name or 'agent'})"
     if first is None:
-        return scrub(f"Runs {runs}: identical transcripts")
+        return shown(f"Runs {runs}: identical transcripts")
     at = _step_at(diff.steps_a, first.index) or _step_at(diff.steps_b, first.index)
     label = f" ({at.label})" if at is not None else ""
-    return scrub(f"Runs {runs}: first difference at step {first.index}{label}: {first.reason}")
+    return shown(f"Runs {runs}: first difference at step {first.index}{label}: {first.reason}")
 
 
 def _step_at(steps: Sequence[StepLike], i: int) -> StepLike | None:
@@ -196,8 +197,8 @@ def _path(names: Sequence[str], at: int | None, mark: tuple[str, str]) -> str:
 
 def _paths(diff: DiffLike, mark: tuple[str, str], name: Any = str) -> str:
     at = diff.tool_path_divergence
-    a = _path([name(scrub(n)) for n in diff.tool_path_a], at, mark)
-    b = _path([name(scrub(n)) for n in diff.tool_path_b], at, mark)
+    a = _path([name(shown(n)) for n in diff.tool_path_a], at, mark)
+    b = _path([name(shown(n)) for n in diff.tool_path_b], at, mark)
     same = " (same)" if at is None else ""
     return f"tool path: a: {a} | b: {b}{same}"
 
@@ -216,11 +217,11 @@ def _rows(diff: DiffLike) -> list[tuple[int, StepLike | None, StepLike | None, b
 def _cell_html(step: StepLike | None) -> str:
     if step is None:
         return "<td>—</td>"
-    text = scrub(step.text)
+    text = shown(step.text)
     if len(text) > CELL_CHARS:
         text = text[:CELL_CHARS] + f"\n[… {len(text) - CELL_CHARS:,} more characters in the RunResult]"
     turn = f" · turn {step.turn}" if step.turn else ""
-    return f"<td><div class='osnb-diff-kind'>{esc(scrub(step.label))}{turn}</div><pre>{esc(text)}</pre></td>"
+    return f"<td><div class='osnb-diff-kind'>{esc(shown(step.label))}{turn}</div><pre>{esc(text)}</pre></td>"
 
 
 def diff_html(diff: DiffLike) -> str:
@@ -256,7 +257,7 @@ def diff_html(diff: DiffLike) -> str:
 def _line(step: StepLike | None) -> str:
     if step is None:
         return "—"
-    return f"{scrub(step.label)}: {preview(scrub(step.text), LINE_CHARS)}"
+    return f"{shown(step.label)}: {preview(shown(step.text), LINE_CHARS)}"
 
 
 def diff_markdown(diff: DiffLike) -> str:

@@ -1,7 +1,8 @@
 """The static HTML of `summarize()` and `paired()` results: a table, each CI drawn as a bar, a caption.
 
 Built from plain values (no pandas here). Every string shown (group names, case ids, column and
-metric names, the caption) is scrubbed of secrets (`_secrets.scrub`) and escaped; numbers are
+metric names, the caption) is scrubbed of secrets, its control characters made inert
+(`_secrets.shown`), and escaped; numbers are
 formatted here. The bar is a small inline SVG (a line from ci_low to ci_high, a dot at the
 mean; one scale for every row of a table, with 0 marked when it is in range; the dot and the 0 mark
 in the text's colour, so light and dark themes both show them) whose `<title>`
@@ -16,7 +17,7 @@ import math
 import numbers
 from collections.abc import Sequence
 
-from openstackai_nb._secrets import scrub
+from openstackai_nb._secrets import shown
 from openstackai_nb.render.markdown import esc
 
 __all__ = ["ci_bar_svg", "format_value", "paired_html", "summary_html"]
@@ -35,7 +36,7 @@ _BAR_AFTER = "ci_high"  # the bar column follows this column
 
 
 def _text(value: object) -> str:
-    return esc(scrub(str(value)))
+    return esc(shown(str(value)))
 
 
 def format_value(value: object) -> str:

@@ -170,3 +170,53 @@ def test_compare_progress_lines() -> None:
 def test_inert_leaves_ordinary_text_and_marks_alone() -> None:
     text = "tab\there\nnew line\r\nCRLF, Hebrew \u05e9\u05dc\u05d5\u05dd\u200f and emoji \U0001f469\u200d\U0001f4bb"
     assert inert(text) == text
+
+
+def test_a_magics_one_line_error() -> None:
+    from IPython.core.error import UsageError
+
+    from openstackai_nb.errors import ModelError
+    from openstackai_nb.notebook.display import as_usage_errors
+
+    with pytest.raises(UsageError) as caught, as_usage_errors():
+        raise ModelError(f"the server said {ESC}[31mno{ESC}[0m \u202eok")
+    assert ESC not in str(caught.value) and "\u202e" not in str(caught.value)
+    assert "\\x1b[31mno" in str(caught.value) and "\\u202eok" in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["ESC", "CR", "RLO", "NUL"])
+def test_the_diff_of_two_runs(name: str) -> None:
+    from openstackai_nb import diff_runs
+    from openstackai_nb.render.diff import diff_bundle
+
+    char = CHARS[name]
+    agent, _ = run_with(char)
+    a = Runner.run_sync(agent, "first")
+    b = Runner.run_sync(Agent(name="Plain", model=FunctionModel(lambda m, i: "plain")), "second")
+    bundle = diff_bundle(diff_runs(a, b))
+    assert_inert("diff html", text_of(bundle["text/html"]), char)
+    assert_inert("diff markdown", bundle["text/markdown"], char, visible=False)
+    assert_inert("diff markdown as HTML", text_of(html_of_markdown(bundle["text/markdown"])), char, visible=False)
+    assert_inert("diff text", bundle["text/plain"], char)
+
+
+def test_the_comparison_table_the_magic_shows() -> None:
+    import pandas as pd
+
+    from openstackai_nb.notebook.display import inert_frame
+
+    frame = pd.DataFrame({"final_output": [f"{ESC}[31mred\u202e"], "n": [1]})
+    table = inert_frame(frame)
+    for what, text in (("html", table.to_html()), ("repr", repr(table))):
+        assert ESC not in text and "\u202e" not in text, what
+    assert "\\x1b[31mred\\u202e" in table.to_html()
+    assert frame["final_output"][0] == f"{ESC}[31mred\u202e"  # the frame -o stores is untouched
+
+
+def test_the_evaluation_tables() -> None:
+    from openstackai_nb.render.evaluation import paired_html
+
+    page = paired_html(f"a{ESC}[2Jb", [("mean_diff", 0.25), ("note\u202e", f"x{ESC}[31my")], "cap\u202e")
+    text = text_of(page)
+    assert ESC not in text and "\u202e" not in text
+    assert "\\x1b[2J" in text and "\\u202e" in text
