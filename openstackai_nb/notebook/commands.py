@@ -136,7 +136,7 @@ class LineCommands:
         if len(rest) != 2:
             raise UsageError(
                 "usage: %agent diff RUN_A RUN_B: two run ids (or unique starts of them, see %agent history), "
-                "'last' for the last %%agent run, or history indices such as -2 -1"
+                "'last' for the run %agent last shows, or history indices such as -2 -1"
             )
         from openstackai_nb.comparison import diff_runs
 
@@ -149,11 +149,9 @@ class LineCommands:
             return diff_runs(runs[0], runs[1])
 
     def _run_for_diff(self, word: str) -> RunResult | str | int:
-        """'last': the last %%agent run (else the history's newest); '-2': a history index; else an id."""
+        """'last': the run `%agent last` shows; '-2': a history index; else a run id or its start."""
         if word == "last":
-            if self.last is not None:
-                return self.last
-            return -1  # the history's newest run (diff_runs says so when there is none)
+            return self._last_run("%agent diff")
         if word.lstrip("-").isdigit():
             return int(word)
         return word

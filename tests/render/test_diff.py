@@ -10,7 +10,7 @@ from openstackai_nb import Agent, Runner, RunResult, diff_runs
 from openstackai_nb.messages import Message
 from openstackai_nb.models.function import AgentInfo, FunctionModel, call
 from openstackai_nb.render.diff import diff_bundle, diff_html, diff_markdown, diff_text
-from tests._html import html_of_markdown, parse_tags
+from tests._html import html_of_markdown, parse_tags, text_of
 
 EVIL = "<script>alert(1)</script> \"quoted\" 'single' <img src=x onerror=alert(2)> & </td></tr></table>"
 SECRET = "sk-diff-SECRET-0123456789abcdef"
@@ -85,3 +85,15 @@ def test_long_texts_are_cut_in_the_view_not_in_the_result() -> None:
     assert d.first_divergence is not None and d.first_divergence.a is not None
     assert d.first_divergence.a.text == long
     assert max(len(line) for line in diff_text(d).splitlines()) < 400
+
+
+@pytest.mark.parametrize("char", ["\x1b", "\r", "\u202e", "\x00"])
+def test_control_characters_are_shown_inert(char: str) -> None:
+    evil = f"red \x1b[31mtext\x1b[0m left{char}right"
+    d = diff_runs(run(evil, evil, prompt=evil), run("fine", "k"))
+    marker = repr(char)[1:-1]
+    for where, text in [("html", text_of(diff_html(d))), ("text", diff_text(d))]:
+        assert char not in text and "\x1b" not in text, where
+        assert marker in text and "\\x1b[31m" in text, where
+    assert char not in diff_markdown(d) and "\x1b" not in diff_markdown(d)
+    assert d.steps_a[0].text == evil  # the data keeps the raw text
