@@ -64,3 +64,20 @@ def test_tools_and_typed_answers_are_not_arithmetic() -> None:
 
     assert "**add** returned: 42" in ask("What is 17 + 25?", tools=[add])
     assert ask("What is 17 + 25?", output_type=int) == "17"  # the schema's example, filled from the prompt
+
+
+def test_compare_repeats_with_a_seed_draw_anew_and_reproducibly() -> None:
+    pytest.importorskip("pandas")
+    from openstackai_nb import Case, compare, scorers
+
+    agents = [Agent(name="careful", instructions=CAREFUL, model="scripted"), Agent(name="quick", model="scripted")]
+    cases = [Case(f"What is {a} + 7?", expected=a + 7) for a in range(10, 20)]
+
+    def grid() -> list[str]:
+        df = compare(agents, cases, repeats=5, seed=3, progress=False, score={"right": scorers.numeric()})
+        return df["final_output"].tolist()
+
+    first = grid()
+    assert first == grid()  # the same seed: the same grid
+    quick = first[50:]
+    assert any(len(set(quick[i : i + 5])) > 1 for i in range(0, 50, 5))  # repeats differ
