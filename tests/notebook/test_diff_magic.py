@@ -28,6 +28,11 @@ def test_agent_diff_in_a_kernel(tmp_path: Path) -> None:
     try:
         setup = kernel.execute(SETUP)
         assert setup.error is None, setup.error
+        # No %%agent run in this kernel yet: 'last' is the history's newest run, named in a line.
+        fresh = kernel.execute("d = %agent diff last {r.run_id}\nprint(d.identical)")
+        assert fresh.error is None, fresh.error
+        assert fresh.stdout.startswith("%agent diff: no %%agent run in this kernel yet; showing the newest run")
+        assert fresh.stdout.strip().endswith("True")
         ran = kernel.execute("%%agent --agent chatty --quiet\nWeather in Oslo?")
         assert ran.error is None, ran.error
 
