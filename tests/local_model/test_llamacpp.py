@@ -91,7 +91,12 @@ def test_prompt_over_the_context_size_fails_fast_with_the_servers_reason(llamacp
 
 
 def test_compare_on_the_servers_four_slots(llamacpp: LlamaServer) -> None:
-    agents = [agent("plain", max_tokens=16), agent("pirate", max_tokens=16, instructions="Talk like a pirate.")]
+    agents = [
+        agent("terse", max_tokens=8, instructions="Be brief."),
+        agent(
+            "pirate", max_tokens=8, instructions="You are a pirate: answer every question like an old pirate captain."
+        ),
+    ]
     inputs = ["Hi!", "What is 2 + 2?", "Name a fruit."]
     df = compare(agents=agents, inputs=inputs, concurrency=4, progress=False)
     assert len(df) == 6
@@ -99,9 +104,9 @@ def test_compare_on_the_servers_four_slots(llamacpp: LlamaServer) -> None:
     assert (df["completion_tokens"] > 0).all() and (df["prompt_tokens"] > 0).all()
     assert df["final_output"].str.len().gt(0).all()
     assert set(df["finish_reason"]) <= {"stop", "length"}
-    # The instructions reached the model: each agent's prompt is a different number of tokens.
+    # The instructions reached the model: the longer ones make a longer prompt.
     by_agent = df.groupby("agent")["prompt_tokens"].first()
-    assert by_agent["pirate"] > by_agent["plain"]
+    assert by_agent["pirate"] > by_agent["terse"]
 
 
 def _loopback_host_name() -> str | None:
@@ -113,10 +118,6 @@ def _loopback_host_name() -> str | None:
     return name if infos and all(ipaddress.ip_address(i[4][0]).is_loopback for i in infos) else None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (issue 23, fixed by branch h23a): a local preset with a host given by name asks for a key",
-)
 @pytest.mark.parametrize("openai_key", [None, "sk-test-other-work-0123456789"])
 def test_server_reached_by_host_name(
     llama_server: LlamaServer, monkeypatch: pytest.MonkeyPatch, openai_key: str | None
