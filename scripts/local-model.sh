@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real model offline, without a key: build (once per machine, about 6 minutes) or reuse llama.cpp's
+# A real model offline, without a key: build (once per machine, about 7 minutes on 2 idle cores) or reuse llama.cpp's
 # llama-server and SmolLM2-135M-Instruct (scripts/llama_server.sh), then serve it on a free port
 # of 127.0.0.1 in the foreground (Ctrl-C stops it) and print the lines to use it.
 #   bash scripts/local-model.sh [--port N] [extra llama-server options...]

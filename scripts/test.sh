@@ -14,7 +14,7 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 # The real-model tier (tests/local_model/) needs llama.cpp's llama-server and SmolLM2-135M: built
-# or unpacked once per machine into ~/.cache/openstackai-nb/ (about 6 minutes the first time).
+# or unpacked once per machine into ~/.cache/openstackai-nb/ (about 7 minutes on 2 idle cores the first time).
 # OPENSTACKAI_NB_SKIP_LOCAL_MODEL=1 skips that step locally (those tests then skip); CI never sets it.
 if [ "${OPENSTACKAI_NB_SKIP_LOCAL_MODEL:-}" = 1 ]; then
   echo "local model: not built (OPENSTACKAI_NB_SKIP_LOCAL_MODEL=1); tests/local_model/ will skip unless it is already built"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "llama_server.sh"
-HOW_TO_BUILD = "build it once with `bash scripts/llama_server.sh` (about 6 minutes on 2 cores)"
+HOW_TO_BUILD = "build it once with `bash scripts/llama_server.sh` (about 7 minutes on 2 idle cores)"
 
 
 def local_model_paths() -> tuple[Path, Path]:
