@@ -130,11 +130,28 @@ def check_host_allowed(url: str) -> None:
     if ALLOW_NON_LOOPBACK:
         return
     host = urlsplit(url).hostname or ""
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if not loopback:
+    if not _resolves_to_loopback(host):
         from openstackai_nb.errors import UsageError
 
         raise UsageError(f"request to {host!r} blocked: this process only allows loopback model requests")
+
+
+def _resolves_to_loopback(host: str) -> bool:
+    """True when `host` is a loopback address or a name whose every address is loopback.
+
+    A name is resolved (blocking, but only under the test-suite guard): the machine's own host
+    name (`socket.gethostname()`, e.g. `vm` in /etc/hosts) reaches a server on 127.0.0.1.
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        pass
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (OSError, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(str(info[4][0]).partition("%")[0]).is_loopback for info in infos)
