@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from openstackai_nb._files import open_private
 from openstackai_nb._secrets import scrub, scrub_data
 from openstackai_nb._version import __version__
 from openstackai_nb.errors import AgentError, ConfigError, ModelError, ModelHTTPError
@@ -218,7 +219,8 @@ class Cassette:
         data = line.encode("utf-8")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("wb" if truncate else "ab") as f:
+            # Private (0600) when created: a cassette holds every prompt and answer (_files).
+            with open_private(self.path, "wb" if truncate else "ab") as f:
                 if fcntl is not None:
                     fcntl.flock(f.fileno(), fcntl.LOCK_EX)
                 try:

@@ -90,7 +90,7 @@ class StoreConnection:
             files.warn(damaged_message(path, known[0], known[1] or "found by an earlier check"))
             path = known[0]
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            files.private_dir(path.parent)  # created 0700: it holds every run's prompts and answers
         except OSError as exc:
             raise Unwritable(exc.strerror or str(exc)) from None
         if path.is_dir():
@@ -169,6 +169,11 @@ class StoreConnection:
         files.keep_open_forever(ckpt)
 
     def _connect(self, target: str, path: Path | None) -> sqlite3.Connection:
+        try:
+            if path is not None:
+                files.private_file(path)  # 0600 before SQLite creates it; its -wal and -shm follow
+        except OSError as exc:
+            raise Unwritable(exc.strerror or str(exc)) from None
         try:
             conn = sqlite3.connect(target, timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
         except sqlite3.OperationalError as exc:

@@ -12,6 +12,9 @@
   where, so that the next process that opens the damaged file goes straight to the fresh one.
   The marker holds the damaged file's identity: once that file is moved away or replaced, the
   marker no longer applies.
+- Modes: the store's folder, when the store creates it, is 0700 and the store file 0600
+  (`_files.private_dir` / `private_file`, re-exported here for other SQLite files of the
+  package); SQLite gives the ``-wal`` and ``-shm`` files the database file's mode.
 - Connections to a file that was deleted, replaced or found damaged are never closed. Closing
   the last connection of a WAL database checkpoints it and then deletes ``<path>-wal`` and
   ``<path>-shm`` by name, which would now be the files of the new store at that path, possibly in
@@ -29,6 +32,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from openstackai_nb._files import private_dir, private_file
 from openstackai_nb._warnings import warn as warn_user
 from openstackai_nb.errors import HistoryError
 
@@ -47,6 +51,8 @@ __all__ = [
     "is_unwritable",
     "integrity_problem",
     "keep_open_forever",
+    "private_dir",
+    "private_file",
     "read_marker",
     "suggests_damage",
     "user_data_dir",

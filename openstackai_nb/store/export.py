@@ -247,13 +247,20 @@ def write_jsonl(runs: Iterable[RunResult], path: str | os.PathLike[str]) -> Path
     """Write runs as JSON lines (one `to_dict()` per line, every string scrubbed of secrets).
 
     The file is written beside its final name and renamed into place, so a reader never sees a
-    half-written export.
+    half-written export. A new file gets the user's usual mode (you chose where it goes, maybe
+    to share it); a file replaced keeps its mode, so an export made private stays private.
     """
     from openstackai_nb._secrets import scrub_data
 
     target = Path(path).expanduser()
     tmp = target.with_name(target.name + ".part")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+    try:
+        mode = os.stat(target).st_mode & 0o777
+    except OSError:
+        mode = 0o666  # less the umask, as open() does
+    tmp.unlink(missing_ok=True)  # a leftover keeps its own mode: start afresh
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with open(fd, "w", encoding="utf-8", newline="\n") as fh:
         for result in runs:
             fh.write(json.dumps(scrub_data(result.to_dict()), ensure_ascii=False, separators=(",", ":")))
             fh.write("\n")
