@@ -1,5 +1,6 @@
 """The notebook gallery reads well on GitHub: each notebook says which model it uses, keeps its
-outputs, and holds no key; cassettes beside them are valid and key-free."""
+outputs, and holds no key nor a visible test marker (nbval reads cell tags); cassettes beside
+them are valid and key-free."""
 
 from __future__ import annotations
 
@@ -41,3 +42,14 @@ def test_committed_cassettes_load(path: Path) -> None:
     if json.loads(path.read_text().splitlines()[0]).get("type") != "header":
         pytest.skip(f"{path.name} is not a cassette (e.g. a history export)")
     assert ReplayModel(path).exchanges
+
+
+NBVAL_COMMENT = re.compile(r"^\s*#\s*(?:NBVAL|PYTEST_VALIDATE)_[A-Z_]+\s*$", re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_test_markers_are_tags_not_comments_readers_see(path: Path) -> None:
+    # nbval reads `nbval-ignore-output` (and the other markers) from cell.metadata.tags as well.
+    for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+        found = NBVAL_COMMENT.search("".join(cell["source"]))
+        assert found is None, f"{path.name}, cell {i}: {found.group(0).strip()!r}; use the cell tag instead"
