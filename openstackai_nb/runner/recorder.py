@@ -126,7 +126,7 @@ async def until_durable(pending: object, run_id: str) -> None:
     """Wait (without blocking the loop, at most `DURABLE_WAIT`) until a record is stored.
 
     The session's history answers sooner when its file is locked by another process (within
-    about a second, with the reason; the run is kept and written later): see docs/history.md.
+    about two seconds, with the reason; the run is kept and written later): see docs/history.md.
     """
     if isinstance(pending, concurrent.futures.Future):
         if pending.done():

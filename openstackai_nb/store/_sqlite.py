@@ -349,7 +349,7 @@ _LAZY_WINDOW = 0.02  # seconds a write nobody waits for may wait for company
 _LAZY_BATCH = 256  # ... or until this many are queued
 _LOCK_SLICE = 0.25  # seconds the writer waits for another process's lock per attempt
 _LOCK_SLICE_MS = int(_LOCK_SLICE * 1000)
-_LOCK_WAIT = 1.0  # seconds a waiter waits for writes held up by such a lock before it gets `Locked`
+_LOCK_WAIT = 2.0  # seconds a waiter waits for writes held up by such a lock before it gets `Locked`
 _open_writers: weakref.WeakSet[Store] = weakref.WeakSet()
 _exiting = False
 
