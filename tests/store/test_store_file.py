@@ -6,6 +6,7 @@ import hashlib
 import shutil
 import sqlite3
 import struct
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,7 +86,12 @@ def make_store(path: Path, runs: int = 150) -> int:
     finally:
         store.set_history(previous)
     with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # The store's checkpointer thread may be checkpointing at this moment: SQLite then answers
+        # busy at once (no busy wait) and copies nothing, and the pages read below are not there.
+        for _ in range(200):
+            if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                break
+            time.sleep(0.05)
         return int(conn.execute("PRAGMA page_size").fetchone()[0])
 
 
