@@ -23,7 +23,8 @@ VOCABULARY = ("errors", "messages", "results", "events")
 LAYERS_ABOVE_VOCABULARY = ("runner", "models", "store", "comparison", "render", "notebook")
 NOT_FOR_RUNNER = ("store", "render", "notebook")
 DISPLAY_EDGE = ("results", "render")  # RunResult's display methods -> render, lazily, inside the method
-SHARED_PRIVATE = ("_secrets", "_extras", "_version", "_warnings", "_files")  # the package's own helpers, for every layer
+# The package's own helpers, for every layer.
+SHARED_PRIVATE = ("_secrets", "_extras", "_version", "_warnings", "_files")
 
 
 @dataclass(frozen=True)
