@@ -232,7 +232,7 @@ class Store(StoreConnection):
         if held >= _LOCK_WAIT:
             logger.warning(
                 "openstackai_nb: the run history file %s was locked by another process for %.0f s; "
-                "the %d runs kept in memory meanwhile are written now",
+                "the runs kept in memory meanwhile are written now: %d",
                 self.path,
                 held,
                 runs,
@@ -364,4 +364,4 @@ def _flush_at_exit() -> None:
                 runs = {item.run_id for item, _ in store._pending if not callable(item)}
                 reason = store._locked or "the writer did not finish in 5 s"
             if runs:
-                logger.warning("openstackai_nb: %d runs are not in the history file at exit: %s", len(runs), reason)
+                logger.warning("openstackai_nb: runs not in the history file at exit: %d (%s)", len(runs), reason)

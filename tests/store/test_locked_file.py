@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 import subprocess
 import sys
 import textwrap
@@ -91,7 +92,7 @@ def test_runs_while_another_process_holds_the_file_locked(
             "it is kept in memory and written once the lock is released"
         ), message
     assert any(f"the run history file {path} was locked by another process for " in m for m in said), said
-    assert any("the 20 runs kept in memory meanwhile are written now" in m for m in said), said
+    assert any("the runs kept in memory meanwhile are written now: 20" in m for m in said), said
 
 
 class _Stuck(RunRecorder):
@@ -116,3 +117,32 @@ def test_a_record_that_never_lands_is_reported_with_a_reason(
         f"run {result.run_id} may not be in the history file yet: "
         "it was not stored within 0.2 s (the recorder is slow or stuck)"
     )
+
+
+EXITING = textwrap.dedent(
+    """
+    from openstackai_nb import Agent, Runner
+    r = Runner.run_sync(Agent(name="Exiting", model="scripted"), "hi")
+    print(r.status.value, flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_a_process_exiting_while_the_file_stays_locked_says_what_is_missing(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    RunHistory(path)  # the file exists, so the holder locks it
+    holder = _hold_lock(path, 30)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPENSTACKAI_NB_"))}
+        env.update(OPENSTACKAI_NB_HISTORY=str(path), PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+        out = subprocess.run([sys.executable, "-c", EXITING], env=env, capture_output=True, text=True, timeout=60)
+        assert holder.poll() is None
+    finally:
+        holder.kill()
+        holder.wait(30)
+    assert out.returncode == 0 and out.stdout.strip() == "COMPLETED", out.stderr
+    assert (
+        f"openstackai_nb: runs not in the history file at exit: 1 (the run history file {path} is locked by "
+        "another process (sqlite3: database is locked))"
+    ) in out.stderr, out.stderr
