@@ -89,15 +89,18 @@ class SSEParser:
             self._pending_cr = False
             if chunk[0] == 0x0A:  # the LF of a CRLF cut after its CR
                 chunk = chunk[1:]
-        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))  # only the new bytes are searched
-        if end < 0:  # a piece of a line
-            self._buf += chunk
-            if len(self._buf) > self._max_line:
-                raise self._too_long()
-            return []
-        head, rest = chunk[: end + 1], chunk[end + 1 :]
-        if not rest and chunk[end] == 0x0D:
-            self._pending_cr = True  # it may be the first half of CRLF: drop a following LF
+        if chunk.endswith(b"\n"):  # the common case: whole events
+            head, rest = chunk, b""
+        else:
+            end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))  # only the new bytes are searched
+            if end < 0:  # a piece of a line
+                self._buf += chunk
+                if len(self._buf) > self._max_line:
+                    raise self._too_long()
+                return []
+            head, rest = chunk[: end + 1], chunk[end + 1 :]
+            if not rest:
+                self._pending_cr = True  # a CR at the end may be the first half of CRLF: drop a following LF
         if self._buf:
             self._buf += head
             head = bytes(self._buf)
