@@ -8,7 +8,7 @@ from typing import Any
 
 from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 
-__all__ = ["Model"]
+__all__ = ["Model", "WrappedModel"]
 
 
 class Model(abc.ABC):
@@ -70,3 +70,25 @@ class Model(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
+
+
+class WrappedModel(Model, abc.ABC):
+    """A model that wraps another: recording to a cassette, answering from the cache.
+
+    Its endpoint, and any attribute the wrapper lacks (a provider's base_url...), are the wrapped model's.
+    """
+
+    inner: Model
+    """The wrapped model."""
+
+    @property
+    def endpoint(self) -> str | None:
+        """The wrapped model's endpoint."""
+        return self.inner.endpoint
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for attributes the wrapper lacks. "inner" itself raises, so an object being
+        # unpickled (before its __dict__ is set) does not recurse.
+        if name == "inner":
+            raise AttributeError(name)
+        return getattr(self.inner, name)

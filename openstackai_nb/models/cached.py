@@ -41,7 +41,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 from openstackai_nb.models._cassette import _canonical_messages, delta_from_json, delta_to_json, scrub_split_secrets
-from openstackai_nb.models.base import Model
+from openstackai_nb.models.base import Model, WrappedModel
 
 __all__ = ["COMPLETE_FINISHES", "CacheMode", "CachedModel", "ResponseStore", "is_complete", "request_key"]
 
@@ -127,7 +127,7 @@ def is_complete(finish: str | None, settings: Mapping[str, Any]) -> bool:
     return finish == "length" and any(settings.get(k) is not None for k in _LIMITS)
 
 
-class CachedModel(Model):
+class CachedModel(WrappedModel):
     """Forwards `stream()` to a model, answering from `store` when it can (see the module docs).
 
     One instance per run: `last_hit` tells whether the latest call was answered from the store
@@ -158,17 +158,6 @@ class CachedModel(Model):
         self.repeat = repeat
         self.last_hit = False
         """Whether the latest call was answered from the store."""
-
-    @property
-    def endpoint(self) -> str | None:
-        """The wrapped model's endpoint."""
-        return self.inner.endpoint
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for attributes CachedModel lacks (a provider's base_url, provider...).
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     async def stream(
         self,

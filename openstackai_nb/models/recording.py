@@ -32,7 +32,7 @@ from openstackai_nb.models._cassette import (
     scrub_split_secrets,
     summary,
 )
-from openstackai_nb.models.base import Model
+from openstackai_nb.models.base import Model, WrappedModel
 
 __all__ = [
     "RECORD_ENV",
@@ -144,7 +144,7 @@ def recording_wrapper(model: Model) -> Model:
     return RecordingModel(model, cassette)
 
 
-class RecordingModel(Model):
+class RecordingModel(WrappedModel):
     """Forwards `stream()` to a model and appends each finished exchange to a cassette.
 
     An exchange is written once the model's answer has ended; an answer cut short (cancelled,
@@ -155,17 +155,6 @@ class RecordingModel(Model):
         self.inner = inner
         self.name = inner.name
         self.cassette = cassette if isinstance(cassette, Cassette) else Cassette(resolve(cassette))
-
-    @property
-    def endpoint(self) -> str | None:
-        """The wrapped model's endpoint."""
-        return self.inner.endpoint
-
-    def __getattr__(self, name: str) -> Any:
-        # Only reached for attributes RecordingModel lacks (e.g. a provider's base_url).
-        if name == "inner":
-            raise AttributeError(name)
-        return getattr(self.inner, name)
 
     async def stream(
         self,
