@@ -211,8 +211,9 @@ def _ticks(total: float) -> list[float]:
     """About five round times across [0, total]."""
     raw = total / 5
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    # (a tick at the very end counts: 0.0003 / 0.0001 is 2.9999999999999996 in floating point)
+    # (1e-9 of slack both ways: a run of 2.5 ms measured as 0.0025000000000000005 s keeps its 0.5 ms
+    # steps, and a tick at the very end counts: 0.0003 / 0.0001 is 2.9999999999999996 in floating point)
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw * (1 - 1e-9))
     return [i * step for i in range(int(total / step + 1e-9) + 1)]
 
 

@@ -224,3 +224,10 @@ def test_a_sub_millisecond_span_says_its_duration_in_microseconds() -> None:
     spans = drawn(scaled(result, 0.0003)).spans
     durations = [t for s in spans for t in s["texts"] if t.endswith("s")]
     assert durations and all(t.endswith("µs") and t != "0µs" for t in durations), durations
+
+
+@pytest.mark.parametrize("total", [0.0025, 0.0025000000000000005, 0.0024999999999999996])
+def test_ticks_do_not_depend_on_the_last_bit_of_the_total(total: float) -> None:
+    from openstackai_nb.render.trace import _ticks
+
+    assert [round(t * 1e4) for t in _ticks(total)] == [0, 5, 10, 15, 20, 25]  # 0.5 ms steps, the end included
