@@ -28,6 +28,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb._files import private_dir, private_file
 from openstackai_nb._secrets import scrub, scrub_data
 
 if TYPE_CHECKING:
@@ -52,18 +53,6 @@ BUSY_MS = 5_000
 MEMO_BYTES = 64_000_000
 """The answers a process read or wrote, kept in memory up to this many bytes of JSON (least
 recently used dropped first): a cell or grid re-run in the same kernel reads no file."""
-
-
-def _create_private(path: Path) -> None:
-    """The folder (0700 when created here) and the file (0600), before SQLite opens it."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
-    try:
-        os.chmod(path, 0o600)
-    except OSError:
-        pass  # not ours to change (another user's file): SQLite will say whether it can write it
 
 
 def _used_bytes(conn: sqlite3.Connection) -> int:
@@ -100,7 +89,8 @@ class ResponseFile:
 
     def _connect(self, sqlite3: Any) -> sqlite3.Connection:
         if self.path is not None:
-            _create_private(self.path)
+            private_dir(self.path.parent)  # 0700 and 0600 when created here, as the history's
+            private_file(self.path)
         conn = sqlite3.connect(
             ":memory:" if self.path is None else str(self.path),
             timeout=BUSY_MS / 1000,
