@@ -1,0 +1,234 @@
+"""The one way to watch a run: `RunObserver`, and which observers a run has.
+
+History, OpenTelemetry, cassette recording and the views (the event pump) are observers. The
+run loop calls each hook on its own event loop's thread, in order, never concurrently for one
+run; a hook must not block (hand slow work to a thread, as the history's writer does) and never
+breaks a run: whatever it raises is logged once per observer and hook, and the run goes on.
+
+Which observers a run has is decided in one place, here: `RunConfig(observers=...)` for one
+run, else the session's (`set_default_observers`), else `DEFAULT_OBSERVERS`, named below as
+import paths and imported on the first run, so importing the package installs nothing and the
+runner never imports the history, the tracing or the cassettes.
+
+The hooks (openai-agents' `RunHooksBase` and tracing processors are the model):
+
+- `run_started(run)`: the run is RUNNING; its messages, agent name, model are known.
+- `wrap_model(run, model)`: once per run, before the first model call: an observer that must
+  see every delta (the cassette) returns a wrapping model; the others return `model`.
+- `span_started(run, span)` / `span_ended(run, span)`: a turn (`span.kind == "turn"`), a model
+  call ("model"), a tool call ("tool") or an approval wait ("approval") opened / closed (its
+  duration, outcome and attributes final).
+- `model_retry(run, reason, delay)`: the model call in progress will be retried after `delay`.
+- `event(run, event)`: every `StreamEvent` views see (the loop builds events only when some
+  observer of the run overrides this hook).
+- `run_still_running(run)`: the run has been going `RUNNING_RECORD_DELAY` seconds (the history
+  writes its RUNNING row then, so short runs cost one write).
+- `run_ended(run, failure)`: the run's status, output and usage are final. May return an
+  awaitable (async-aware): the loop awaits it (at most `DURABLE_WAIT` seconds) before the "done"
+  event and before the run returns; inside `batch()` it is awaited when the batch ends instead.
+- `batch_ended()`: `async`; a `batch()` block ended (compare's runs all finished).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import importlib
+import logging
+import threading
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openstackai_nb.events import StreamEvent
+    from openstackai_nb.models.base import Model
+    from openstackai_nb.results import RunResult, Span
+
+__all__ = [
+    "DEFAULT_OBSERVERS",
+    "DURABLE_WAIT",
+    "HOOKS",
+    "RUNNING_RECORD_DELAY",
+    "RunObserver",
+    "batch",
+    "default_observers",
+    "in_batch",
+    "set_default_observers",
+]
+
+logger = logging.getLogger("openstackai_nb")
+
+RUNNING_RECORD_DELAY = 0.25
+"""Seconds after which a run still going is reported to `run_still_running`."""
+DURABLE_WAIT = 10.0
+"""Longest a run waits for what its observers' `run_ended` returned: a stuck disk delays a
+run's end, never hangs it."""
+
+DEFAULT_OBSERVERS: tuple[str, ...] = (
+    "openstackai_nb.store.session:HistoryObserver",
+    "openstackai_nb.tracing:TracingObserver",
+    "openstackai_nb.models.recording:CassetteObserver",
+)
+"""The observers of a run when nobody says otherwise, as ``module:Class`` paths (each class is
+made once, with no arguments, on the first run that needs it)."""
+
+HOOKS = (
+    "run_started",
+    "wrap_model",
+    "span_started",
+    "span_ended",
+    "model_retry",
+    "event",
+    "run_still_running",
+    "run_ended",
+    "batch_ended",
+)
+"""The hooks of `RunObserver`, in the order a run meets them (batch_ended: a batch's end)."""
+
+
+class RunObserver:
+    """Watches runs. Every hook is a no-op here: subclass and override the ones you need.
+
+    Only overridden hooks are called (a run pays nothing for the others). See the module's
+    docstring for when each is called.
+
+    Example:
+        >>> class Collect(RunObserver):
+        ...     def __init__(self):
+        ...         self.runs = []
+        ...     def run_ended(self, run, failure):
+        ...         self.runs.append(run)
+    """
+
+    def run_started(self, run: RunResult) -> None:
+        """The run started (status RUNNING)."""
+
+    def wrap_model(self, run: RunResult, model: Model) -> Model:
+        """The run's model, or one wrapping it to see every delta (called once per run)."""
+        return model
+
+    def span_started(self, run: RunResult, span: Span) -> None:
+        """A turn, model call, tool call or approval wait opened."""
+
+    def span_ended(self, run: RunResult, span: Span) -> None:
+        """A span closed: its duration, outcome and attributes are final."""
+
+    def model_retry(self, run: RunResult, reason: str, delay: float) -> None:
+        """The model call in progress will be retried after `delay` seconds."""
+
+    def event(self, run: RunResult, event: StreamEvent) -> None:
+        """An event of the run, as views see it."""
+
+    def run_still_running(self, run: RunResult) -> None:
+        """The run has been going for `RUNNING_RECORD_DELAY` seconds."""
+
+    def run_ended(self, run: RunResult, failure: BaseException | None) -> Awaitable[None] | None:
+        """The run ended; may return an awaitable the run waits for (see `DURABLE_WAIT`)."""
+        return None
+
+    async def batch_ended(self) -> None:
+        """A `batch()` block ended: everything handed over so far should be stored."""
+
+
+def overrides(observer: RunObserver, hook: str) -> bool:
+    """Whether `observer` overrides `hook` (only those are called)."""
+    return getattr(type(observer), hook, None) is not getattr(RunObserver, hook)
+
+
+_lock = threading.Lock()
+_session: tuple[RunObserver, ...] | None = None  # guarded by _lock: set by set_default_observers or on first use
+
+
+def _load(path: str) -> RunObserver:
+    module, _, name = path.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    return cls()
+
+
+def default_observers() -> tuple[RunObserver, ...]:
+    """The session's observers: those given to `set_default_observers`, else `DEFAULT_OBSERVERS` (made once)."""
+    global _session
+    observers = _session
+    if observers is None:
+        with _lock:
+            if _session is None:
+                _session = tuple(_load(path) for path in DEFAULT_OBSERVERS)
+            observers = _session
+    return observers
+
+
+def set_default_observers(observers: Iterable[RunObserver] | None) -> tuple[RunObserver, ...] | None:
+    """Replace the session's observers (None: back to `DEFAULT_OBSERVERS`); returns the previous ones."""
+    global _session
+    new = None if observers is None else tuple(observers)
+    for o in new or ():
+        if not isinstance(o, RunObserver):
+            from openstackai_nb.errors import ConfigError
+
+            raise ConfigError(f"observers must be RunObserver instances, got {type(o).__name__}")
+    with _lock:
+        previous, _session = _session, new
+    return previous
+
+
+def for_run(observers: Sequence[RunObserver] | None) -> tuple[RunObserver, ...]:
+    """A run's observers: `RunConfig.observers` when given, else the session's."""
+    return default_observers() if observers is None else tuple(observers)
+
+
+_batch: contextvars.ContextVar[list[tuple[Awaitable[None], str]] | None] = contextvars.ContextVar(
+    "openstackai_nb_batch", default=None
+)
+
+
+def in_batch() -> bool:
+    """Whether the current run is inside a `batch()` block (nobody waits for its records alone)."""
+    return _batch.get() is not None
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"it was not stored within {DURABLE_WAIT:g} s (the observer is slow or stuck)"
+    return str(exc) or type(exc).__name__
+
+
+async def settle(pending: Awaitable[None], run_id: str) -> None:
+    """Await what a `run_ended` returned, at most `DURABLE_WAIT` seconds; log (never raise) a failure."""
+    try:
+        async with asyncio.timeout(DURABLE_WAIT):
+            await pending
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an observer never breaks a run
+        logger.warning("openstackai_nb: run %s may not be recorded yet: %s", run_id, _why(exc))
+
+
+def defer(pending: Awaitable[None], run_id: str) -> bool:
+    """Inside `batch()`: keep `pending` for the batch's end and return True; else False."""
+    held = _batch.get()
+    if held is None:
+        return False
+    held.append((pending, run_id))
+    return True
+
+
+@asynccontextmanager
+async def batch(observers: Sequence[RunObserver] | None = None) -> AsyncIterator[None]:
+    """Runs inside end without waiting for their own records; leaving the block waits for all.
+
+    For many concurrent runs (`compare`): a run's commit never holds its concurrency slot; once
+    the block exits, every run's `run_ended` awaitable has been awaited and each observer's
+    `batch_ended` called.
+    """
+    held: list[tuple[Awaitable[None], str]] = []
+    token = _batch.set(held)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+        for pending, run_id in held:
+            await settle(pending, run_id)
+        for observer in for_run(observers):
+            if overrides(observer, "batch_ended"):
+                await settle(observer.batch_ended(), "(the runs of this batch)")
