@@ -1,6 +1,8 @@
 """openstackai-nb: run LLM agents from notebooks.
 
-Import stays light: no pandas, ipywidgets, IPython, httpx2 or mcp until they are needed.
+Import stays light: no pandas, ipywidgets, IPython, httpx2 or mcp until they are needed. It
+installs nothing either: the history, OpenTelemetry and cassettes watch runs as the runner's
+default observers (`runner.observers.DEFAULT_OBSERVERS`), made on the first run.
 """
 
 from __future__ import annotations
@@ -10,10 +12,8 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb._secrets import register_secret
 from openstackai_nb._version import __version__
 from openstackai_nb.agent import Agent
-from openstackai_nb.cache import CACHE_ENV as _CACHE_ENV  # noqa: F401 - installs the response cache's store
 from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
 from openstackai_nb.runner.api import Runner
-from openstackai_nb.store import session as _session  # noqa: F401 - installs the history's recorder
 from openstackai_nb.tools import Decision, tool
 
 if TYPE_CHECKING:
@@ -69,7 +69,9 @@ for _obj in (Agent, RunConfig, RunContext, RunResult, RunStatus, Runner, Streami
 def __getattr__(name: str) -> Any:
     # PEP 562: the session's history is created on first use, never at import.
     if name == "history":
-        return _session.get_history()
+        from openstackai_nb.store.session import get_history
+
+        return get_history()
     if name == "RunHistory":
         from openstackai_nb.store import RunHistory
 

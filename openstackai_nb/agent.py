@@ -120,15 +120,12 @@ class Agent:
             cache: wraps the model so that its calls are answered from the response cache (the
                 runner passes it for a run that uses the cache).
 
-        While a cassette is recording (`%agent record`, `models.replay.recording`), the model
-        comes wrapped so that its exchanges are written to the cassette (answers served from the
-        cache too, so the cassette replays the whole run).
+        The run's observers may wrap it further as the run starts (`RunObserver.wrap_model`: the
+        cassette's `RecordingModel` while `%agent record` or `models.replay.recording` is on).
         """
         if self._resolved is None:
             self._resolved = resolve_model(self.model)
-        from openstackai_nb.models.recording import recording_wrapper
-
-        return recording_wrapper(cache(self._resolved) if cache is not None else self._resolved)
+        return cache(self._resolved) if cache is not None else self._resolved
 
     @property
     def output(self) -> OutputType | None:

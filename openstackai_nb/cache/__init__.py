@@ -14,8 +14,9 @@ kernels and processes share one file (SQLite, WAL).
 Size: at most `max_bytes` (default 1 GB; `configure(max_bytes=...)` or
 ``OPENSTACKAI_NB_CACHE_MAX_BYTES``), the oldest answers deleted first.
 
-Importing this module (the package does) installs the session's cache at the runner's seam
-(`runner.caching.set_store_opener`); nothing is opened until a run uses the cache.
+Importing the package installs nothing: the first run that uses the cache imports this module
+through the runner's seam (`runner.caching.STORE_OPENER` names `session_store`); nothing is
+opened until then.
 """
 
 from __future__ import annotations
@@ -28,12 +29,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openstackai_nb.errors import ConfigError
-from openstackai_nb.runner.caching import CACHE_ENV, set_store_opener
+from openstackai_nb.runner.caching import CACHE_ENV
 
 if TYPE_CHECKING:
     from openstackai_nb.cache._file import ResponseFile
 
-__all__ = ["CACHE_ENV", "CacheStats", "DEFAULT_MAX_BYTES", "MAX_BYTES_ENV", "clear", "configure", "path", "stats"]
+__all__ = [
+    "CACHE_ENV",
+    "DEFAULT_MAX_BYTES",
+    "MAX_BYTES_ENV",
+    "CacheStats",
+    "clear",
+    "configure",
+    "path",
+    "session_store",
+    "stats",
+]
 
 logger = logging.getLogger("openstackai_nb")
 
@@ -43,10 +54,10 @@ MAX_BYTES_ENV = "OPENSTACKAI_NB_CACHE_MAX_BYTES"
 """Environment variable: the cache's size bound in bytes."""
 
 _lock = threading.Lock()
-_files: dict[Path | None, ResponseFile] = {}
-_configured_path: Path | None = None
-_paths: dict[tuple[str, str], Path | None] = {}
-_configured_max: int | None = None
+_files: dict[Path | None, ResponseFile] = {}  # guarded by _lock: one open file per place
+_configured_path: Path | None = None  # guarded by _lock: configure(path=...), read without it (one reference)
+_paths: dict[tuple[str, str], Path | None] = {}  # a memo of default places: a race computes the same value twice
+_configured_max: int | None = None  # guarded by _lock: configure(max_bytes=...)
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,9 @@ def configure(*, max_bytes: int | None = None, path: str | os.PathLike[str] | No
             for f in _files.values():
                 f.max_bytes = max_bytes
     if path is not None:
-        _configured_path = Path(path).expanduser().absolute()
+        where = Path(path).expanduser().absolute()
+        with _lock:
+            _configured_path = where
 
 
 def _open(where: Path | None) -> ResponseFile:
@@ -146,13 +159,14 @@ def _fallback() -> Path:
     return user_data_dir() / "cache.sqlite"
 
 
-def _session_store() -> ResponseFile:
+def session_store() -> ResponseFile:
+    """The session's response store, opened on first use (what runs that use the cache read and write)."""
     return _open(path())
 
 
 def stats() -> CacheStats:
     """Entries, bytes, this process's hits and misses, and the path of the session's cache."""
-    f = _session_store()
+    f = session_store()
     entries, size = f.stats()
     return CacheStats(path=f.path, entries=entries, bytes=size, hits=f.hits, misses=f.misses, max_bytes=f.max_bytes)
 
@@ -170,7 +184,4 @@ def clear(older_than: float | None = None) -> int:
         isinstance(older_than, bool) or not isinstance(older_than, int | float) or not older_than >= 0
     ):
         raise ConfigError(f"clear: older_than={older_than!r}: must be a number of seconds >= 0 (or None: all)")
-    return _session_store().clear(older_than)
-
-
-set_store_opener(_session_store)
+    return session_store().clear(older_than)

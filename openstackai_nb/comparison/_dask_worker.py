@@ -8,10 +8,11 @@ RunResult (JSON, scrubbed here with the keys this worker knows) the moment it en
 events on the compare's topic, which the scheduler forwards to the client over the connections
 it already has (batched; no request per event).
 
-Nothing is recorded here: inside a chunk, the runner's recorder seam hands a finished run to the
-chunk (`_ChunkRecorder`) instead of the session's history, so no history file is created on a
-worker. (Outside a chunk, e.g. a thread-based cluster living in the client's own process, the
-recorder that was installed before goes on recording.)
+Nothing is recorded here: each pair runs with its own observers (`RunConfig(observers=...)`):
+the session's, minus the one that writes the history (`RunObserver.records_history`), plus
+`_Kept`, which hands the finished run to the chunk. So no history file is created on a worker,
+and nothing of the process is swapped (a thread-based cluster living in the client's own process
+goes on recording its other runs).
 
 When a worker dies, Dask runs the chunk again elsewhere. The pairs whose result already reached
 the scheduler are skipped: each "done" is followed by the pair's index on the chunk's own
@@ -26,14 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextvars
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb.comparison.scheduler import Job, run_job
-from openstackai_nb.runner.recorder import Durable, RunRecorder, get_recorder, set_recorder
+from openstackai_nb.runner.observers import RunObserver, for_run
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
@@ -88,46 +88,20 @@ def load_agents(payload: bytes) -> dict[str, Agent]:
 
 
 # -- recording: nothing on a worker -------------------------------------------------------------
-_sink: contextvars.ContextVar[Callable[[RunResult], None] | None] = contextvars.ContextVar(
-    "openstackai_nb_chunk_sink", default=None
-)
+class _Kept(RunObserver):
+    """A pair's finished run goes to the chunk (which sends it to the client), not to a history."""
+
+    def __init__(self, kept: list[RunResult]) -> None:
+        self.kept = kept
+
+    def run_ended(self, run: RunResult, failure: BaseException | None) -> None:
+        self.kept.append(run)
 
 
-class _ChunkRecorder(RunRecorder):
-    """Inside a chunk, a finished run goes to the chunk; elsewhere to the recorder installed before."""
-
-    def __init__(self, then: RunRecorder) -> None:
-        self.then = then
-
-    def started(self, result: RunResult) -> object:
-        return None if _sink.get() is not None else self.then.started(result)
-
-    def finished(self, result: RunResult) -> Durable:
-        sink = _sink.get()
-        if sink is None:
-            return self.then.finished(result)
-        sink(result)
-        return None
-
-    def finished_deferred(self, result: RunResult) -> Durable:
-        sink = _sink.get()
-        if sink is None:
-            return self.then.finished_deferred(result)
-        sink(result)
-        return None
-
-    def barrier(self) -> Durable:
-        return self.then.barrier()
-
-
-_install_lock = threading.Lock()
-
-
-def _install_recorder() -> None:
-    with _install_lock:
-        current = get_recorder()
-        if not isinstance(current, _ChunkRecorder):
-            set_recorder(_ChunkRecorder(current))
+def _worker_config(config: RunConfig, kept: list[RunResult]) -> RunConfig:
+    """The pair's config with its observers on a worker: its own (or the session's) but the history, and `_Kept`."""
+    observers = [o for o in for_run(config.observers) if not o.records_history]
+    return config.model_copy(update={"observers": (*observers, _Kept(kept))})
 
 
 # -- the slots of this process ------------------------------------------------------------------
@@ -191,7 +165,6 @@ def run_chunk(agents: Mapping[str, Agent], chunk: Chunk, number: int) -> int:
     from openstackai_nb.runner._sync import get_loop
 
     worker = get_worker()
-    _install_recorder()
     events = _Events(worker, chunk, number)
     sent: list[tuple[float, int]] = sync(worker.loop, worker.scheduler.events, topic=events.done_topic) or []
     done = {int(index) for _, index in sent}
@@ -235,9 +208,9 @@ async def _run_pairs(
 
 
 async def _run_pair(agents: Mapping[str, Agent], pair: Pair, events: _Events, slots: _Slots) -> None:
-    kept: list[RunResult] = []
-    _sink.set(kept.append)  # this task's own context: the recorder hands its run to `kept`
-    job = Job(index=pair.index, label=pair.label, agent=agents[pair.label], input=pair.input, config=pair.config)
+    kept: list[RunResult] = []  # the run, once it ended (`_Kept`)
+    config = _worker_config(pair.config, kept)
+    job = Job(index=pair.index, label=pair.label, agent=agents[pair.label], input=pair.input, config=config)
     try:
         result = await run_job(job)
     except asyncio.CancelledError:

@@ -76,8 +76,8 @@ class Scheduler(Protocol):
       FAILED "done" when its worker was lost; "start" then comes first). At most one "done" per
       job: a scheduler that may run a job twice drops the second result.
     - `records_runs` says who records the runs in the session's history. True (local): the runs
-      were recorded where they ran, through the runner's recorder seam (`runner.recorder`), like
-      any run of this process. False (remote): nothing was recorded where they ran (workers keep
+      were recorded where they ran, by the runs' observers (`runner.observers`: the session's
+      history), like any run of this process. False (remote): nothing was recorded where they ran (workers keep
       no history); the caller records each "done" result it receives (`compare` does, then waits
       for the history's writes before it returns).
     """
@@ -121,7 +121,7 @@ class _LocalHandle:
 
 
 async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> list[RunResult]:
-    from openstackai_nb.runner.recorder import commits_deferred
+    from openstackai_nb.runner.observers import batch
 
     sem = asyncio.Semaphore(concurrency)
 
@@ -133,7 +133,7 @@ async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> lis
             return result
 
     # A run's history commit does not hold its slot; every run is committed before this returns.
-    async with commits_deferred():
+    async with batch():
         tasks = [asyncio.ensure_future(one(job)) for job in jobs]
         try:
             return list(await asyncio.gather(*tasks))
@@ -147,13 +147,12 @@ async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> lis
 async def run_job(job: Job) -> RunResult:
     """Run one job to a RunResult: timeouts and errors become FAILED results, never exceptions.
 
-    Every result goes through the runner's recorder seam once: the run loop records the runs
-    it started, and a run that could not start is recorded here (so a worker's recorder sees
-    it too).
+    Every result reaches its run's observers once: the run loop tells them of the runs it
+    started, and a run that could not start is reported here (so a worker's observer sees it too).
     """
     from openstackai_nb.errors import TimeoutError as RunTimeoutError
-    from openstackai_nb.runner import recorder
     from openstackai_nb.runner.api import Runner
+    from openstackai_nb.runner.observers import report_unstarted
 
     try:
         return await Runner.run_async(job.agent, job.input, config=job.config)
@@ -165,7 +164,7 @@ async def run_job(job: Job) -> RunResult:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. ConfigError before the run started: a FAILED row
         result = failed_result(job, exc)
-    recorder.record_finished(result)  # inside compare: committed by its closing barrier
+    await report_unstarted(result, job.config.observers)  # inside compare: committed by its batch's end
     return result
 
 
@@ -174,7 +173,7 @@ def failed_result(
 ) -> RunResult:
     """The result of a job that did not run to its end here: FAILED (by default) or CANCELLED.
 
-    It is not recorded: whoever makes it records it (`run_job` through the recorder seam;
+    It is not recorded: whoever makes it records it (`run_job` through the run's observers;
     `compare` for a remote scheduler's results).
     """
     from openstackai_nb._secrets import scrub

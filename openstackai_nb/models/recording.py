@@ -1,18 +1,21 @@
 """Recording model exchanges to a cassette: `start_recording`, `recording`, `RecordingModel`.
 
 Recording happens at the `Model` interface: every run's model passes through
-`recording_wrapper()` (`Agent.get_model` calls it), which returns the model unchanged unless
-recording is on, else a `RecordingModel` that forwards `stream()` and appends one cassette entry
-per model request. Because it sees `ModelDelta`s, not HTTP, it works for every provider and never
-sees a header, let alone an Authorization one.
+`recording_wrapper()` (the runner's `CassetteObserver.wrap_model` calls it as the run starts),
+which returns the model unchanged unless recording is on for that run, else a `RecordingModel`
+that forwards `stream()` and appends one cassette entry per model request. Because it sees
+`ModelDelta`s, not HTTP, it works for every provider and never sees a header, let alone an
+Authorization one.
 
-Recording is on while `start_recording(path)` is active (or inside `with recording(path):`), or,
-failing that, when `OPENSTACKAI_NB_RECORD=PATH` is set (read at each run). `%agent record PATH`
-calls `start_recording`, `%agent record stop` calls `stop_recording`.
+Which runs: those started inside `with recording(path):` (a ContextVar, so a run started
+concurrently elsewhere, e.g. a `compare()` in another task, is not recorded there); else, for the
+whole session, while `start_recording(path)` is active (`%agent record PATH`; `%agent record
+stop` calls `stop_recording`); else when `OPENSTACKAI_NB_RECORD=PATH` is set (read at each run).
 """
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -50,8 +53,10 @@ RECORD_ENV = "OPENSTACKAI_NB_RECORD"
 
 
 _state_lock = threading.Lock()
-_active: Cassette | None = None
-_env_cassettes: dict[Path, Cassette] = {}
+_active: Cassette | None = None  # guarded by _state_lock: the session's switch (`%agent record`), for every run
+_env_cassettes: dict[Path, Cassette] = {}  # guarded by _state_lock: one Cassette per OPENSTACKAI_NB_RECORD path
+_scoped: contextvars.ContextVar[Cassette | None] = contextvars.ContextVar("openstackai_nb_cassette", default=None)
+"""The cassette of the `recording()` block a run was started in (per context, not per process)."""
 
 
 def start_recording(path: str | os.PathLike[str], *, append: bool = False) -> Path:
@@ -88,26 +93,34 @@ def stop_recording() -> Path | None:
 
 @contextmanager
 def recording(path: str | os.PathLike[str], *, append: bool = False) -> Iterator[Path]:
-    """Record the runs inside the `with` block to `path` (see `start_recording`).
+    """Record the runs started inside the `with` block (in this context) to `path`.
+
+    Only those: a run started meanwhile in another task or thread (a concurrent `compare()`)
+    is not recorded here. `append` as in `start_recording`.
 
     Example:
         >>> with recording("demo.cassette.jsonl"):  # doctest: +SKIP
         ...     Runner.run_sync(agent, "Hello!")
     """
-    global _active
-    with _state_lock:
-        previous = _active
-    cassette_path = start_recording(path, append=append)
+    cassette = Cassette(resolve(path))
+    if append:
+        cassette.check()
+    else:
+        cassette.reset()
+    token = _scoped.set(cassette)
     try:
-        yield cassette_path
+        yield cassette.path
     finally:
-        with _state_lock:
-            _active = previous
+        _scoped.reset(token)
 
 
 def _current() -> Cassette | None:
-    if _active is not None:
-        return _active
+    scoped = _scoped.get()
+    if scoped is not None:
+        return scoped
+    active = _active  # one read: start/stop_recording rebind it under the lock
+    if active is not None:
+        return active
     env = os.environ.get(RECORD_ENV, "").strip()
     if not env or env.lower() in ("0", "off", "false", "no"):
         return None
@@ -134,7 +147,7 @@ def is_recording() -> bool:
 def recording_wrapper(model: Model) -> Model:
     """Return `model`, wrapped so its exchanges are recorded when recording is on.
 
-    `Agent.get_model` calls this for every run. Replay models (`replays = True`) are never re-recorded.
+    The runner's `CassetteObserver` calls this for every run. Replay models (`replays = True`) are never re-recorded.
     """
     if isinstance(model, RecordingModel) or getattr(model, "replays", False):
         return model

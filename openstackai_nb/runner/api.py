@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import aclosing
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from openstackai_nb.errors import AgentError, ModelError, _with_result
 from openstackai_nb.events import StreamEvent
@@ -20,6 +20,7 @@ from openstackai_nb.results import RunResult, RunStatus
 from openstackai_nb.runner import _sync
 from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.executor import HistoryInput, _Run
+from openstackai_nb.runner.observers import EventPump
 from openstackai_nb.runner.streaming import events
 from openstackai_nb.tools import RunContext
 
@@ -143,7 +144,7 @@ class Runner:
 class RunHandle(_sync.LoopTask[StreamEvent, RunResult]):
     """A run going on the private run loop, followed from another thread (`Runner.start`).
 
-    The run loop's sink puts each event straight into this handle's thread-safe queue: no hop
+    The run's `EventPump` puts each event straight into this handle's thread-safe queue: no hop
     through the loop, so an event reaches the reader even while the loop itself is blocked (an
     `async def` tool calling `time.sleep`). Cancelling cancels the run, which still emits its
     "error" and "done" (CANCELLED, partial output kept) before it ends.
@@ -164,7 +165,11 @@ class RunHandle(_sync.LoopTask[StreamEvent, RunResult]):
         """The model's name (as the status line shows it)."""
         self.agent = run.agent.name
         """The agent's name."""
-        super().__init__(run.execute)
+        super().__init__(self._start)
+
+    def _start(self, put: Callable[[StreamEvent], None]) -> Coroutine[Any, Any, RunResult]:
+        self._run.hooks.add(EventPump(put))  # this handle's view of the run: its event pump
+        return self._run.execute()
 
     def result(self) -> RunResult:
         """The RunResult once the run has ended (CANCELLED/FAILED and timed-out results too; after `wait`)."""

@@ -5,14 +5,17 @@ A run uses the cache when `RunConfig.cache` says so, or, when that is left unset
 no cache). Such a run's model is wrapped in a `models.cached.CachedModel` once, where the run
 gets its model (`Agent.get_model(cache=...)`), so every model call of the run goes through it.
 
-The store is found through a seam, as the history is (`recorder.py`): `openstackai_nb.cache`
-installs the session's SQLite cache with `set_store_opener` when the package is imported, so the
-runner never imports it.
+The store is found in one place, here, and lazily, as the default observers are
+(`observers.DEFAULT_OBSERVERS`): the first run that uses the cache imports `STORE_OPENER`
+(``openstackai_nb.cache:session_store``, the session's SQLite cache), so importing the package
+installs nothing and the runner never imports the cache. `set_store_opener` replaces it.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -25,7 +28,7 @@ if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner.config import RunConfig
 
-__all__ = ["CACHE_ENV", "MODES", "RunCache", "for_run", "session_mode", "set_store_opener"]
+__all__ = ["CACHE_ENV", "MODES", "STORE_OPENER", "RunCache", "for_run", "session_mode", "set_store_opener"]
 
 CACHE_ENV = "OPENSTACKAI_NB_CACHE"
 """Environment variable: the cache mode of runs whose RunConfig leaves `cache` unset."""
@@ -34,13 +37,33 @@ MODES: tuple[CacheMode, ...] = (True, "read", "write", False)
 _ON = {"1", "true", "on", "yes"}
 _OFF = {"", "0", "false", "off", "no"}
 
-_opener: Callable[[], ResponseStore | None] | None = None
+STORE_OPENER = "openstackai_nb.cache:session_store"
+"""The function that gives the session's response store, as a ``module:function`` path,
+imported by the first run that uses the cache."""
+
+_UNSET = object()
+_lock = threading.Lock()
+_opener: object = _UNSET  # guarded by _lock: set_store_opener's, or STORE_OPENER's once resolved
 
 
 def set_store_opener(opener: Callable[[], ResponseStore | None] | None) -> None:
-    """Install the function that gives the session's response store (None: no cache anywhere)."""
+    """Replace the function that gives the session's response store (None: no cache anywhere)."""
     global _opener
-    _opener = opener
+    with _lock:
+        _opener = opener
+
+
+def _store_opener() -> Callable[[], ResponseStore | None] | None:
+    global _opener
+    opener = _opener
+    if opener is _UNSET:
+        module, _, name = STORE_OPENER.partition(":")
+        found = getattr(importlib.import_module(module), name)
+        with _lock:
+            if _opener is _UNSET:
+                _opener = found
+            opener = _opener
+    return opener  # type: ignore[return-value]
 
 
 def session_mode() -> CacheMode:
@@ -97,9 +120,12 @@ class RunCache:
 def for_run(config: RunConfig) -> RunCache | None:
     """The cache of a run with this config, or None when it uses none."""
     mode = config.cache if config.cache is not None else session_mode()
-    if mode is False or _opener is None:
+    if mode is False:
         return None
-    store = _opener()
+    opener = _store_opener()
+    if opener is None:
+        return None
+    store = opener()
     if store is None:
         return None
     repeat = config.metadata.get("repeat", 0)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.results import RunStatus
+from openstackai_nb.runner.observers import RunObserver
 from openstackai_nb.tools import RunContext
 
 __all__ = ["RunConfig", "RunContext", "RunStatus", "new_run_id"]
@@ -58,12 +59,18 @@ class RunConfig(BaseModel):
             (a refresh), False never uses it. None (default): the session's setting,
             `OPENSTACKAI_NB_CACHE` (off when unset). See docs/cache.md.
         cache_ttl: seconds a cached answer stays valid (> 0); None (default): no expiry.
+        observers: who watches this run (`runner.observers.RunObserver`s): None (default) the
+            session's (the history, OpenTelemetry, cassettes: `observers.set_default_observers`);
+            a sequence replaces them for this run (``observers=[]``: nothing is recorded). Never
+            stored in the history nor in JSON.
 
     Raises:
         ConfigError: a field has a value that cannot work, e.g. ``max_turns=0``.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, defer_build=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_default=True, defer_build=True, arbitrary_types_allowed=True
+    )
 
     max_turns: int = Field(10, ge=1)
     max_time: float = Field(300.0, gt=0)
@@ -79,6 +86,7 @@ class RunConfig(BaseModel):
     approval_timeout: float | None = Field(None, gt=0)
     cache: bool | Literal["read", "write"] | None = None
     cache_ttl: float | None = Field(None, gt=0)
+    observers: tuple[RunObserver, ...] | None = Field(None, exclude=True)
 
     def __init__(self, **data: Any) -> None:
         try:

@@ -1,10 +1,10 @@
-"""The one async run loop (`_Run`) and its one event pump (its sink).
+"""The one async run loop (`_Run`), and the observers it tells what happens (`observers.py`).
 
-`_Run.execute()` is the only place that decides turns, tool calls, limits and status. It
-emits `StreamEvent`s to one sink (a callable): that is the event pump. `streaming.events(run)`
-reads it in a coroutine (an asyncio queue: `run_stream`, `StreamingRunner`); `RunHandle` reads it in
-another thread (a thread-safe queue: `Runner.start`, the notebook's live view). `run_async`
-passes no sink at all. The entry points are in `api.py`; the tool half of a turn
+`_Run.execute()` is the only place that decides turns, tool calls, limits and status. It tells
+the run's observers (`RunConfig.observers`, else the session's: history, OpenTelemetry, cassettes)
+through `observers.RunHooks`. The event pump is an observer too (`EventPump`: an asyncio queue in
+`streaming.events`, a thread-safe one in `RunHandle`); events are built only when an observer
+overrides `event` (`run_async` builds none). The entry points are in `api.py`; the tool half of a turn
 in `tool_calls.py`; the typed answer of an agent with an `output_type` (find, validate, send the
 errors back) in `output.py`. Views subscribe; the loop never imports them.
 
@@ -20,13 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb import tracing
 from openstackai_nb._secrets import scrub_data
 from openstackai_nb.errors import (
     AgentError,
@@ -40,7 +39,7 @@ from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest
 from openstackai_nb.results import RunResult, RunStatus, Span
-from openstackai_nb.runner import caching, recorder
+from openstackai_nb.runner import caching, observers
 from openstackai_nb.runner import output as typed
 from openstackai_nb.runner.approval import Clock
 from openstackai_nb.runner.config import RunConfig
@@ -52,11 +51,9 @@ if TYPE_CHECKING:
     from openstackai_nb.models.base import Model
     from openstackai_nb.tools import Tool
 
-__all__ = ["HistoryInput", "Sink"]
+__all__ = ["HistoryInput"]
 
 logger = logging.getLogger("openstackai_nb")
-Sink = Callable[[StreamEvent], None]
-"""Where the run loop sends its events: a function of one StreamEvent."""
 HistoryInput = Sequence[Message | dict[str, Any]]
 """A prior conversation to continue: Messages or dicts with role and content."""
 
@@ -152,8 +149,7 @@ class _Run(ToolCalls):
             output_schema=self.output.schema if self.output is not None else None,
         )
         self.result.messages = msgs  # the same list: the loop appends, the result sees it
-        self._emit: Sink | None = None
-        self._spans: tracing.RunSpans | None = None  # OpenTelemetry's view of the spans, when configured
+        self.hooks = observers.RunHooks(observers.for_run(config.observers), self.result)
         self._t0 = 0.0
         self._turn_text: list[str] = []
         self._last_text = ""
@@ -163,16 +159,16 @@ class _Run(ToolCalls):
 
     # -- helpers -----------------------------------------------------------------------------
     def _send(self, event: StreamEvent) -> None:
-        if self._emit is not None:
-            self._emit(event)
+        """Hand an event to the observers (callers build it only when `hooks.on_event`)."""
+        self.hooks.call(self.hooks.on_event, event)
 
     def _open(self, kind: Any, name: str, turn: int, **attributes: Any) -> Span:
         start = time.monotonic() - self._t0
         span = Span(
             kind=kind, name=name, turn=turn, start=start, attributes=scrub_data(attributes) if attributes else {}
         )
-        if self._spans is not None:
-            self._spans.opened(span)
+        if self.hooks.on_span_started:
+            self.hooks.call(self.hooks.on_span_started, span)
         return span
 
     def _close(self, span: Span, outcome: Any, **attributes: Any) -> None:
@@ -188,8 +184,8 @@ class _Run(ToolCalls):
             span.name = scrub(span.name)
         if self.config.trace_enabled:
             self.result.trace.append(span)
-        if self._spans is not None:
-            self._spans.closed(span)
+        if self.hooks.on_span_ended:
+            self.hooks.call(self.hooks.on_span_ended, span)
         if self.config.verbose:
             logger.info(
                 "run %s %s %r turn=%d %s in %.3fs%s",
@@ -198,19 +194,21 @@ class _Run(ToolCalls):
             )  # fmt: skip
 
     # -- the loop ----------------------------------------------------------------------------
-    async def execute(self, emit: Sink | None = None) -> RunResult:
+    async def execute(self) -> RunResult:
         """Run to the end; return the result (raise TimeoutError / CancelledError as documented)."""
-        self._emit = emit
         self._pending = []  # tool calls in flight (see tool_calls.py)
-        result = self.result
+        result, hooks = self.result, self.hooks
         loop = asyncio.get_running_loop()
         self._t0 = time.monotonic()
         self.context._start = self._t0
         result.status = RunStatus.RUNNING
-        self._spans = tracing.start_run(self.agent, self.model, result)
+        if hooks.on_run_started:
+            hooks.call(hooks.on_run_started, self.agent)
+        if hooks.on_wrap_model:  # e.g. the cassette's RecordingModel, while recording
+            self.model = hooks.wrap_model(self.model)
         # Short runs are written once, when they end; a run still going after a quarter second
         # is written as RUNNING then (so a crash mid-run stays visible) at no cost to fast runs.
-        started = loop.call_later(recorder.RUNNING_RECORD_DELAY, recorder.record_started, result)
+        started = hooks.still_running_later(loop)
         raised: BaseException | None = None
         try:
             if self.agent.mcp_servers:  # their tools: listed once per event loop (openstackai_nb.mcp)
@@ -221,20 +219,21 @@ class _Run(ToolCalls):
         except (_TurnTimeout, asyncio.CancelledError, Exception) as exc:  # noqa: BLE001 - every end is a status
             raised = self._end_early(exc)
         finally:
-            started.cancel()
+            if started is not None:
+                started.cancel()
             result.elapsed_time = time.monotonic() - self._t0
             if result.status is not RunStatus.COMPLETED:
                 result.final_output = result.output_text = "".join(self._turn_text) or self._last_text or None
-            if self._spans is not None:
-                self._spans.ended(self.failure)
-            durable = recorder.record_finished(result)
-        # "done" goes out once the run is committed to the history file (group commit on the
-        # store's writer thread): a kernel killed after a run returned has not lost it. Inside
-        # `commits_deferred()` (compare) the wait moves to the end of the whole batch of runs.
+            ended = hooks.run_ended(self.failure) if hooks.on_run_ended else None
+        # "done" goes out once what the observers' run_ended returned is awaited (the history's
+        # group commit): a kernel killed after a run returned has not lost it. Inside
+        # `observers.batch()` (compare) the wait moves to the end of the whole batch of runs.
         try:
-            await recorder.until_durable(durable, result.run_id)
+            if ended:
+                await observers.settle_all(ended, result.run_id)
         finally:
-            self._send(StreamEvent.done(result))
+            if hooks.on_event:
+                self._send(StreamEvent.done(result))
         if raised is not None:
             raise raised
         return result
@@ -244,7 +243,8 @@ class _Run(ToolCalls):
         config, result = self.config, self.result
         for turn in range(1, config.max_turns + 1):
             self.context.turn_count = result.turn_count = turn
-            self._send(StreamEvent.turn_start(turn))
+            if self.hooks.on_event:
+                self._send(StreamEvent.turn_start(turn))
             if await self._limited_turn(turn):
                 result.status = RunStatus.COMPLETED
                 return
@@ -302,7 +302,8 @@ class _Run(ToolCalls):
             self._record_cut_off("before the run was cancelled", "cancelled")
             result.status = RunStatus.CANCELLED
             result.error = "cancelled (interrupted before the run finished)"
-            self._send(StreamEvent("error", content="cancelled", error=result.error, turn=result.turn_count))
+            if self.hooks.on_event:
+                self._send(StreamEvent("error", content="cancelled", error=result.error, turn=result.turn_count))
             return asyncio.CancelledError()
         self.failure = exc if isinstance(exc, Exception) else None  # e.g. a FunctionModel bug: FAILED
         self._fail(str(exc) if isinstance(exc, AgentError) else f"{type(exc).__name__}: {exc}")
@@ -314,7 +315,9 @@ class _Run(ToolCalls):
         message = scrub(message)
         self.result.status = RunStatus.FAILED
         self.result.error = message
-        self._send(StreamEvent("error", content=message.splitlines()[0], error=message, turn=self.result.turn_count))
+        if self.hooks.on_event:
+            first = message.splitlines()[0]
+            self._send(StreamEvent("error", content=first, error=message, turn=self.result.turn_count))
 
     def _last_tools(self) -> str:
         for m in reversed(self.messages):
@@ -355,7 +358,8 @@ class _Run(ToolCalls):
         assert self.output is not None
         if answer.call is not None:  # a final-answer call: views see its arguments as the answer's text
             self._last_text = answer.text
-            self._send(StreamEvent.text(answer.text, turn=turn))
+            if self.hooks.on_event:
+                self._send(StreamEvent.text(answer.text, turn=turn))
         self.messages.extend(answer.replies(self.output))
         if not answer.valid:
             self._answer_error = answer.error
@@ -399,14 +403,14 @@ class _Run(ToolCalls):
             if not isinstance(d.text, str):  # only text ever reaches the answer and its events
                 raise ModelError(_not_text(self.model.name, d.text))
             call.parts.append(d.text)
-            if self._emit is not None:
-                self._emit(StreamEvent("text", content=d.text, turn=turn))
+            if self.hooks.on_event:
+                self._send(StreamEvent("text", content=d.text, turn=turn))
         elif kind == "reasoning":
             if not isinstance(d.text, str):
                 raise ModelError(_not_text(self.model.name, d.text, "reasoning"))
             call.thoughts.append(d.text)
-            if self._emit is not None:
-                self._emit(StreamEvent.reasoning(d.text, turn=turn))
+            if self.hooks.on_event:
+                self._send(StreamEvent.reasoning(d.text, turn=turn))
         elif kind == "tool_call" and d.tool_call is not None:
             call.calls.append(d.tool_call)
         elif kind == "finish":
@@ -423,8 +427,8 @@ class _Run(ToolCalls):
                 self.result.warnings.append(d.text)
         elif kind == "retry":
             call.retries.append(f"{d.text}; waited {d.delay:.2f}s")
-            if self._spans is not None:
-                self._spans.retry(d.text, d.delay)
+            if self.hooks.on_model_retry:
+                self.hooks.call(self.hooks.on_model_retry, d.text, d.delay)
 
     def _model_facts(self, finish: str | None, thoughts: list[str]) -> dict[str, Any]:
         """A model call's finish reason and reasoning, for its span; keeps the reasoning on the result."""

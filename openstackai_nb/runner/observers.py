@@ -12,7 +12,8 @@ runner never imports the history, the tracing or the cassettes.
 
 The hooks (openai-agents' `RunHooksBase` and tracing processors are the model):
 
-- `run_started(run)`: the run is RUNNING; its messages, agent name, model are known.
+- `run_started(run, agent)`: the run is RUNNING; its messages, agent name, model are known
+  (`agent`: the `Agent` it runs, e.g. its tools' descriptions for OpenTelemetry).
 - `wrap_model(run, model)`: once per run, before the first model call: an observer that must
   see every delta (the cassette) returns a wrapping model; the others return `model`.
 - `span_started(run, span)` / `span_ended(run, span)`: a turn (`span.kind == "turn"`), a model
@@ -32,15 +33,17 @@ The hooks (openai-agents' `RunHooksBase` and tracing processors are the model):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextvars
 import importlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from openstackai_nb.agent import Agent
     from openstackai_nb.events import StreamEvent
     from openstackai_nb.models.base import Model
     from openstackai_nb.results import RunResult, Span
@@ -50,10 +53,14 @@ __all__ = [
     "DURABLE_WAIT",
     "HOOKS",
     "RUNNING_RECORD_DELAY",
+    "EventPump",
+    "RunHooks",
     "RunObserver",
     "batch",
     "default_observers",
+    "for_run",
     "in_batch",
+    "report_unstarted",
     "set_default_observers",
 ]
 
@@ -68,7 +75,7 @@ run's end, never hangs it."""
 DEFAULT_OBSERVERS: tuple[str, ...] = (
     "openstackai_nb.store.session:HistoryObserver",
     "openstackai_nb.tracing:TracingObserver",
-    "openstackai_nb.models.recording:CassetteObserver",
+    "openstackai_nb.runner.cassette:CassetteObserver",
 )
 """The observers of a run when nobody says otherwise, as ``module:Class`` paths (each class is
 made once, with no arguments, on the first run that needs it)."""
@@ -101,8 +108,13 @@ class RunObserver:
         ...         self.runs.append(run)
     """
 
-    def run_started(self, run: RunResult) -> None:
-        """The run started (status RUNNING)."""
+    records_history: ClassVar[bool] = False
+    """True for the observer that writes the session's history (the history's own, or a
+    `set_recorder` adapter): `set_recorder` replaces it, and a Dask worker, which keeps no
+    history, leaves it out of its runs' observers."""
+
+    def run_started(self, run: RunResult, agent: Agent) -> None:
+        """The run started (status RUNNING); `agent` is the Agent it runs."""
 
     def wrap_model(self, run: RunResult, model: Model) -> Model:
         """The run's model, or one wrapping it to see every delta (called once per run)."""
@@ -138,6 +150,7 @@ def overrides(observer: RunObserver, hook: str) -> bool:
 
 _lock = threading.Lock()
 _session: tuple[RunObserver, ...] | None = None  # guarded by _lock: set by set_default_observers or on first use
+_logged: set[tuple[type, str]] = set()  # guarded by _lock: the (observer class, hook) pairs whose failure was logged
 
 
 def _load(path: str) -> RunObserver:
@@ -187,14 +200,145 @@ def in_batch() -> bool:
     return _batch.get() is not None
 
 
+def _failed(hook: Callable[..., Any], exc: Exception) -> None:
+    """Log an observer's failure once per observer class and hook (the run goes on)."""
+    owner = getattr(hook, "__self__", hook)
+    key = (type(owner), getattr(hook, "__name__", "?"))
+    with _lock:
+        if key in _logged:
+            return
+        _logged.add(key)
+    logger.warning(
+        "openstackai_nb: observer %s failed in %s (logged once; runs go on): %s: %s",
+        type(owner).__name__, key[1], type(exc).__name__, exc,
+    )  # fmt: skip
+
+
+class RunHooks:
+    """One run's observers, each hook bound in advance to those that override it.
+
+    The run loop tests a hook's tuple before calling it (`if hooks.on_event: ...`): a hook nobody
+    overrides costs one attribute read, and a `StreamEvent` is built only when `on_event` is
+    not empty. Every call is guarded: what an observer raises is logged once (`_failed`).
+    """
+
+    __slots__ = (
+        "on_event",
+        "on_model_retry",
+        "on_run_ended",
+        "on_run_started",
+        "on_run_still_running",
+        "on_span_ended",
+        "on_span_started",
+        "on_wrap_model",
+        "run",
+    )
+
+    def __init__(self, observers: Iterable[RunObserver], run: RunResult) -> None:
+        self.run = run
+        self.on_run_started: tuple[Callable[..., Any], ...] = ()
+        self.on_wrap_model: tuple[Callable[..., Any], ...] = ()
+        self.on_span_started: tuple[Callable[..., Any], ...] = ()
+        self.on_span_ended: tuple[Callable[..., Any], ...] = ()
+        self.on_model_retry: tuple[Callable[..., Any], ...] = ()
+        self.on_event: tuple[Callable[..., Any], ...] = ()
+        self.on_run_still_running: tuple[Callable[..., Any], ...] = ()
+        self.on_run_ended: tuple[Callable[..., Any], ...] = ()
+        for observer in observers:
+            self.add(observer)
+
+    def add(self, observer: RunObserver) -> None:
+        """Add an observer (before the run starts: a view joining it)."""
+        for hook in HOOKS[:-1]:
+            if overrides(observer, hook):
+                slot = "on_" + hook
+                setattr(self, slot, (*getattr(self, slot), getattr(observer, hook)))
+
+    def call(self, hooks: tuple[Callable[..., Any], ...], *args: Any) -> None:
+        """Call each of `hooks` with the run and `args`; a failure is logged, never raised."""
+        for hook in hooks:
+            try:
+                hook(self.run, *args)
+            except Exception as exc:  # noqa: BLE001 - an observer never breaks a run
+                _failed(hook, exc)
+
+    def still_running_later(self, loop: asyncio.AbstractEventLoop) -> asyncio.TimerHandle | None:
+        """Call `run_still_running` in `RUNNING_RECORD_DELAY` seconds (cancel it at the end); None if nobody listens."""
+        if not self.on_run_still_running:
+            return None
+        return loop.call_later(RUNNING_RECORD_DELAY, self.call, self.on_run_still_running)
+
+    def wrap_model(self, model: Model) -> Model:
+        """The run's model as the observers wrap it (`wrap_model`, in order)."""
+        for hook in self.on_wrap_model:
+            try:
+                model = hook(self.run, model)
+            except Exception as exc:  # noqa: BLE001 - an observer never breaks a run
+                _failed(hook, exc)
+        return model
+
+    def run_ended(self, failure: BaseException | None) -> list[Awaitable[None]]:
+        """Tell the observers the run ended; what they returned to wait for."""
+        pending: list[Awaitable[None]] = []
+        for hook in self.on_run_ended:
+            try:
+                awaitable = hook(self.run, failure)
+            except Exception as exc:  # noqa: BLE001 - an observer never breaks a run
+                _failed(hook, exc)
+                continue
+            if awaitable is not None:
+                pending.append(awaitable)
+        return pending
+
+
+class EventPump(RunObserver):
+    """Hands every event of a run to a function (a queue's put): how a view follows a run.
+
+    `Runner.start`'s `RunHandle` (a thread-safe queue) and `StreamingRunner` (an asyncio
+    queue) add one to their run's observers; a run nobody views builds no events.
+    """
+
+    def __init__(self, put: Callable[[StreamEvent], object]) -> None:
+        self.put = put
+
+    def event(self, run: RunResult, event: StreamEvent) -> None:
+        """Put the event."""
+        self.put(event)
+
+
+async def report_unstarted(run: RunResult, observers: Sequence[RunObserver] | None) -> None:
+    """A run that never reached the loop (its arguments were refused): its observers' `run_ended`.
+
+    `compare` records such a job as a FAILED run, as the loop records the others.
+    """
+    await settle_all(RunHooks(for_run(observers), run).run_ended(None), run.run_id)
+
+
+async def settle_all(pending: Iterable[Awaitable[None]], run_id: str) -> None:
+    """Wait for what a run's `run_ended` hooks returned, or, inside `batch()`, leave it to the batch's end."""
+    for awaitable in pending:
+        if not defer(awaitable, run_id):
+            await settle(awaitable, run_id)
+
+
 def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError) and not str(exc):
         return f"it was not stored within {DURABLE_WAIT:g} s (the observer is slow or stuck)"
     return str(exc) or type(exc).__name__
 
 
-async def settle(pending: Awaitable[None], run_id: str) -> None:
+async def settle(pending: Awaitable[None] | concurrent.futures.Future[None], run_id: str) -> None:
     """Await what a `run_ended` returned, at most `DURABLE_WAIT` seconds; log (never raise) a failure."""
+    if isinstance(pending, concurrent.futures.Future):
+        pending = asyncio.wrap_future(pending)
+    elif isinstance(pending, asyncio.Future) and pending.done():  # the common case: no timeout to set up
+        if not pending.cancelled() and pending.exception() is not None:
+            logger.warning(
+                "openstackai_nb: run %s may not be recorded yet: %s",
+                run_id,
+                _why(pending.exception()),  # type: ignore[arg-type]
+            )
+        return
     try:
         async with asyncio.timeout(DURABLE_WAIT):
             await pending

@@ -1,27 +1,37 @@
-"""The seam where finished (and long-running) runs are recorded: `RunRecorder` and `set_recorder`.
+"""Deprecated: the recorder seam (`RunRecorder`, `set_recorder`), kept working over the observers.
 
-The run loop calls `record_started` / `record_finished` and awaits `until_durable`; it knows
-nothing of what records. The session's history (`openstackai_nb.store.session`) installs its
-recorder here when the package is imported; the default here records nothing. A recorder never
-breaks a run: whatever it raises is logged and the run goes on.
+Runs are watched by `RunObserver`s now (`runner/observers.py`). What this module offered still
+works, with a DeprecationWarning:
+
+- `set_recorder(recorder)` puts an adapter observer in the session's observers in place of the
+  one that writes the history (`RunObserver.records_history`); `get_recorder()` returns the
+  recorder in force (the history's own, wrapped, when nobody set one); setting that back
+  restores the history's observer.
+- `commits_deferred()` is `observers.batch()`.
+- `record_started`, `record_finished`, `until_durable` call the session's observers' hooks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
-import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from openstackai_nb.results import RunResult
+from openstackai_nb._warnings import warn
+from openstackai_nb.runner import observers
+from openstackai_nb.runner.observers import DURABLE_WAIT, RUNNING_RECORD_DELAY, RunObserver
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
+    from openstackai_nb.results import RunResult
 
 __all__ = [
     "DURABLE_WAIT",
-    "Durable",
     "RUNNING_RECORD_DELAY",
+    "Durable",
     "RunRecorder",
     "commits_deferred",
     "get_recorder",
@@ -31,19 +41,16 @@ __all__ = [
     "until_durable",
 ]
 
-logger = logging.getLogger("openstackai_nb")
-
-RUNNING_RECORD_DELAY = 0.25
-"""Seconds after which a run still going is recorded as RUNNING (shorter runs are written once, at the end)."""
-DURABLE_WAIT = 10.0
-"""Longest a finished run waits for its record to be stored before "done" goes out anyway: a
-stuck disk delays a run's end, never hangs it."""
 Durable: TypeAlias = "concurrent.futures.Future[None] | asyncio.Future[None] | None"
 """What a recorder returns for a finished run: a future resolved once it is stored, or None."""
 
 
+def _deprecated(old: str, new: str) -> None:
+    warn(f"openstackai_nb.runner.{old} is deprecated: use {new} (runner/observers.py)", DeprecationWarning)
+
+
 class RunRecorder:
-    """Where finished (and started) runs go. This base records nothing; subclass what you need.
+    """Deprecated (use `RunObserver`): where finished (and started) runs go. This base records nothing.
 
     Example:
         >>> class Collect(RunRecorder):
@@ -70,101 +77,113 @@ class RunRecorder:
         return None
 
 
-_recorder: RunRecorder = RunRecorder()
-_deferred: contextvars.ContextVar[list[tuple[object, str]] | None] = contextvars.ContextVar(
-    "openstackai_nb_deferred_commits", default=None
-)
+def _awaitable(durable: object) -> Awaitable[None] | None:
+    if isinstance(durable, concurrent.futures.Future):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return None  # nobody awaits off the loop
+        return asyncio.wrap_future(durable)
+    return durable if isinstance(durable, asyncio.Future) else None
+
+
+class _RecorderObserver(RunObserver):
+    """A `RunRecorder` seen as the history's observer (what `set_recorder` installs)."""
+
+    records_history = True
+
+    def __init__(self, recorder: RunRecorder) -> None:
+        self.recorder = recorder
+
+    def run_still_running(self, run: RunResult) -> None:
+        self.recorder.started(run)
+
+    def run_ended(self, run: RunResult, failure: BaseException | None) -> Awaitable[None] | None:
+        if observers.in_batch():
+            return _awaitable(self.recorder.finished_deferred(run))
+        return _awaitable(self.recorder.finished(run))
+
+    async def batch_ended(self) -> None:
+        pending = _awaitable(self.recorder.barrier())
+        if pending is not None:
+            await pending
+
+
+class _ObserverRecorder(RunRecorder):
+    """The history's own observer seen as a `RunRecorder` (what `get_recorder` returns)."""
+
+    def __init__(self, observer: RunObserver | None) -> None:
+        self.observer = observer
+
+    def started(self, result: RunResult) -> object:
+        if self.observer is not None:
+            self.observer.run_still_running(result)
+        return None
+
+    def finished(self, result: RunResult) -> Durable:
+        if self.observer is None:
+            return None
+        pending = self.observer.run_ended(result, None)
+        return pending if isinstance(pending, asyncio.Future) else None
+
+
+def _history_slot() -> RunRecorder:
+    for observer in observers.default_observers():
+        if observer.records_history:
+            return observer.recorder if isinstance(observer, _RecorderObserver) else _ObserverRecorder(observer)
+    return _ObserverRecorder(None)
 
 
 def set_recorder(recorder: RunRecorder) -> RunRecorder:
-    """Replace where runs are recorded; returns the previous recorder."""
-    global _recorder
-    previous, _recorder = _recorder, recorder
+    """Deprecated: replace where runs are recorded (the session's history observer); returns the previous recorder."""
+    _deprecated("set_recorder", "RunConfig(observers=...) or observers.set_default_observers")
+    previous = _history_slot()
+    if isinstance(recorder, _ObserverRecorder):
+        new = recorder.observer
+    else:
+        new = _RecorderObserver(recorder)
+    session = observers.default_observers()
+    kept = [o for o in session if not o.records_history]
+    slot = next((i for i, o in enumerate(session) if o.records_history), 0)
+    if new is not None:
+        kept.insert(slot, new)
+    observers.set_default_observers(kept)
     return previous
 
 
 def get_recorder() -> RunRecorder:
-    """The recorder in force."""
-    return _recorder
-
-
-def _safe(method: Callable[[RunResult], Any], result: RunResult) -> Any:
-    try:
-        return method(result)
-    except Exception as exc:  # noqa: BLE001 - recording must never break a run
-        logger.warning("openstackai_nb: could not record run %s in history: %s", result.run_id, exc)
-        return None
+    """Deprecated: the recorder in force (the history's observer, wrapped, unless `set_recorder` installed one)."""
+    _deprecated("get_recorder", "observers.default_observers()")
+    return _history_slot()
 
 
 def record_started(result: RunResult) -> None:
-    """Record a run still going (never raises)."""
-    _safe(_recorder.started, result)
+    """Deprecated: tell the session's observers a run is still going (never raises)."""
+    _deprecated("recorder.record_started", "RunObserver.run_still_running")
+    hooks = observers.RunHooks(observers.default_observers(), result)
+    hooks.call(hooks.on_run_still_running)
 
 
 def record_finished(result: RunResult) -> Durable:
-    """Record a run that ended (never raises); returns what `until_durable` should wait for.
-
-    Inside `commits_deferred()` the wait is left to the end of the block, and None is returned.
-    """
-    deferred = _deferred.get()
-    if deferred is None:
-        return _safe(_recorder.finished, result)
-    durable = _safe(_recorder.finished_deferred, result)
-    if durable is not None:
-        deferred.append((durable, result.run_id))
+    """Deprecated: tell the session's observers a run ended; what to wait for (deferred inside a batch)."""
+    _deprecated("recorder.record_finished", "RunObserver.run_ended")
+    hooks = observers.RunHooks(observers.default_observers(), result)
+    for pending in hooks.run_ended(None):
+        if not observers.defer(pending, result.run_id) and isinstance(pending, asyncio.Future):
+            return pending
     return None
 
 
-def _why(exc: BaseException) -> str:
-    """The reason a record is not stored, never empty (a timeout has no message of its own)."""
-    if isinstance(exc, TimeoutError) and not str(exc):
-        return f"it was not stored within {DURABLE_WAIT:g} s (the recorder is slow or stuck)"
-    return str(exc) or type(exc).__name__
-
-
 async def until_durable(pending: object, run_id: str) -> None:
-    """Wait (without blocking the loop, at most `DURABLE_WAIT`) until a record is stored.
-
-    The session's history answers sooner when its file is locked by another process (within
-    about two seconds, with the reason; the run is kept and written later): see docs/history.md.
-    """
-    if isinstance(pending, concurrent.futures.Future):
-        if pending.done():
-            error = pending.exception()
-            if error is not None:
-                logger.warning("openstackai_nb: run %s may not be in the history file: %s", run_id, _why(error))
-            return
-        pending = asyncio.wrap_future(pending)
-    if not isinstance(pending, asyncio.Future):
-        return
-    try:
-        async with asyncio.timeout(DURABLE_WAIT):
-            await pending
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - recording must never break a run
-        logger.warning("openstackai_nb: run %s may not be in the history file yet: %s", run_id, _why(exc))
+    """Deprecated: wait (at most `DURABLE_WAIT`) for what a recorder returned; never raises."""
+    _deprecated("recorder.until_durable", "observers.settle")
+    if isinstance(pending, concurrent.futures.Future | asyncio.Future):
+        await observers.settle(pending, run_id)
 
 
 @asynccontextmanager
 async def commits_deferred() -> AsyncIterator[None]:
-    """Runs inside end without waiting for their own record; leaving the block waits for all at once.
-
-    For many concurrent runs (`compare`): a run's commit then never holds its concurrency slot,
-    while the runs are still written as they finish, in the same group commits. Once the block
-    exits, every one of them is stored.
-    """
-    pending: list[tuple[object, str]] = []
-    token = _deferred.set(pending)
-    try:
+    """Deprecated: `observers.batch()` (runs inside end without waiting for their records)."""
+    _deprecated("recorder.commits_deferred", "observers.batch")
+    async with observers.batch():
         yield
-    finally:
-        _deferred.reset(token)
-        for durable, run_id in pending:
-            await until_durable(durable, run_id)
-        try:
-            barrier = _recorder.barrier()
-        except Exception as exc:  # noqa: BLE001 - recording must never break a run
-            logger.warning("openstackai_nb: could not wait for the run history: %s", exc)
-            barrier = None
-        await until_durable(barrier, "(the runs of this batch)")

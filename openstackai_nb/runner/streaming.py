@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.executor import HistoryInput, _Run
+from openstackai_nb.runner.observers import EventPump
 from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:
@@ -56,7 +57,8 @@ async def events(run: _Run) -> AsyncGenerator[StreamEvent, None]:
     raised (TimeoutError, CancelledError) is raised here.
     """
     queue: asyncio.Queue[object] = asyncio.Queue()
-    task = asyncio.ensure_future(run.execute(queue.put_nowait))
+    run.hooks.add(EventPump(queue.put_nowait))
+    task = asyncio.ensure_future(run.execute())
     task.add_done_callback(lambda _: queue.put_nowait(_END))
     try:
         while True:

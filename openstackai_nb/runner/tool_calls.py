@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from openstackai_nb.models.base import Model
     from openstackai_nb.results import Approval, RunResult
     from openstackai_nb.runner.config import RunConfig
+    from openstackai_nb.runner.observers import RunHooks
     from openstackai_nb.tools import RunContext, Tool
 
 __all__ = ["ToolCalls"]
@@ -48,6 +49,7 @@ class ToolCalls:
     model: Model
     agent: Agent
     clock: approval.Clock
+    hooks: RunHooks
     _pending: list[_PendingCall]
     _t0: float
 
@@ -70,7 +72,7 @@ class ToolCalls:
         call = _PendingCall(req, turn, self._open("tool", req.name, turn, call_id=req.id))
         self._pending.append(call)
         gated = tool is not None and self.agent.requires_approval(tool)
-        if not gated:
+        if not gated and self.hooks.on_event:
             self._send(
                 StreamEvent(
                     "tool_call",
@@ -107,10 +109,11 @@ class ToolCalls:
         req, config = call.req, self.config
         approver = config.approve if config.approve is not None else self.agent.approver
         asked = "approver " + approval.name_of(approver) if approver is not None else "nobody (no approver)"
-        self._send(
-            StreamEvent("approval", content=asked, tool_name=req.name, arguments=call.arguments, call_id=req.id,
-                        turn=call.turn)
-        )  # fmt: skip
+        if self.hooks.on_event:
+            self._send(
+                StreamEvent("approval", content=asked, tool_name=req.name, arguments=call.arguments, call_id=req.id,
+                            turn=call.turn)
+            )  # fmt: skip
         call.waiting = True
         request = ApprovalRequest(
             call_id=req.id, name=req.name, arguments=dict(call.arguments), turn=call.turn,
@@ -127,10 +130,11 @@ class ToolCalls:
         # Its time (elapsed_time, started_at) counts from now: the wait is in `approval.waited`.
         call.t0 = time.monotonic()
         call.started_at = datetime.now(UTC)
-        self._send(
-            StreamEvent("tool_call", tool_name=req.name, arguments=call.arguments, call_id=req.id, turn=call.turn,
-                        approval=decision, parsed_from_text=req.parsed_from_text)
-        )  # fmt: skip
+        if self.hooks.on_event:
+            self._send(
+                StreamEvent("tool_call", tool_name=req.name, arguments=call.arguments, call_id=req.id, turn=call.turn,
+                            approval=decision, parsed_from_text=req.parsed_from_text)
+            )  # fmt: skip
         return True
 
     def _record_call(self, call: _PendingCall, value: Any, error: str | None, outcome: Any = None) -> None:
@@ -167,13 +171,14 @@ class ToolCalls:
                 turn=call.turn, approval=call.approval, parsed_from_text=req.parsed_from_text,
             )
         )  # fmt: skip
-        self._send(
-            StreamEvent(
-                "tool_result", tool_name=req.name, arguments=call.arguments, result=value, call_id=req.id,
-                turn=call.turn, error=error, duration=elapsed, blocked_loop_s=attributes.get("blocked_loop_s"),
-                approval=call.approval, parsed_from_text=req.parsed_from_text,
-            )
-        )  # fmt: skip
+        if self.hooks.on_event:
+            self._send(
+                StreamEvent(
+                    "tool_result", tool_name=req.name, arguments=call.arguments, result=value, call_id=req.id,
+                    turn=call.turn, error=error, duration=elapsed, blocked_loop_s=attributes.get("blocked_loop_s"),
+                    approval=call.approval, parsed_from_text=req.parsed_from_text,
+                )
+            )  # fmt: skip
         rejected = outcome == "rejected"
         content = error if rejected else f"Error: {error}" if error else text
         self.messages.append(Message(role="tool", content=content, tool_call_id=req.id, name=req.name))

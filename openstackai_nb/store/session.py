@@ -1,8 +1,9 @@
-"""The session's history, `openstackai_nb.history`, and the recorder that writes every run into it.
+"""The session's history, `openstackai_nb.history`, and the observer that writes every run into it.
 
-Imported by the package face (`openstackai_nb/__init__.py`), which installs `SessionRecorder`
-at the runner's seam (`runner.recorder.set_recorder`): the runner itself never imports the
-history. Importing this module is cheap: the store (SQLite) is opened on first use.
+`HistoryObserver` is one of the runner's default observers (`runner.observers.DEFAULT_OBSERVERS`
+names it; the first run imports this module and makes it): importing the package installs
+nothing, and the runner itself never imports the history. Importing this module is cheap: the
+store (SQLite) is opened on first use.
 
 The session's history never breaks a run nor an import: when its store cannot be opened,
 `get_history()` warns once (`HistoryWarning`) and returns a history whose every use raises the
@@ -15,24 +16,26 @@ import asyncio
 import logging
 import os
 import threading
+from collections.abc import Awaitable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from openstackai_nb._warnings import warn
 from openstackai_nb.errors import HistoryError, HistoryWarning
-from openstackai_nb.runner.recorder import Durable, RunRecorder, set_recorder
+from openstackai_nb.runner.observers import RunObserver, in_batch
+from openstackai_nb.runner.recorder import Durable, RunRecorder
 
 if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
     from openstackai_nb.store.run_history import RunHistory
 
-__all__ = ["SessionRecorder", "barrier", "flush", "get_history", "record", "set_history"]
+__all__ = ["HistoryObserver", "SessionRecorder", "barrier", "flush", "get_history", "record", "set_history"]
 
 logger = logging.getLogger("openstackai_nb")
 
-_history: RunHistory | None = None
+_history: RunHistory | None = None  # guarded by _history_lock: one history per session, made once
 _history_lock = threading.Lock()
-_record_failed = False
+_record_failed = threading.Event()  # set once: the "not recording" warning is logged once (no rebinding)
 
 
 def get_history() -> RunHistory:
@@ -94,7 +97,6 @@ def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[No
     With wait=False the write is queued and nothing is returned (`barrier()` tells when it is
     committed).
     """
-    global _record_failed
     try:
         history = _available()
         if history is None:
@@ -105,8 +107,8 @@ def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[No
             return history.add(result, finished=finished, wait=False)
         return history._add_async(result, finished=finished, wait=wait)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
-        if not _record_failed:
-            _record_failed = True
+        if not _record_failed.is_set():
+            _record_failed.set()
             logger.warning("openstackai_nb: run history is not recording: %s", exc)
         return None
 
@@ -139,8 +141,34 @@ def _nothing(conn: object) -> None:
     return None
 
 
+class HistoryObserver(RunObserver):
+    """Records every run into the session's history (`openstackai_nb.history`).
+
+    A run still going after `RUNNING_RECORD_DELAY` gets its RUNNING row; a finished run is
+    written and its commit awaited before the run returns, or, inside `observers.batch()`
+    (compare), queued for the next group commit and awaited once when the batch ends.
+    """
+
+    records_history = True
+
+    def run_still_running(self, run: RunResult) -> None:
+        """Write the RUNNING row of a run still going."""
+        record(run, finished=False)
+
+    def run_ended(self, run: RunResult, failure: BaseException | None) -> Awaitable[None] | None:
+        """Write a finished run; what is returned resolves once it is committed (None inside a batch)."""
+        pending = record(run, finished=True, wait=not in_batch())
+        return pending if isinstance(pending, asyncio.Future) else None
+
+    async def batch_ended(self) -> None:
+        """Wait until every run recorded so far is committed."""
+        pending = barrier()
+        if pending is not None:
+            await pending
+
+
 class SessionRecorder(RunRecorder):
-    """Records every run into the session's history (`openstackai_nb.history`)."""
+    """Deprecated (the history is `HistoryObserver` now): records every run into the session's history."""
 
     def started(self, result: RunResult) -> object:
         """Write the RUNNING row of a run still going."""
@@ -157,6 +185,3 @@ class SessionRecorder(RunRecorder):
     def barrier(self) -> Durable:
         """A future resolved once every run recorded so far is committed."""
         return barrier()
-
-
-set_recorder(SessionRecorder())
