@@ -190,7 +190,7 @@ def for_run(observers: Sequence[RunObserver] | None) -> tuple[RunObserver, ...]:
     return default_observers() if observers is None else tuple(observers)
 
 
-_batch: contextvars.ContextVar[list[tuple[Awaitable[None], str]] | None] = contextvars.ContextVar(
+_batch: contextvars.ContextVar[list[tuple[Awaitable[None], str, bool]] | None] = contextvars.ContextVar(
     "openstackai_nb_batch", default=None
 )
 
@@ -277,9 +277,9 @@ class RunHooks:
                 _failed(hook, exc)
         return model
 
-    def run_ended(self, failure: BaseException | None) -> list[Awaitable[None]]:
-        """Tell the observers the run ended; what they returned to wait for."""
-        pending: list[Awaitable[None]] = []
+    def run_ended(self, failure: BaseException | None) -> list[tuple[Awaitable[None], bool]]:
+        """Tell the observers the run ended; what they returned to wait for (and whether it is the history's)."""
+        pending: list[tuple[Awaitable[None], bool]] = []
         for hook in self.on_run_ended:
             try:
                 awaitable = hook(self.run, failure)
@@ -287,7 +287,7 @@ class RunHooks:
                 _failed(hook, exc)
                 continue
             if awaitable is not None:
-                pending.append(awaitable)
+                pending.append((awaitable, getattr(getattr(hook, "__self__", None), "records_history", False)))
         return pending
 
 
@@ -314,30 +314,38 @@ async def report_unstarted(run: RunResult, observers: Sequence[RunObserver] | No
     await settle_all(RunHooks(for_run(observers), run).run_ended(None), run.run_id)
 
 
-async def settle_all(pending: Iterable[Awaitable[None]], run_id: str) -> None:
-    """Wait for what a run's `run_ended` hooks returned, or, inside `batch()`, leave it to the batch's end."""
-    for awaitable in pending:
-        if not defer(awaitable, run_id):
-            await settle(awaitable, run_id)
+async def settle_all(pending: Iterable[tuple[Awaitable[None], bool]], run_id: str) -> None:
+    """Wait for what a run's `run_ended` hooks returned (`RunHooks.run_ended`), or leave it to the `batch()`'s end."""
+    for awaitable, history in pending:
+        if not defer(awaitable, run_id, history=history):
+            await settle(awaitable, run_id, history=history)
 
 
-def _why(exc: BaseException) -> str:
+def _why(exc: BaseException, history: bool) -> str:
     if isinstance(exc, TimeoutError) and not str(exc):
-        return f"it was not stored within {DURABLE_WAIT:g} s (the observer is slow or stuck)"
+        who = "recorder" if history else "observer"
+        return f"it was not stored within {DURABLE_WAIT:g} s (the {who} is slow or stuck)"
     return str(exc) or type(exc).__name__
 
 
-async def settle(pending: Awaitable[None] | concurrent.futures.Future[None], run_id: str) -> None:
-    """Await what a `run_ended` returned, at most `DURABLE_WAIT` seconds; log (never raise) a failure."""
+def _not_yet(run_id: str, exc: BaseException, history: bool) -> None:
+    where = "in the history file" if history else "recorded"
+    logger.warning("openstackai_nb: run %s may not be %s yet: %s", run_id, where, _why(exc, history))
+
+
+async def settle(
+    pending: Awaitable[None] | concurrent.futures.Future[None], run_id: str, *, history: bool = False
+) -> None:
+    """Await what a `run_ended` returned, at most `DURABLE_WAIT` seconds; log (never raise) a failure.
+
+    `history`: it is the history's commit (the warning says "may not be in the history file yet").
+    """
     if isinstance(pending, concurrent.futures.Future):
         pending = asyncio.wrap_future(pending)
     elif isinstance(pending, asyncio.Future) and pending.done():  # the common case: no timeout to set up
-        if not pending.cancelled() and pending.exception() is not None:
-            logger.warning(
-                "openstackai_nb: run %s may not be recorded yet: %s",
-                run_id,
-                _why(pending.exception()),  # type: ignore[arg-type]
-            )
+        error = None if pending.cancelled() else pending.exception()
+        if error is not None:
+            _not_yet(run_id, error, history)
         return
     try:
         async with asyncio.timeout(DURABLE_WAIT):
@@ -345,15 +353,15 @@ async def settle(pending: Awaitable[None] | concurrent.futures.Future[None], run
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # noqa: BLE001 - an observer never breaks a run
-        logger.warning("openstackai_nb: run %s may not be recorded yet: %s", run_id, _why(exc))
+        _not_yet(run_id, exc, history)
 
 
-def defer(pending: Awaitable[None], run_id: str) -> bool:
+def defer(pending: Awaitable[None], run_id: str, *, history: bool = False) -> bool:
     """Inside `batch()`: keep `pending` for the batch's end and return True; else False."""
     held = _batch.get()
     if held is None:
         return False
-    held.append((pending, run_id))
+    held.append((pending, run_id, history))
     return True
 
 
@@ -365,14 +373,14 @@ async def batch(observers: Sequence[RunObserver] | None = None) -> AsyncIterator
     the block exits, every run's `run_ended` awaitable has been awaited and each observer's
     `batch_ended` called.
     """
-    held: list[tuple[Awaitable[None], str]] = []
+    held: list[tuple[Awaitable[None], str, bool]] = []
     token = _batch.set(held)
     try:
         yield
     finally:
         _batch.reset(token)
-        for pending, run_id in held:
-            await settle(pending, run_id)
+        for pending, run_id, history in held:
+            await settle(pending, run_id, history=history)
         for observer in for_run(observers):
             if overrides(observer, "batch_ended"):
-                await settle(observer.batch_ended(), "(the runs of this batch)")
+                await settle(observer.batch_ended(), "(the runs of this batch)", history=observer.records_history)

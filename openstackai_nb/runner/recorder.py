@@ -168,8 +168,8 @@ def record_finished(result: RunResult) -> Durable:
     """Deprecated: tell the session's observers a run ended; what to wait for (deferred inside a batch)."""
     _deprecated("recorder.record_finished", "RunObserver.run_ended")
     hooks = observers.RunHooks(observers.default_observers(), result)
-    for pending in hooks.run_ended(None):
-        if not observers.defer(pending, result.run_id) and isinstance(pending, asyncio.Future):
+    for pending, history in hooks.run_ended(None):
+        if not observers.defer(pending, result.run_id, history=history) and isinstance(pending, asyncio.Future):
             return pending
     return None
 
@@ -178,7 +178,7 @@ async def until_durable(pending: object, run_id: str) -> None:
     """Deprecated: wait (at most `DURABLE_WAIT`) for what a recorder returned; never raises."""
     _deprecated("recorder.until_durable", "observers.settle")
     if isinstance(pending, concurrent.futures.Future | asyncio.Future):
-        await observers.settle(pending, run_id)
+        await observers.settle(pending, run_id, history=True)
 
 
 @asynccontextmanager

@@ -8,7 +8,7 @@ lands (a stuck disk) is reported with a reason, not an empty one.
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
 import logging
 import os
 import subprocess
@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from openstackai_nb import Agent, Runner, RunStatus
+from openstackai_nb import Agent, RunConfig, Runner, RunStatus
 from openstackai_nb.errors import HistoryError
 from openstackai_nb.results import RunResult
-from openstackai_nb.runner import recorder
-from openstackai_nb.runner.recorder import RunRecorder
+from openstackai_nb.runner import observers
 from openstackai_nb.store import RunHistory
+from openstackai_nb.store.session import HistoryObserver
 
 HOLDER = textwrap.dedent(
     """
@@ -95,22 +95,19 @@ def test_runs_while_another_process_holds_the_file_locked(
     assert any("the runs kept in memory meanwhile are written now: 20" in m for m in said), said
 
 
-class _Stuck(RunRecorder):
-    """A recorder whose store never answers (a stuck disk)."""
+class _Stuck(HistoryObserver):
+    """The history's observer, with a store that never answers (a stuck disk)."""
 
-    def finished(self, result: RunResult) -> concurrent.futures.Future[None]:
-        return concurrent.futures.Future()
+    def run_ended(self, run: RunResult, failure: BaseException | None) -> asyncio.Future[None]:
+        return asyncio.get_running_loop().create_future()
 
 
 def test_a_record_that_never_lands_is_reported_with_a_reason(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(recorder, "DURABLE_WAIT", 0.2)
-    previous = recorder.set_recorder(_Stuck())
-    try:
-        result = Runner.run_sync(Agent(name="Stuck", model="scripted"), "hi")
-    finally:
-        recorder.set_recorder(previous)
+    monkeypatch.setattr(observers, "DURABLE_WAIT", 0.2)
+    config = RunConfig(observers=[_Stuck()])
+    result = Runner.run_sync(Agent(name="Stuck", model="scripted"), "hi", config=config)
     assert result.status is RunStatus.COMPLETED
     [message] = [r.getMessage() for r in caplog.records if "may not be in the history file" in r.getMessage()]
     assert message.endswith(
