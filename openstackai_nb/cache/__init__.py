@@ -36,9 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CACHE_ENV",
+    "CacheStats",
     "DEFAULT_MAX_BYTES",
     "MAX_BYTES_ENV",
-    "CacheStats",
     "clear",
     "configure",
     "path",

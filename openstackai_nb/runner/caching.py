@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner.config import RunConfig
 
-__all__ = ["CACHE_ENV", "MODES", "STORE_OPENER", "RunCache", "for_run", "session_mode", "set_store_opener"]
+__all__ = [
+    "CACHE_ENV",
+    "MODES",
+    "RunCache",
+    "STORE_OPENER",
+    "for_run",
+    "session_mode",
+    "set_store_opener",
+]
 
 CACHE_ENV = "OPENSTACKAI_NB_CACHE"
 """Environment variable: the cache mode of runs whose RunConfig leaves `cache` unset."""

@@ -51,9 +51,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_OBSERVERS",
     "DURABLE_WAIT",
+    "EventPump",
     "HOOKS",
     "RUNNING_RECORD_DELAY",
-    "EventPump",
     "RunHooks",
     "RunObserver",
     "batch",

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DURABLE_WAIT",
-    "RUNNING_RECORD_DELAY",
     "Durable",
+    "RUNNING_RECORD_DELAY",
     "RunRecorder",
     "commits_deferred",
     "get_recorder",

@@ -361,6 +361,7 @@ def _flush_at_exit() -> None:
     for store in list(_open_writers):
         if store.pid == os.getpid() and not store.flush(5.0):
             with store._cond:
+                store._cond.wait_for(lambda s=store: not s._busy, 1.0)  # a batch in flight goes back to _pending
                 runs = {item.run_id for item, _ in store._pending if not callable(item)}
                 reason = store._locked or "the writer did not finish in 5 s"
             if runs:
