@@ -235,17 +235,23 @@ class RunHooks:
     )
 
     def __init__(self, observers: Iterable[RunObserver], run: RunResult) -> None:
+        global _bound
         self.run = run
-        self.on_run_started: tuple[Callable[..., Any], ...] = ()
-        self.on_wrap_model: tuple[Callable[..., Any], ...] = ()
-        self.on_span_started: tuple[Callable[..., Any], ...] = ()
-        self.on_span_ended: tuple[Callable[..., Any], ...] = ()
-        self.on_model_retry: tuple[Callable[..., Any], ...] = ()
-        self.on_event: tuple[Callable[..., Any], ...] = ()
-        self.on_run_still_running: tuple[Callable[..., Any], ...] = ()
-        self.on_run_ended: tuple[Callable[..., Any], ...] = ()
-        for observer in observers:
-            self.add(observer)
+        if not isinstance(observers, tuple):
+            observers = tuple(observers)
+        bound = _bound  # the session's observers (or one config's) are the same tuple run after run
+        if bound is None or bound[0] is not observers:
+            bound = _bound = (observers, _bind(observers))  # a one-entry memo: a race only binds twice
+        (
+            self.on_run_started,
+            self.on_wrap_model,
+            self.on_span_started,
+            self.on_span_ended,
+            self.on_model_retry,
+            self.on_event,
+            self.on_run_still_running,
+            self.on_run_ended,
+        ) = bound[1]
 
     def add(self, observer: RunObserver) -> None:
         """Add an observer (before the run starts: a view joining it)."""
@@ -289,6 +295,15 @@ class RunHooks:
             if awaitable is not None:
                 pending.append((awaitable, getattr(getattr(hook, "__self__", None), "records_history", False)))
         return pending
+
+
+_Bound = tuple[tuple[Callable[..., Any], ...], ...]
+_bound: tuple[tuple[RunObserver, ...], _Bound] | None = None  # see RunHooks.__init__
+
+
+def _bind(observers: tuple[RunObserver, ...]) -> _Bound:
+    """For each hook but batch_ended, in HOOKS order: the bound methods of the observers that override it."""
+    return tuple(tuple(getattr(o, hook) for o in observers if overrides(o, hook)) for hook in HOOKS[:-1])
 
 
 class EventPump(RunObserver):
