@@ -11,8 +11,8 @@ Contenders (all against the same server, the same request shape, the same tool):
 - raw:         httpx2 by hand, one pooled AsyncClient; the floor;
 - ours:        openstackai_nb, history on (the default: every run recorded);
 - ours-nohist: openstackai_nb with OPENSTACKAI_NB_HISTORY=off (history kept in memory only);
-- ours-norec:  openstackai_nb with a no-op run recorder (`set_recorder(RunRecorder())`): the
-               runner alone, nothing recorded;
+- ours-norec:  openstackai_nb with no run observers (`set_default_observers([])`; an older tree:
+               `set_recorder(RunRecorder())`): the runner alone, nothing recorded;
 - agents:      openai-agents (Runner.run / run_streamed, OpenAIChatCompletionsModel, tracing off);
 - pydantic-ai: pydantic-ai (Agent.run / run_stream, OpenAIChatModel + OpenAIProvider);
 - ours-base:   openstackai_nb as the tree at OPENSTACKAI_NB_BASE_TREE has it (e.g. a `git worktree`
@@ -259,9 +259,14 @@ class Ours(Contender):
 
             tracing.instrument(TracerProvider())
         if not record:
-            from openstackai_nb.runner import RunRecorder, set_recorder
+            try:  # the observer interface (issue 24): a run with no observers records nothing
+                from openstackai_nb.runner.observers import set_default_observers
 
-            set_recorder(RunRecorder())
+                set_default_observers([])
+            except ImportError:  # an older tree as ours-base: its recorder seam
+                from openstackai_nb.runner import RunRecorder, set_recorder
+
+                set_recorder(RunRecorder())
 
         self.Runner = Runner
         self.agents: dict[tuple[bool, bool], Any] = {}
