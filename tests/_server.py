@@ -231,6 +231,8 @@ class OpenAIServer:
             asyncio.run_coroutine_threadsafe(stop(), self._loop).result(5)
             self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()  # an unclosed loop's __del__ warns (ResourceWarning) in a later test
 
     def _serve(self, started: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)

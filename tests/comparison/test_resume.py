@@ -190,7 +190,7 @@ def test_resume_after_kill_9_requests_only_what_had_not_finished(
     finally:
         if child.poll() is None:
             child.kill()
-            child.wait(10)
+        child.communicate(timeout=10)  # reaps it and closes its pipes
     killed_at = collections.Counter(counter.seen)
     assert sum(killed_at.values()) < 24  # killed mid-grid
 

@@ -162,7 +162,12 @@ def test_summary_and_paired_are_saved_as_static_html_in_a_notebook(tmp_path) -> 
     km = KernelManager(kernel_name="python3")
     km.kernel_spec.argv[0] = sys.executable
     client = NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(tmp_path)}})
-    client.execute(env=kernel_env(OPENSTACKAI_NB_HISTORY="off"))
+    try:
+        client.execute(env=kernel_env(OPENSTACKAI_NB_HISTORY="off"))
+    finally:  # nbclient leaves a kernel manager it was given running, with its client's sockets open
+        if client.kc is not None:
+            client.kc.stop_channels()
+        km.shutdown_kernel(now=True)
     for cell, marker in ((nb.cells[1], "ci_high"), (nb.cells[2], "mean_diff")):
         (out,) = cell.outputs
         assert out["output_type"] == "execute_result"

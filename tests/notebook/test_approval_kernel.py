@@ -192,13 +192,18 @@ def test_a_cell_that_cannot_await_asks_by_a_prompt(kernel: Kernel) -> None:
     stop = threading.Event()
 
     def answer_prompts() -> None:
-        while not stop.is_set():
-            try:
-                msg = kernel.kc.get_stdin_msg(timeout=0.1)
-            except Exception:  # noqa: BLE001 - queue.Empty
-                continue
-            prompts.append(msg["content"]["prompt"])
-            kernel.kc.input(next(answers))
+        try:
+            while not stop.is_set():
+                try:
+                    msg = kernel.kc.get_stdin_msg(timeout=0.1)
+                except Exception:  # noqa: BLE001 - queue.Empty
+                    continue
+                prompts.append(msg["content"]["prompt"])
+                kernel.kc.input(next(answers))
+        finally:  # jupyter_core's run_sync gave this thread an event loop of its own: close it
+            from jupyter_core.utils import ensure_event_loop
+
+            ensure_event_loop().close()
 
     thread = threading.Thread(target=answer_prompts)
     thread.start()

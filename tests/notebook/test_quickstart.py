@@ -26,7 +26,12 @@ def _execute(env: dict[str, str], cwd: Path) -> nbformat.NotebookNode:
     km = KernelManager(kernel_name="python3")
     km.kernel_spec.argv[0] = sys.executable
     client = NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(cwd)}})
-    client.execute(env=env)
+    try:
+        client.execute(env=env)
+    finally:  # nbclient leaves a kernel manager it was given running, with its client's sockets open
+        if client.kc is not None:
+            client.kc.stop_channels()
+        km.shutdown_kernel(now=True)
     return nb
 
 

@@ -76,7 +76,7 @@ def test_runs_while_another_process_holds_the_file_locked(
         with pytest.raises(HistoryError, match="is locked by another process"):
             session_history.add(first)
     finally:
-        holder.wait(LOCK_SECONDS + 30)
+        holder.communicate(timeout=LOCK_SECONDS + 30)  # waits and closes its pipe
 
     # Released: everything kept in memory is written, in order; another process sees it all.
     assert session_history.flush(30)
@@ -137,7 +137,7 @@ def test_a_process_exiting_while_the_file_stays_locked_says_what_is_missing(tmp_
         assert holder.poll() is None
     finally:
         holder.kill()
-        holder.wait(30)
+        holder.communicate(timeout=30)
     assert out.returncode == 0 and out.stdout.strip() == "COMPLETED", out.stderr
     assert (
         f"openstackai_nb: runs not in the history file at exit: 1 (the run history file {path} is locked by "

@@ -174,7 +174,7 @@ def test_a_process_killed_during_a_run(tmp_path, openai_server) -> None:
         assert [r.input for r in running] == ["third (slow)"]
     finally:
         proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        proc.communicate(timeout=30)  # reaps it and closes its pipes
     h = RunHistory(path)
     runs = list(h)
     assert [r.input for r in runs] == ["first", "second", "third (slow)"]
