@@ -13,15 +13,20 @@ JupyterLab 4; `tests/notebook/test_approval_kernel.py` and the browser test chec
   awaits, takes the message without waiting for the cell to end, and calls the widget's
   `on_msg` handler on the main thread.
 
-So a `%%agent` cell whose run may ask for approval runs as an awaiting cell: an IPython input
-transformer (`await_agent_cells`, registered by `%load_ext openstackai_nb`) turns the cell's
-`run_cell_magic('agent', ...)` call into an awaited one (`awaited`). The magic then returns a
-coroutine that follows the run with `widgets.drive_async`, which polls the run's events between
+So a `%%agent` cell runs as an awaiting cell where the kernel can take clicks meanwhile: an
+IPython input transformer (`await_agent_cells`, registered by `%load_ext openstackai_nb` in the
+public `input_transformers_cleanup`, which runs before IPython reads magics) reads our own
+`%%agent` syntax and writes the cell as ``await ...awaited(LINE, BODY)``; the top-level await
+makes it a coroutine (IPython's autoawait). `awaited` calls the magic through the public
+`run_cell_magic`; for a run that may ask for approval the magic returns a coroutine that follows
+the run with `driver.drive_async`, which polls the run's events between
 `await asyncio.sleep(...)`; a click arrives meanwhile through `on_msg`. In an awaiting cell, the
 kernel's interrupt button cancels the cell's task instead of raising KeyboardInterrupt:
-`drive_async` turns that cancellation into cancelling the run (CANCELLED). A cell whose run
-cannot ask for approval runs as before: `awaited` calls the magic with the default SIGINT
-handler back in place, so the interrupt button raises KeyboardInterrupt in it as in any cell.
+`drive_async` turns that cancellation into cancelling the run (CANCELLED). Any other `%%agent`
+run is followed as before, blocking, with Python's SIGINT handler back in place, so the
+interrupt button raises KeyboardInterrupt in it as in any cell. Whether the kernel awaits such
+a cell, and how it handles SIGINT meanwhile, has no public API: `_ipython_internals.py` holds
+both reliances, with the versions checked and the tests that fail when they change.
 
 Elsewhere (terminal IPython, a kernel without anywidget, ipykernel before 7.4, a `%%agent` run
 through `run_cell_magic` from code, `--quiet`) the live view cannot take a click while the cell
@@ -34,11 +39,11 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-import re
-import signal
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from openstackai_nb.notebook._ipython_internals import interrupt_raises, kernel_awaits_cells
 
 __all__ = [
     "LIVE_VIEW",
@@ -55,59 +60,64 @@ LIVE_VIEW = "you (live view)"
 PROMPT = "you (prompt)"
 """`Approval.decided_by` of a decision typed at the prompt."""
 _AWAITED: contextvars.ContextVar[bool] = contextvars.ContextVar("openstackai_nb_awaited_cell", default=False)
-_MAGIC_CALL = re.compile(r"^get_ipython\(\)\.run_cell_magic\('agent', ")
+_MAGIC = "agent"
 
 
 def can_await_clicks(shell: Any) -> bool:
     """True when a cell of `shell` that awaits receives comm messages (clicks) meanwhile.
 
     That takes an IPython kernel (ipykernel) of version 7.4 or later, autoawait on, with the
-    asyncio runner, in the main thread.
+    asyncio runner, in the main thread (`_ipython_internals.kernel_awaits_cells`).
     """
     if getattr(shell, "kernel", None) is None or threading.current_thread() is not threading.main_thread():
         return False
-    try:
-        import ipykernel
-        from IPython.core.async_helpers import _asyncio_runner
-    except ImportError:
-        return False
-    version: tuple[int, ...] = tuple(int(v) for v in getattr(ipykernel, "version_info", (0,))[:2])
-    return version >= (7, 4) and bool(getattr(shell, "autoawait", False)) and shell.loop_runner is _asyncio_runner
+    return kernel_awaits_cells(shell)
 
 
 def await_agent_cells(lines: list[str]) -> list[str]:
-    """IPython input transformer: a `%%agent` cell becomes an awaited call of the same magic.
+    """IPython input transformer (cleanup stage): a `%%agent` cell becomes an awaited call of the same magic.
 
-    Runs after IPython turned the cell into ``get_ipython().run_cell_magic('agent', LINE, BODY)``;
-    the call is wrapped in a lambda (so the magic's `{var}` expansion sees the notebook's names, as
-    from the cell itself) and awaited through `awaited`. Any other cell is left as it is.
+    Reads the cell as IPython's own cell-magic transform does (name and line from the first line,
+    the rest is the body) before that transform runs, and writes it as
+    ``await <approvals>.awaited(LINE, BODY)``. Any other cell, `%%agent?` (help) and a kernel
+    where awaiting would not let clicks in (`can_await_clicks`) keep the cell as it is, for
+    IPython to run the magic as usual.
     """
-    if len(lines) != 1 or not _MAGIC_CALL.match(lines[0]):
+    if not lines or not lines[0].startswith("%%"):
+        return lines
+    name, _, line = lines[0][2:].rstrip().partition(" ")
+    if name != _MAGIC:
         return lines
     from IPython import get_ipython
 
     if not can_await_clicks(get_ipython()):
         return lines
-    call = lines[0].rstrip("\n")
-    return [f"await __import__('openstackai_nb.notebook.approvals', fromlist=['awaited']).awaited(lambda: {call})\n"]
+    body = "".join(lines[1:])
+    return [f"await __import__({__name__!r}, fromlist=['awaited']).awaited({line!r}, {body!r})\n"]
 
 
-async def awaited(magic: Callable[[], Any]) -> Any:
-    """Run a `%%agent` magic in an awaiting cell: await what it returns when it needs to await.
+async def awaited(line: str, cell: str) -> Any:
+    """Run the `%%agent` magic in an awaiting cell: await what it returns when it needs to await.
 
-    The magic runs with the default SIGINT handler (KeyboardInterrupt, as in a cell that does not
-    await); the coroutine it returns, if any, under the kernel's own (which cancels the cell).
+    The magic runs through `run_cell_magic` with the default SIGINT handler (KeyboardInterrupt, as
+    in a cell that does not await: `_ipython_internals.interrupt_raises`); the coroutine it
+    returns, if any, under the kernel's own (which cancels the cell). The options' ``{name}``
+    expansion sees the notebook's names: this coroutine is called from the cell itself.
+
+    Args:
+        line: the options, as written after `%%agent`.
+        cell: the cell's body (the prompt).
     """
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is None:  # pragma: no cover - only a transformed cell calls this, inside IPython
+        raise RuntimeError("awaited() runs a %%agent cell: it needs IPython")
     token = _AWAITED.set(True)
-    main = threading.current_thread() is threading.main_thread()
-    kernels = signal.getsignal(signal.SIGINT) if main else None
-    if main:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        value = magic()
+        with interrupt_raises():
+            value = shell.run_cell_magic(_MAGIC, line, cell)
     finally:
-        if main:
-            signal.signal(signal.SIGINT, kernels)
         _AWAITED.reset(token)
     if inspect.iscoroutine(value):
         return await value

@@ -13,14 +13,10 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 
 from openstackai_nb._secrets import scrub, shown
-from openstackai_nb.notebook.display import (
-    as_usage_errors,
-    for_display,
-    inert_frame,
-    settings_view,
-    without_credentials,
-)
-from openstackai_nb.notebook.prompt import default_model
+from openstackai_nb.notebook.options import default_model
+from openstackai_nb.notebook.settings_view import settings_view, without_credentials
+from openstackai_nb.notebook.tables import inert_frame
+from openstackai_nb.notebook.usage_errors import as_usage_errors, for_display
 
 if TYPE_CHECKING:
     from openstackai_nb.results import RunResult

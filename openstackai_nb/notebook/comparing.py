@@ -20,8 +20,9 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
-from openstackai_nb.notebook.display import as_usage_errors
-from openstackai_nb.notebook.prompt import interpolate, over_items, split_names
+from openstackai_nb.notebook.options import over_items, split_names
+from openstackai_nb.notebook.placeholders import interpolate
+from openstackai_nb.notebook.usage_errors import as_usage_errors
 
 __all__ = ["is_cases", "over_inputs", "scorers_named"]
 

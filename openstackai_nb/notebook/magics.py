@@ -2,11 +2,11 @@
 
 `%load_ext openstackai_nb` registers `AgentMagics`; `%unload_ext openstackai_nb` removes it.
 A `%%agent` cell starts one run on the private run loop (`Runner.start`, the runner's public
-face) and reads its events in the kernel's main thread,
-where the kernel's interrupt button arrives as KeyboardInterrupt: the run is then cancelled and
-ends CANCELLED with what streamed so far. The live view (`widgets.py`) only displays events,
-and takes your decision about tool calls that wait for approval: a run whose agent may ask for
-one (and names no approver of its own) gets a `DeferredApprover` that the live view's buttons
+face) and reads its events in the kernel's main thread (`driver.py`), where the kernel's
+interrupt button arrives as KeyboardInterrupt: the run is then cancelled and ends CANCELLED with
+what streamed so far. The live view (`widgets.py`) only displays events, and takes your
+decision about tool calls that wait for approval: a run whose agent may ask for one (and names
+no approver of its own) gets a `DeferredApprover` that the live view's buttons
 answer; such a cell awaits while it follows the run, so that the clicks reach the kernel
 (`approvals.py` says why, and how the `%%agent` cell becomes an awaiting one).
 
@@ -31,25 +31,12 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from openstackai_nb._secrets import scrub
 from openstackai_nb.notebook.commands import LineCommands
-from openstackai_nb.notebook.display import (
-    MarkdownText,
-    as_usage_errors,
-    cassette_of,
-    for_display,
-    in_magic_terms,
-    inert_frame,
-    provenance,
-    scrubbed_frame,
-)
-from openstackai_nb.notebook.prompt import (
-    OVER_ACCEPTS,
-    VALUE_OPTIONS,
-    default_model,
-    interpolate,
-    split_names,
-    summarise,
-    unquote,
-)
+from openstackai_nb.notebook.options import OVER_ACCEPTS, VALUE_OPTIONS, default_model, split_names, unquote
+from openstackai_nb.notebook.placeholders import interpolate, summarise
+from openstackai_nb.notebook.provenance import cassette_of, provenance
+from openstackai_nb.notebook.settings_view import MarkdownText
+from openstackai_nb.notebook.tables import inert_frame, scrubbed_frame
+from openstackai_nb.notebook.usage_errors import as_usage_errors, for_display, in_magic_terms
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
@@ -246,7 +233,7 @@ class AgentMagics(LineCommands, Magics):
 
     def _run(self, agent: Agent, prompt: str, args: Any, note: str) -> Any:
         """Start the run and follow it; in an awaiting cell with approvals, return the coroutine that follows it."""
-        from openstackai_nb.notebook import approvals, widgets
+        from openstackai_nb.notebook import approvals, driver, widgets
         from openstackai_nb.runner import Runner
         from openstackai_nb.runner.approval import DeferredApprover
 
@@ -263,10 +250,10 @@ class AgentMagics(LineCommands, Magics):
         if getattr(presenter, "buttons", False):
 
             async def follow() -> None:  # returns nothing: the cell's value would be shown again
-                self._ended(agent, args, note, handle, presenter, *await widgets.drive_async(handle, presenter))
+                self._ended(agent, args, note, handle, presenter, *await driver.drive_async(handle, presenter))
 
             return follow()
-        return self._ended(agent, args, note, handle, presenter, *widgets.drive(handle, presenter))
+        return self._ended(agent, args, note, handle, presenter, *driver.drive(handle, presenter))
 
     def _ended(
         self,
@@ -423,9 +410,9 @@ def load(ip: Any) -> None:
     from openstackai_nb.notebook.approvals import await_agent_cells
 
     ip.register_magics(AgentMagics)
-    post = getattr(ip, "input_transformers_post", None)
-    if post is not None and await_agent_cells not in post:
-        post.append(await_agent_cells)
+    cleanup = getattr(ip, "input_transformers_cleanup", None)  # before IPython reads the `%%agent` line
+    if cleanup is not None and await_agent_cells not in cleanup:
+        cleanup.append(await_agent_cells)
 
 
 def unload(ip: Any) -> None:
@@ -440,6 +427,6 @@ def unload(ip: Any) -> None:
         del manager.registry[name]
     from openstackai_nb.notebook.approvals import await_agent_cells
 
-    post = getattr(ip, "input_transformers_post", None)
-    if post is not None and await_agent_cells in post:
-        post.remove(await_agent_cells)
+    cleanup = getattr(ip, "input_transformers_cleanup", None)
+    if cleanup is not None and await_agent_cells in cleanup:
+        cleanup.remove(await_agent_cells)

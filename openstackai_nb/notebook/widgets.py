@@ -1,7 +1,8 @@
 """The live view of a run: an anywidget in Jupyter, streamed plain text elsewhere.
 
-A run's events are read in the kernel's main thread (`drive`) and handed to a `Presenter`,
-which coalesces them and flushes at most `FLUSH_HZ` times per second:
+A run's events are read in the kernel's main thread (`driver.drive`, or `driver.drive_async` in
+a cell that awaits) and handed to a `Presenter`, which coalesces them; the driver flushes it at
+most `driver.FLUSH_HZ` times per second. `make_presenter` picks the presenter:
 
 - `WidgetPresenter` shows a `LiveView` (anywidget). The status line lives in a synced trait,
   changed inside `hold_sync()`; everything that grows goes out as append-only custom messages
@@ -22,7 +23,7 @@ The view only subscribes to the run's events; it never drives the run. The one t
 back is your decision about a tool call that waits for approval: a pending row shows Approve /
 Reject buttons (and a reason field), a click comes back as a custom message (`on_msg`), and the
 presenter hands it to the run's `DeferredApprover`. That needs the cell to await while it
-follows the run (`drive_async`): why, and the prompt used where it cannot, in `approvals.py`.
+follows the run (`driver.drive_async`): why, and the prompt used where it cannot, in `approvals.py`.
 
 Secrets: everything a presenter shows is scrubbed, its control characters (ANSI, bidi overrides)
 made inert (`_secrets.shown`): the status line, each tool row
@@ -37,52 +38,39 @@ scan of the flushed text per flush (at most `FLUSH_HZ` a second), not per token.
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import importlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb import render
+from openstackai_nb._warnings import warn
 from openstackai_nb.notebook import is_jupyter
-from openstackai_nb.notebook.approvals import LIVE_VIEW, prompt_decision
+from openstackai_nb.notebook.approvals import LIVE_VIEW
 from openstackai_nb.notebook.presenters import STATUS_TICK, Presenter, QuietPresenter, TextPresenter
 
 if TYPE_CHECKING:
     LiveView: type  # built on first use by __getattr__ (anywidget is imported then)
     from openstackai_nb.results import RunResult
-    from openstackai_nb.runner import RunHandle
 
 __all__ = [
-    "FLUSH_HZ",
     "LIVE_MARKDOWN",
     "LiveView",
     "Presenter",
     "QuietPresenter",
     "TextPresenter",
     "WidgetPresenter",
-    "drive",
-    "drive_async",
     "is_jupyter",
     "make_presenter",
 ]
 
-FLUSH_HZ = 30
-"""Most flushes (messages carrying text) per second sent to a live view."""
-MIN_DELTA_CHARS = 1000
-"""A smaller text delta waits (up to MAX_DELTA_WAIT) for more text: each message costs ~0.5 KB of
-headers, so a slow model streaming a few tokens at a time would otherwise send mostly headers."""
-MAX_DELTA_WAIT = 0.25
-"""Longest time streamed text waits before it is shown."""
-POLL_S = 0.02
-"""How often `drive_async` looks for new events while it awaits (the cell takes clicks meanwhile)."""
-SETTLE_WAIT = 5.0
-"""Longest the cell waits, after the run's "done" event, for the run's task to end (it only
-re-raises a timeout or a cancellation then)."""
 LIVE_MARKDOWN = True
 """Render the answer's markdown while it streams; False shows it as plain text until the run ends
 (the benchmark compares both)."""
 _STATIC = Path(__file__).parent / "static"
-_live_view_cls: type | None = None
+_MOVED_TO_DRIVER = ("FLUSH_HZ", "MAX_DELTA_WAIT", "MIN_DELTA_CHARS", "POLL_S", "SETTLE_WAIT", "drive", "drive_async")
+"""Names that moved to `notebook/driver.py` (the loop that follows a run): still readable here, with a warning."""
 
 
 def _widgets_available() -> bool:
@@ -93,6 +81,7 @@ def _widgets_available() -> bool:
     return True
 
 
+@functools.cache  # the class is built once, on first use; the cache holds it (no module global)
 def _build_live_view() -> type:
     import anywidget
     import traitlets
@@ -126,11 +115,11 @@ def _build_live_view() -> type:
 
 def __getattr__(name: str) -> Any:
     # PEP 562: anywidget/ipywidgets are imported only when the widget class is first needed.
-    global _live_view_cls
     if name == "LiveView":
-        if _live_view_cls is None:
-            _live_view_cls = _build_live_view()
-        return _live_view_cls
+        return _build_live_view()
+    if name in _MOVED_TO_DRIVER:
+        warn(f"{__name__}.{name} moved to openstackai_nb.notebook.driver.{name}; use it from there", DeprecationWarning)
+        return getattr(importlib.import_module("openstackai_nb.notebook.driver"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -139,7 +128,7 @@ class WidgetPresenter(Presenter):
 
     Args:
         buttons: pending rows show Approve / Reject buttons (the cell awaits, so clicks arrive:
-            `drive_async`); else the run's approvals, if any, are asked by a prompt.
+            `driver.drive_async`); else the run's approvals, if any, are asked by a prompt.
         **kwargs: the `Presenter`'s.
     """
 
@@ -147,7 +136,7 @@ class WidgetPresenter(Presenter):
         super().__init__(**kwargs)
         from IPython.display import display
 
-        cls = __getattr__("LiveView")
+        cls = _build_live_view()
         self.markdown = render.LiveMarkdown() if LIVE_MARKDOWN else None
         self.buttons = buttons and self.approvals is not None
         self.view = cls(status=self.status_text(), state="running", approvals="buttons" if self.buttons else "")
@@ -240,7 +229,7 @@ class WidgetPresenter(Presenter):
 def make_presenter(*, quiet: bool = False, buttons: bool = False, **kwargs: Any) -> Presenter:
     """Choose the presenter for this environment: widget in Jupyter, text elsewhere.
 
-    `buttons`: the live view may take approval clicks (the cell awaits: `drive_async`).
+    `buttons`: the live view may take approval clicks (the cell awaits: `driver.drive_async`).
     """
     if quiet:
         return QuietPresenter(**kwargs)
@@ -249,128 +238,3 @@ def make_presenter(*, quiet: bool = False, buttons: bool = False, **kwargs: Any)
             return WidgetPresenter(buttons=buttons, **kwargs)
         return TextPresenter(bundle_at_end=True, **kwargs)
     return TextPresenter(**kwargs)
-
-
-def drive(stream: RunHandle, presenter: Presenter) -> tuple[RunResult | None, bool]:
-    """Read the run's events in this thread and feed them to `presenter` until it ends.
-
-    A KeyboardInterrupt (the kernel's interrupt button) cancels the run, drains the remaining
-    events (the "done" event carries the CANCELLED result with the partial text) and returns
-    normally, so the kernel stays usable. A call that waits for your approval is asked about with
-    a prompt (`approvals.prompt_decision`): this thread is busy, so no click could arrive.
-
-    Returns:
-        The RunResult from the "done" event (None if the run ended without one) and whether the
-        run was interrupted.
-    """
-    try:
-        result = _pump(stream, presenter)
-        interrupted = False
-    except KeyboardInterrupt:
-        stream.cancel()
-        result = _drain(stream, presenter)
-        interrupted = True
-    _settle(stream)
-    return result, interrupted
-
-
-def _settle(stream: RunHandle) -> None:
-    # The "done" event comes just before the run's task ends (raising TimeoutError or
-    # CancelledError by contract): wait for the end and read its outcome, so asyncio never logs
-    # "Task exception was never retrieved".
-    stream.wait(SETTLE_WAIT)
-    stream.outcome()
-
-
-async def drive_async(stream: RunHandle, presenter: Presenter) -> tuple[RunResult | None, bool]:
-    """`drive` for a cell that awaits: poll the run's events between awaits, so clicks arrive meanwhile.
-
-    The kernel's interrupt button cancels an awaiting cell's task: that cancellation cancels the
-    run, as KeyboardInterrupt does in `drive`, and is then absorbed (the cell ends normally and
-    shows the CANCELLED run).
-    """
-    try:
-        result = await _pump_async(stream, presenter)
-        interrupted = False
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None:
-            task.uncancel()
-        stream.cancel()
-        result = _drain(stream, presenter)
-        interrupted = True
-    _settle(stream)
-    return result, interrupted
-
-
-def _ask_waiting(presenter: Presenter) -> None:
-    """Ask, by a prompt, about the calls that wait for your decision (each once)."""
-    if not presenter.waiting:
-        return
-    presenter.flush()
-    for call_id, row in list(presenter.waiting.items()):
-        approved, reason, by = prompt_decision(row)
-        presenter.decide(call_id, approved, reason, by=by)
-        presenter.waiting.pop(call_id, None)
-
-
-async def _pump_async(stream: RunHandle, presenter: Presenter) -> RunResult | None:
-    # `_pump`, awaiting where `_pump` blocks: the kernel takes clicks (and the interrupt) there.
-    interval = 1.0 / FLUSH_HZ
-    last = 0.0
-    while True:
-        events = stream.next_batch(0)
-        if not events:
-            await asyncio.sleep(POLL_S)
-            events = stream.next_batch(0)
-        done = presenter.feed(events)
-        if done is not None:
-            presenter.flush()
-            return done
-        if not events and stream.finished:
-            return _drain(stream, presenter)
-        now = time.monotonic()
-        due = last + interval
-        if presenter.pending_chars < MIN_DELTA_CHARS and not presenter.rows_changed:
-            due = max(due, last + MAX_DELTA_WAIT)
-        if now < due and presenter.pending:
-            await asyncio.sleep(min(due - now, interval))
-            continue
-        presenter.flush()
-        last = time.monotonic()
-
-
-def _pump(stream: RunHandle, presenter: Presenter) -> RunResult | None:
-    interval = 1.0 / FLUSH_HZ
-    last = 0.0
-    while True:
-        events = stream.next_batch(0.25)
-        done = presenter.feed(events)
-        if done is not None:
-            presenter.flush()  # the live view's last state is the whole run, rows included
-            return done
-        if presenter.approvals is not None and not getattr(presenter, "buttons", False):
-            _ask_waiting(presenter)
-        if not events and stream.finished:
-            return _drain(stream, presenter)
-        now = time.monotonic()
-        due = last + interval
-        if presenter.pending_chars < MIN_DELTA_CHARS and not presenter.rows_changed:
-            due = max(due, last + MAX_DELTA_WAIT)
-        if now < due and presenter.pending:
-            # Let more text arrive so it goes out as one delta: at most FLUSH_HZ flushes per second,
-            # and small deltas only every MAX_DELTA_WAIT seconds.
-            time.sleep(min(due - now, interval))
-            continue
-        presenter.flush()
-        last = time.monotonic()
-
-
-def _drain(stream: RunHandle, presenter: Presenter) -> RunResult | None:
-    while True:
-        events = stream.next_batch(0.5)
-        done = presenter.feed(events)
-        if done is not None:
-            return done
-        if not events and stream.finished:
-            return None

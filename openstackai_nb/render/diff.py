@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from openstackai_nb._secrets import shown
 from openstackai_nb.render.markdown import esc
-from openstackai_nb.render.markdown_copy import md_literal
+from openstackai_nb.render.markdown_escape import md_literal
 from openstackai_nb.render.tools import preview
 
 if TYPE_CHECKING:

@@ -232,7 +232,7 @@ def render_block(block: str, env: dict[str, Any] | None = None) -> tuple[str, st
     md = _parser()
     tokens = md.parse(block, env)
     out_html = _BLOCK_NEWLINE.sub(r"\1", md.renderer.render(tokens, md.options, env))
-    from openstackai_nb.render.markdown_copy import tokens_to_markdown
+    from openstackai_nb.render.markdown_escape import tokens_to_markdown
 
     out_md = tokens_to_markdown(tokens)
     if not refs:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 from openstackai_nb._secrets import inert, scrub_data, shown
 from openstackai_nb.render.markdown import esc as _esc
 from openstackai_nb.render.markdown import markdown_to_html, markdown_to_markdown
-from openstackai_nb.render.markdown_copy import md_literal
+from openstackai_nb.render.markdown_escape import md_literal
 from openstackai_nb.render.theme import style_tag
 from openstackai_nb.render.tools import (
     preview,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._secrets import inert, scrub, scrub_data, shown
 from openstackai_nb.render.markdown import esc
-from openstackai_nb.render.markdown_copy import md_literal
+from openstackai_nb.render.markdown_escape import md_literal
 
 if TYPE_CHECKING:
     from openstackai_nb.results import Approval, Span, ToolCall

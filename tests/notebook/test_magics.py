@@ -9,7 +9,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
-from openstackai_nb.notebook import magics, prompt
+from openstackai_nb.notebook import magics, options, placeholders
 from openstackai_nb.notebook.magics import AgentMagics, default_model, interpolate, summarise
 from openstackai_nb.runner import RunResult, RunStatus
 from tests._server import error, text_stream
@@ -67,7 +67,7 @@ def test_interpolation_is_opt_in_and_bounded() -> None:
     assert interpolate("Weather in {{city}}? {{ n }}", ns) == "Weather in Paris? 3"
     code = "def f(d): return {k: v for k, v in d.items()}  # {city} {0}"
     assert interpolate(code, ns) == code
-    assert len(interpolate("{{long}}", ns)) < prompt.SUMMARY_CHARS + 50
+    assert len(interpolate("{{long}}", ns)) < placeholders.SUMMARY_CHARS + 50
     with pytest.raises(UsageError, match="define missing first"):
         interpolate("{{missing}}", ns)
 
@@ -80,7 +80,7 @@ def test_dataframe_is_summarised() -> None:
 
 
 def test_default_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert default_model() == ("scripted", prompt.OFFLINE_NOTE)
+    assert default_model() == ("scripted", options.OFFLINE_NOTE)
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:1/v1")
     assert default_model() == ("gpt-4o-mini", "")
     monkeypatch.setenv("OPENSTACKAI_NB_MODEL", "ollama:llama3.2")

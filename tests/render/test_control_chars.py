@@ -176,7 +176,7 @@ def test_a_magics_one_line_error() -> None:
     from IPython.core.error import UsageError
 
     from openstackai_nb.errors import ModelError
-    from openstackai_nb.notebook.display import as_usage_errors
+    from openstackai_nb.notebook.usage_errors import as_usage_errors
 
     with pytest.raises(UsageError) as caught, as_usage_errors():
         raise ModelError(f"the server said {ESC}[31mno{ESC}[0m \u202eok")
@@ -203,7 +203,7 @@ def test_the_diff_of_two_runs(name: str) -> None:
 def test_the_comparison_table_the_magic_shows() -> None:
     import pandas as pd
 
-    from openstackai_nb.notebook.display import inert_frame
+    from openstackai_nb.notebook.tables import inert_frame
 
     frame = pd.DataFrame({"final_output": [f"{ESC}[31mred\u202e"], "n": [1]})
     table = inert_frame(frame)
