@@ -22,7 +22,13 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "openstackai_nb"
 OUT = ROOT / "docs" / "api.md"
 # Modules kept only for a documented import path: their names are listed where they live.
-SHIMS = {"openstackai_nb.report", "openstackai_nb.runner.result"}
+SHIMS = {
+    "openstackai_nb.notebook.display",
+    "openstackai_nb.notebook.prompt",
+    "openstackai_nb.render.markdown_copy",
+    "openstackai_nb.report",
+    "openstackai_nb.runner.result",
+}
 
 
 def public_modules() -> list[str]:

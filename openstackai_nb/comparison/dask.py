@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub
+from openstackai_nb.comparison._dask_internals import forget_topics
 from openstackai_nb.comparison._dask_worker import MAX_CHUNK, Chunk, Pair, load_agents, run_chunk, stop_compare
 from openstackai_nb.comparison.scheduler import Handle, Job, Report, failed_result
 from openstackai_nb.errors import ConfigError
@@ -346,14 +347,34 @@ class _DaskHandle:
         if self._closed:
             return
         self._closed = True
-        self._futures = []
+        futures, self._futures = self._futures, []
         del self._agents
         topics = [self._topic, *(chunk.done_topic(n) for n, chunk in enumerate(self._chunks))]
         try:
             self._client.unsubscribe_topic(self._topic)
-            self._client.run_on_scheduler(_forget_topics, topics)
+            # A chunk's last event (its last index) may still be on its way when its last result
+            # came: it reaches the scheduler before the chunk's task ends (one ordered stream per
+            # worker), so wait for the tasks; an event after the drop would make the topic again.
+            _ended(futures, CANCEL_GRACE)
+            # No public API drops a topic: the one reliance on distributed's internals, in _dask_internals.
+            problem = self._client.run_on_scheduler(forget_topics, topics)
         except Exception as exc:  # noqa: BLE001 - a closed cluster keeps no topic anyway
             logger.debug("openstackai_nb: could not drop the compare's Dask topics: %s", exc)
+            return
+        if isinstance(problem, str):  # run_on_scheduler returns the function's value (sync client)
+            logger.warning("openstackai_nb: %s", scrub(problem))
+
+
+def _ended(futures: Sequence[Future[Any]], timeout: float) -> None:
+    """Wait up to `timeout` seconds for these tasks to end (finished, failed or cancelled)."""
+    from distributed import wait
+
+    try:
+        wait(futures, timeout=timeout)
+    except TimeoutError:  # a task still running (an interrupted compare): its late events may stay
+        pass
+    except Exception as exc:  # noqa: BLE001 - a lost cluster: the topics are dropped (or not) anyway
+        logger.debug("openstackai_nb: could not wait for the compare's Dask tasks: %s", exc)
 
 
 def _describe(exc: BaseException) -> str:
@@ -363,12 +384,3 @@ def _describe(exc: BaseException) -> str:
     except Exception:  # noqa: BLE001
         text = "(its message could not be made)"
     return scrub(f"{type(exc).__name__}: {text}")
-
-
-def _forget_topics(topics: list[str], dask_scheduler: Any = None) -> None:
-    """On the scheduler: drop a finished compare's topics (their events are no longer needed)."""
-    broker = getattr(dask_scheduler, "_broker", None)
-    known = getattr(broker, "_topics", None)
-    if isinstance(known, dict):
-        for topic in topics:
-            known.pop(topic, None)

@@ -1,4 +1,4 @@
-"""The notebook layer: magics (`magics.py`), the live view (`widgets.py`), progress (`progress.py`).
+"""The notebook layer: magics (`magics.py`), the live view (`widgets.py`, fed by `driver.py`), progress.
 
 `%%agent` / `%agent` are the magics; `progress.py` is compare's live progress table.
 

@@ -224,6 +224,22 @@ def test_same_dataframe_as_local(dask_cluster: Cluster, openai_server: OpenAISer
     assert KEY not in Path(session_history.path).read_bytes().decode("latin-1")
 
 
+def _compare_topics(dask_scheduler: Any = None) -> set[str]:
+    return {t for t in dask_scheduler._broker._topics if t.startswith("openstackai-nb-")}
+
+
+def test_a_finished_compare_leaves_no_event_topic_on_the_scheduler(
+    dask_cluster: Cluster, openai_server: OpenAIServer
+) -> None:
+    # The results rode event topics (up to 1000 events each); the scheduler must not keep them.
+    ns = notebook(openai_server)
+    before = dask_cluster.client.run_on_scheduler(_compare_topics)
+    agent = Agent(name="Adder", tools=[ns["add"]], model=ns["FunctionModel"](ns["adder"], name="adder"))
+    df = compare([agent], ["a", "b", "c"], progress=False, scheduler=DaskScheduler(dask_cluster.client, chunk_size=1))
+    assert (df["status"] == "COMPLETED").all()
+    assert dask_cluster.client.run_on_scheduler(_compare_topics) <= before
+
+
 def test_notebook_functions_run_on_the_workers(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
     ns = notebook(openai_server)
     agent = Agent(name="Where", tools=[ns["where"]], model=ns["FunctionModel"](ns["locator"]))

@@ -18,8 +18,8 @@ from tests.notebook._kernel import Kernel, kernel_env
 
 
 def _versions() -> str:
-    import IPython
     import ipykernel
+    import IPython
 
     return f"IPython {IPython.__version__}, ipykernel {ipykernel.__version__} (checked: {internals.CHECKED})"
 
