@@ -129,3 +129,14 @@ def test_in_a_kernel_agent_cells_await_only_under_the_asyncio_runner(kernel: Ker
 def test_outside_a_kernel_nothing_awaits() -> None:
     assert not internals.kernel_awaits_cells(None)
     assert await_agent_cells(["%%agent --model m\n", "hi\n"]) == ["%%agent --model m\n", "hi\n"]
+
+
+@pytest.mark.kernel
+def test_in_a_kernel_an_awaited_agent_cell_expands_options_from_the_notebook_s_names(kernel: Kernel) -> None:
+    # `awaited(line, cell)` calls run_cell_magic from the cell's own frame: `{line}` is the notebook's
+    # variable, not the coroutine's parameter of the same name.
+    ex = kernel.execute("line, cell = 'scripted', 'not the body'")
+    assert ex.error is None, ex.error
+    ex = kernel.execute("%%agent --model {line} -o expanded --quiet\nsay hi")
+    assert ex.error is None, ex.error
+    assert kernel.execute("print(expanded.model, expanded.input)").stdout.split() == ["scripted", "say", "hi"]
