@@ -4,8 +4,10 @@ An approval click reaches the kernel only while the `%%agent` cell *awaits* (`ap
 says why). Most of that rests on public API: an input transformer in
 `InteractiveShell.input_transformers_cleanup` (IPython's "Custom input transformation" docs)
 turns the cell into one with a top-level ``await``, which IPython's documented autoawait runs as
-a coroutine; the magic itself runs through the public `InteractiveShell.run_cell_magic`. Two
-questions have no public answer, and are answered here only:
+a coroutine; the magic itself runs through the public `InteractiveShell.run_cell_magic`. IPython
+has no async magics (ipython/ipython#11314 and #14157, open); an input transformer that awaits
+the magic's call is the way its maintainers sketched there. Two questions have no public answer,
+and are answered here only:
 
 1. *Will the kernel run that cell as a task of its own event loop?* Only then does it take comm
    messages while the cell awaits (ipykernel 7.4, "Allow async cell to process Comm messages",
