@@ -13,7 +13,11 @@ and keeps the events; `Scheduler.log_event`, `get_events`, `subscribe_topic` and
 when the worker or client whose address names it leaves (`Broker.truncate`, which empties the
 events and keeps the entry). So `forget_topics`, run on the scheduler through the public
 `Client.run_on_scheduler`, deletes the compare's entries from ``Scheduler._broker._topics``, a
-``defaultdict[str, distributed.broker.Topic]``.
+``defaultdict[str, distributed.broker.Topic]``; a topic's subscribers go with it. Because it is
+a defaultdict, any later message naming a topic makes it again (empty): so `dask.py` sends no
+`unsubscribe_topic` (it travels on the client's batched stream, unordered with
+`run_on_scheduler`, and arrived after the drop in 30 of 30 tries on a local scheduler), and waits
+for the chunks' tasks to end before the drop (a chunk's last event precedes its task's end).
 
 Checked with distributed 2026.8.0 (installed by `scripts/_venv.sh dev`, December 2026) and in
 distributed's history: `Broker` and its `_topics` came with 2024.7.0 ("Refactor event logging

@@ -351,13 +351,17 @@ class _DaskHandle:
         del self._agents
         topics = [self._topic, *(chunk.done_topic(n) for n, chunk in enumerate(self._chunks))]
         try:
-            self._client.unsubscribe_topic(self._topic)
             # A chunk's last event (its last index) may still be on its way when its last result
             # came: it reaches the scheduler before the chunk's task ends (one ordered stream per
             # worker), so wait for the tasks; an event after the drop would make the topic again.
             _ended(futures, CANCEL_GRACE)
-            # No public API drops a topic: the one reliance on distributed's internals, in _dask_internals.
+            # No public API drops a topic: the one reliance on distributed's internals, in
+            # _dask_internals. Dropping the topic drops our subscription with it. No
+            # `unsubscribe_topic` first: it travels on the client's other connection, unordered
+            # with this call, and arriving after the drop it would make the topic again.
             problem = self._client.run_on_scheduler(forget_topics, topics)
+            if isinstance(problem, str):  # the topics stay: at least stop their events coming here
+                self._client.unsubscribe_topic(self._topic)
         except Exception as exc:  # noqa: BLE001 - a closed cluster keeps no topic anyway
             logger.debug("openstackai_nb: could not drop the compare's Dask topics: %s", exc)
             return

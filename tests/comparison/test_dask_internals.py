@@ -8,6 +8,7 @@ None of these skips: a distributed that moved the internal is what they are here
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Any
@@ -54,6 +55,20 @@ def test_forget_topics_drops_the_topics_and_their_events(client: Any) -> None:
     assert "openstackai-nb-kept" in kept  # only the topics named
     events = client.get_events()
     assert "openstackai-nb-gone" not in events and len(events["openstackai-nb-kept"]) == 1
+
+
+def test_a_dropped_topic_takes_its_subscribers_with_it(client: Any) -> None:
+    client.subscribe_topic("openstackai-nb-subscribed", lambda event: None)
+    deadline = time.monotonic() + 30
+    while "openstackai-nb-subscribed" not in client.run_on_scheduler(_topics):  # the subscription is on its way
+        assert time.monotonic() < deadline, "the subscription never reached the scheduler"
+        time.sleep(0.01)
+    assert client.run_on_scheduler(forget_topics, ["openstackai-nb-subscribed"]) is None
+    client.log_event("openstackai-nb-subscribed", "late")  # makes the topic again, without a subscriber
+    subscribers = client.run_on_scheduler(
+        lambda dask_scheduler: dask_scheduler._broker._topics["openstackai-nb-subscribed"].subscribers
+    )
+    assert subscribers == set(), WHAT_TO_DO
 
 
 def test_where_the_internal_is_missing_forget_topics_says_so_instead_of_guessing() -> None:
