@@ -33,7 +33,7 @@ them ("sk-ab" then "cdef..."), so answer and reasoning each go through a `Stream
 flush shows what is safe and holds back the end of the text while it could still be the start of
 a secret (the last word, "Bearer " before it, or an end that begins a known key). The held words
 follow with the next flush, when a tool call starts, or at the end of the run. This costs one
-scan of the flushed text per flush (at most `FLUSH_HZ` a second), not per token.
+scan of the flushed text per flush (at most `driver.FLUSH_HZ` a second), not per token.
 """
 
 from __future__ import annotations
