@@ -69,6 +69,7 @@ def test_the_cleanup_stage_runs_before_ipython_reads_the_cell_magic() -> None:
     manager.cleanup_transforms.append(lambda lines: seen.extend(lines) or lines)
     out = manager.transform_cell("%%agent --model m\nhi\n")
     assert seen[:1] == ["%%agent --model m\n"], f"cleanup transformers no longer see the raw cell ({_versions()})"
+    # await_agent_cells splits the cell into line and body as IPython's own transform does:
     assert out == "get_ipython().run_cell_magic('agent', '--model m', 'hi\\n')\n"
 
 
