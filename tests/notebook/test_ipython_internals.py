@@ -18,19 +18,24 @@ from tests.notebook._kernel import Kernel, kernel_env
 
 
 def _versions() -> str:
-    import ipykernel
-    import IPython
+    from importlib.metadata import version
 
-    return f"IPython {IPython.__version__}, ipykernel {ipykernel.__version__} (checked: {internals.CHECKED})"
+    return f"IPython {version('ipython')}, ipykernel {version('ipykernel')} (checked: {internals.CHECKED})"
 
 
 def test_the_asyncio_runner_of_the_public_table_is_the_one_ipykernel_compares() -> None:
     # kernel_awaits_cells compares shell.loop_runner with loop_runner_map["asyncio"][0]; ipykernel
     # compares it with the _asyncio_runner it imports from IPython.core.interactiveshell.
     import ipykernel.ipkernel
-    from IPython.core.interactiveshell import InteractiveShell, _asyncio_runner  # pyright: ignore[reportPrivateUsage]
+    from IPython.core import interactiveshell
 
-    assert InteractiveShell.loop_runner_map["asyncio"][0] is _asyncio_runner, (
+    _asyncio_runner = getattr(interactiveshell, "_asyncio_runner", None)
+    assert _asyncio_runner is not None, (
+        f"IPython.core.interactiveshell has no _asyncio_runner ({_versions()}): ipykernel cannot import it "
+        "either; re-read ipykernel/ipkernel.py and update notebook/_ipython_internals.py"
+    )
+    runners = getattr(interactiveshell.InteractiveShell, "loop_runner_map", {})
+    assert runners.get("asyncio", (None,))[0] is _asyncio_runner, (
         f"IPython's loop_runner_map['asyncio'] is no longer its _asyncio_runner ({_versions()}): "
         "re-read IPython/core/interactiveshell.py and update notebook/_ipython_internals.py"
     )
