@@ -46,7 +46,31 @@ __all__ = [
 
 REDACTED = "[REDACTED]"
 _known: set[str] = set()
-_KEYLIKE = re.compile(
+
+
+class _Lazy:
+    """A regular expression compiled on its first use, not at import.
+
+    Compiling the scrubber's patterns was ~5 ms of `import openstackai_nb`; most processes use
+    only a few of them.
+
+    `_KEYLIKE()` is the compiled pattern: one call and an attribute test once it is compiled.
+    """
+
+    __slots__ = ("_compiled", "_flags", "_source")
+
+    def __init__(self, source: str, flags: int = 0) -> None:
+        self._source, self._flags = source, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def __call__(self) -> re.Pattern[str]:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self._source, self._flags)
+        return compiled
+
+
+_KEYLIKE = _Lazy(
     r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|\b(sk|pk|rk|ak)-[A-Za-z0-9_-]{12,}"
     r"|\b(?:ghp|gho|xox[abp]|hf)_[A-Za-z0-9]{12,}"
@@ -54,7 +78,7 @@ _KEYLIKE = re.compile(
     r"|([?&;](?:[A-Za-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)"
     r"s?)=)[^&#\s'\"<>\\]+"  # (not a backslash: a JSON text's escapes stay whole)
 )
-_SECRET_FIELD = re.compile(r"(?i)^(authorization|api[-_]?key|x-api-key|token|secret|password)$")
+_SECRET_FIELD = _Lazy(r"(?i)^(authorization|api[-_]?key|x-api-key|token|secret|password)$")
 
 # -- which environment variables hold secrets ------------------------------------------------
 _SECRET_WORDS = frozenset(
@@ -71,10 +95,10 @@ _SECRET_ENDINGS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY")
 """Endings that make a glued word a secret's name too (``PGPASSWORD``): no ordinary word ends so."""
 _NAME_HINTS = ("KEY", "SECRET", "TOKEN", "PASS", "CRED", "AUTH", "PRIVATE")
 """Substrings without which no word part above can occur: most names are ruled out by these alone."""
-_NAME_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+_NAME_PARTS = _Lazy(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
 """A name's word parts: `_`, `-` and digits split, and camelCase (``SlackAuthToken``, ``APIKey``)."""
 _NOT_SECRET_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"})
-_NUMBER = re.compile(r"[+-]?\d+(?:[.,_]\d+)*")
+_NUMBER = _Lazy(r"[+-]?\d+(?:[.,_]\d+)*")
 _MIN_ENV_VALUE = 8
 """Values of secret-named variables shorter than this are not taken as secrets (flags, ports...)."""
 _MIN_REGISTERED = 6
@@ -93,13 +117,17 @@ def is_secret_name(name: str) -> bool:
     if not any(hint in upper for hint in _NAME_HINTS):
         return False
     return any(
-        word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in map(str.upper, _NAME_PARTS.findall(name))
+        word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in map(str.upper, _NAME_PARTS().findall(name))
     )
+
+
+_DRIVE = _Lazy(r"[A-Za-z]:[\\/]")
+_EXTENSION = _Lazy(r"\.[A-Za-z]\w{0,5}$")
 
 
 def _is_path(value: str) -> bool:
     """A file path (``/home/me/creds.json``, ``~/.ssh/id_rsa``): the file, not its path, is the secret."""
-    if value.startswith(("~", "./", "../", "file:")) or re.match(r"[A-Za-z]:[\\/]", value):
+    if value.startswith(("~", "./", "../", "file:")) or _DRIVE().match(value):
         return True
     if not value.startswith("/"):
         return False
@@ -107,11 +135,7 @@ def _is_path(value: str) -> bool:
     # that exists (other than the root, which every "/..." key would be "in"), or a file with an
     # extension.
     folder = os.path.dirname(value)
-    return (
-        os.path.exists(value)
-        or (folder != "/" and os.path.isdir(folder))
-        or bool(re.search(r"\.[A-Za-z]\w{0,5}$", value))
-    )
+    return os.path.exists(value) or (folder != "/" and os.path.isdir(folder)) or bool(_EXTENSION().search(value))
 
 
 def env_value_secrets(value: str) -> list[str]:
@@ -123,7 +147,7 @@ def env_value_secrets(value: str) -> list[str]:
     line by line (lines of 16 characters or more, "-----BEGIN ...-----" lines left out).
     """
     value = value.strip()
-    if len(value) < _MIN_ENV_VALUE or value.lower() in _NOT_SECRET_VALUES or _NUMBER.fullmatch(value):
+    if len(value) < _MIN_ENV_VALUE or value.lower() in _NOT_SECRET_VALUES or _NUMBER().fullmatch(value):
         return []
     if "://" in value[:16] and " " not in value:
         return url_secrets(value)
@@ -135,7 +159,7 @@ def env_value_secrets(value: str) -> list[str]:
     return out
 
 
-_URL_SECRET_PARAM = re.compile(
+_URL_SECRET_PARAM = _Lazy(
     r"(?i)^(?:[a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?|code)$"
 )
 
@@ -154,11 +178,11 @@ def url_secrets(url: str) -> list[str]:
     except ValueError:
         return []
     out = [password] if password else []
-    out += [v for k, v in parse_qsl(parts.query, keep_blank_values=False) if _URL_SECRET_PARAM.match(k)]
+    out += [v for k, v in parse_qsl(parts.query, keep_blank_values=False) if _URL_SECRET_PARAM().match(k)]
     # the raw (still percent-encoded) values too: a URL is usually shown as it was written
     for pair in parts.query.split("&"):
         k, _, v = pair.partition("=")
-        if v and _URL_SECRET_PARAM.match(k) and v not in out:
+        if v and _URL_SECRET_PARAM().match(k) and v not in out:
             out.append(v)
     return [v for v in out if len(v) >= 4]
 
@@ -192,7 +216,7 @@ def register_url_secrets(url: str) -> None:
 # scrubs every recorded run, so this is on the hot path). A credential in a query string is
 # looked for only in a text that has an "=" at all.
 _KEYLIKE_HINTS = ("bearer", "sk-", "pk-", "rk-", "ak-", "ghp_", "gho_", "xox", "hf_")
-_QUERY_HINT = re.compile(r"[?&;][a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?=")
+_QUERY_HINT = _Lazy(r"[?&;][a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?=")
 """A query parameter that may carry a credential, in lower case: one search (its first character
 is a class, which CPython's re scans for quickly; 18 substring tests cost twice as much)."""
 
@@ -201,7 +225,7 @@ def _keylike_hint(lower: str) -> bool:
     """Could `_KEYLIKE` match the text whose lower case is `lower`?"""
     if any(hint in lower for hint in _KEYLIKE_HINTS):
         return True
-    return "=" in lower and _QUERY_HINT.search(lower) is not None
+    return "=" in lower and _QUERY_HINT().search(lower) is not None
 
 
 # The environment as last read: a fingerprint of its names, the secret-named ones, their values,
@@ -267,7 +291,7 @@ def scrub(text: str) -> str:
             text = text.replace(secret, REDACTED)
     if not _keylike_hint(text.lower()):
         return text
-    return _KEYLIKE.sub(lambda m: (m.group(1) or m.group(3) or "") + REDACTED, text)
+    return _KEYLIKE().sub(lambda m: (m.group(1) or m.group(3) or "") + REDACTED, text)
 
 
 def scrub_data(value: Any) -> Any:
@@ -276,7 +300,7 @@ def scrub_data(value: Any) -> Any:
         return scrub(value)
     if isinstance(value, dict):
         return {
-            k: (REDACTED if isinstance(k, str) and _SECRET_FIELD.match(k) and v else scrub_data(v))
+            k: (REDACTED if isinstance(k, str) and _SECRET_FIELD().match(k) and v else scrub_data(v))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
@@ -285,7 +309,7 @@ def scrub_data(value: Any) -> Any:
 
 
 # -- what a person sees -------------------------------------------------------------------------
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
+_CONTROL = _Lazy("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
 """C0 and C1 controls but newline, tab and a CR before a newline; DEL; bidi embeddings, overrides, isolates."""
 
 
@@ -311,9 +335,9 @@ def inert(text: str) -> str:
         >>> inert("\x1b[31mred\x1b[0m \u202eevil")
         '\\x1b[31mred\\x1b[0m \\u202eevil'
     """
-    if not text or not _CONTROL.search(text):
+    if not text or not _CONTROL().search(text):
         return text
-    return _CONTROL.sub(_mark, text)
+    return _CONTROL().sub(_mark, text)
 
 
 def shown(text: str) -> str:
@@ -323,7 +347,7 @@ def shown(text: str) -> str:
 
 # -- streamed text --------------------------------------------------------------------------------
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=-")
-_BEARER_END = re.compile(r"(?i)\bbearer\s+\Z")
+_BEARER_END = _Lazy(r"(?i)\bbearer\s+\Z")
 
 
 def _run_start(text: str, pos: int) -> int:
@@ -336,7 +360,7 @@ def _run_start(text: str, pos: int) -> int:
     if pos > 0 and text[pos - 1] in "?&;":
         pos -= 1  # "?key=<value>": the query string's separator stays with its parameter
     # "Bearer <key>": the word and its spaces stay with the key that follows them.
-    bearer = _BEARER_END.search(text, max(0, pos - 40), pos)
+    bearer = _BEARER_END().search(text, max(0, pos - 40), pos)
     return bearer.start() if bearer else pos
 
 
