@@ -33,6 +33,7 @@ from openstackai_nb.models._openai_wire import (
     StreamBroke,
     amended,
     attempts_text,
+    chunk_payload,
     drain_after_done,
     error_detail,
     whole_answer,
@@ -427,11 +428,8 @@ class OpenAIChatModel(Model):
         if not data:
             return []
         decoder.chunks += 1
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
+        payload = chunk_payload(data)
+        if type(payload) is not dict:
             raise ModelError(
                 f"malformed server-sent event from {self._url} after {decoder.chunks - 1} chunks: "
                 f"{scrub(data[:120])!r} is not a JSON object"
