@@ -28,6 +28,8 @@ import os
 import re
 from typing import Any
 
+from openstackai_nb._lazy import LazyPattern
+
 __all__ = [
     "REDACTED",
     "StreamScrubber",
@@ -48,29 +50,7 @@ REDACTED = "[REDACTED]"
 _known: set[str] = set()
 
 
-class _Lazy:
-    """A regular expression compiled on its first use, not at import.
-
-    Compiling the scrubber's patterns was ~5 ms of `import openstackai_nb`; most processes use
-    only a few of them.
-
-    `_KEYLIKE()` is the compiled pattern: one call and an attribute test once it is compiled.
-    """
-
-    __slots__ = ("_compiled", "_flags", "_source")
-
-    def __init__(self, source: str, flags: int = 0) -> None:
-        self._source, self._flags = source, flags
-        self._compiled: re.Pattern[str] | None = None
-
-    def __call__(self) -> re.Pattern[str]:
-        compiled = self._compiled
-        if compiled is None:
-            compiled = self._compiled = re.compile(self._source, self._flags)
-        return compiled
-
-
-_KEYLIKE = _Lazy(
+_KEYLIKE = LazyPattern(
     r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|\b(sk|pk|rk|ak)-[A-Za-z0-9_-]{12,}"
     r"|\b(?:ghp|gho|xox[abp]|hf)_[A-Za-z0-9]{12,}"
@@ -78,7 +58,7 @@ _KEYLIKE = _Lazy(
     r"|([?&;](?:[A-Za-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)"
     r"s?)=)[^&#\s'\"<>\\]+"  # (not a backslash: a JSON text's escapes stay whole)
 )
-_SECRET_FIELD = _Lazy(r"(?i)^(authorization|api[-_]?key|x-api-key|token|secret|password)$")
+_SECRET_FIELD = LazyPattern(r"(?i)^(authorization|api[-_]?key|x-api-key|token|secret|password)$")
 
 # -- which environment variables hold secrets ------------------------------------------------
 _SECRET_WORDS = frozenset(
@@ -95,10 +75,10 @@ _SECRET_ENDINGS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY")
 """Endings that make a glued word a secret's name too (``PGPASSWORD``): no ordinary word ends so."""
 _NAME_HINTS = ("KEY", "SECRET", "TOKEN", "PASS", "CRED", "AUTH", "PRIVATE")
 """Substrings without which no word part above can occur: most names are ruled out by these alone."""
-_NAME_PARTS = _Lazy(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
+_NAME_PARTS = LazyPattern(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
 """A name's word parts: `_`, `-` and digits split, and camelCase (``SlackAuthToken``, ``APIKey``)."""
 _NOT_SECRET_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"})
-_NUMBER = _Lazy(r"[+-]?\d+(?:[.,_]\d+)*")
+_NUMBER = LazyPattern(r"[+-]?\d+(?:[.,_]\d+)*")
 _MIN_ENV_VALUE = 8
 """Values of secret-named variables shorter than this are not taken as secrets (flags, ports...)."""
 _MIN_REGISTERED = 6
@@ -121,8 +101,8 @@ def is_secret_name(name: str) -> bool:
     )
 
 
-_DRIVE = _Lazy(r"[A-Za-z]:[\\/]")
-_EXTENSION = _Lazy(r"\.[A-Za-z]\w{0,5}$")
+_DRIVE = LazyPattern(r"[A-Za-z]:[\\/]")
+_EXTENSION = LazyPattern(r"\.[A-Za-z]\w{0,5}$")
 
 
 def _is_path(value: str) -> bool:
@@ -159,7 +139,7 @@ def env_value_secrets(value: str) -> list[str]:
     return out
 
 
-_URL_SECRET_PARAM = _Lazy(
+_URL_SECRET_PARAM = LazyPattern(
     r"(?i)^(?:[a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?|code)$"
 )
 
@@ -216,7 +196,7 @@ def register_url_secrets(url: str) -> None:
 # scrubs every recorded run, so this is on the hot path). A credential in a query string is
 # looked for only in a text that has an "=" at all.
 _KEYLIKE_HINTS = ("bearer", "sk-", "pk-", "rk-", "ak-", "ghp_", "gho_", "xox", "hf_")
-_QUERY_HINT = _Lazy(r"[?&;][a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?=")
+_QUERY_HINT = LazyPattern(r"[?&;][a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?=")
 """A query parameter that may carry a credential, in lower case: one search (its first character
 is a class, which CPython's re scans for quickly; 18 substring tests cost twice as much)."""
 
@@ -309,7 +289,7 @@ def scrub_data(value: Any) -> Any:
 
 
 # -- what a person sees -------------------------------------------------------------------------
-_CONTROL = _Lazy("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
+_CONTROL = LazyPattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
 """C0 and C1 controls but newline, tab and a CR before a newline; DEL; bidi embeddings, overrides, isolates."""
 
 
@@ -347,7 +327,7 @@ def shown(text: str) -> str:
 
 # -- streamed text --------------------------------------------------------------------------------
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=-")
-_BEARER_END = _Lazy(r"(?i)\bbearer\s+\Z")
+_BEARER_END = LazyPattern(r"(?i)\bbearer\s+\Z")
 
 
 def _run_start(text: str, pos: int) -> int:
