@@ -25,7 +25,7 @@ import asyncio
 import html
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from openstackai_nb._secrets import scrub
@@ -53,7 +53,7 @@ _SILENT_PARTS = frozenset({"reference"})  # Mistral's citation markers: ids, no 
 _NOTHING: list[ModelDelta] = []
 _PLAIN_DELTA = frozenset({"content", "role"})
 """The keys of the common streamed delta, a piece of text: it takes the short way in `decode`."""
-_scan = json.JSONDecoder().scan_once
+_scan: Callable[[str, int], tuple[Any, int]] = vars(json.JSONDecoder())["scan_once"]
 """`json.loads`'s own scanner (C), without the two whitespace regex passes around it."""
 
 
@@ -62,7 +62,7 @@ def chunk_payload(data: str) -> Any:
     try:
         value, end = _scan(data, 0)
     except (StopIteration, ValueError):
-        end = -1
+        value, end = None, -1
     if end == len(data):
         return value
     try:  # white space around the value, or not JSON: the full parser says which
