@@ -10,7 +10,8 @@ that the scrub stay fast. This script times, in this process (no server: the scr
   secrets, plus 0 or 20 registered secrets;
 - the first scan of an environment (when its names change) of 100 and 2,000 variables;
 - "per run": the scrubs one two-turn run with a tool call costs the history and one display of
-  it (the run's JSON once through `may_hold_secret`, the bundle's dozen short strings).
+  it (the run's JSON once through `may_hold_secret`, the bundle's dozen short strings);
+- "per delta": a streamed answer of 2,000 words shown live, each word through `StreamScrubber.feed`.
 
 Each figure is the best CPU time of several repeats (the machine is shared; the best is the
 least disturbed). `--module PATH` loads another `_secrets.py` (e.g. main's before a change, from
@@ -132,6 +133,21 @@ def main() -> None:
     run_json, shorts = texts[20_000], [texts[1_000][:80]] * 12
     per_run = best(lambda _: (s.may_hold_secret(run_json), [s.scrub(x) for x in shorts]), None, number, repeat)
     print(f"\nper run (history JSON 20 KB checked + 12 display strings scrubbed): {per_run * 1e6:,.1f} µs")
+
+    # A streamed answer in a live view: every delta (a word) through StreamScrubber.feed.
+    words = [w + " " for w in texts[20_000].split()][:2_000]
+
+    def stream(_: Any) -> None:
+        scrubber = s.StreamScrubber()
+        for word in words:
+            scrubber.feed(word)
+        scrubber.feed("", final=True)
+
+    per_delta = best(stream, None, max(1, number // 20), repeat) / len(words)
+    print(
+        f"streamed answer in a view ({len(words):,} word deltas through StreamScrubber): "
+        f"{per_delta * 1e6:,.2f} µs per delta"
+    )
 
     env_funcs = [getattr(s, "_env_secrets", None)]
     if env_funcs[0] is not None:

@@ -1,22 +1,20 @@
 """openstackai-nb: run LLM agents from notebooks.
 
-Import stays light: no pandas, ipywidgets, IPython, httpx2 or mcp until they are needed. It
-installs nothing either: the history, OpenTelemetry and cassettes watch runs as the runner's
-default observers (`runner.observers.DEFAULT_OBSERVERS`), made on the first run.
+Import stays light: no pandas, ipywidgets, IPython, httpx2 or mcp until they are needed, and
+the public names are made on first use (`__getattr__` below). It installs nothing either: the
+history, OpenTelemetry and cassettes watch runs as the runner's default observers
+(`runner.observers.DEFAULT_OBSERVERS`), made on the first run.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb._secrets import register_secret
+from openstackai_nb._secrets import register_secret  # also installs the scrubbing filter of the package's logger
 from openstackai_nb._version import __version__
-from openstackai_nb.agent import Agent
-from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
-from openstackai_nb.runner.api import Runner
-from openstackai_nb.tools import Decision, tool
 
 if TYPE_CHECKING:
+    from openstackai_nb.agent import Agent
     from openstackai_nb.comparison import (
         Case,
         DaskScheduler,
@@ -29,7 +27,10 @@ if TYPE_CHECKING:
         summarize,
     )
     from openstackai_nb.mcp import MCPServer
+    from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
+    from openstackai_nb.runner.api import Runner
     from openstackai_nb.store import RunHistory
+    from openstackai_nb.tools import Decision, tool
 
     history: RunHistory  # the session's history, made on first use by __getattr__ below
 
@@ -62,11 +63,35 @@ __all__ = [
 ]
 
 
-for _obj in (Agent, RunConfig, RunContext, RunResult, RunStatus, Runner, StreamingRunner):
-    _obj.__module__ = "openstackai_nb"
+_CORE = frozenset(
+    {"Agent", "Decision", "RunConfig", "RunContext", "RunResult", "RunStatus", "Runner", "StreamingRunner", "tool"}
+)
+"""Names made on first use (PEP 562), all at once: `import openstackai_nb` stays cheap (pydantic
+and asyncio load when a name that needs them is first read), and the import paths are unchanged."""
+
+
+def _load_core() -> None:
+    from openstackai_nb.agent import Agent
+    from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
+    from openstackai_nb.runner.api import Runner
+    from openstackai_nb.tools import Decision, tool
+
+    for obj in (Agent, RunConfig, RunContext, RunResult, RunStatus, Runner, StreamingRunner):
+        obj.__module__ = "openstackai_nb"
+    globals().update(
+        Agent=Agent, Decision=Decision, RunConfig=RunConfig, RunContext=RunContext, RunResult=RunResult,
+        RunStatus=RunStatus, Runner=Runner, StreamingRunner=StreamingRunner, tool=tool,
+    )  # fmt: skip
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def __getattr__(name: str) -> Any:
+    if name in _CORE:
+        _load_core()
+        return globals()[name]
     # PEP 562: the session's history is created on first use, never at import.
     if name == "history":
         from openstackai_nb.store.session import get_history

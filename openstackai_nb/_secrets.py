@@ -28,6 +28,9 @@ import os
 import re
 from typing import Any
 
+from openstackai_nb._lazy import LazyPattern
+from openstackai_nb._secret_names import env_value_secrets, is_secret_name, url_secrets
+
 __all__ = [
     "REDACTED",
     "StreamScrubber",
@@ -46,7 +49,9 @@ __all__ = [
 
 REDACTED = "[REDACTED]"
 _known: set[str] = set()
-_KEYLIKE = re.compile(
+
+
+_KEYLIKE = LazyPattern(
     r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"
     r"|\b(sk|pk|rk|ak)-[A-Za-z0-9_-]{12,}"
     r"|\b(?:ghp|gho|xox[abp]|hf)_[A-Za-z0-9]{12,}"
@@ -54,113 +59,10 @@ _KEYLIKE = re.compile(
     r"|([?&;](?:[A-Za-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)"
     r"s?)=)[^&#\s'\"<>\\]+"  # (not a backslash: a JSON text's escapes stay whole)
 )
-_SECRET_FIELD = re.compile(r"(?i)^(authorization|api[-_]?key|x-api-key|token|secret|password)$")
+_SECRET_FIELD = LazyPattern(r"(?i)^(authorization|api[-_]?key|x-api-key|token|secret|password)$")
 
-# -- which environment variables hold secrets ------------------------------------------------
-_SECRET_WORDS = frozenset(
-    {
-        "KEY", "KEYS", "APIKEY", "APIKEYS", "ACCESSKEY", "SECRETKEY", "PRIVATEKEY", "AUTHKEY",
-        "SECRET", "SECRETS", "CLIENTSECRET",
-        "TOKEN", "TOKENS", "AUTHTOKEN", "ACCESSTOKEN", "REFRESHTOKEN",
-        "PASSWORD", "PASSWORDS", "PASSWD", "PASS", "PASSPHRASE",
-        "CREDENTIAL", "CREDENTIALS", "CREDS", "AUTH", "PRIVATE",
-    }
-)  # fmt: skip
-"""Word parts of a variable's name that make its value a secret (compounds written as one word too)."""
-_SECRET_ENDINGS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY")
-"""Endings that make a glued word a secret's name too (``PGPASSWORD``): no ordinary word ends so."""
-_NAME_HINTS = ("KEY", "SECRET", "TOKEN", "PASS", "CRED", "AUTH", "PRIVATE")
-"""Substrings without which no word part above can occur: most names are ruled out by these alone."""
-_NAME_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+")
-"""A name's word parts: `_`, `-` and digits split, and camelCase (``SlackAuthToken``, ``APIKey``)."""
-_NOT_SECRET_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"})
-_NUMBER = re.compile(r"[+-]?\d+(?:[.,_]\d+)*")
-_MIN_ENV_VALUE = 8
-"""Values of secret-named variables shorter than this are not taken as secrets (flags, ports...)."""
 _MIN_REGISTERED = 6
 """Values given to `register_secret` shorter than this are ignored (they would blank out words)."""
-
-
-def is_secret_name(name: str) -> bool:
-    """True when the variable `name` holds a secret by its name: a word part such as KEY or TOKEN.
-
-    Word parts, not substrings: ``AWS_SECRET_ACCESS_KEY``, ``GITHUB_TOKEN``, ``SlackAuthToken``
-    and ``DB_PASSWD`` hold secrets; ``KEYBOARD_LAYOUT``, ``MONKEY`` and ``TOKENIZERS_PARALLELISM``
-    do not. A glued word ending in PASSWORD, PASSWD, TOKEN, SECRET or APIKEY counts as well
-    (``PGPASSWORD``).
-    """
-    upper = name.upper()
-    if not any(hint in upper for hint in _NAME_HINTS):
-        return False
-    return any(
-        word in _SECRET_WORDS or word.endswith(_SECRET_ENDINGS) for word in map(str.upper, _NAME_PARTS.findall(name))
-    )
-
-
-def _is_path(value: str) -> bool:
-    """A file path (``/home/me/creds.json``, ``~/.ssh/id_rsa``): the file, not its path, is the secret."""
-    if value.startswith(("~", "./", "../", "file:")) or re.match(r"[A-Za-z]:[\\/]", value):
-        return True
-    if not value.startswith("/"):
-        return False
-    # A base64 key may start with "/" too: a path names a file that exists, a file in a folder
-    # that exists (other than the root, which every "/..." key would be "in"), or a file with an
-    # extension.
-    folder = os.path.dirname(value)
-    return (
-        os.path.exists(value)
-        or (folder != "/" and os.path.isdir(folder))
-        or bool(re.search(r"\.[A-Za-z]\w{0,5}$", value))
-    )
-
-
-def env_value_secrets(value: str) -> list[str]:
-    """The secrets in the value of a secret-named variable ([] for an obvious non-secret).
-
-    Skipped: values shorter than 8 characters, booleans (true/false/yes/no/on/off...), plain
-    numbers and paths. A URL is not a secret as a whole; its password and any credential in its
-    query string are (see `url_secrets`). A value of several lines (a PEM key) counts whole and
-    line by line (lines of 16 characters or more, "-----BEGIN ...-----" lines left out).
-    """
-    value = value.strip()
-    if len(value) < _MIN_ENV_VALUE or value.lower() in _NOT_SECRET_VALUES or _NUMBER.fullmatch(value):
-        return []
-    if "://" in value[:16] and " " not in value:
-        return url_secrets(value)
-    if _is_path(value):
-        return []
-    out = [value]
-    if "\n" in value:
-        out += [line.strip() for line in value.splitlines() if len(line.strip()) >= 16 and "-----" not in line]
-    return out
-
-
-_URL_SECRET_PARAM = re.compile(
-    r"(?i)^(?:[a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?|code)$"
-)
-
-
-def url_secrets(url: str) -> list[str]:
-    """The credentials a URL carries: its password (``user:password@``) and secret query values.
-
-    Query parameters whose name ends in key, token, secret, password, sig, signature, auth or
-    credential(s) count (``?key=``, ``?api-key=``, ``?api_key=``, ``?access_token=``, ``&sig=``).
-    """
-    from urllib.parse import parse_qsl, urlsplit
-
-    try:
-        parts = urlsplit(url.strip())
-        password = parts.password
-    except ValueError:
-        return []
-    out = [password] if password else []
-    out += [v for k, v in parse_qsl(parts.query, keep_blank_values=False) if _URL_SECRET_PARAM.match(k)]
-    # the raw (still percent-encoded) values too: a URL is usually shown as it was written
-    for pair in parts.query.split("&"):
-        k, _, v = pair.partition("=")
-        if v and _URL_SECRET_PARAM.match(k) and v not in out:
-            out.append(v)
-    return [v for v in out if len(v) >= 4]
 
 
 def register_secret(value: str | None) -> None:
@@ -189,19 +91,43 @@ def register_url_secrets(url: str) -> None:
 
 
 # Substrings without which _KEYLIKE cannot match: a cheap test that skips the regex (history
-# scrubs every recorded run, so this is on the hot path). A credential in a query string is
-# looked for only in a text that has an "=" at all.
-_KEYLIKE_HINTS = ("bearer", "sk-", "pk-", "rk-", "ak-", "ghp_", "gho_", "xox", "hf_")
-_QUERY_HINT = re.compile(r"[?&;][a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?=")
-"""A query parameter that may carry a credential, in lower case: one search (its first character
-is a class, which CPython's re scans for quickly; 18 substring tests cost twice as much)."""
+# scrubs every recorded run, so this is on the hot path). Each is one search of the whole text:
+# "k-" stands for the four key prefixes until it is found. A credential in a query string is
+# looked for only before an "=" that follows one of its words.
+_KEYLIKE_HINTS = ("bearer", "k-", "ghp_", "gho_", "xox", "hf_")
+_KEY_PREFIXES = ("sk-", "pk-", "rk-", "ak-")
+_QUERY_HINT = LazyPattern(r"[?&;][a-z0-9_.-]*?(?:key|token|secret|password|passwd|sig|signature|auth|credentials?)s?=")
+"""A query parameter that may carry a credential, in lower case."""
+_QUERY_WORDS = tuple(
+    word + plural
+    for word in ("key", "token", "secret", "password", "passwd", "sig", "signature", "auth", "credential")
+    for plural in ("", "s")
+)
+"""How the name before an "=" ends when `_QUERY_HINT` can match there."""
 
 
 def _keylike_hint(lower: str) -> bool:
     """Could `_KEYLIKE` match the text whose lower case is `lower`?"""
-    if any(hint in lower for hint in _KEYLIKE_HINTS):
-        return True
-    return "=" in lower and _QUERY_HINT.search(lower) is not None
+    for hint in _KEYLIKE_HINTS:
+        if hint in lower and (hint != "k-" or any(prefix in lower for prefix in _KEY_PREFIXES)):
+            return True
+    return "=" in lower and _query_hint(lower)
+
+
+def _query_hint(lower: str) -> bool:
+    """`_QUERY_HINT`, searched only where it can match.
+
+    The regex costs ~9 us per KB of text, the loop over its "=" signs ~0.3 us per sign (a C
+    `find` and `endswith` each): a text with more than one "=" in 32 characters gets the regex.
+    """
+    if lower.count("=") * 32 > len(lower):
+        return _QUERY_HINT().search(lower) is not None
+    at = lower.find("=")
+    while at >= 0:
+        if lower.endswith(_QUERY_WORDS, 0, at):
+            return _QUERY_HINT().search(lower) is not None  # here it may: the regex says
+        at = lower.find("=", at + 1)
+    return False
 
 
 # The environment as last read: a fingerprint of its names, the secret-named ones, their values,
@@ -256,18 +182,20 @@ def may_hold_secret(text: str) -> bool:
 
 def scrub(text: str) -> str:
     """Return `text` with known secrets and key-shaped strings replaced by [REDACTED]."""
-    if not text:
-        return text
+    return _scrub(text, _secrets_now()) if text else text
+
+
+def _scrub(text: str, secrets: tuple[str, ...]) -> str:
     # One substring search per secret (C speed: str.find is a two-way search with memchr), and
     # a replace for those found, longest first. Measured against one compiled alternation of
     # every secret (benchmarks/bench_scrub.py): CPython's re tries the alternatives at each
     # position, which made a 20 KB text with a secret 3-8x slower to scrub than this loop.
-    for secret in _secrets_now():
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
     if not _keylike_hint(text.lower()):
         return text
-    return _KEYLIKE.sub(lambda m: (m.group(1) or m.group(3) or "") + REDACTED, text)
+    return _KEYLIKE().sub(lambda m: (m.group(1) or m.group(3) or "") + REDACTED, text)
 
 
 def scrub_data(value: Any) -> Any:
@@ -276,7 +204,7 @@ def scrub_data(value: Any) -> Any:
         return scrub(value)
     if isinstance(value, dict):
         return {
-            k: (REDACTED if isinstance(k, str) and _SECRET_FIELD.match(k) and v else scrub_data(v))
+            k: (REDACTED if isinstance(k, str) and _SECRET_FIELD().match(k) and v else scrub_data(v))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
@@ -285,7 +213,7 @@ def scrub_data(value: Any) -> Any:
 
 
 # -- what a person sees -------------------------------------------------------------------------
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
+_CONTROL = LazyPattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
 """C0 and C1 controls but newline, tab and a CR before a newline; DEL; bidi embeddings, overrides, isolates."""
 
 
@@ -311,9 +239,9 @@ def inert(text: str) -> str:
         >>> inert("\x1b[31mred\x1b[0m \u202eevil")
         '\\x1b[31mred\\x1b[0m \\u202eevil'
     """
-    if not text or not _CONTROL.search(text):
+    if not text or not _CONTROL().search(text):
         return text
-    return _CONTROL.sub(_mark, text)
+    return _CONTROL().sub(_mark, text)
 
 
 def shown(text: str) -> str:
@@ -323,7 +251,7 @@ def shown(text: str) -> str:
 
 # -- streamed text --------------------------------------------------------------------------------
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._~+/=-")
-_BEARER_END = re.compile(r"(?i)\bbearer\s+\Z")
+_BEARER_END = LazyPattern(r"(?i)\bbearer\s+\Z")
 
 
 def _run_start(text: str, pos: int) -> int:
@@ -336,7 +264,7 @@ def _run_start(text: str, pos: int) -> int:
     if pos > 0 and text[pos - 1] in "?&;":
         pos -= 1  # "?key=<value>": the query string's separator stays with its parameter
     # "Bearer <key>": the word and its spaces stay with the key that follows them.
-    bearer = _BEARER_END.search(text, max(0, pos - 40), pos)
+    bearer = _BEARER_END().search(text, max(0, pos - 40), pos)
     return bearer.start() if bearer else pos
 
 
@@ -349,9 +277,14 @@ def _secret_start(text: str, secret: str, cut: int) -> int:
     found = text.find(secret, max(0, cut - size + 1))
     if 0 <= found < cut:
         return found
-    for k in range(min(size - 1, len(text)), 0, -1):  # the end of text is the start of the secret?
-        if text.endswith(secret[:k]):
-            return min(cut, len(text) - k)
+    # Does the text end with the secret's first characters? The earliest such end is the longest;
+    # only where the secret's first character occurs can one begin (a C search each).
+    first = secret[0]
+    at = text.find(first, max(0, len(text) - size + 1))
+    while at >= 0:
+        if secret.startswith(text[at:]):
+            return min(cut, at)
+        at = text.find(first, at + 1)
     return cut
 
 
@@ -396,7 +329,7 @@ class StreamScrubber:
         if cut and text[cut - 1] == "\r":
             cut -= 1  # a CR before a newline is a line end, a CR alone is shown: wait for the next piece
         self.held = text[cut:]
-        return shown(text[:cut])
+        return inert(_scrub(text[:cut], secrets)) if cut else ""  # the secrets read once per piece
 
 
 # -- logging --------------------------------------------------------------------------------------

@@ -186,7 +186,7 @@ class OutputSpec:
 ModelDeltaKind = Literal["text", "reasoning", "tool_call", "finish", "usage", "retry", "warning"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ModelDelta:
     """One piece of a model's answer, as a provider yields it to the run loop."""
 
@@ -204,3 +204,25 @@ class ModelDelta:
     """Token counts (kind usage)."""
     delay: float = 0.0
     """Seconds waited before the retry (kind retry)."""
+
+    def __init__(
+        self,
+        kind: ModelDeltaKind,
+        text: str = "",
+        tool_call: ToolCallRequest | None = None,
+        usage: Usage | None = None,
+        delay: float = 0.0,
+    ) -> None:
+        # One per streamed token, so made cheaply: a frozen dataclass's own __init__ sets every
+        # field through object.__setattr__ (~4x the time); here the fields given go straight into
+        # the instance's __dict__ and the others are the class's defaults. Still frozen: an
+        # assignment raises FrozenInstanceError.
+        values = self.__dict__
+        values["kind"] = kind
+        values["text"] = text
+        if tool_call is not None:
+            values["tool_call"] = tool_call
+        if usage is not None:
+            values["usage"] = usage
+        if delay:
+            values["delay"] = delay

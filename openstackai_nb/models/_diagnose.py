@@ -24,8 +24,7 @@ warning), so a prompt read whole stays well above half of it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
-from contextlib import aclosing
+from collections.abc import Iterable
 
 from openstackai_nb._secrets import scrub
 from openstackai_nb.errors import ModelHTTPError
@@ -36,7 +35,7 @@ __all__ = [
     "CHARS_PER_TOKEN",
     "CUT_RATIO",
     "MIN_ESTIMATED_TOKENS",
-    "checked_context",
+    "context_checked",
     "context_warning",
     "http_error",
     "tool_advice",
@@ -96,17 +95,20 @@ def context_warning(sent_chars: int, reported: int, hint: str | None) -> str | N
     )
 
 
-async def checked_context(
-    deltas: AsyncIterator[ModelDelta], sent_chars: int, hint: str | None
-) -> AsyncGenerator[ModelDelta, None]:
-    """The same deltas, and a "warning" delta after the usage when the prompt was probably cut."""
-    async with aclosing(deltas):  # type: ignore[type-var]
-        async for delta in deltas:
-            yield delta
-            if delta.kind == "usage" and delta.usage is not None:
-                warning = context_warning(sent_chars, delta.usage.prompt_tokens, hint)
-                if warning:
-                    yield ModelDelta("warning", text=warning)
+def context_checked(deltas: Iterable[ModelDelta], sent_chars: int, hint: str | None) -> list[ModelDelta]:
+    """The end of an answer, with a "warning" delta after its usage when the prompt was probably cut.
+
+    Applied by the provider to the deltas that come once the answer is whole, so the text deltas
+    before them pass through no extra generator (one per streamed token saved).
+    """
+    out: list[ModelDelta] = []
+    for delta in deltas:
+        out.append(delta)
+        if delta.kind == "usage" and delta.usage is not None:
+            warning = context_warning(sent_chars, delta.usage.prompt_tokens, hint)
+            if warning:
+                out.append(ModelDelta("warning", text=warning))
+    return out
 
 
 _HINTS = {

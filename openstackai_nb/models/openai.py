@@ -27,12 +27,13 @@ from openstackai_nb._secrets import register_secret, scrub
 from openstackai_nb.errors import ConfigError, ModelError, ModelHTTPError
 from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 from openstackai_nb.models import _http
-from openstackai_nb.models._diagnose import checked_context, http_error, tool_advice
+from openstackai_nb.models._diagnose import context_checked, http_error, tool_advice
 from openstackai_nb.models._openai_wire import (
     ChunkDecoder,
     StreamBroke,
     amended,
     attempts_text,
+    chunk_payload,
     drain_after_done,
     error_detail,
     whole_answer,
@@ -338,12 +339,12 @@ class OpenAIChatModel(Model):
     ) -> AsyncGenerator[ModelDelta, None]:
         """The answer's deltas: tool calls written as text recovered, a cut prompt warned about."""
         if self.stream_mode and "text/event-stream" in response.headers.get("content-type", ""):
-            deltas = self._read_sse(response)
+            deltas = self._read_sse(response, sent)
         else:
-            deltas = self._read_json(response)
+            deltas = self._read_json(response, sent)
         if self.parse_text_tool_calls and tools:
             deltas = recover(deltas, [t.name for t in tools])
-        return checked_context(deltas, sent, self.provider_settings.context_hint)
+        return deltas
 
     def _http_error(self, status: int, body: str, headers: Mapping[str, str]) -> ModelHTTPError:
         spec = self.provider_settings
@@ -352,11 +353,12 @@ class OpenAIChatModel(Model):
             key_env=spec.key_variable, url_env=spec.base_url_env or "base_url",
         )  # fmt: skip
 
-    async def _read_json(self, response: httpx2.Response) -> AsyncGenerator[ModelDelta, None]:
-        for delta in whole_answer(await response.aread(), self.name, self._url):
+    async def _read_json(self, response: httpx2.Response, sent: int) -> AsyncGenerator[ModelDelta, None]:
+        answer = whole_answer(await response.aread(), self.name, self._url)
+        for delta in context_checked(answer, sent, self.provider_settings.context_hint):
             yield delta
 
-    async def _read_sse(self, response: httpx2.Response) -> AsyncGenerator[ModelDelta, None]:
+    async def _read_sse(self, response: httpx2.Response, sent: int) -> AsyncGenerator[ModelDelta, None]:
         import httpx2
 
         parser = SSEParser(source=self._url)
@@ -408,7 +410,7 @@ class OpenAIChatModel(Model):
                 f"the server sent an empty stream: {self._url} answered {decoder.chunks} chunks without any choice "
                 f"for model {self.name!r}, then [DONE]; check the model name and the server's logs"
             )
-        for delta in decoder.end():
+        for delta in context_checked(decoder.end(), sent, self.provider_settings.context_hint):
             yield delta
 
     def _event(self, event: SSEEvent, decoder: ChunkDecoder) -> list[ModelDelta] | None:
@@ -427,11 +429,8 @@ class OpenAIChatModel(Model):
         if not data:
             return []
         decoder.chunks += 1
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            payload = None
-        if not isinstance(payload, dict):
+        payload = chunk_payload(data)
+        if type(payload) is not dict:
             raise ModelError(
                 f"malformed server-sent event from {self._url} after {decoder.chunks - 1} chunks: "
                 f"{scrub(data[:120])!r} is not a JSON object"
