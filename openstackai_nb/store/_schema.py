@@ -17,7 +17,7 @@ for a call the model wrote as text (recovered by its provider). ``runs.warnings`
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -138,17 +138,102 @@ PUT_RESULT = "INSERT OR REPLACE INTO results (run_id, result) VALUES (?, ?)"
 
 # -- batched writes -------------------------------------------------------------------------------
 
+_WIDTH = 3 + len(_ROW_COLUMNS)
+"""Columns of a record given to `record_in`: its kind, then the kind's values, NULL-padded."""
+_RUN, _TOOL, _TURN, _SCHEMA_ROW = 0, 1, 2, 3
+"""Kinds of records: a runs row (c1: finished, c2..: the runs columns, last: the result JSON), a
+tool_calls row, a turns row (c1..: the table's columns), an output schema (c1: key, c2: schema)."""
+_TOOL_COLUMNS = (
+    "run_id, idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn, approval, parsed_from_text"
+)
+_TURN_COLUMNS = (
+    "run_id, turn, start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error, finish_reason, "
+    "reasoning"
+)
 
-def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
-    """`head VALUES (...),(...)... tail`: all rows in as few statements as SQLite's bound allows."""
-    if not rows:
+
+def _new(columns: str, first: int = 1) -> str:
+    return ", ".join(f"NEW.c{first + i}" for i in range(len(columns.split(","))))
+
+
+_RUN_VALUES = ", ".join(f"NEW.c{2 + i}" for i in range(len(_ROW_COLUMNS)))
+_RECORD_IN = f"""
+CREATE TEMP VIEW IF NOT EXISTS record_in (k, {", ".join(f"c{i}" for i in range(1, _WIDTH))})
+    AS SELECT {", ".join(["NULL"] * _WIDTH)} WHERE 0;
+CREATE TEMP TRIGGER IF NOT EXISTS record_run INSTEAD OF INSERT ON record_in WHEN NEW.k = {_RUN} BEGIN
+    INSERT INTO runs ({", ".join(_ROW_COLUMNS)}) VALUES ({_RUN_VALUES}){_UPSERT_TAIL};
+    INSERT OR REPLACE INTO results (run_id, result) VALUES (NEW.c2, NEW.c{_WIDTH - 1});
+    DELETE FROM tool_calls WHERE NEW.c1 AND run_id = NEW.c2;
+    DELETE FROM turns WHERE NEW.c1 AND run_id = NEW.c2;
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS record_tool INSTEAD OF INSERT ON record_in WHEN NEW.k = {_TOOL} BEGIN
+    INSERT INTO tool_calls ({_TOOL_COLUMNS}) VALUES ({_new(_TOOL_COLUMNS)});
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS record_turn INSTEAD OF INSERT ON record_in WHEN NEW.k = {_TURN} BEGIN
+    INSERT INTO turns ({_TURN_COLUMNS}) VALUES ({_new(_TURN_COLUMNS)});
+END;
+CREATE TEMP TRIGGER IF NOT EXISTS record_schema INSTEAD OF INSERT ON record_in WHEN NEW.k = {_SCHEMA_ROW} BEGIN
+    INSERT OR IGNORE INTO output_schemas (key, schema) VALUES (NEW.c1, NEW.c2);
+END;
+"""
+"""How a batch of runs reaches the tables in one statement: a view of this connection (TEMP:
+nothing of it is in the file, whose layout stays schema 5) whose INSTEAD OF triggers route each
+record to its table, in the order given."""
+_PADS = [(None,) * i for i in range(_WIDTH)]
+_CHUNK = 256
+"""Records per statement at most (fewer when SQLite's bound on parameters is lower)."""
+
+
+def _records(batch: Iterable[Rows]) -> list[Any]:
+    """The batch as a flat list of record values (`_WIDTH` per record), in the order they apply.
+
+    The result equals writing the runs one by one, in order: a run given twice keeps its first
+    position (seq) and its last values; its tool-call and turn rows are those of its last
+    finished version, replacing any stored before.
+    """
+    last: dict[str, Rows] = {}  # first position, last version
+    finished: dict[str, Rows] = {}
+    for rows in batch:
+        last[rows.run_id] = rows
+        if rows.finished:
+            finished[rows.run_id] = rows
+    values: list[Any] = []
+    schemas: dict[str, tuple[str, str]] = {}
+    for run_id, rows in last.items():
+        done = finished.get(run_id)
+        values += (_RUN, done is not None, *rows.run, rows.text)
+        if done is not None:
+            for row in done.tools:
+                values += (_TOOL, *row, *_PADS[_WIDTH - 1 - len(row)])
+            for row in done.turns:
+                values += (_TURN, *row, *_PADS[_WIDTH - 1 - len(row)])
+        if rows.schema is not None and rows.schema[0] not in schemas:
+            schemas[rows.schema[0]] = rows.schema
+            values += (_SCHEMA_ROW, *rows.schema, *_PADS[_WIDTH - 3])
+    return values
+
+
+def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
+    """Upsert runs (inside the caller's transaction) with one statement per 256 records.
+
+    Statement count matters more than row count: the sqlite3 module releases the GIL around every
+    statement, and on a busy process each release costs the writer a GIL hand-off (measured:
+    1,000 rows in batches of 10 under a CPU-bound thread took 13 s and 246 ms of CPU one
+    statement per row, 2.3 s and 53 ms with one multi-row statement per batch). So a batch is one
+    multi-row INSERT into `record_in` (see `_RECORD_IN`): its triggers fill runs, results,
+    tool_calls, turns and output_schemas inside that one statement, in SQLite's C code.
+    """
+    batch = list(batch)
+    for rows in batch:
+        rows.build()
+    values = _records(batch)
+    if not values:
         return
-    width = len(rows[0])
-    per = max(1, min(256, _max_variables(conn) // width))
-    one = "(" + ",".join("?" * width) + ")"
-    for i in range(0, len(rows), per):
-        part = rows[i : i + per]
-        conn.execute(f"{head} VALUES {','.join([one] * len(part))}{tail}", [v for row in part for v in row])
+    per = max(1, min(_CHUNK, _max_variables(conn) // _WIDTH)) * _WIDTH
+    one = "(" + ",".join("?" * _WIDTH) + ")"
+    for i in range(0, len(values), per):
+        part = values[i : i + per]
+        conn.execute(f"INSERT INTO record_in VALUES {','.join([one] * (len(part) // _WIDTH))}", part)
 
 
 _variables: int | None = None
@@ -162,41 +247,6 @@ def _max_variables(conn: sqlite3.Connection) -> int:
         except (AttributeError, sqlite3.Error):  # getlimit is Python 3.11+
             _variables = 999  # SQLite's bound before 3.32
     return _variables
-
-
-def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
-    """Upsert runs (inside the caller's transaction) with one multi-row statement per table.
-
-    Statement count matters more than row count: the sqlite3 module releases the GIL around every
-    statement, and on a busy process each release costs the writer a GIL hand-off (measured:
-    1,000 rows in batches of 10 under a CPU-bound thread took 13 s and 246 ms of CPU one
-    statement per row, 2.3 s and 53 ms with one multi-row statement per batch).
-
-    The result equals writing them one by one, in order: a run given twice keeps its first
-    position (seq) and its last values; its tool-call and turn rows are those of its last
-    finished version, replacing any stored before.
-    """
-    last: dict[str, Rows] = {}  # first position, last version
-    finished: dict[str, Rows] = {}
-    for rows in batch:
-        last[rows.run_id] = rows
-        if rows.finished:
-            finished[rows.run_id] = rows
-    if not last:
-        return
-    _insert(conn, f"INSERT INTO runs ({', '.join(_ROW_COLUMNS)})", [r.run for r in last.values()], _UPSERT_TAIL)
-    _insert(conn, "INSERT OR REPLACE INTO results (run_id, result)", [(r.run_id, r.text) for r in last.values()])
-    schemas = {r.schema[0]: r.schema for r in last.values() if r.schema is not None}
-    _insert(conn, "INSERT OR IGNORE INTO output_schemas (key, schema)", list(schemas.values()))
-    if finished:
-        ids = list(finished)
-        per = _max_variables(conn)
-        for i in range(0, len(ids), per):
-            marks = ",".join("?" * len(ids[i : i + per]))
-            conn.execute(f"DELETE FROM tool_calls WHERE run_id IN ({marks})", ids[i : i + per])
-            conn.execute(f"DELETE FROM turns WHERE run_id IN ({marks})", ids[i : i + per])
-        _insert(conn, "INSERT INTO tool_calls", [t for r in finished.values() for t in r.tools])
-        _insert(conn, "INSERT INTO turns", [t for r in finished.values() for t in r.turns])
 
 
 _ADDED = {
@@ -252,3 +302,4 @@ def setup(conn: sqlite3.Connection, path: Path | None) -> None:
         conn.executescript(_SCHEMA)
         _add_columns(conn)  # a file of an older schema keeps its runs and gains the new columns
         conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+    conn.executescript(_RECORD_IN)  # this connection's own (TEMP): nothing is written to the file

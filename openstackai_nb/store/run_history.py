@@ -140,11 +140,10 @@ class RunHistory:
         Returns:
             With wait=False, a future that resolves once the write is committed.
         """
-        rows = Rows(result, owner() if not finished else (None, None, None), finished=finished)
         if wait:
-            self._store.write(rows)
+            self._store.write(Rows(result, owner() if not finished else (None, None, None), finished=finished))
             return None
-        return self._store.submit(rows)
+        return self._store.submit(_rows(result, finished))
 
     def _add_async(self, result: RunResult, *, finished: bool, wait: bool = True) -> asyncio.Future[None] | None:
         """`add(wait=False)` from the running event loop.
@@ -152,8 +151,7 @@ class RunHistory:
         For a finished run (and `wait`), returns an asyncio future resolved once it is committed
         (the writer wakes the loop once per batch); else None.
         """
-        rows = Rows(result, owner() if not finished else (None, None, None), finished=finished)
-        return self._store.submit_async(rows, wait=finished and wait)
+        return self._store.submit_async(_rows(result, finished), wait=finished and wait)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every run recorded so far is committed to the store file."""
@@ -428,6 +426,18 @@ class RunHistory:
         from openstackai_nb.render import report
 
         return Path(report.write_report(list(self) if runs is None else list(runs), path, **options))
+
+
+def _rows(result: RunResult, finished: bool) -> Rows:
+    """What a run hands the writer thread: a finished run's snapshot, serialised there; a RUNNING row now.
+
+    A run still going changes its lists and spans in place, so its RUNNING row is serialised at
+    once; a finished run no longer changes them, so only a shallow copy is taken here (a few
+    microseconds) and the JSON, the scrubbing and the rows are made on the writer thread.
+    """
+    if finished:
+        return Rows.later(result, (None, None, None), finished=True)
+    return Rows(result, owner(), finished=False)
 
 
 class UnavailableHistory(RunHistory):
