@@ -1,6 +1,8 @@
 """How a RunResult becomes rows of the history store, secrets scrubbed first.
 
-A run is its `runs` row, its full JSON, and its tool-call and turn rows. Also: who owns a
+A run is its `runs` row, its full JSON, and its tool-call and turn rows (kept, since schema 6, as
+compact JSON in its results row: `_schema`). A finished run is handed to the store's writer
+thread as a snapshot and serialised there (`Rows.later`, `for_writer`). Also: who owns a
 RUNNING row (host, pid, process start) and whether that process is gone.
 """
 
@@ -18,7 +20,7 @@ from openstackai_nb._secrets import may_hold_secret, scrub
 if TYPE_CHECKING:
     from openstackai_nb.results import RunResult, ToolCall
 
-__all__ = ["Rows", "dumps", "ns", "owner", "process_gone", "snapshot", "turn_rows"]
+__all__ = ["Rows", "dumps", "for_writer", "ns", "owner", "process_gone", "snapshot", "turn_rows"]
 
 
 def ns(value: Any) -> int:
@@ -51,7 +53,7 @@ class Rows:
     (JSON, scrubbing, tuples) by `build()` on the store's writer thread.
     """
 
-    __slots__ = ("_owner", "_source", "finished", "run", "run_id", "schema", "text", "tools", "turns")
+    __slots__ = ("_owner", "_source", "details", "finished", "run", "run_id", "schema", "text", "tools", "turns")
 
     def __init__(self, result: RunResult, owner: tuple[Any, Any, Any], *, finished: bool) -> None:
         self.run_id = result.run_id
@@ -126,7 +128,25 @@ class Rows:
                 self.run = _scrubbed(self.run)
                 self.tools = [_scrubbed(row) for row in self.tools]
                 self.turns = [_scrubbed(row) for row in self.turns]
+        # The results row's compact columns (schema 6): tool rows after idx, turn rows after run_id.
+        self.details: tuple[str | None, str | None] = (
+            (dumps([row[2:] for row in self.tools]), dumps([row[1:] for row in self.turns]))
+            if self.finished
+            else (None, None)
+        )
         self._source = None
+
+
+def for_writer(result: RunResult, *, finished: bool) -> Rows:
+    """What a run hands the writer thread: a finished run's snapshot, serialised there; a RUNNING row now.
+
+    A run still going changes its lists and spans in place, so its RUNNING row is serialised at
+    once; a finished run no longer changes them, so only a shallow copy is taken here (a few
+    microseconds) and the JSON, the scrubbing and the rows are made on the writer thread.
+    """
+    if finished:
+        return Rows.later(result, (None, None, None), finished=True)
+    return Rows(result, owner(), finished=False)
 
 
 def snapshot(result: RunResult) -> RunResult:

@@ -1,23 +1,27 @@
 """The history's tables, their columns, schema upgrades and the batched write of runs.
 
 Layout: a narrow table ``runs`` of scalar columns (read straight into pandas: no JSON is parsed
-for `to_dataframe()`), the run's full ``RunResult`` JSON in ``results`` (for iteration and
-export), and the tidy tables ``tool_calls`` and ``turns`` keyed by run_id.
+for `to_dataframe()`), and per run one ``results`` row: the run's full ``RunResult`` JSON
+(``result``, for iteration and export) and, since schema 6, its tool calls and turns as compact
+JSON (``tools``: one array per call, the columns of the tool-call table after ``idx``;
+``turns``: one array per turn, its columns after ``run_id``; NULL for a run still RUNNING).
+`tool_calls_dataframe()` and `turns_dataframe()` unpack them. Runs written by schema 5 and
+before (or by an older version still writing the same file) have NULL there and their rows in
+the tidy tables ``tool_calls`` and ``turns``, which are read for them as before.
 
 A typed answer (an agent's `output_type`) is kept as JSON in ``runs.output`` (NULL for text
 answers and runs that did not complete), its schema once per distinct schema in
 ``output_schemas``, named by ``runs.output_schema``; ``runs.final_output`` keeps the answer's text.
 
-A tool call that needed approval keeps the decision (`results.Approval`) as JSON in
-``tool_calls.approval`` (NULL for calls that needed none); ``tool_calls.parsed_from_text`` is 1
-for a call the model wrote as text (recovered by its provider). ``runs.warnings`` holds a run's
-`RunResult.warnings`, one a line (NULL for none).
+A tool call that needed approval keeps the decision (`results.Approval`) as JSON (NULL for calls
+that needed none); ``parsed_from_text`` is 1 for a call the model wrote as text (recovered by its
+provider). ``runs.warnings`` holds a run's `RunResult.warnings`, one a line (NULL for none).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +32,14 @@ if TYPE_CHECKING:
 
 __all__ = ["BUSY_MS", "INT_COLUMNS", "OUTPUT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
 
-_SCHEMA_VERSION = 5
+_SCHEMA_VERSION = 6
 """1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning; 3: runs.output,
 runs.output_schema and the table output_schemas (typed answers), runs.provider and runs.endpoint (who
 served the model, for prices); 4: tool_calls.approval (approval decisions); 5: runs.warnings,
 tool_calls.parsed_from_text (what local servers do) and runs.cached_calls (model calls answered from
-the response cache) (`_ADDED`)."""
+the response cache); 6: results.tools and results.turns, a run's tool calls and turns as compact JSON in
+its results row, instead of rows of the tables tool_calls and turns, which keep the runs written before
+(`_ADDED`)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
@@ -133,107 +139,30 @@ OUTPUT_COLUMNS = ("output", "output_schema")
 """The typed answer's columns of the runs table (expanded into ``output.<field>`` by `to_dataframe`)."""
 _ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start", *OUTPUT_COLUMNS)
 _UPSERT_TAIL = " ON CONFLICT(run_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in _ROW_COLUMNS[1:])
-PUT_RESULT = "INSERT OR REPLACE INTO results (run_id, result) VALUES (?, ?)"
+PUT_RESULT = "UPDATE results SET result = ?2 WHERE run_id = ?1"
+"""Replace a stored run's JSON (parameters: run_id, JSON), keeping its tool calls and turns."""
 
 
 # -- batched writes -------------------------------------------------------------------------------
 
-_WIDTH = 3 + len(_ROW_COLUMNS)
-"""Columns of a record given to `record_in`: its kind, then the kind's values, NULL-padded."""
-_RUN, _TOOL, _TURN, _SCHEMA_ROW = 0, 1, 2, 3
-"""Kinds of records: a runs row (c1: finished, c2..: the runs columns, last: the result JSON), a
-tool_calls row, a turns row (c1..: the table's columns), an output schema (c1: key, c2: schema)."""
-_TOOL_COLUMNS = (
-    "run_id, idx, call_id, name, arguments, result, error, started_at, elapsed_time, turn, approval, parsed_from_text"
+_RESULTS_HEAD = "INSERT INTO results (run_id, result, tools, turns)"
+_RESULTS_TAIL = (
+    " ON CONFLICT(run_id) DO UPDATE SET result=excluded.result,"
+    " tools=COALESCE(excluded.tools, results.tools), turns=COALESCE(excluded.turns, results.turns)"
 )
-_TURN_COLUMNS = (
-    "run_id, turn, start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error, finish_reason, "
-    "reasoning"
-)
+"""A RUNNING version (tools and turns NULL) keeps the tool calls and turns of a finished one stored before."""
 
 
-def _new(columns: str, first: int = 1) -> str:
-    return ", ".join(f"NEW.c{first + i}" for i in range(len(columns.split(","))))
-
-
-_RUN_VALUES = ", ".join(f"NEW.c{2 + i}" for i in range(len(_ROW_COLUMNS)))
-_RECORD_IN = f"""
-CREATE TEMP VIEW IF NOT EXISTS record_in (k, {", ".join(f"c{i}" for i in range(1, _WIDTH))})
-    AS SELECT {", ".join(["NULL"] * _WIDTH)} WHERE 0;
-CREATE TEMP TRIGGER IF NOT EXISTS record_run INSTEAD OF INSERT ON record_in WHEN NEW.k = {_RUN} BEGIN
-    INSERT INTO runs ({", ".join(_ROW_COLUMNS)}) VALUES ({_RUN_VALUES}){_UPSERT_TAIL};
-    INSERT OR REPLACE INTO results (run_id, result) VALUES (NEW.c2, NEW.c{_WIDTH - 1});
-    DELETE FROM tool_calls WHERE NEW.c1 AND run_id = NEW.c2;
-    DELETE FROM turns WHERE NEW.c1 AND run_id = NEW.c2;
-END;
-CREATE TEMP TRIGGER IF NOT EXISTS record_tool INSTEAD OF INSERT ON record_in WHEN NEW.k = {_TOOL} BEGIN
-    INSERT INTO tool_calls ({_TOOL_COLUMNS}) VALUES ({_new(_TOOL_COLUMNS)});
-END;
-CREATE TEMP TRIGGER IF NOT EXISTS record_turn INSTEAD OF INSERT ON record_in WHEN NEW.k = {_TURN} BEGIN
-    INSERT INTO turns ({_TURN_COLUMNS}) VALUES ({_new(_TURN_COLUMNS)});
-END;
-CREATE TEMP TRIGGER IF NOT EXISTS record_schema INSTEAD OF INSERT ON record_in WHEN NEW.k = {_SCHEMA_ROW} BEGIN
-    INSERT OR IGNORE INTO output_schemas (key, schema) VALUES (NEW.c1, NEW.c2);
-END;
-"""
-"""How a batch of runs reaches the tables in one statement: a view of this connection (TEMP:
-nothing of it is in the file, whose layout stays schema 5) whose INSTEAD OF triggers route each
-record to its table, in the order given."""
-_PADS = [(None,) * i for i in range(_WIDTH)]
-_CHUNK = 256
-"""Records per statement at most (fewer when SQLite's bound on parameters is lower)."""
-
-
-def _records(batch: Iterable[Rows]) -> list[Any]:
-    """The batch as a flat list of record values (`_WIDTH` per record), in the order they apply.
-
-    The result equals writing the runs one by one, in order: a run given twice keeps its first
-    position (seq) and its last values; its tool-call and turn rows are those of its last
-    finished version, replacing any stored before.
-    """
-    last: dict[str, Rows] = {}  # first position, last version
-    finished: dict[str, Rows] = {}
-    for rows in batch:
-        last[rows.run_id] = rows
-        if rows.finished:
-            finished[rows.run_id] = rows
-    values: list[Any] = []
-    schemas: dict[str, tuple[str, str]] = {}
-    for run_id, rows in last.items():
-        done = finished.get(run_id)
-        values += (_RUN, done is not None, *rows.run, rows.text)
-        if done is not None:
-            for row in done.tools:
-                values += (_TOOL, *row, *_PADS[_WIDTH - 1 - len(row)])
-            for row in done.turns:
-                values += (_TURN, *row, *_PADS[_WIDTH - 1 - len(row)])
-        if rows.schema is not None and rows.schema[0] not in schemas:
-            schemas[rows.schema[0]] = rows.schema
-            values += (_SCHEMA_ROW, *rows.schema, *_PADS[_WIDTH - 3])
-    return values
-
-
-def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
-    """Upsert runs (inside the caller's transaction) with one statement per 256 records.
-
-    Statement count matters more than row count: the sqlite3 module releases the GIL around every
-    statement, and on a busy process each release costs the writer a GIL hand-off (measured:
-    1,000 rows in batches of 10 under a CPU-bound thread took 13 s and 246 ms of CPU one
-    statement per row, 2.3 s and 53 ms with one multi-row statement per batch). So a batch is one
-    multi-row INSERT into `record_in` (see `_RECORD_IN`): its triggers fill runs, results,
-    tool_calls, turns and output_schemas inside that one statement, in SQLite's C code.
-    """
-    batch = list(batch)
-    for rows in batch:
-        rows.build()
-    values = _records(batch)
-    if not values:
+def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+    """`head VALUES (...),(...)... tail`: all rows in as few statements as SQLite's bound allows."""
+    if not rows:
         return
-    per = max(1, min(_CHUNK, _max_variables(conn) // _WIDTH)) * _WIDTH
-    one = "(" + ",".join("?" * _WIDTH) + ")"
-    for i in range(0, len(values), per):
-        part = values[i : i + per]
-        conn.execute(f"INSERT INTO record_in VALUES {','.join([one] * (len(part) // _WIDTH))}", part)
+    width = len(rows[0])
+    per = max(1, min(256, _max_variables(conn) // width))
+    one = "(" + ",".join("?" * width) + ")"
+    for i in range(0, len(rows), per):
+        part = rows[i : i + per]
+        conn.execute(f"{head} VALUES {','.join([one] * len(part))}{tail}", [v for row in part for v in row])
 
 
 _variables: int | None = None
@@ -249,6 +178,39 @@ def _max_variables(conn: sqlite3.Connection) -> int:
     return _variables
 
 
+def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
+    """Upsert runs (inside the caller's transaction): one multi-row statement for runs, one for results.
+
+    Statement count matters more than row count: the sqlite3 module releases the GIL around every
+    statement, and on a busy process each release costs the writer a GIL hand-off (measured:
+    1,000 rows in batches of 10 under a CPU-bound thread took 13 s and 246 ms of CPU one
+    statement per row, 2.3 s and 53 ms with one multi-row statement per batch). A run's tool
+    calls and turns ride in its results row (`results.tools`, `results.turns`, compact JSON), so
+    a batch is two statements (three when a typed answer brings a new schema), whatever it holds.
+
+    The result equals writing them one by one, in order: a run given twice keeps its first
+    position (seq) and its last values; its tool calls and turns are those of its last finished
+    version.
+    """
+    last: dict[str, Rows] = {}  # first position, last version
+    finished: dict[str, Rows] = {}
+    for rows in batch:
+        rows.build()
+        last[rows.run_id] = rows
+        if rows.finished:
+            finished[rows.run_id] = rows
+    if not last:
+        return
+    _insert(conn, f"INSERT INTO runs ({', '.join(_ROW_COLUMNS)})", [r.run for r in last.values()], _UPSERT_TAIL)
+    results = []
+    for run_id, rows in last.items():
+        done = finished.get(run_id)
+        results.append((run_id, rows.text, *(done.details if done is not None else (None, None))))
+    _insert(conn, _RESULTS_HEAD, results, _RESULTS_TAIL)
+    schemas = {r.schema[0]: r.schema for r in last.values() if r.schema is not None}
+    _insert(conn, "INSERT OR IGNORE INTO output_schemas (key, schema)", list(schemas.values()))
+
+
 _ADDED = {
     "runs": (
         "finish_reason TEXT",
@@ -261,6 +223,7 @@ _ADDED = {
     ),
     "turns": ("finish_reason TEXT", "reasoning TEXT"),
     "tool_calls": ("approval TEXT", "parsed_from_text INTEGER NOT NULL DEFAULT 0"),
+    "results": ("tools TEXT", "turns TEXT"),
 }
 """Columns added since schema 1, appended in this order (turns and tool_calls rows are inserted by position).
 Tables added since (output_schemas) come from `_SCHEMA`'s CREATE TABLE IF NOT EXISTS."""
@@ -302,4 +265,3 @@ def setup(conn: sqlite3.Connection, path: Path | None) -> None:
         conn.executescript(_SCHEMA)
         _add_columns(conn)  # a file of an older schema keeps its runs and gains the new columns
         conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-    conn.executescript(_RECORD_IN)  # this connection's own (TEMP): nothing is written to the file

@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, Any, overload
 
 from openstackai_nb._warnings import warn
 from openstackai_nb.errors import HistoryError, HistoryWarning
+from openstackai_nb.store._details import detail_rows
 from openstackai_nb.store._query import Where
-from openstackai_nb.store._rows import Rows, dumps, owner, process_gone
+from openstackai_nb.store._rows import Rows, dumps, for_writer, owner, process_gone
 from openstackai_nb.store._schema import OUTPUT_COLUMNS, PUT_RESULT, RUN_COLUMNS, write_rows
 from openstackai_nb.store._sqlite import Store
 from openstackai_nb.store._sqlite_file import ENV_VAR
@@ -143,7 +144,7 @@ class RunHistory:
         if wait:
             self._store.write(Rows(result, owner() if not finished else (None, None, None), finished=finished))
             return None
-        return self._store.submit(_rows(result, finished))
+        return self._store.submit(for_writer(result, finished=finished))
 
     def _add_async(self, result: RunResult, *, finished: bool, wait: bool = True) -> asyncio.Future[None] | None:
         """`add(wait=False)` from the running event loop.
@@ -151,7 +152,7 @@ class RunHistory:
         For a finished run (and `wait`), returns an asyncio future resolved once it is committed
         (the writer wakes the loop once per batch); else None.
         """
-        return self._store.submit_async(_rows(result, finished), wait=finished and wait)
+        return self._store.submit_async(for_writer(result, finished=finished), wait=finished and wait)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every run recorded so far is committed to the store file."""
@@ -384,12 +385,7 @@ class RunHistory:
     def _detail_rows(self, table: str, columns: str, order: str) -> list[Any]:
         """run_id plus `columns` of a detail table, for the runs of this view, in run order."""
         self._reap()
-        picked = ", ".join(f"t.{c.strip()}" for c in columns.split(","))
-        return self._store.read(
-            f"SELECT t.run_id, {picked} FROM {table} t JOIN runs ON runs.run_id = t.run_id"
-            f"{self._where.sql('runs.')} ORDER BY runs.seq, t.{order}",
-            self._where.params,
-        )
+        return detail_rows(self._store, self._where, table, columns, order)
 
     # -- files ----------------------------------------------------------------------------------
     def export(self, path: str | os.PathLike[str]) -> Path:
@@ -426,18 +422,6 @@ class RunHistory:
         from openstackai_nb.render import report
 
         return Path(report.write_report(list(self) if runs is None else list(runs), path, **options))
-
-
-def _rows(result: RunResult, finished: bool) -> Rows:
-    """What a run hands the writer thread: a finished run's snapshot, serialised there; a RUNNING row now.
-
-    A run still going changes its lists and spans in place, so its RUNNING row is serialised at
-    once; a finished run no longer changes them, so only a shallow copy is taken here (a few
-    microseconds) and the JSON, the scrubbing and the rows are made on the writer thread.
-    """
-    if finished:
-        return Rows.later(result, (None, None, None), finished=True)
-    return Rows(result, owner(), finished=False)
 
 
 class UnavailableHistory(RunHistory):
