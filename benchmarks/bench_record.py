@@ -9,7 +9,9 @@ in fresh worker processes, alternated so a busy moment of the machine hits both 
 - sequential: two-turn scripted runs (one tool call) through `Runner.run_async`, one after the
   other, each waiting for its commit (as `run_sync` does); history on a file;
 - concurrent: waves of 300 such runs at once (`asyncio.gather`), each waiting for its commit;
-- the same runs with a no-op recorder: what the run loop costs without any history.
+- the same runs with a no-op recorder: what the run loop costs without any history;
+- the commit alone: `_schema.write_rows` of prepared rows between BEGIN and COMMIT, batches of 1
+  and 20 runs, alone and beside a CPU-bound thread (where each statement costs a GIL hand-off).
 
 Per run it prints the CPU time of the run loop's thread (`time.thread_time`) and of the store's
 writer thread (its `/proc/self/task/<tid>/schedstat`, nanoseconds), the loop's share that is the
@@ -121,7 +123,7 @@ def worker(tree: str, n: int, concurrency: int) -> dict[str, Any]:
         return {"statements": counting.count / k}
 
     asyncio.run(sequential(100))  # warm up: imports, the writer thread, the statement cache
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"writer": writer_alone(tmp, n)}
     for name, scenario in (("sequential", sequential), ("concurrent", concurrent)):
         out[name] = measure(scenario, n)
         out[name].update(statements(scenario, min(n, 600)))
@@ -130,6 +132,61 @@ def worker(tree: str, n: int, concurrency: int) -> dict[str, Any]:
             out[name]["loop_norec_us"] = measure(scenario, n)["loop_us"]
         finally:
             set_recorder(previous)
+    return out
+
+
+def writer_alone(tmp: Path, n: int) -> dict[str, float]:
+    """The commit alone: `write_rows` of prepared rows, BEGIN to COMMIT, batches of 1 and of 20 runs.
+
+    Each on a fresh file, alone and beside a CPU-bound thread (each statement then costs a GIL
+    hand-off): CPU of the writing thread and wall time, per run.
+    """
+    import sqlite3
+
+    from openstackai_nb import Agent, Runner
+    from openstackai_nb.store._rows import Rows
+    from openstackai_nb.store._schema import setup, write_rows
+
+    result = Runner.run_sync(Agent(name="Bench", tools=[lookup], model="scripted"), PROMPT)
+    out: dict[str, float] = {}
+    busy = [False]
+
+    def spin() -> None:
+        while busy[0]:
+            sum(range(1000))
+
+    for size in (1, 20):
+        for beside in (False, True):
+            rows = []
+            for i in range(n):
+                result.run_id = f"run_{size}{beside}{i:012x}"
+                rows.append(Rows(result, (None, None, None), finished=True))
+            conn = sqlite3.connect(tmp / f"w{size}{beside}.sqlite", isolation_level=None, check_same_thread=False)
+            setup(conn, tmp / f"w{size}{beside}.sqlite")
+            got: dict[str, float] = {}
+
+            def work(
+                rows: list[Any] = rows, conn: sqlite3.Connection = conn, got: dict[str, float] = got, size: int = size
+            ) -> None:
+                c0, t0 = time.thread_time(), time.perf_counter()
+                for i in range(0, len(rows), size):
+                    conn.execute("BEGIN IMMEDIATE")
+                    write_rows(conn, rows[i : i + size])
+                    conn.execute("COMMIT")
+                got["cpu"], got["wall"] = time.thread_time() - c0, time.perf_counter() - t0
+
+            busy[0] = beside
+            spinner = threading.Thread(target=spin)
+            spinner.start()
+            thread = threading.Thread(target=work)
+            thread.start()
+            thread.join()
+            busy[0] = False
+            spinner.join()
+            key = f"batch {size}{', beside a busy thread' if beside else ''}"
+            out[f"{key}: cpu_us"] = got["cpu"] / n * 1e6
+            out[f"{key}: wall_us"] = got["wall"] / n * 1e6
+            conn.close()
     return out
 
 
@@ -168,6 +225,16 @@ def main() -> None:
             if proc.returncode != 0:
                 raise SystemExit(f"{name}: worker failed:\n{proc.stderr}")
             got[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    print("the commit alone (write_rows of prepared runs between BEGIN and COMMIT), per run:")
+    keys = list(next(iter(got.values()))[0]["writer"])
+    for key in keys[::2]:
+        what = key.split(":")[0]
+        line = "   ".join(
+            f"{name} CPU {statistics.median(r['writer'][key] for r in runs):5.0f}us"
+            f" wall {statistics.median(r['writer'][what + ': wall_us'] for r in runs):6.0f}us"
+            for name, runs in got.items()
+        )
+        print(f"  {what:<32} {line}")
     for scenario in ("sequential", "concurrent"):
         what = "one run after another" if scenario == "sequential" else "waves of 300 concurrent runs"
         print(f"{scenario} ({what}), per run:")
