@@ -125,13 +125,20 @@ def worker(tree: str, n: int, concurrency: int) -> dict[str, Any]:
     asyncio.run(sequential(100))  # warm up: imports, the writer thread, the statement cache
     out: dict[str, Any] = {"writer": writer_alone(tmp, n)}
     for name, scenario in (("sequential", sequential), ("concurrent", concurrent)):
-        out[name] = measure(scenario, n)
+        # History on and a no-op recorder in alternating slices, so the machine's drift (it is
+        # shared) hits both alike; sums over the slices.
+        on: list[dict[str, float]] = []
+        off: list[float] = []
+        for _ in range(5):
+            on.append(measure(scenario, n // 5))
+            previous = set_recorder(RunRecorder())
+            try:
+                off.append(measure(scenario, n // 5)["loop_us"])
+            finally:
+                set_recorder(previous)
+        out[name] = {key: statistics.fmean(m[key] for m in on) for key in on[0]}
+        out[name]["loop_norec_us"] = statistics.fmean(off)
         out[name].update(statements(scenario, min(n, 600)))
-        previous = set_recorder(RunRecorder())
-        try:
-            out[name]["loop_norec_us"] = measure(scenario, n)["loop_us"]
-        finally:
-            set_recorder(previous)
     return out
 
 
@@ -193,7 +200,11 @@ def writer_alone(tmp: Path, n: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke run)")
-    parser.add_argument("--base", default=os.environ.get(BASE_TREE_ENV), help="another checkout to compare with")
+    parser.add_argument(
+        "--base",
+        action="append",
+        help="another checkout to compare with, as PATH or LABEL=PATH (repeatable; default: $" + BASE_TREE_ENV + ")",
+    )
     parser.add_argument("--reps", type=int, default=0, help="worker processes per tree (default 3, 1 with --quick)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
@@ -202,9 +213,11 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, n, 300)))
         return
-    trees = {"this tree": str(ROOT)}
-    if args.base:
-        trees = {"base": str(Path(args.base).resolve()), **trees}
+    trees: dict[str, str] = {}
+    for i, base in enumerate(args.base or ([os.environ[BASE_TREE_ENV]] if os.environ.get(BASE_TREE_ENV) else [])):
+        label, _, path = base.rpartition("=")
+        trees[label or ("base" if i == 0 else f"base{i + 1}")] = str(Path(path).resolve())
+    trees["this tree"] = str(ROOT)
     reps = args.reps or (1 if args.quick else 3)
     import sqlite3
 
