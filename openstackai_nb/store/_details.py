@@ -1,7 +1,7 @@
 """The rows of `tool_calls_dataframe()` and `turns_dataframe()`, wherever a run keeps them.
 
-Since schema 6 a run's tool calls and turns are compact JSON in its results row
-(`results.tools`, `results.turns`: see `_schema`); runs written before keep theirs in the tables
+Since schema 6 a run's tool calls and turns are compact JSON in its runs row
+(`runs.tools`, `runs.turns`: see `_schema`); runs written before keep theirs in the tables
 ``tool_calls`` and ``turns``. Both are read and merged in run order, as rows of those tables.
 """
 
@@ -24,13 +24,11 @@ def detail_rows(store: Store, where: Where, table: str, columns: str, order: str
     picked = ", ".join(f"t.{c.strip()}" for c in columns.split(","))
     legacy = store.read(
         f"SELECT runs.seq, t.run_id, {picked} FROM {table} t JOIN runs ON runs.run_id = t.run_id"
-        f" LEFT JOIN results r ON r.run_id = t.run_id{where.and_(f'r.{column} IS NULL').sql('runs.')}"
-        f" ORDER BY runs.seq, t.{order}",
+        f"{where.and_(f'@{column} IS NULL').sql('runs.')} ORDER BY runs.seq, t.{order}",
         where.params,
     )
     packed = store.read(
-        f"SELECT runs.seq, runs.run_id, r.{column} FROM runs JOIN results r ON r.run_id = runs.run_id"
-        f"{where.and_(f'r.{column} IS NOT NULL').sql('runs.')} ORDER BY runs.seq",
+        f"SELECT seq, run_id, {column} FROM runs{where.and_(f'@{column} IS NOT NULL').sql()} ORDER BY seq",
         where.params,
     )
     if not packed:

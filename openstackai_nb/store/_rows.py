@@ -1,7 +1,7 @@
 """How a RunResult becomes rows of the history store, secrets scrubbed first.
 
 A run is its `runs` row, its full JSON, and its tool-call and turn rows (kept, since schema 6, as
-compact JSON in its results row: `_schema`). A finished run is handed to the store's writer
+compact JSON in its runs row: `_schema`). A finished run is handed to the store's writer
 thread as a snapshot and serialised there (`Rows.later`, `for_writer`). Also: who owns a
 RUNNING row (host, pid, process start) and whether that process is gone.
 """
@@ -128,7 +128,7 @@ class Rows:
                 self.run = _scrubbed(self.run)
                 self.tools = [_scrubbed(row) for row in self.tools]
                 self.turns = [_scrubbed(row) for row in self.turns]
-        # The results row's compact columns (schema 6): tool rows after idx, turn rows after run_id.
+        # The runs row's compact columns (schema 6): tool rows after idx, turn rows after run_id.
         self.details: tuple[str | None, str | None] = (
             (dumps([row[2:] for row in self.tools]), dumps([row[1:] for row in self.turns]))
             if self.finished

@@ -1,13 +1,14 @@
 """The history's tables, their columns, schema upgrades and the batched write of runs.
 
 Layout: a narrow table ``runs`` of scalar columns (read straight into pandas: no JSON is parsed
-for `to_dataframe()`), and per run one ``results`` row: the run's full ``RunResult`` JSON
-(``result``, for iteration and export) and, since schema 6, its tool calls and turns as compact
+for `to_dataframe()`) that, since schema 6, also holds the run's tool calls and turns as compact
 JSON (``tools``: one array per call, the columns of the tool-call table after ``idx``;
-``turns``: one array per turn, its columns after ``run_id``; NULL for a run still RUNNING).
-`tool_calls_dataframe()` and `turns_dataframe()` unpack them. Runs written by schema 5 and
-before (or by an older version still writing the same file) have NULL there and their rows in
-the tidy tables ``tool_calls`` and ``turns``, which are read for them as before.
+``turns``: one array per turn, its columns after ``run_id``; NULL for a run still RUNNING),
+which `tool_calls_dataframe()` and `turns_dataframe()` unpack; and the run's full ``RunResult``
+JSON in ``results`` (for iteration and export: kept apart, its pages are never read by the
+DataFrames). Runs written by schema 5 and before (or by an older version still writing the same
+file) have NULL in ``tools``/``turns`` and their rows in the tidy tables ``tool_calls`` and
+``turns``, which are read for them as before.
 
 A typed answer (an agent's `output_type`) is kept as JSON in ``runs.output`` (NULL for text
 answers and runs that did not complete), its schema once per distinct schema in
@@ -37,8 +38,8 @@ _SCHEMA_VERSION = 6
 runs.output_schema and the table output_schemas (typed answers), runs.provider and runs.endpoint (who
 served the model, for prices); 4: tool_calls.approval (approval decisions); 5: runs.warnings,
 tool_calls.parsed_from_text (what local servers do) and runs.cached_calls (model calls answered from
-the response cache); 6: results.tools and results.turns, a run's tool calls and turns as compact JSON in
-its results row, instead of rows of the tables tool_calls and turns, which keep the runs written before
+the response cache); 6: runs.tools and runs.turns, a run's tool calls and turns as compact JSON in its
+runs row, instead of rows of the tables tool_calls and turns, which keep the runs written before
 (`_ADDED`)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
@@ -138,19 +139,18 @@ INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls
 OUTPUT_COLUMNS = ("output", "output_schema")
 """The typed answer's columns of the runs table (expanded into ``output.<field>`` by `to_dataframe`)."""
 _ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start", *OUTPUT_COLUMNS)
-_UPSERT_TAIL = " ON CONFLICT(run_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in _ROW_COLUMNS[1:])
+_WRITTEN = (*_ROW_COLUMNS, "tools", "turns")
+_UPSERT_TAIL = (
+    " ON CONFLICT(run_id) DO UPDATE SET "
+    + ", ".join(f"{c}=excluded.{c}" for c in _ROW_COLUMNS[1:])
+    + ", tools=COALESCE(excluded.tools, runs.tools), turns=COALESCE(excluded.turns, runs.turns)"
+)
+"""A RUNNING version (tools and turns NULL) keeps the tool calls and turns of a finished one stored before."""
 PUT_RESULT = "UPDATE results SET result = ?2 WHERE run_id = ?1"
 """Replace a stored run's JSON (parameters: run_id, JSON), keeping its tool calls and turns."""
 
 
 # -- batched writes -------------------------------------------------------------------------------
-
-_RESULTS_HEAD = "INSERT INTO results (run_id, result, tools, turns)"
-_RESULTS_TAIL = (
-    " ON CONFLICT(run_id) DO UPDATE SET result=excluded.result,"
-    " tools=COALESCE(excluded.tools, results.tools), turns=COALESCE(excluded.turns, results.turns)"
-)
-"""A RUNNING version (tools and turns NULL) keeps the tool calls and turns of a finished one stored before."""
 
 
 def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
@@ -185,8 +185,8 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
     statement, and on a busy process each release costs the writer a GIL hand-off (measured:
     1,000 rows in batches of 10 under a CPU-bound thread took 13 s and 246 ms of CPU one
     statement per row, 2.3 s and 53 ms with one multi-row statement per batch). A run's tool
-    calls and turns ride in its results row (`results.tools`, `results.turns`, compact JSON), so
-    a batch is two statements (three when a typed answer brings a new schema), whatever it holds.
+    calls and turns ride in its runs row (`runs.tools`, `runs.turns`, compact JSON), so a batch
+    is two statements (three when a typed answer brings a new schema), whatever it holds.
 
     The result equals writing them one by one, in order: a run given twice keeps its first
     position (seq) and its last values; its tool calls and turns are those of its last finished
@@ -201,12 +201,12 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
             finished[rows.run_id] = rows
     if not last:
         return
-    _insert(conn, f"INSERT INTO runs ({', '.join(_ROW_COLUMNS)})", [r.run for r in last.values()], _UPSERT_TAIL)
-    results = []
+    runs = []
     for run_id, rows in last.items():
         done = finished.get(run_id)
-        results.append((run_id, rows.text, *(done.details if done is not None else (None, None))))
-    _insert(conn, _RESULTS_HEAD, results, _RESULTS_TAIL)
+        runs.append((*rows.run, *(done.details if done is not None else (None, None))))
+    _insert(conn, f"INSERT INTO runs ({', '.join(_WRITTEN)})", runs, _UPSERT_TAIL)
+    _insert(conn, "INSERT OR REPLACE INTO results (run_id, result)", [(r.run_id, r.text) for r in last.values()])
     schemas = {r.schema[0]: r.schema for r in last.values() if r.schema is not None}
     _insert(conn, "INSERT OR IGNORE INTO output_schemas (key, schema)", list(schemas.values()))
 
@@ -220,10 +220,11 @@ _ADDED = {
         "output_schema TEXT",
         "warnings TEXT",
         "cached_calls INTEGER NOT NULL DEFAULT 0",
+        "tools TEXT",
+        "turns TEXT",
     ),
     "turns": ("finish_reason TEXT", "reasoning TEXT"),
     "tool_calls": ("approval TEXT", "parsed_from_text INTEGER NOT NULL DEFAULT 0"),
-    "results": ("tools TEXT", "turns TEXT"),
 }
 """Columns added since schema 1, appended in this order (turns and tool_calls rows are inserted by position).
 Tables added since (output_schemas) come from `_SCHEMA`'s CREATE TABLE IF NOT EXISTS."""

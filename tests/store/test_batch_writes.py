@@ -165,12 +165,13 @@ def test_a_batch_is_two_statements_between_begin_and_commit(tmp_path) -> None:
     assert [s.split(" (")[0] for s in lines] == [
         "BEGIN IMMEDIATE",
         "INSERT INTO runs",
-        "INSERT INTO results",
+        "INSERT OR REPLACE INTO results",
         "COMMIT",
     ]
     assert h.tool_calls_dataframe().groupby("run_id").size().to_dict() == {"run_1": 1, "run_2": 2}
     assert len(h.turns_dataframe()) == 4 and len(h) == 4
     assert table(h, "SELECT COUNT(*) FROM tool_calls") == [(0,)]  # the tidy tables: runs of older versions
+    assert table(h, "SELECT COUNT(*) FROM runs WHERE tools IS NOT NULL AND turns IS NOT NULL") == [(4,)]
 
 
 def test_a_finished_run_is_serialised_by_the_writer_as_it_was_when_recorded(tmp_path) -> None:
