@@ -10,6 +10,8 @@ in fresh worker processes, alternated so a busy moment of the machine hits both 
   other, each waiting for its commit (as `run_sync` does); history on a file;
 - concurrent: waves of 300 such runs at once (`asyncio.gather`), each waiting for its commit;
 - the same runs with a no-op recorder: what the run loop costs without any history;
+- the handover: the loop's CPU per finished run given to `RunHistory._add_async` (what the run
+  loop pays before the writer thread takes over);
 - the commit alone: `_schema.write_rows` of prepared rows between BEGIN and COMMIT, batches of 1
   and 20 runs, alone and beside a CPU-bound thread (where each statement costs a GIL hand-off).
 
@@ -123,7 +125,7 @@ def worker(tree: str, n: int, concurrency: int) -> dict[str, Any]:
         return {"statements": counting.count / k}
 
     asyncio.run(sequential(100))  # warm up: imports, the writer thread, the statement cache
-    out: dict[str, Any] = {"writer": writer_alone(tmp, n)}
+    out: dict[str, Any] = {"writer": writer_alone(tmp, n), "handover_us": handover(tmp, n)}
     for name, scenario in (("sequential", sequential), ("concurrent", concurrent)):
         # History on and a no-op recorder in alternating slices, so the machine's drift (it is
         # shared) hits both alike; sums over the slices.
@@ -140,6 +142,29 @@ def worker(tree: str, n: int, concurrency: int) -> dict[str, Any]:
         out[name]["loop_norec_us"] = statistics.fmean(off)
         out[name].update(statements(scenario, min(n, 600)))
     return out
+
+
+def handover(tmp: Path, n: int) -> float:
+    """The run loop's CPU per finished run handed to the store (`RunHistory._add_async`), median of 5 slices."""
+    from openstackai_nb import Agent, RunHistory, Runner
+
+    result = Runner.run_sync(Agent(name="Bench", tools=[lookup], model="scripted"), PROMPT)
+    history = RunHistory(tmp / "handover.sqlite")
+
+    async def slices() -> list[float]:
+        out = []
+        for k in range(5):
+            c0 = time.thread_time()
+            for i in range(n // 5):
+                result.run_id = f"run_h{k}_{i:012x}"
+                history._add_async(result, finished=True, wait=False)
+            out.append((time.thread_time() - c0) / (n // 5) * 1e6)
+            await asyncio.sleep(0.2)
+        return out
+
+    got = statistics.median(asyncio.run(slices()))
+    history.flush()
+    return got
 
 
 def writer_alone(tmp: Path, n: int) -> dict[str, float]:
@@ -238,6 +263,11 @@ def main() -> None:
             if proc.returncode != 0:
                 raise SystemExit(f"{name}: worker failed:\n{proc.stderr}")
             got[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    print("the run loop handing a finished run to the store (RunHistory._add_async), CPU per run:")
+    print(
+        "  "
+        + "   ".join(f"{name} {statistics.median(r['handover_us'] for r in runs):5.1f}us" for name, runs in got.items())
+    )
     print("the commit alone (write_rows of prepared runs between BEGIN and COMMIT), per run:")
     keys = list(next(iter(got.values()))[0]["writer"])
     for key in keys[::2]:

@@ -41,8 +41,13 @@ def _json_default(value: Any) -> Any:
     return iso() if callable(iso) else str(value)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+"""One encoder for every cell: `json.dumps` with options builds a new one per call (about 10 us)."""
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    """Compact JSON text of `value` (non-ASCII kept; dates as ISO text, other objects as str())."""
+    return _ENCODER.encode(value)
 
 
 class Rows:
