@@ -6,10 +6,10 @@ Durability: WAL with ``synchronous=NORMAL`` (a committed run survives the proces
 an OS crash may lose the last few), ``busy_timeout`` so several kernels write the same file
 safely, and ``BEGIN IMMEDIATE`` transactions.
 
-Writes from the run loop: the loop only turns a run into rows (`_rows.Rows`, ~0.05 ms) and
-queues them; the store's writer thread commits whatever is queued in one transaction, with one
-multi-row statement per table (`_schema.write_rows`; why: see there), then wakes each waiting
-event loop once per batch. A slow disk never stalls the runs in flight. Reads wait for pending
+Writes from the run loop: the loop only hands over a snapshot of a finished run
+(`_rows.Rows.later`, ~0.01 ms); the store's writer thread turns what is queued into rows (JSON,
+scrubbing) and commits it in one transaction of two multi-row statements (`_schema.write_rows`;
+why: see there), then wakes each waiting event loop once per batch. A slow disk never stalls the runs in flight. Reads wait for pending
 writes (a process always sees its own runs); pending writes are flushed at exit. Checkpoints:
 `_checkpoint`. The file under the store (deleted, replaced, damaged): `_sqlite_file`.
 

@@ -131,7 +131,9 @@ class RunHistory:
         """Insert or update a run (keyed by run_id). The run loop records every run this way.
 
         Args:
-            result: the run (serialised now, so later changes to it are not recorded).
+            result: the run, as it is now: later changes to its fields and lists are not
+                recorded (with wait=False a shallow copy is serialised by the writer thread, so
+                the objects in its lists, its tool calls and messages, must not change meanwhile).
             finished: False when the run has just started (its row is marked as owned by this
                 process, so a crash can be detected later).
             wait: commit before returning. False hands the write to the store's writer thread
