@@ -9,9 +9,10 @@ safely, and ``BEGIN IMMEDIATE`` transactions.
 Writes from the run loop: the loop only hands over a snapshot of a finished run
 (`_rows.Rows.later`, ~0.01 ms); the store's writer thread turns what is queued into rows (JSON,
 scrubbing) and commits it in one transaction of two multi-row statements (`_schema.write_rows`;
-why: see there), then wakes each waiting event loop once per batch. A slow disk never stalls the runs in flight. Reads wait for pending
-writes (a process always sees its own runs); pending writes are flushed at exit. Checkpoints:
-`_checkpoint`. The file under the store (deleted, replaced, damaged): `_sqlite_file`.
+why: see there), then wakes each waiting event loop once per batch. A slow disk never stalls
+the runs in flight. Reads wait for pending writes (a process always sees its own runs); pending
+writes are flushed at exit. Checkpoints: `_checkpoint`. The file under the store (deleted,
+replaced, damaged): `_sqlite_file`.
 
 A file locked by another process (a `BEGIN EXCLUSIVE` held in the sqlite3 shell, a backup, a
 long write elsewhere): the writer waits for the lock at most `_LOCK_SLICE` seconds per attempt
