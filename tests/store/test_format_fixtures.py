@@ -56,3 +56,40 @@ def test_new_runs_go_into_an_old_file_and_the_old_runs_read_the_same(name: str, 
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+def test_runs_an_older_version_writes_into_an_upgraded_file_read_back(tmp_path: Path) -> None:
+    # A kernel of the previous version that had the file open before it was upgraded goes on
+    # writing the old way: tool calls and turns as rows of their tables, runs.tools/turns NULL.
+    from openstackai_nb.store._rows import Rows
+
+    path = copy_of("history_v5", tmp_path)
+    history = RunHistory(path)
+    agent = Agent(name="Mixed", tools=[lookup], model="scripted")
+    first = Runner.run_sync(agent, "What is the value of X? Use the lookup tool.")
+    old_style = Runner.run_sync(agent, "What is the value of Y? Use the lookup tool.")
+    last = Runner.run_sync(agent, "What is the value of Z? Use the lookup tool.")
+    history.add(first)
+    rows = Rows(old_style, (None, None, None), finished=True)
+    with sqlite3.connect(path) as conn:  # what schema 5's writer does, by hand
+        conn.execute(
+            "INSERT INTO runs (run_id, agent, model, input, status, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (rows.run_id, "Mixed", "scripted", old_style.input, "COMPLETED", rows.run[12]),
+        )
+        conn.execute("INSERT INTO results (run_id, result) VALUES (?, ?)", (rows.run_id, rows.text))
+        conn.executemany(f"INSERT INTO tool_calls VALUES ({','.join('?' * 12)})", rows.tools)
+        conn.executemany(f"INSERT INTO turns VALUES ({','.join('?' * 12)})", rows.turns)
+    conn.close()
+    history.add(last)
+    ours = [first.run_id, old_style.run_id, last.run_id]
+    calls = history.filter(run_ids=ours).tool_calls_dataframe()
+    assert calls["run_id"].tolist() == ours  # in run order, wherever each run keeps its rows
+    assert [a["key"] for a in calls["arguments"]] == ["X", "Y", "Z"]
+    turns = history.filter(run_ids=ours).turns_dataframe()
+    assert turns["run_id"].tolist() == [r for r in ours for _ in (1, 2)] and turns["turn"].tolist() == [1, 2] * 3
+    assert history[old_style.run_id] == old_style
+
+
+def lookup(key: str) -> str:
+    """Look up the value stored under a key."""
+    return f"value of {key}"
