@@ -9,7 +9,8 @@ in fresh worker processes, alternated so a busy moment of the machine hits both 
 - sequential: two-turn scripted runs (one tool call) through `Runner.run_async`, one after the
   other, each waiting for its commit (as `run_sync` does); history on a file;
 - concurrent: waves of 300 such runs at once (`asyncio.gather`), each waiting for its commit;
-- the same runs with a no-op recorder: what the run loop costs without any history;
+- the same runs with no run observers (a tree from before them: a no-op recorder): what the run
+  loop costs without any history;
 - the handover: the loop's CPU per finished run given to `RunHistory._add_async` (what the run
   loop pays before the writer thread takes over);
 - the commit alone: `_schema.write_rows` of prepared rows between BEGIN and COMMIT, batches of 1
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import statistics
@@ -35,6 +37,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +79,31 @@ class _Counting:
         return getattr(self.conn, name)
 
 
+@contextlib.contextmanager
+def _nothing_recorded() -> Iterator[None]:
+    """Runs with no history: no run observers (a tree before them: a no-op recorder)."""
+    try:
+        from openstackai_nb.runner.observers import set_default_observers
+    except ImportError:  # a tree from before the observers: its recorder seam
+        from openstackai_nb.runner import RunRecorder, set_recorder
+
+        previous_recorder = set_recorder(RunRecorder())
+        try:
+            yield
+        finally:
+            set_recorder(previous_recorder)
+        return
+    previous = set_default_observers([])
+    try:
+        yield
+    finally:
+        set_default_observers(previous)
+
+
 def worker(tree: str, n: int, concurrency: int) -> dict[str, Any]:
     sys.path.insert(0, tree)
     from openstackai_nb import Agent, RunHistory, Runner
     from openstackai_nb import store as store_mod
-    from openstackai_nb.runner import RunRecorder, set_recorder
 
     assert Path(sys.modules["openstackai_nb"].__file__ or "").is_relative_to(tree)
     tmp = Path(tempfile.mkdtemp())
@@ -133,11 +156,8 @@ def worker(tree: str, n: int, concurrency: int) -> dict[str, Any]:
         off: list[float] = []
         for _ in range(5):
             on.append(measure(scenario, n // 5))
-            previous = set_recorder(RunRecorder())
-            try:
+            with _nothing_recorded():
                 off.append(measure(scenario, n // 5)["loop_us"])
-            finally:
-                set_recorder(previous)
         out[name] = {key: statistics.fmean(m[key] for m in on) for key in on[0]}
         out[name]["loop_norec_us"] = statistics.fmean(off)
         out[name].update(statements(scenario, min(n, 600)))
