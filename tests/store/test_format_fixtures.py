@@ -26,7 +26,7 @@ def expected(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.reads.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", ["history_v5"])
+@pytest.mark.parametrize("name", ["history_v5", "history_v6"])
 def test_a_file_of_the_previous_version_reads_identically(name: str, tmp_path: Path) -> None:
     history = RunHistory(copy_of(name, tmp_path))
     got = json.loads(canonical(reads(history)))
@@ -37,7 +37,7 @@ def test_a_file_of_the_previous_version_reads_identically(name: str, tmp_path: P
     assert KEY not in (tmp_path / f"{name}.sqlite").read_bytes().decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize("name", ["history_v5"])
+@pytest.mark.parametrize("name", ["history_v5", "history_v6"])
 def test_new_runs_go_into_an_old_file_and_the_old_runs_read_the_same(name: str, tmp_path: Path) -> None:
     path = copy_of(name, tmp_path)
     want = expected(name)
