@@ -31,17 +31,23 @@ def detail_rows(store: Store, where: Where, table: str, columns: str, order: str
         f"SELECT seq, run_id, {column} FROM runs{where.and_(f'@{column} IS NOT NULL').sql()} ORDER BY seq",
         where.params,
     )
-    if not packed:
-        return [tuple(row[1:]) for row in legacy]
-    rows: list[tuple[int, tuple[Any, ...]]] = [(row[0], tuple(row[1:])) for row in legacy]
     numbered = table == "tool_calls"  # a tool-call row's idx is its position in the run
-    for (seq, run_id, _), details in zip(packed, _parsed([text for _, _, text in packed]), strict=True):
+    unpacked = zip(packed, _parsed([text for _, _, text in packed]), strict=True)
+    if not legacy:  # the usual case: every run of the view written since schema 6
+        out: list[tuple[Any, ...]] = []
+        for (_, run_id, _), details in unpacked:
+            if numbered:
+                out += [(run_id, i, *d) for i, d in enumerate(details)]
+            else:
+                out += [(run_id, *d) for d in details]
+        return out
+    rows: list[tuple[int, tuple[Any, ...]]] = [(row[0], tuple(row[1:])) for row in legacy]
+    for (seq, run_id, _), details in unpacked:
         if numbered:
-            rows.extend((seq, (run_id, i, *d)) for i, d in enumerate(details))
+            rows += [(seq, (run_id, i, *d)) for i, d in enumerate(details)]
         else:
-            rows.extend((seq, (run_id, *d)) for d in details)
-    if legacy:
-        rows.sort(key=lambda pair: pair[0])  # stable: each run's rows keep their order
+            rows += [(seq, (run_id, *d)) for d in details]
+    rows.sort(key=lambda pair: pair[0])  # stable: each run's rows keep their order
     return [row for _, row in rows]
 
 
