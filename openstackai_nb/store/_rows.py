@@ -1,6 +1,8 @@
 """How a RunResult becomes rows of the history store, secrets scrubbed first.
 
-A run is its `runs` row, its full JSON, and its tool-call and turn rows. Also: who owns a
+A run is its `runs` row, its full JSON, and its tool-call and turn rows (kept, since schema 6, as
+compact JSON in its runs row: `_schema`). A finished run is handed to the store's writer
+thread as a snapshot and serialised there (`Rows.later`, `for_writer`). Also: who owns a
 RUNNING row (host, pid, process start) and whether that process is gone.
 """
 
@@ -16,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb._secrets import may_hold_secret, scrub
 
 if TYPE_CHECKING:
-    from openstackai_nb.results import RunResult
+    from openstackai_nb.results import RunResult, ToolCall
 
-__all__ = ["Rows", "dumps", "ns", "owner", "process_gone", "turn_rows"]
+__all__ = ["Rows", "dumps", "for_writer", "ns", "owner", "process_gone", "snapshot", "turn_rows"]
 
 
 def ns(value: Any) -> int:
@@ -39,19 +41,54 @@ def _json_default(value: Any) -> Any:
     return iso() if callable(iso) else str(value)
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_json_default)
+"""One encoder for every cell: `json.dumps` with options builds a new one per call (about 10 us)."""
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    """Compact JSON text of `value` (non-ASCII kept; dates as ISO text, other objects as str())."""
+    return _ENCODER.encode(value)
 
 
 class Rows:
-    """The rows one RunResult becomes: its runs row, tool-call rows and turn rows (scrubbed)."""
+    """The rows one RunResult becomes: its runs row, tool-call rows and turn rows (scrubbed).
 
-    __slots__ = ("finished", "run", "run_id", "schema", "text", "tools", "turns")
+    `Rows(result, ...)` builds them at once. `Rows.later(result, ...)` is what the run loop hands
+    the store for a run that has ended: a snapshot that costs a few microseconds, turned into rows
+    (JSON, scrubbing, tuples) by `build()` on the store's writer thread.
+    """
+
+    __slots__ = ("_owner", "_source", "details", "finished", "run", "run_id", "schema", "text", "tools", "turns")
 
     def __init__(self, result: RunResult, owner: tuple[Any, Any, Any], *, finished: bool) -> None:
+        self.run_id = result.run_id
         self.finished = finished
+        self._owner = owner
+        self._source: RunResult | None = result
+        self.build()
+
+    @classmethod
+    def later(cls, result: RunResult, owner: tuple[Any, Any, Any], *, finished: bool) -> Rows:
+        """The rows of `result` as it is now, built when `build()` is called (by another thread).
+
+        Taken: the result's own fields and its lists and metadata dict (shallow copies), so the
+        caller may go on changing the result; the messages, tool calls and spans in those lists
+        must no longer change, which holds once a run has ended (a RUNNING run: use `Rows(...)`).
+        """
+        rows = cls.__new__(cls)
+        rows.run_id = result.run_id
+        rows.finished = finished
+        rows._owner = owner
+        rows._source = snapshot(result)
+        return rows
+
+    def build(self) -> None:
+        """Turn the run into rows (once; later calls do nothing)."""
+        result = self._source
+        if result is None:
+            return
         self.text = text = result.model_dump_json()
-        self.run_id = run_id = result.run_id
+        run_id = self.run_id
         output, self.schema = _typed_answer(
             result.final_output if result.typed else None, result.output_schema, result.output_schema is not None
         )
@@ -75,19 +112,14 @@ class Rows:
             "\n".join(result.warnings) if result.warnings else None,
             result.cached_calls,
             dumps(result.metadata) if result.metadata else "{}",
-            *owner,
+            *self._owner,
             output,
             self.schema[0] if self.schema else None,
         )
         self.tools: list[tuple[Any, ...]] = []
         self.turns: list[tuple[Any, ...]] = []
-        if finished:
-            self.tools = [
-                (run_id, i, c.call_id, c.name, dumps(c.arguments), dumps(c.result), c.error, ns(c.started_at),
-                 c.elapsed_time, c.turn, None if c.approval is None else c.approval.model_dump_json(),
-                 int(c.parsed_from_text))
-                for i, c in enumerate(result.tool_calls)
-            ]  # fmt: skip
+        if self.finished:
+            self.tools = [_tool_row(run_id, i, c) for i, c in enumerate(result.tool_calls)]
             self.turns = turn_rows(
                 run_id,
                 result.turn_count,
@@ -101,6 +133,56 @@ class Rows:
                 self.run = _scrubbed(self.run)
                 self.tools = [_scrubbed(row) for row in self.tools]
                 self.turns = [_scrubbed(row) for row in self.turns]
+        # The runs row's compact columns (schema 6): tool rows after idx, turn rows after run_id.
+        self.details: tuple[str | None, str | None] = (
+            (dumps([row[2:] for row in self.tools]), dumps([row[1:] for row in self.turns]))
+            if self.finished
+            else (None, None)
+        )
+        self._source = None
+
+
+def for_writer(result: RunResult, *, finished: bool) -> Rows:
+    """What a run hands the writer thread: a finished run's snapshot, serialised there; a RUNNING row now.
+
+    A run still going changes its lists and spans in place, so its RUNNING row is serialised at
+    once; a finished run no longer changes them, so only a shallow copy is taken here (a few
+    microseconds) and the JSON, the scrubbing and the rows are made on the writer thread.
+    """
+    if finished:
+        return Rows.later(result, (None, None, None), finished=True)
+    return Rows(result, owner(), finished=False)
+
+
+def snapshot(result: RunResult) -> RunResult:
+    """A copy of a run that has ended, for serialising on another thread (see `Rows.later`)."""
+    return result.model_copy(  # its own field dict, and its own lists
+        update={
+            "messages": list(result.messages),
+            "tool_calls": list(result.tool_calls),
+            "trace": list(result.trace),
+            "warnings": list(result.warnings),
+            "metadata": dict(result.metadata),
+        }
+    )
+
+
+def _tool_row(run_id: str, index: int, call: ToolCall) -> tuple[Any, ...]:
+    approval = None if call.approval is None else call.approval.model_dump_json()
+    return (
+        run_id,
+        index,
+        call.call_id,
+        call.name,
+        dumps(call.arguments),
+        dumps(call.result),
+        call.error,
+        ns(call.started_at),
+        call.elapsed_time,
+        call.turn,
+        approval,
+        int(call.parsed_from_text),
+    )
 
 
 def _typed_answer(value: Any, schema: Any, typed: bool) -> tuple[str | None, tuple[str, str] | None]:

@@ -1,17 +1,22 @@
 """The history's tables, their columns, schema upgrades and the batched write of runs.
 
 Layout: a narrow table ``runs`` of scalar columns (read straight into pandas: no JSON is parsed
-for `to_dataframe()`), the run's full ``RunResult`` JSON in ``results`` (for iteration and
-export), and the tidy tables ``tool_calls`` and ``turns`` keyed by run_id.
+for `to_dataframe()`) that, since schema 6, also holds the run's tool calls and turns as compact
+JSON (``tools``: one array per call, the columns of the tool-call table after ``idx``;
+``turns``: one array per turn, its columns after ``run_id``; NULL for a run still RUNNING),
+which `tool_calls_dataframe()` and `turns_dataframe()` unpack; and the run's full ``RunResult``
+JSON in ``results`` (for iteration and export: kept apart, its pages are never read by the
+DataFrames). Runs written by schema 5 and before (or by an older version still writing the same
+file) have NULL in ``tools``/``turns`` and their rows in the tidy tables ``tool_calls`` and
+``turns``, which are read for them as before.
 
 A typed answer (an agent's `output_type`) is kept as JSON in ``runs.output`` (NULL for text
 answers and runs that did not complete), its schema once per distinct schema in
 ``output_schemas``, named by ``runs.output_schema``; ``runs.final_output`` keeps the answer's text.
 
-A tool call that needed approval keeps the decision (`results.Approval`) as JSON in
-``tool_calls.approval`` (NULL for calls that needed none); ``tool_calls.parsed_from_text`` is 1
-for a call the model wrote as text (recovered by its provider). ``runs.warnings`` holds a run's
-`RunResult.warnings`, one a line (NULL for none).
+A tool call that needed approval keeps the decision (`results.Approval`) as JSON (NULL for calls
+that needed none); ``parsed_from_text`` is 1 for a call the model wrote as text (recovered by its
+provider). ``runs.warnings`` holds a run's `RunResult.warnings`, one a line (NULL for none).
 """
 
 from __future__ import annotations
@@ -28,12 +33,14 @@ if TYPE_CHECKING:
 
 __all__ = ["BUSY_MS", "INT_COLUMNS", "OUTPUT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
 
-_SCHEMA_VERSION = 5
+_SCHEMA_VERSION = 6
 """1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning; 3: runs.output,
 runs.output_schema and the table output_schemas (typed answers), runs.provider and runs.endpoint (who
 served the model, for prices); 4: tool_calls.approval (approval decisions); 5: runs.warnings,
 tool_calls.parsed_from_text (what local servers do) and runs.cached_calls (model calls answered from
-the response cache) (`_ADDED`)."""
+the response cache); 6: runs.tools and runs.turns, a run's tool calls and turns as compact JSON in its
+runs row, instead of rows of the tables tool_calls and turns, which keep the runs written before
+(`_ADDED`)."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
@@ -132,8 +139,15 @@ INT_COLUMNS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls
 OUTPUT_COLUMNS = ("output", "output_schema")
 """The typed answer's columns of the runs table (expanded into ``output.<field>`` by `to_dataframe`)."""
 _ROW_COLUMNS = (*RUN_COLUMNS, "metadata", "owner_host", "owner_pid", "owner_start", *OUTPUT_COLUMNS)
-_UPSERT_TAIL = " ON CONFLICT(run_id) DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in _ROW_COLUMNS[1:])
-PUT_RESULT = "INSERT OR REPLACE INTO results (run_id, result) VALUES (?, ?)"
+_WRITTEN = (*_ROW_COLUMNS, "tools", "turns")
+_UPSERT_TAIL = (
+    " ON CONFLICT(run_id) DO UPDATE SET "
+    + ", ".join(f"{c}=excluded.{c}" for c in _ROW_COLUMNS[1:])
+    + ", tools=COALESCE(excluded.tools, runs.tools), turns=COALESCE(excluded.turns, runs.turns)"
+)
+"""A RUNNING version (tools and turns NULL) keeps the tool calls and turns of a finished one stored before."""
+PUT_RESULT = "UPDATE results SET result = ?2 WHERE run_id = ?1"
+"""Replace a stored run's JSON (parameters: run_id, JSON), keeping its tool calls and turns."""
 
 
 # -- batched writes -------------------------------------------------------------------------------
@@ -165,38 +179,36 @@ def _max_variables(conn: sqlite3.Connection) -> int:
 
 
 def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
-    """Upsert runs (inside the caller's transaction) with one multi-row statement per table.
+    """Upsert runs (inside the caller's transaction): one multi-row statement for runs, one for results.
 
     Statement count matters more than row count: the sqlite3 module releases the GIL around every
     statement, and on a busy process each release costs the writer a GIL hand-off (measured:
     1,000 rows in batches of 10 under a CPU-bound thread took 13 s and 246 ms of CPU one
-    statement per row, 2.3 s and 53 ms with one multi-row statement per batch).
+    statement per row, 2.3 s and 53 ms with one multi-row statement per batch). A run's tool
+    calls and turns ride in its runs row (`runs.tools`, `runs.turns`, compact JSON), so a batch
+    is two statements (three when a typed answer brings a new schema), whatever it holds.
 
     The result equals writing them one by one, in order: a run given twice keeps its first
-    position (seq) and its last values; its tool-call and turn rows are those of its last
-    finished version, replacing any stored before.
+    position (seq) and its last values; its tool calls and turns are those of its last finished
+    version.
     """
     last: dict[str, Rows] = {}  # first position, last version
     finished: dict[str, Rows] = {}
     for rows in batch:
+        rows.build()
         last[rows.run_id] = rows
         if rows.finished:
             finished[rows.run_id] = rows
     if not last:
         return
-    _insert(conn, f"INSERT INTO runs ({', '.join(_ROW_COLUMNS)})", [r.run for r in last.values()], _UPSERT_TAIL)
+    runs = []
+    for run_id, rows in last.items():
+        done = finished.get(run_id)
+        runs.append((*rows.run, *(done.details if done is not None else (None, None))))
+    _insert(conn, f"INSERT INTO runs ({', '.join(_WRITTEN)})", runs, _UPSERT_TAIL)
     _insert(conn, "INSERT OR REPLACE INTO results (run_id, result)", [(r.run_id, r.text) for r in last.values()])
     schemas = {r.schema[0]: r.schema for r in last.values() if r.schema is not None}
     _insert(conn, "INSERT OR IGNORE INTO output_schemas (key, schema)", list(schemas.values()))
-    if finished:
-        ids = list(finished)
-        per = _max_variables(conn)
-        for i in range(0, len(ids), per):
-            marks = ",".join("?" * len(ids[i : i + per]))
-            conn.execute(f"DELETE FROM tool_calls WHERE run_id IN ({marks})", ids[i : i + per])
-            conn.execute(f"DELETE FROM turns WHERE run_id IN ({marks})", ids[i : i + per])
-        _insert(conn, "INSERT INTO tool_calls", [t for r in finished.values() for t in r.tools])
-        _insert(conn, "INSERT INTO turns", [t for r in finished.values() for t in r.turns])
 
 
 _ADDED = {
@@ -208,6 +220,8 @@ _ADDED = {
         "output_schema TEXT",
         "warnings TEXT",
         "cached_calls INTEGER NOT NULL DEFAULT 0",
+        "tools TEXT",
+        "turns TEXT",
     ),
     "turns": ("finish_reason TEXT", "reasoning TEXT"),
     "tool_calls": ("approval TEXT", "parsed_from_text INTEGER NOT NULL DEFAULT 0"),

@@ -6,12 +6,13 @@ Durability: WAL with ``synchronous=NORMAL`` (a committed run survives the proces
 an OS crash may lose the last few), ``busy_timeout`` so several kernels write the same file
 safely, and ``BEGIN IMMEDIATE`` transactions.
 
-Writes from the run loop: the loop only turns a run into rows (`_rows.Rows`, ~0.05 ms) and
-queues them; the store's writer thread commits whatever is queued in one transaction, with one
-multi-row statement per table (`_schema.write_rows`; why: see there), then wakes each waiting
-event loop once per batch. A slow disk never stalls the runs in flight. Reads wait for pending
-writes (a process always sees its own runs); pending writes are flushed at exit. Checkpoints:
-`_checkpoint`. The file under the store (deleted, replaced, damaged): `_sqlite_file`.
+Writes from the run loop: the loop only hands over a snapshot of a finished run
+(`_rows.Rows.later`, ~0.01 ms); the store's writer thread turns what is queued into rows (JSON,
+scrubbing) and commits it in one transaction of two multi-row statements (`_schema.write_rows`;
+why: see there), then wakes each waiting event loop once per batch. A slow disk never stalls
+the runs in flight. Reads wait for pending writes (a process always sees its own runs); pending
+writes are flushed at exit. Checkpoints: `_checkpoint`. The file under the store (deleted,
+replaced, damaged): `_sqlite_file`.
 
 A file locked by another process (a `BEGIN EXCLUSIVE` held in the sqlite3 shell, a backup, a
 long write elsewhere): the writer waits for the lock at most `_LOCK_SLICE` seconds per attempt
@@ -81,6 +82,7 @@ class Store(StoreConnection):
         self._identity: files.FileIdentity | None = None  # of the file `conn` writes (None: memory)
         self._ckpt_conn: sqlite3.Connection | None = None
         self.conn = self._open(path, explicit)
+        self._timeout_of: tuple[sqlite3.Connection, int] = (self.conn, BUSY_MS)  # set by `_schema.setup`
         self.unchecked = 0  # commits since the last checkpoint
         if self.path is not None:
             checkpointer.watch(self)
@@ -265,6 +267,9 @@ class Store(StoreConnection):
 
         `busy_ms`: how long to wait for another process's lock before `Locked` is raised.
         """
+        for item in items:  # JSON and rows of runs handed over by `Rows.later`: before taking the file's lock
+            if not callable(item):
+                item.build()
         with self.lock:
             self.check_fork()
             self._check_file()
@@ -277,13 +282,8 @@ class Store(StoreConnection):
     def _transaction(self, items: Sequence[Rows | Write], busy_ms: int) -> list[Any]:
         conn = self.conn
         try:
-            if busy_ms != BUSY_MS:
-                conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            finally:
-                if busy_ms != BUSY_MS:
-                    conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+            self._busy_timeout(busy_ms)
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 out: list[Any] = []
                 group: list[Rows] = []
@@ -319,6 +319,16 @@ class Store(StoreConnection):
                 raise Damaged(exc) from None
             raise corrupt(self.path, exc) from None
 
+    def _busy_timeout(self, busy_ms: int) -> None:
+        """Under the lock: how long the connection waits for another process's lock (set only when it changes).
+
+        The writer's batches wait `_LOCK_SLICE_MS`, reads and `write()` `BUSY_MS`: one PRAGMA when
+        they alternate, none between the writer's batches (they were two statements per batch).
+        """
+        if self._timeout_of != (self.conn, busy_ms):
+            self.conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            self._timeout_of = (self.conn, busy_ms)
+
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         self.flush(while_locked=False)
         with self.lock:
@@ -332,6 +342,7 @@ class Store(StoreConnection):
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
+            self._busy_timeout(BUSY_MS)
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if files.suggests_damage(exc):

@@ -42,8 +42,9 @@ from typing import TYPE_CHECKING, Any, overload
 
 from openstackai_nb._warnings import warn
 from openstackai_nb.errors import HistoryError, HistoryWarning
+from openstackai_nb.store._details import detail_rows
 from openstackai_nb.store._query import Where
-from openstackai_nb.store._rows import Rows, dumps, owner, process_gone
+from openstackai_nb.store._rows import Rows, dumps, for_writer, owner, process_gone
 from openstackai_nb.store._schema import OUTPUT_COLUMNS, PUT_RESULT, RUN_COLUMNS, write_rows
 from openstackai_nb.store._sqlite import Store
 from openstackai_nb.store._sqlite_file import ENV_VAR
@@ -130,7 +131,9 @@ class RunHistory:
         """Insert or update a run (keyed by run_id). The run loop records every run this way.
 
         Args:
-            result: the run (serialised now, so later changes to it are not recorded).
+            result: the run, as it is now: later changes to its fields and lists are not
+                recorded (with wait=False a shallow copy is serialised by the writer thread, so
+                the objects in its lists, its tool calls and messages, must not change meanwhile).
             finished: False when the run has just started (its row is marked as owned by this
                 process, so a crash can be detected later).
             wait: commit before returning. False hands the write to the store's writer thread
@@ -140,11 +143,10 @@ class RunHistory:
         Returns:
             With wait=False, a future that resolves once the write is committed.
         """
-        rows = Rows(result, owner() if not finished else (None, None, None), finished=finished)
         if wait:
-            self._store.write(rows)
+            self._store.write(Rows(result, owner() if not finished else (None, None, None), finished=finished))
             return None
-        return self._store.submit(rows)
+        return self._store.submit(for_writer(result, finished=finished))
 
     def _add_async(self, result: RunResult, *, finished: bool, wait: bool = True) -> asyncio.Future[None] | None:
         """`add(wait=False)` from the running event loop.
@@ -152,8 +154,7 @@ class RunHistory:
         For a finished run (and `wait`), returns an asyncio future resolved once it is committed
         (the writer wakes the loop once per batch); else None.
         """
-        rows = Rows(result, owner() if not finished else (None, None, None), finished=finished)
-        return self._store.submit_async(rows, wait=finished and wait)
+        return self._store.submit_async(for_writer(result, finished=finished), wait=finished and wait)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every run recorded so far is committed to the store file."""
@@ -386,12 +387,7 @@ class RunHistory:
     def _detail_rows(self, table: str, columns: str, order: str) -> list[Any]:
         """run_id plus `columns` of a detail table, for the runs of this view, in run order."""
         self._reap()
-        picked = ", ".join(f"t.{c.strip()}" for c in columns.split(","))
-        return self._store.read(
-            f"SELECT t.run_id, {picked} FROM {table} t JOIN runs ON runs.run_id = t.run_id"
-            f"{self._where.sql('runs.')} ORDER BY runs.seq, t.{order}",
-            self._where.params,
-        )
+        return detail_rows(self._store, self._where, table, columns, order)
 
     # -- files ----------------------------------------------------------------------------------
     def export(self, path: str | os.PathLike[str]) -> Path:

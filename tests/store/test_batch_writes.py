@@ -56,9 +56,10 @@ def test_one_batch_equals_writing_one_by_one(tmp_path) -> None:
     assert h["run_b"].final_output == "b again" and h["run_old"].final_output == "again"
     owners = table(h, "SELECT run_id, owner_pid FROM runs ORDER BY seq")
     assert owners == [("run_old", None), ("run_a", None), ("run_b", None)]
-    calls = table(h, "SELECT run_id, COUNT(*) FROM tool_calls GROUP BY run_id ORDER BY run_id")
-    assert calls == [("run_a", 1), ("run_b", 2), ("run_old", 1)]  # no stale rows of the older versions
-    assert table(h, "SELECT COUNT(*) FROM turns") == [(3,)]
+    calls = h.tool_calls_dataframe()
+    assert calls.groupby("run_id").size().to_dict() == {"run_a": 1, "run_b": 2, "run_old": 1}  # none stale
+    assert calls["run_id"].tolist() == ["run_old", "run_a", "run_b", "run_b"]  # in run order
+    assert len(h.turns_dataframe()) == 3
     df = h.to_dataframe().set_index("run_id")
     assert df.loc["run_old", "n_tool_calls"] == 1 and df.loc["run_a", "status"] == "COMPLETED"
 
@@ -69,7 +70,12 @@ def test_a_running_row_after_its_finished_row_keeps_the_tool_rows(tmp_path) -> N
     batch = [rows(run("run_x", calls=2)), rows(run("run_x", status=RunStatus.RUNNING), finished=False)]
     h._store.write(lambda c: write_rows(c, batch))
     assert h["run_x"].status is RunStatus.RUNNING
-    assert table(h, "SELECT COUNT(*) FROM tool_calls") == [(2,)]
+    assert len(h.tool_calls_dataframe()) == 2
+    # ... also when the RUNNING row comes in a later batch.
+    h.add(run("run_y", calls=3))
+    h.add(run("run_y", status=RunStatus.RUNNING), finished=False)
+    assert h["run_y"].status is RunStatus.RUNNING
+    assert h.tool_calls_dataframe()["run_id"].tolist() == ["run_x", "run_x", "run_y", "run_y", "run_y"]
 
 
 def test_large_batches_are_split_under_sqlites_parameter_bound(tmp_path) -> None:
@@ -77,8 +83,8 @@ def test_large_batches_are_split_under_sqlites_parameter_bound(tmp_path) -> None
     results = [run(f"run_{i:05d}", calls=i % 4) for i in range(1200)]
     assert h.add_many(results) == 1200
     assert len(h) == 1200 and h.run_ids[:2] == ["run_00000", "run_00001"] and h.run_ids[-1] == "run_01199"
-    assert table(h, "SELECT COUNT(*) FROM tool_calls") == [(sum(i % 4 for i in range(1200)),)]
-    assert table(h, "SELECT COUNT(*) FROM turns") == [(1200,)]
+    assert len(h.tool_calls_dataframe()) == sum(i % 4 for i in range(1200))
+    assert len(h.turns_dataframe()) == 1200
 
 
 def test_concurrent_runs_are_each_committed_before_they_return(tmp_path) -> None:
@@ -143,3 +149,57 @@ def test_writes_nobody_waits_for_are_committed_soon_and_on_flush(tmp_path) -> No
     assert table(h, "SELECT COUNT(*) FROM runs") == [(3,)]
     asyncio.run(queue(2, 3))
     assert h.flush() and table(h, "SELECT COUNT(*) FROM runs") == [(5,)]
+
+
+def test_a_batch_is_two_statements_between_begin_and_commit(tmp_path) -> None:
+    # Each statement costs the writer a GIL hand-off: a batch of runs, with their tool calls and
+    # turns, is one multi-row upsert into runs and one into results.
+    h = RunHistory(tmp_path / "h.sqlite")
+    h.add(run("run_warm"))
+    lines: list[str] = []
+    h._store.conn.set_trace_callback(lines.append)
+    try:
+        h.add_many([run(f"run_{i}", calls=i) for i in range(3)])
+    finally:
+        h._store.conn.set_trace_callback(None)
+    assert [s.split(" (")[0] for s in lines] == [
+        "BEGIN IMMEDIATE",
+        "INSERT INTO runs",
+        "INSERT OR REPLACE INTO results",
+        "COMMIT",
+    ]
+    assert h.tool_calls_dataframe().groupby("run_id").size().to_dict() == {"run_1": 1, "run_2": 2}
+    assert len(h.turns_dataframe()) == 4 and len(h) == 4
+    assert table(h, "SELECT COUNT(*) FROM tool_calls") == [(0,)]  # the tidy tables: runs of older versions
+    assert table(h, "SELECT COUNT(*) FROM runs WHERE tools IS NOT NULL AND turns IS NOT NULL") == [(4,)]
+
+
+def test_a_finished_run_is_serialised_by_the_writer_as_it_was_when_recorded(tmp_path) -> None:
+    # The loop hands over a snapshot (Rows.later); JSON and rows are made on the writer thread.
+    h = RunHistory(tmp_path / "h.sqlite")
+    result = run("run_snap", calls=2, output="as recorded")
+    result.metadata["tag"] = "before"
+    later = Rows.later(result, (None, None, None), finished=True)
+    assert not hasattr(later, "text")  # nothing serialised yet
+    result.final_output = result.output_text = "changed after"
+    result.metadata["tag"] = "after"
+    result.tool_calls.append(ToolCall(call_id="late", name="t", started_at=datetime.now(UTC), turn=2))
+    result.warnings.append("late warning")
+    h._store.write(later)
+    stored = h["run_snap"]
+    assert stored.final_output == "as recorded" and stored.metadata == {"tag": "before"}
+    assert [c.call_id for c in stored.tool_calls] == ["c0", "c1"] and stored.warnings == []
+    assert table(h, "SELECT n_tool_calls, final_output FROM runs") == [(2, "as recorded")]
+    assert h.tool_calls_dataframe()["call_id"].tolist() == ["c0", "c1"]
+
+
+def test_runs_handed_to_the_writer_are_scrubbed_there(tmp_path) -> None:
+    key = "sk-test-SECRET-0123456789abcdef"
+    h = RunHistory(tmp_path / "h.sqlite")
+    result = run("run_key", calls=1, output=f"the key is {key}")
+    result.tool_calls[0].arguments = {"key": key}
+    h.add(result, wait=False)
+    assert h.flush()
+    assert h["run_key"].final_output == "the key is [REDACTED]"
+    assert h.path is not None and h.path.read_bytes().find(key.encode()) == -1
+    assert key.encode() not in b"".join(p.read_bytes() for p in tmp_path.glob("h.sqlite*"))
