@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._secrets import scrub_data
@@ -38,6 +39,7 @@ from openstackai_nb.errors import (
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest
+from openstackai_nb.models.base import ModelRequestParameters
 from openstackai_nb.results import RunResult, RunStatus, Span
 from openstackai_nb.runner import caching, observers
 from openstackai_nb.runner import output as typed
@@ -123,10 +125,10 @@ class _Run(ToolCalls):
         self.tool_defs = agent.tool_definitions()
         self.output = agent.output
         # The run's own settings (RunConfig.model_settings, e.g. compare's seed) over the agent's.
-        self.settings = {**agent.model_settings, **config.model_settings}
-        self._asked: dict[str, Any] = {}  # what the model is told of a typed answer (nothing for a text one)
-        if self.output is not None:
-            self._asked["output"] = self.output.spec  # builds the TypeAdapter: ConfigError before the run
+        self.settings = MappingProxyType({**agent.model_settings, **config.model_settings})
+        # What the model is told of a typed answer (None for a text one); building it builds the
+        # TypeAdapter: a ConfigError before the run.
+        self._spec = self.output.spec if self.output is not None else None
         self._answer_error: str | None = None  # why the last typed answer did not validate
         self.context = context if context is not None else RunContext()
         if not self.context.run_id:
@@ -373,9 +375,8 @@ class _Run(ToolCalls):
         call = _ModelCall(parts=self._turn_text)  # the same list: a run cut off keeps its partial text
         span = self._open("model", self.model.name, turn)
         try:
-            stream = self.model.stream(
-                self.messages, self.tool_defs, deadline=deadline, settings=self.settings, **self._asked
-            )
+            params = ModelRequestParameters(self.tool_defs, deadline, self.settings, self._spec)
+            stream = self.model.stream(self.messages, params)
             async with aclosing(stream) as deltas:  # type: ignore[type-var]
                 async for d in deltas:
                     self._take(d, call, turn)
