@@ -74,7 +74,7 @@ class Clock:
     `resume` bracket each wait (waits may overlap: the clock runs again when the last ends).
     """
 
-    def __init__(self, run_deadline: float) -> None:
+    def __init__(self, run_deadline: float = 0.0) -> None:
         self.run_deadline = run_deadline
         """When `max_time` runs out (event loop time), moved later by every wait."""
         self.paused = 0.0

@@ -45,7 +45,7 @@ from openstackai_nb.runner import caching, observers
 from openstackai_nb.runner import output as typed
 from openstackai_nb.runner.approval import Clock
 from openstackai_nb.runner.config import RunConfig
-from openstackai_nb.runner.tool_calls import ToolCalls
+from openstackai_nb.runner.tool_calls import ToolExecutor, ToolLimits
 from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def _coerce_history(history: HistoryInput | None) -> list[Message]:
     return out
 
 
-class _Run(ToolCalls):
+class _Run:
     """One run: everything checked before it starts, state while it runs."""
 
     def __init__(
@@ -152,6 +152,17 @@ class _Run(ToolCalls):
         )
         self.result.messages = msgs  # the same list: the loop appends, the result sees it
         self.hooks = observers.RunHooks(observers.for_run(config.observers), self.result)
+        self.clock = Clock()  # its deadlines are set when the run starts
+        limits = ToolLimits(
+            max_result_chars=config.max_tool_result_chars,
+            approver=config.approve if config.approve is not None else agent.approver,
+            approval_timeout=config.approval_timeout,
+            run_id=self.result.run_id,
+            agent=agent.name,
+        )
+        self.tool_calls = ToolExecutor(
+            self.tools, agent.requires_approval, limits, self.context, self.clock, self, self.result.tool_calls, msgs
+        )
         self._t0 = 0.0
         self._turn_text: list[str] = []
         self._last_text = ""
@@ -195,10 +206,26 @@ class _Run(ToolCalls):
                 f" {span.attributes}" if span.attributes else "",
             )  # fmt: skip
 
+    # -- the sink of the tool executor (tool_calls.SpanSink) -------------------------------------
+    @property
+    def listening(self) -> bool:
+        return bool(self.hooks.on_event)
+
+    def open(self, kind: Any, name: str, turn: int, **attributes: Any) -> Span:
+        return self._open(kind, name, turn, **attributes)
+
+    def close(self, span: Span, outcome: Any, **attributes: Any) -> None:
+        self._close(span, outcome, **attributes)
+
+    def restart(self, span: Span) -> None:
+        span.start = time.monotonic() - self._t0
+
+    def send(self, event: StreamEvent) -> None:
+        self._send(event)
+
     # -- the loop ----------------------------------------------------------------------------
     async def execute(self) -> RunResult:
         """Run to the end; return the result (raise TimeoutError / CancelledError as documented)."""
-        self._pending = []  # tool calls in flight (see tool_calls.py)
         result, hooks = self.result, self.hooks
         loop = asyncio.get_running_loop()
         self._t0 = time.monotonic()
@@ -214,9 +241,9 @@ class _Run(ToolCalls):
         raised: BaseException | None = None
         try:
             if self.agent.mcp_servers:  # their tools: listed once per event loop (openstackai_nb.mcp)
-                self.tools = {t.name: t for t in await self.agent.resolve_tools()}
+                self.tools = self.tool_calls.tools = {t.name: t for t in await self.agent.resolve_tools()}
                 self.tool_defs = [t.definition for t in self.tools.values()]
-            self.clock = Clock(loop.time() + self.config.max_time)
+            self.clock.run_deadline = loop.time() + self.config.max_time
             await self._turns()
         except (_TurnTimeout, asyncio.CancelledError, Exception) as exc:  # noqa: BLE001 - every end is a status
             raised = self._end_early(exc)
@@ -280,9 +307,9 @@ class _Run(ToolCalls):
             if not cm.expired():
                 raise
             span.outcome = "timeout"
-            waiting = self._waiting_for()
+            waiting = self.tool_calls.waiting_for() or f"the model ({self.model.name})"
             seconds = config.max_time if limit == "max_time" else config.timeout_per_turn
-            self._record_cut_off(f"within {limit}={seconds:g}s", "timeout")
+            self.tool_calls.record_cut_off(f"within {limit}={seconds:g}s", "timeout")
             raise _TurnTimeout(limit, waiting) from None
         self._close(span, "ok")
         return final
@@ -301,7 +328,7 @@ class _Run(ToolCalls):
             self._fail(msg)
             return RunTimeoutError(msg, result=result)
         if isinstance(exc, asyncio.CancelledError):
-            self._record_cut_off("before the run was cancelled", "cancelled")
+            self.tool_calls.record_cut_off("before the run was cancelled", "cancelled")
             result.status = RunStatus.CANCELLED
             result.error = "cancelled (interrupted before the run finished)"
             if self.hooks.on_event:
@@ -346,11 +373,7 @@ class _Run(ToolCalls):
             return True
         if not calls:
             return False
-        if len(calls) == 1:
-            errors = [await self._call_tool(turn, calls[0])]
-        else:
-            errors = await asyncio.gather(*(self._call_tool(turn, c) for c in calls))
-        failed = [e for e in errors if e]
+        failed = await self.tool_calls.run(turn, calls)
         if failed and self.config.stop_on_tool_error:
             raise ToolError(f"{failed[0]} (stop_on_tool_error=True ended the run)")
         return False
