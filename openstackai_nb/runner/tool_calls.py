@@ -121,9 +121,9 @@ class ToolExecutor:
     async def run(self, turn: int, calls: Sequence[ToolCallRequest]) -> list[str]:
         """Run the calls of one turn (in parallel when there are several); return their errors."""
         if len(calls) == 1:
-            errors = [await self.call(turn, calls[0])]
-        else:
-            errors = await asyncio.gather(*(self.call(turn, c) for c in calls))
+            error = await self.call(turn, calls[0])
+            return [error] if error else []
+        errors = await asyncio.gather(*(self.call(turn, c) for c in calls))
         return [e for e in errors if e]
 
     async def call(self, turn: int, req: ToolCallRequest) -> str | None:
