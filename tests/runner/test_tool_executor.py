@@ -1,19 +1,24 @@
 """`ToolExecutor` on its own: no model, no Runner; real tools, a real Clock and approver.
 
-The sink is the smallest `SpanSink`: it keeps the spans it closed and the events it was sent.
+It reports through the run's real event sink (`RunEvents`) to an observer that keeps the spans
+and events it is told.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
 from openstackai_nb import tool
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.messages import Message, ToolCallRequest
-from openstackai_nb.results import Span, ToolCall
+from openstackai_nb.results import RunResult, Span, ToolCall
+from openstackai_nb.runner import RunConfig
+from openstackai_nb.runner._events import RunEvents
 from openstackai_nb.runner.approval import Clock, DeferredApprover
+from openstackai_nb.runner.observers import RunHooks, RunObserver
 from openstackai_nb.runner.tool_calls import ToolExecutor, ToolLimits
 from openstackai_nb.tools import Decision, RunContext, Tool
 from tests._aio import arun
@@ -21,45 +26,46 @@ from tests._aio import arun
 _ids = itertools.count(1)
 
 
-class Sink:
-    """Spans and events as a run's observers would get them."""
-
-    listening = True
+class Spans(RunObserver):
+    """Keeps the spans it is told of."""
 
     def __init__(self) -> None:
         self.closed: list[Span] = []
-        self.events: list[StreamEvent] = []
 
-    def open(self, kind: Any, name: str, turn: int, **attributes: Any) -> Span:
-        return Span(kind=kind, name=name, turn=turn, start=0.0, attributes=attributes)
-
-    def close(self, span: Span, outcome: Any, **attributes: Any) -> None:
-        span.outcome = outcome
-        span.attributes.update(attributes)
+    def span_ended(self, run: RunResult, span: Span) -> None:
         self.closed.append(span)
 
-    def restart(self, span: Span) -> None:
-        span.start = 1.0
 
-    def send(self, event: StreamEvent) -> None:
+class Sink(Spans):
+    """Keeps the spans and the events (a view of the run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[StreamEvent] = []
+
+    def event(self, run: RunResult, event: StreamEvent) -> None:
         self.events.append(event)
 
 
 def executor(
-    *tools: Tool, limits: ToolLimits | None = None
-) -> tuple[ToolExecutor, Sink, list[ToolCall], list[Message]]:
-    sink, records, messages = Sink(), [], []
+    *tools: Tool, limits: ToolLimits | None = None, watch: Spans | None = None
+) -> tuple[ToolExecutor, Any, list[ToolCall], list[Message]]:
+    watch = watch if watch is not None else Sink()
+    result = RunResult(run_id="run_x", started_at=datetime.now(UTC))
+    events = RunEvents(RunHooks((watch,), result), result, RunConfig())
+    events.start()
+    messages: list[Message] = []
     part = ToolExecutor(
         {t.name: t for t in tools},
         lambda t: t.requires_approval is True,
         limits or ToolLimits(run_id="run_x", agent="A"),
         RunContext(run_id="run_x"),
         Clock(run_deadline=float("inf")),
-        sink,
-        records,
+        events,
+        result.tool_calls,
         messages,
     )
-    return part, sink, records, messages
+    return part, watch, result.tool_calls, messages
 
 
 def req(name: str, arguments: str = "{}") -> ToolCallRequest:
@@ -179,7 +185,8 @@ def test_a_call_waits_for_its_approval_then_runs() -> None:
     part, sink, records = arun(main())
     assert records[0].result == "wiped /tmp/x" and records[0].approval is not None and records[0].approval.approved
     assert [e.type for e in sink.events] == ["approval", "tool_call", "tool_result"]
-    assert sink.events[1].approval is not None and sink.closed[0].start == 1.0  # the span restarted at the decision
+    # The span is the tool's own work: it starts at the decision, after the wait.
+    assert sink.events[1].approval is not None and sink.closed[0].start >= records[0].approval.waited
     assert part.clock.paused > 0.0  # the clock stood still while the call waited
 
 
@@ -210,8 +217,8 @@ def test_a_call_cut_off_while_waiting_for_approval_never_ran() -> None:
     assert record.error == "tool 'wipe' was waiting for approval within timeout_per_turn=1s; it never ran"
 
 
-def test_no_events_are_built_when_nobody_listens() -> None:
-    part, sink, records, _ = executor(add)
-    sink.listening = False
+def test_a_run_nobody_views_still_records_its_calls() -> None:
+    part, watch, records, _ = executor(add, watch=Spans())  # no observer reads events
+    assert not part.sink.listening
     arun(part.run(1, [req("add", '{"a": 2, "b": 2}')]))
-    assert records[0].result == 4 and sink.events == []
+    assert records[0].result == 4 and [s.outcome for s in watch.closed] == ["ok"]
