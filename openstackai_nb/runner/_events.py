@@ -1,3 +1,4 @@
+# pyright: strict
 """The run's event sink: its spans and events, told to the run's observers (`observers.RunHooks`).
 
 One part of the run loop (`executor._Run`); the turn loop (`_turns.py`) and the tool executor

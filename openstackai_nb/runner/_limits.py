@@ -1,3 +1,4 @@
+# pyright: strict
 """The run's time limits: `max_time` and `timeout_per_turn` over the run's `approval.Clock`.
 
 One part of the run loop (`executor._Run`). Each turn gets one deadline, the nearer of the

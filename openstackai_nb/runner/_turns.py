@@ -1,3 +1,4 @@
+# pyright: strict
 """The turn loop: one model call per turn, then its tool calls, until a final answer.
 
 One part of the run loop (`executor._Run`). Each turn runs under its deadline (`_limits.py`),
@@ -10,9 +11,10 @@ errors back: `output.py`) and hands the model's tool calls to the tool executor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from openstackai_nb.errors import MaxTurnsExceeded, ModelError, OutputError, ToolError
 from openstackai_nb.events import StreamEvent
@@ -50,15 +52,17 @@ class ModelRequest:
     """The typed answer asked for, None for a text answer."""
 
 
-@dataclass(slots=True)
 class _ModelCall:
     """What one model call of a turn produced so far."""
 
-    parts: list[str]
-    thoughts: list[str] = field(default_factory=list)
-    calls: list[ToolCallRequest] = field(default_factory=list)
-    retries: list[str] = field(default_factory=list)
-    finish: str | None = None
+    __slots__ = ("calls", "finish", "parts", "retries", "thoughts")
+
+    def __init__(self, parts: list[str]) -> None:
+        self.parts = parts
+        self.thoughts: list[str] = []
+        self.calls: list[ToolCallRequest] = []
+        self.retries: list[str] = []
+        self.finish: str | None = None
 
 
 class TurnLoop:
@@ -214,7 +218,9 @@ class TurnLoop:
         try:
             params = ModelRequestParameters(request.tools, deadline, request.settings, request.spec)
             parts, take = call.parts, self._take
-            async with aclosing(model.stream(self.messages, params)) as deltas:  # type: ignore[type-var]
+            # Every provider's stream is an async generator (aclose() ends it: its HTTP response too).
+            stream = cast("AsyncGenerator[ModelDelta, None]", model.stream(self.messages, params))
+            async with aclosing(stream) as deltas:
                 async for d in deltas:
                     if d.kind == "text" and type(d.text) is str and not events.listening:
                         parts.append(d.text)  # the hot path, inline: text nobody watches arrive

@@ -1,3 +1,4 @@
+# pyright: strict
 """The one async run loop (`_Run`), made of parts, and the observers it tells what happens.
 
 `_Run.execute()` is the only place that decides how a run starts and ends (its status). The
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,7 @@ HistoryInput = Sequence[Message | dict[str, Any]]
 """A prior conversation to continue: Messages or dicts with role and content."""
 
 
-def _coerce_history(history: HistoryInput | None) -> list[Message]:
+def _coerce_history(history: Iterable[object] | None) -> list[Message]:
     out: list[Message] = []
     for i, item in enumerate(history or ()):
         if isinstance(item, Message):
@@ -127,7 +128,7 @@ def _tool_limits(agent: Agent, config: RunConfig, run_id: str) -> ToolLimits:
     )
 
 
-class _Run:
+class _Run:  # pyright: ignore[reportUnusedClass] - the entry points (api.py, streaming.py) make it
     """One run: its arguments checked, then its parts (see the module's docstring)."""
 
     def __init__(
@@ -193,15 +194,7 @@ class _Run:
         """Run to the end; return the result (raise TimeoutError / CancelledError as documented)."""
         result, hooks, turns, agent = self.result, self.hooks, self.turns, self.agent
         loop = asyncio.get_running_loop()
-        self.context._start = self.events.start()  # pyright: ignore[reportPrivateUsage] - the run sets its context's clock
-        result.status = RunStatus.RUNNING
-        if hooks.on_run_started:
-            hooks.call(hooks.on_run_started, agent)
-        if hooks.on_wrap_model:  # e.g. the cassette's RecordingModel, while recording
-            turns.request.model = hooks.wrap_model(turns.request.model)
-        # Short runs are written once, when they end; a run still going after a quarter second
-        # is written as RUNNING then (so a crash mid-run stays visible) at no cost to fast runs.
-        started = hooks.still_running_later(loop)
+        started = self._start(loop)
         raised: BaseException | None = None
         try:
             if agent.mcp_servers:  # their tools: listed once per event loop (openstackai_nb.mcp)
@@ -230,6 +223,19 @@ class _Run:
         if raised is not None:
             raise raised
         return result
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> asyncio.TimerHandle | None:
+        """The run is RUNNING: its clock starts, its observers are told (and may wrap its model)."""
+        hooks, turns = self.hooks, self.turns
+        self.context._start = self.events.start()  # pyright: ignore[reportPrivateUsage] - the run sets its context's clock
+        self.result.status = RunStatus.RUNNING
+        if hooks.on_run_started:
+            hooks.call(hooks.on_run_started, self.agent)
+        if hooks.on_wrap_model:  # e.g. the cassette's RecordingModel, while recording
+            turns.request.model = hooks.wrap_model(turns.request.model)
+        # Short runs are written once, when they end; a run still going after a quarter second
+        # is written as RUNNING then (so a crash mid-run stays visible) at no cost to fast runs.
+        return hooks.still_running_later(loop)
 
     def _end_early(self, exc: BaseException) -> BaseException | None:
         """Set the status a run ends with when its turns did not finish; return what to raise after "done"."""

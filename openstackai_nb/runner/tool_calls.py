@@ -1,3 +1,4 @@
+# pyright: strict
 """The tool half of a turn: `ToolExecutor` runs the model's tool calls, records each, and what was cut off.
 
 A part of the run loop (`executor._Run`), not a mixin of it: it is given what it needs, and
@@ -22,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from openstackai_nb._tool_calls import CallProgress
 from openstackai_nb.errors import ToolArgumentsError
@@ -334,7 +335,7 @@ def _recorded_arguments(call: _PendingCall) -> dict[str, Any]:
         data = jsonable(call.arguments)
     except Exception:  # noqa: BLE001 - an argument with no text form: keep what the model sent
         data = None
-    return data if isinstance(data, dict) else _loose_arguments(call.req.arguments)
+    return cast("dict[str, Any]", data) if isinstance(data, dict) else _loose_arguments(call.req.arguments)
 
 
 def _text_of(exc: BaseException) -> str:
@@ -347,7 +348,7 @@ def _text_of(exc: BaseException) -> str:
 
 def _loose_arguments(raw: str) -> dict[str, Any]:
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        data: Any = json.loads(raw) if raw.strip() else {}
     except ValueError:
         return {"_raw": raw[:500]}
-    return data if isinstance(data, dict) else {"_raw": data}
+    return cast("dict[str, Any]", data) if isinstance(data, dict) else {"_raw": data}
