@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from openstackai_nb.errors import MaxTurnsExceeded, ModelError, OutputError, ToolError
 from openstackai_nb.events import StreamEvent
@@ -219,7 +219,7 @@ class TurnLoop:
             params = ModelRequestParameters(request.tools, deadline, request.settings, request.spec)
             parts, take = call.parts, self._take
             # Every provider's stream is an async generator (aclose() ends it: its HTTP response too).
-            stream = cast("AsyncGenerator[ModelDelta, None]", model.stream(self.messages, params))
+            stream: AsyncGenerator[ModelDelta, None] = model.stream(self.messages, params)  # pyright: ignore[reportAssignmentType]
             async with aclosing(stream) as deltas:
                 async for d in deltas:
                     if d.kind == "text" and type(d.text) is str and not events.listening:
