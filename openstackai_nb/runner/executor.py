@@ -31,7 +31,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from openstackai_nb._secrets import scrub
 from openstackai_nb.errors import AgentError, ConfigError
@@ -48,9 +48,10 @@ from openstackai_nb.runner.tool_calls import ToolExecutor, ToolLimits
 from openstackai_nb.tools import RunContext
 
 if TYPE_CHECKING:
-    from openstackai_nb._output import OutputType
     from openstackai_nb.agent import Agent
+    from openstackai_nb.messages import OutputSpec
     from openstackai_nb.models.base import Model
+    from openstackai_nb.runner.caching import RunCache
 
 __all__ = ["HistoryInput"]
 
@@ -92,20 +93,40 @@ def _checked_config(agent: object, user_input: object, config: object) -> RunCon
     return config
 
 
-def _conversation(agent: Agent, user_input: str, history: HistoryInput | None) -> list[Message]:
-    """The messages of the run's first model call: instructions, the prior conversation, the input."""
+class _Prepared(NamedTuple):
+    """What a run is made from, once its arguments are checked."""
+
+    config: RunConfig
+    context: RunContext
+    result: RunResult
+    """QUEUED; its `messages` are the conversation (the context's `history` too)."""
+    model: Model
+    cache: RunCache | None
+    spec: OutputSpec | None
+
+
+def _prepare(
+    agent: Agent,
+    user_input: str,
+    config: RunConfig | None,
+    context: RunContext | None,
+    history: HistoryInput | None,
+) -> _Prepared:
+    """Check a run's arguments (ConfigError before anything runs) and build its conversation and result."""
+    config = _checked_config(agent, user_input, config)
+    cache = caching.for_run(config)  # the response cache, when the run uses it
+    model = agent.get_model(cache=cache.wrap if cache is not None else None)
+    output = agent.output
+    spec = output.spec if output is not None else None  # builds the TypeAdapter: a ConfigError before the run
+    context = context if context is not None else RunContext()
+    if not context.run_id:
+        context.run_id = config.run_id
     messages = [Message(role="system", content=agent.instructions)] if agent.instructions else []
-    messages.extend(_coerce_history(history))
+    messages.extend(_coerce_history(history if history is not None else context.history))
     messages.append(Message(role="user", content=user_input))
-    return messages
-
-
-def _new_result(
-    agent: Agent, model: Model, user_input: str, config: RunConfig, run_id: str, output: OutputType | None
-) -> RunResult:
-    """The run's result before it starts (QUEUED)."""
-    return RunResult(
-        run_id=run_id,
+    context.history = messages
+    result = RunResult(
+        run_id=context.run_id,
         status=RunStatus.QUEUED,
         agent_name=agent.name,
         model=model.name,
@@ -116,6 +137,8 @@ def _new_result(
         metadata=dict(config.metadata),
         output_schema=output.schema if output is not None else None,
     )
+    result.messages = messages  # the same list: the loop appends, the result sees it
+    return _Prepared(config, context, result, model, cache, spec)
 
 
 def _tool_limits(agent: Agent, config: RunConfig, run_id: str) -> ToolLimits:
@@ -139,26 +162,14 @@ class _Run:  # pyright: ignore[reportUnusedClass] - the entry points (api.py, st
         context: RunContext | None,
         history: HistoryInput | None,
     ) -> None:
-        self.config = config = _checked_config(agent, user_input, config)
-        self.agent = agent
-        cache = caching.for_run(config)  # the response cache, when the run uses it
-        model = agent.get_model(cache=cache.wrap if cache is not None else None)
-        output = agent.output
-        spec = output.spec if output is not None else None  # builds the TypeAdapter: a ConfigError before the run
-        self.context = context = context if context is not None else RunContext()
-        if not context.run_id:
-            context.run_id = config.run_id
-        context.history = messages = _conversation(
-            agent, user_input, history if history is not None else context.history
-        )
-        self.result = result = _new_result(agent, model, user_input, config, context.run_id, output)
-        result.messages = messages  # the same list: the loop appends, the result sees it
+        config, self.context, self.result, model, cache, spec = _prepare(agent, user_input, config, context, history)
+        self.config, self.agent = config, agent
+        context, result, messages = self.context, self.result, self.result.messages
         self.hooks = observers.RunHooks(observers.for_run(config.observers), result)
         self.events = RunEvents(self.hooks, result, config)
         self.limits = RunLimits(config)
-        tools = {t.name: t for t in agent.tools}
         self.tool_calls = ToolExecutor(
-            tools,
+            {t.name: t for t in agent.tools},
             agent.requires_approval,
             _tool_limits(agent, config, result.run_id),
             context,
@@ -171,7 +182,7 @@ class _Run:  # pyright: ignore[reportUnusedClass] - the entry points (api.py, st
         settings = MappingProxyType({**agent.model_settings, **config.model_settings})
         self.turns = TurnLoop(
             ModelRequest(model, tuple(agent.tool_definitions()), settings, spec),
-            output,
+            agent.output,
             messages,
             result,
             context,
