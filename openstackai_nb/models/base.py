@@ -10,6 +10,8 @@ from __future__ import annotations
 import abc
 import functools
 import inspect
+import os
+import sys
 import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +80,26 @@ def _old_signature(stream: Any) -> bool:
     return bool(names & _OLD_KEYWORDS)
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_ABC_FILES = frozenset({abc.__file__, "<frozen abc>"})
+
+
+def _class_statement_level() -> int:
+    """The `stacklevel` that names the class statement of a subclass being defined.
+
+    For `warnings.warn` in `__init_subclass__`: ABCMeta.__new__ (and a subclass's metaclass in the
+    package) sit between it and the class statement.
+    """
+    frame = sys._getframe(2)  # noqa: SLF001 - what called __init_subclass__
+    level = 2
+    while frame is not None and (
+        frame.f_code.co_filename in _ABC_FILES or frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+    ):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
 def _adapt(old: Callable[..., AsyncIterator[ModelDelta]]) -> Callable[..., AsyncIterator[ModelDelta]]:
     """A `stream(messages, params)` that calls a `stream(messages, tools, *, deadline, settings, output)`."""
 
@@ -121,13 +143,13 @@ class Model(abc.ABC):
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("stream")
         if own is not None and _old_signature(own):
-            warnings.warn(
+            warnings.warn(  # noqa: B028 - the level is computed: the class statement's line
                 f"{cls.__qualname__}.stream(messages, tools, *, deadline, settings, output) is the signature "
                 "of openstackai-nb 0.1, still called for one release; write stream(self, messages, params) "
                 "and read params.tools, params.deadline, params.settings and params.output "
                 "(models.base.ModelRequestParameters)",
                 DeprecationWarning,
-                stacklevel=2,
+                stacklevel=_class_statement_level(),
             )
             cls.stream = _adapt(own)  # type: ignore[method-assign]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -68,7 +69,8 @@ def test_a_function_model_sees_the_same_info_as_before() -> None:
 
 
 def _old_model() -> type[Model]:
-    with pytest.warns(DeprecationWarning, match=r"stream\(self, messages, params\)"):
+    with pytest.warns(DeprecationWarning, match=r"stream\(self, messages, params\)") as caught:
+        line = sys._getframe().f_lineno + 2  # the class statement: the warning names it
 
         class Old(Model):
             """A third-party model written against 0.1's keyword signature (no `output` keyword)."""
@@ -91,6 +93,7 @@ def _old_model() -> type[Model]:
                 yield ModelDelta("text", text="answer")
                 yield ModelDelta("finish", text="stop")
 
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
     return Old
 
 
