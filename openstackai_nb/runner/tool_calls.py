@@ -311,6 +311,19 @@ class ToolExecutor:
         return f"tool{'s' if len(pending) > 1 else ''} {names}{more}"
 
 
+def __getattr__(name: str) -> Any:
+    if name == "ToolCalls":  # the run loop's mixin before the loop was made of parts
+        from openstackai_nb._warnings import warn
+
+        warn(
+            "runner.tool_calls.ToolCalls (the run loop's mixin) is gone: the tool half of a turn is "
+            "runner.tool_calls.ToolExecutor, a part given what it needs",
+            DeprecationWarning,
+        )
+        return ToolExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 class _PendingCall:
     """A tool call in flight: what it needs to be recorded, finished or cut off."""
 

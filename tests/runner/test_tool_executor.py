@@ -11,6 +11,8 @@ import itertools
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from openstackai_nb import tool
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.messages import Message, ToolCallRequest
@@ -222,3 +224,10 @@ def test_a_run_nobody_views_still_records_its_calls() -> None:
     assert not part.sink.listening
     arun(part.run(1, [req("add", '{"a": 2, "b": 2}')]))
     assert records[0].result == 4 and [s.outcome for s in watch.closed] == ["ok"]
+
+
+def test_the_old_mixin_name_warns_and_names_the_executor() -> None:
+    from openstackai_nb.runner import tool_calls
+
+    with pytest.warns(DeprecationWarning, match="ToolExecutor"):
+        assert tool_calls.ToolCalls is ToolExecutor  # pyright: ignore[reportAttributeAccessIssue]
