@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from openstackai_nb import Agent, RunConfig, Runner, RunStatus, render, tracing
 from openstackai_nb.errors import ModelHTTPError
-from openstackai_nb.models import replay
+from openstackai_nb.models import ModelRequestParameters, replay
 from openstackai_nb.models.openai import OpenAIChatModel
 from openstackai_nb.report import write_report
 from openstackai_nb.store import RunHistory
@@ -128,7 +128,7 @@ def test_a_query_string_key_through_failed_requests(openai_server: OpenAIServer,
         import asyncio
 
         async def call() -> None:
-            async for _ in model.stream([], [], deadline=None):
+            async for _ in model.stream([], ModelRequestParameters()):
                 pass
 
         openai_server.script(error(404, "gone"))

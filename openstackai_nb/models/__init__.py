@@ -38,7 +38,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb.errors import ConfigError
-from openstackai_nb.models.base import Model
+from openstackai_nb.models.base import Model, ModelRequestParameters
 from openstackai_nb.models.providers import PROVIDERS, Provider
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "FunctionModel",
     "Model",
+    "ModelRequestParameters",
     "OpenAIChatModel",
     "Provider",
     "ScriptedModel",

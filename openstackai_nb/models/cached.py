@@ -41,7 +41,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
 from openstackai_nb.models._cassette import _canonical_messages, delta_from_json, delta_to_json, scrub_split_secrets
-from openstackai_nb.models.base import Model, WrappedModel
+from openstackai_nb.models.base import Model, ModelRequestParameters, WrappedModel
 
 __all__ = ["COMPLETE_FINISHES", "CacheMode", "CachedModel", "ResponseStore", "is_complete", "request_key"]
 
@@ -159,19 +159,11 @@ class CachedModel(WrappedModel):
         self.last_hit = False
         """Whether the latest call was answered from the store."""
 
-    async def stream(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition],
-        *,
-        deadline: float | None = None,
-        settings: Mapping[str, Any] | None = None,
-        output: OutputSpec | None = None,
-    ) -> AsyncIterator[ModelDelta]:
+    async def stream(self, messages: Sequence[Message], params: ModelRequestParameters) -> AsyncIterator[ModelDelta]:
         """Yield the stored answer on a hit, else the model's (stored once complete)."""
         self.last_hit = False
-        inner = self.inner
-        key = request_key(inner, messages, tools, settings=settings, output=output, repeat=self.repeat)
+        inner, settings = self.inner, params.settings
+        key = request_key(inner, messages, params.tools, settings=settings, output=params.output, repeat=self.repeat)
         if self.mode is True or self.mode == "read":
             stored = self.store.get(key, self.max_age)
             if stored is not None:
@@ -181,8 +173,7 @@ class CachedModel(WrappedModel):
                 return
         recorded: list[dict[str, Any]] = []
         finish: str | None = None
-        extra = {"output": output} if output is not None else {}  # a Model written before typed answers
-        async with aclosing(inner.stream(messages, tools, deadline=deadline, settings=settings, **extra)) as deltas:  # type: ignore[type-var]
+        async with aclosing(inner.stream(messages, params)) as deltas:  # type: ignore[type-var]
             async for d in deltas:
                 j = delta_to_json(d)
                 if j is not None:

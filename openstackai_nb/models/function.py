@@ -39,7 +39,7 @@ from openstackai_nb.messages import (
 from openstackai_nb.models import _arithmetic as arithmetic
 from openstackai_nb.models._example import example_of
 from openstackai_nb.models._instructions import Style
-from openstackai_nb.models.base import Model
+from openstackai_nb.models.base import Model, ModelRequestParameters
 
 __all__ = ["AgentInfo", "FunctionModel", "Reply", "ScriptedModel", "call"]
 
@@ -123,18 +123,11 @@ class FunctionModel(Model):
         # time limits (the ScriptedModel's own, instant function runs inline).
         self._inline = False
 
-    async def stream(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition],
-        *,
-        deadline: float | None = None,
-        settings: Mapping[str, Any] | None = None,
-        output: OutputSpec | None = None,
-    ) -> AsyncIterator[ModelDelta]:
+    async def stream(self, messages: Sequence[Message], params: ModelRequestParameters) -> AsyncIterator[ModelDelta]:
         """Call the function and stream its reply word by word."""
         turn = 1 + sum(1 for m in _since_last_user(messages) if m.role == "assistant")
-        info = AgentInfo(tools=tuple(tools), turn=turn, output=output, settings=dict(settings or {}))
+        output = params.output
+        info = AgentInfo(tools=tuple(params.tools), turn=turn, output=output, settings=dict(params.settings))
         if self._inline or inspect.iscoroutinefunction(self.fn):
             out = self.fn(list(messages), info)
         else:
@@ -251,17 +244,9 @@ class ScriptedModel(Model):
         self._inner = FunctionModel(self._play, name=name, delay=self.delay)
         self._inner._inline = True
 
-    def stream(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition],
-        *,
-        deadline: float | None = None,
-        settings: Mapping[str, Any] | None = None,
-        output: OutputSpec | None = None,
-    ) -> AsyncIterator[ModelDelta]:
+    def stream(self, messages: Sequence[Message], params: ModelRequestParameters) -> AsyncIterator[ModelDelta]:
         """Stream the scripted answer."""
-        return self._inner.stream(messages, tools, deadline=deadline, settings=settings, output=output)
+        return self._inner.stream(messages, params)
 
     def _play(self, messages: list[Message], info: AgentInfo) -> Reply:
         prompt = next((m.content or "" for m in reversed(messages) if m.role == "user" and m.name != OUTPUT_ERRORS), "")

@@ -42,7 +42,7 @@ from openstackai_nb.models._openai_wire import (
 from openstackai_nb.models._sse import SSEEvent, SSEParser
 from openstackai_nb.models._text_tools import recover
 from openstackai_nb.models._urls import chat_url, checked_base_url, server_retry_after
-from openstackai_nb.models.base import Model
+from openstackai_nb.models.base import Model, ModelRequestParameters
 from openstackai_nb.models.providers import (
     DEFAULT_AZURE_API_VERSION,
     OPENAI,
@@ -255,15 +255,7 @@ class OpenAIChatModel(Model):
             body.update(settings)
         return json.dumps(body, separators=(",", ":")).encode()
 
-    async def stream(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition],
-        *,
-        deadline: float | None = None,
-        settings: Mapping[str, Any] | None = None,
-        output: OutputSpec | None = None,
-    ) -> AsyncIterator[ModelDelta]:
+    async def stream(self, messages: Sequence[Message], params: ModelRequestParameters) -> AsyncIterator[ModelDelta]:
         """POST the conversation and yield the answer as deltas (retrying when allowed).
 
         Retried: 408/409/429/5xx answers, connection errors, and a stream that broke (dropped,
@@ -272,8 +264,9 @@ class OpenAIChatModel(Model):
         """
         import httpx2
 
+        tools, deadline = params.tools, params.deadline
         _http.check_host_allowed(self._url)
-        content = self._body(messages, tools, settings, output)
+        content = self._body(messages, tools, params.settings, params.output)
         loop = asyncio.get_running_loop()
         started = loop.time()
         attempt = 0

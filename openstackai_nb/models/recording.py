@@ -18,14 +18,14 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import aclosing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from openstackai_nb.errors import AgentError
-from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
+from openstackai_nb.messages import Message, ModelDelta
 from openstackai_nb.models._cassette import (
     Cassette,
     delta_to_json,
@@ -35,7 +35,7 @@ from openstackai_nb.models._cassette import (
     scrub_split_secrets,
     summary,
 )
-from openstackai_nb.models.base import Model, WrappedModel
+from openstackai_nb.models.base import Model, ModelRequestParameters, WrappedModel
 
 __all__ = [
     "RECORD_ENV",
@@ -169,17 +169,10 @@ class RecordingModel(WrappedModel):
         self.name = inner.name
         self.cassette = cassette if isinstance(cassette, Cassette) else Cassette(resolve(cassette))
 
-    async def stream(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition],
-        *,
-        deadline: float | None = None,
-        settings: Mapping[str, Any] | None = None,
-        output: OutputSpec | None = None,
-    ) -> AsyncIterator[ModelDelta]:
+    async def stream(self, messages: Sequence[Message], params: ModelRequestParameters) -> AsyncIterator[ModelDelta]:
         """Stream the wrapped model's answer, then record it."""
-        key = request_key(messages, tools, output)
+        tools = params.tools
+        key = request_key(messages, tools, params.output)
         entry: dict[str, Any] = {
             "type": "exchange",
             "key": key,
@@ -188,8 +181,7 @@ class RecordingModel(WrappedModel):
             "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         recorded: list[dict[str, Any]] = []
-        extra = {"output": output} if output is not None else {}  # a Model written before typed answers
-        inner = self.inner.stream(messages, tools, deadline=deadline, settings=settings, **extra)
+        inner = self.inner.stream(messages, params)
         try:
             async with aclosing(inner) as deltas:  # type: ignore[type-var]
                 async for d in deltas:

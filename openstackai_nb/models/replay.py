@@ -40,12 +40,12 @@ import asyncio
 import json
 import os
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from openstackai_nb._secrets import scrub
 from openstackai_nb.errors import ConfigError, ReplayMissError
-from openstackai_nb.messages import Message, ModelDelta, OutputSpec, ToolDefinition
+from openstackai_nb.messages import Message, ModelDelta
 from openstackai_nb.models._cassette import (
     CASSETTE_FORMAT,
     CASSETTE_VERSION,
@@ -57,7 +57,7 @@ from openstackai_nb.models._cassette import (
     resolve,
     trim,
 )
-from openstackai_nb.models.base import Model
+from openstackai_nb.models.base import Model, ModelRequestParameters
 from openstackai_nb.models.recording import (
     RECORD_ENV,
     RecordingModel,
@@ -180,17 +180,9 @@ class ReplayModel(Model):
             "(or %agent record PATH / start_recording(PATH))"
         )
 
-    async def stream(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition],
-        *,
-        deadline: float | None = None,
-        settings: Mapping[str, Any] | None = None,
-        output: OutputSpec | None = None,
-    ) -> AsyncIterator[ModelDelta]:
+    async def stream(self, messages: Sequence[Message], params: ModelRequestParameters) -> AsyncIterator[ModelDelta]:
         """Stream the recorded answer to this request; ReplayMissError when it was never recorded."""
-        entry = self._next(request_key(messages, tools, output))
+        entry = self._next(request_key(messages, params.tools, params.output))
         if entry is None:
             raise self._miss(messages)
         if self.delay:

@@ -1,3 +1,4 @@
+# pyright: strict
 """`Runner`: the entry points, each a thin view of the one run loop (`executor`).
 
 - `run_async` awaits the loop; `run_sync` runs it on the private loop thread and waits
@@ -14,12 +15,12 @@ from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb.errors import AgentError, ModelError, _with_result
+from openstackai_nb.errors import AgentError, ModelError, _with_result  # pyright: ignore[reportPrivateUsage]
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.results import RunResult, RunStatus
 from openstackai_nb.runner import _sync
 from openstackai_nb.runner.config import RunConfig
-from openstackai_nb.runner.executor import HistoryInput, _Run
+from openstackai_nb.runner.executor import HistoryInput, _Run  # pyright: ignore[reportPrivateUsage] - the runner's own
 from openstackai_nb.runner.observers import EventPump
 from openstackai_nb.runner.streaming import events
 from openstackai_nb.tools import RunContext

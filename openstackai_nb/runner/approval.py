@@ -1,3 +1,4 @@
+# pyright: strict
 """Tool calls that wait for approval: who decides, the wait, and the clock that stops meanwhile.
 
 A call of a tool that needs approval (`tool(requires_approval=True)`, `Agent(approve=...)`)
@@ -74,7 +75,7 @@ class Clock:
     `resume` bracket each wait (waits may overlap: the clock runs again when the last ends).
     """
 
-    def __init__(self, run_deadline: float) -> None:
+    def __init__(self, run_deadline: float = 0.0) -> None:
         self.run_deadline = run_deadline
         """When `max_time` runs out (event loop time), moved later by every wait."""
         self.paused = 0.0
@@ -232,7 +233,7 @@ class DeferredApprover:
 
     def decide(self, call_id: str, decision: Decision) -> bool:
         """Give the decision for one call (from any thread); False when that call no longer waits."""
-        if not isinstance(decision, Decision):
+        if not isinstance(decision, Decision):  # pyright: ignore[reportUnnecessaryIsInstance] - called from user code
             raise TypeError(f"decide() needs a Decision, got {type(decision).__name__}")
         with self._lock:
             if call_id in self._finished:

@@ -38,7 +38,7 @@ import contextvars
 import importlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -150,7 +150,8 @@ def overrides(observer: RunObserver, hook: str) -> bool:
 
 _lock = threading.Lock()
 _session: tuple[RunObserver, ...] | None = None  # guarded by _lock: set by set_default_observers or on first use
-_logged: set[tuple[type, str]] = set()  # guarded by _lock: the (observer class, hook) pairs whose failure was logged
+# guarded by _lock: the (observer class, hook) pairs whose failure was logged
+_logged: set[tuple[type[Any], str]] = set()
 
 
 def _load(path: str) -> RunObserver:
@@ -176,7 +177,7 @@ def set_default_observers(observers: Iterable[RunObserver] | None) -> tuple[RunO
     global _session
     new = None if observers is None else tuple(observers)
     for o in new or ():
-        if not isinstance(o, RunObserver):
+        if not isinstance(o, RunObserver):  # pyright: ignore[reportUnnecessaryIsInstance] - called from user code
             from openstackai_nb.errors import ConfigError
 
             raise ConfigError(f"observers must be RunObserver instances, got {type(o).__name__}")
@@ -202,8 +203,8 @@ def in_batch() -> bool:
 
 def _failed(hook: Callable[..., Any], exc: Exception) -> None:
     """Log an observer's failure once per observer class and hook (the run goes on)."""
-    owner = getattr(hook, "__self__", hook)
-    key = (type(owner), getattr(hook, "__name__", "?"))
+    owner: object = getattr(hook, "__self__", hook)
+    key: tuple[type[Any], str] = (type(owner), getattr(hook, "__name__", "?"))
     with _lock:
         if key in _logged:
             return
@@ -381,7 +382,7 @@ def defer(pending: Awaitable[None], run_id: str, *, history: bool = False) -> bo
 
 
 @asynccontextmanager
-async def batch(observers: Sequence[RunObserver] | None = None) -> AsyncIterator[None]:
+async def batch(observers: Sequence[RunObserver] | None = None) -> AsyncGenerator[None, None]:
     """Runs inside end without waiting for their own records; leaving the block waits for all.
 
     For many concurrent runs (`compare`): a run's commit never holds its concurrency slot; once

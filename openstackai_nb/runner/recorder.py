@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Awaitable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 from openstackai_nb._warnings import warn
 from openstackai_nb.runner import observers
@@ -83,8 +83,8 @@ def _awaitable(durable: object) -> Awaitable[None] | None:
             asyncio.get_running_loop()
         except RuntimeError:
             return None  # nobody awaits off the loop
-        return asyncio.wrap_future(durable)
-    return durable if isinstance(durable, asyncio.Future) else None
+        return asyncio.wrap_future(cast("concurrent.futures.Future[None]", durable))
+    return cast("asyncio.Future[None]", durable) if isinstance(durable, asyncio.Future) else None
 
 
 class _RecorderObserver(RunObserver):
@@ -178,11 +178,11 @@ async def until_durable(pending: object, run_id: str) -> None:
     """Deprecated: wait (at most `DURABLE_WAIT`) for what a recorder returned; never raises."""
     _deprecated("recorder.until_durable", "observers.settle")
     if isinstance(pending, concurrent.futures.Future | asyncio.Future):
-        await observers.settle(pending, run_id, history=True)
+        await observers.settle(cast("Awaitable[None]", pending), run_id, history=True)
 
 
 @asynccontextmanager
-async def commits_deferred() -> AsyncIterator[None]:
+async def commits_deferred() -> AsyncGenerator[None, None]:
     """Deprecated: `observers.batch()` (runs inside end without waiting for their records)."""
     _deprecated("recorder.commits_deferred", "observers.batch")
     async with observers.batch():

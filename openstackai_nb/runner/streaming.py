@@ -1,3 +1,4 @@
+# pyright: strict
 """StreamingRunner: every event of a run, as the loop emits it; `events`, the coroutine end of the event pump."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.runner.config import RunConfig
-from openstackai_nb.runner.executor import HistoryInput, _Run
+from openstackai_nb.runner.executor import HistoryInput, _Run  # pyright: ignore[reportPrivateUsage] - the runner's own
 from openstackai_nb.runner.observers import EventPump
 from openstackai_nb.tools import RunContext
 

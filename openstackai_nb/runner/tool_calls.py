@@ -1,9 +1,13 @@
-"""The tool half of a turn: run the model's tool calls, record each, and what was cut off.
+# pyright: strict
+"""The tool half of a turn: `ToolExecutor` runs the model's tool calls, records each, and what was cut off.
 
-`ToolCalls` is a mixin of the run loop (`executor._Run`): it reads the run's state (its tools,
-config, result, messages) and uses its span and event helpers. A call is recorded once, whether
-it returned, failed, or was still running when a limit or a cancellation stopped the run
-(`record_cut_off`), so `result.tool_calls` always says what the run was doing.
+A part of the run loop (`executor._Run`), not a mixin of it: it is given what it needs, and
+nothing else: the tools, the limits (`ToolLimits`), the tools' `RunContext`, the run's
+`approval.Clock`, where records go (`result.tool_calls`, the conversation) and a `SpanSink` for
+its spans and events. So it runs on its own (tests/runner/test_tool_executor.py), no model and no
+Runner. A call is recorded once, whether it returned, failed, or was still running when a limit
+or a cancellation stopped the run (`record_cut_off`), so `result.tool_calls` always says what the
+run was doing.
 
 A call that needs approval (`runner/approval.py`) is validated, then announced with an "approval"
 event and held until its approver decides (the run's clock stopped meanwhile): approved, it
@@ -13,10 +17,13 @@ runs ("tool_call" event, its time counted from then on); rejected, it is recorde
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from openstackai_nb._tool_calls import CallProgress
 from openstackai_nb.errors import ToolArgumentsError
@@ -27,53 +34,112 @@ from openstackai_nb.runner import approval
 from openstackai_nb.tools import ApprovalRequest
 
 if TYPE_CHECKING:
-    from openstackai_nb.agent import Agent
-    from openstackai_nb.models.base import Model
-    from openstackai_nb.results import Approval, RunResult
-    from openstackai_nb.runner.config import RunConfig
-    from openstackai_nb.runner.observers import RunHooks
-    from openstackai_nb.tools import RunContext, Tool
+    from openstackai_nb.results import Approval, SpanKind
+    from openstackai_nb.results import Outcome as SpanOutcome
+    from openstackai_nb.tools import Approver, RunContext, Tool
 
-__all__ = ["ToolCalls"]
+__all__ = ["SpanSink", "ToolExecutor", "ToolLimits"]
 
 
-class ToolCalls:
-    """Running and recording a run's tool calls (mixed into the run loop)."""
+class SpanSink(Protocol):
+    """Where a part of the run loop reports: spans opened and closed, events for the views."""
 
-    # The run's state, set by the run loop.
-    tools: dict[str, Tool]
-    config: RunConfig
-    result: RunResult
-    messages: list[Message]
-    context: RunContext
-    model: Model
-    agent: Agent
-    clock: approval.Clock
-    hooks: RunHooks
-    _pending: list[_PendingCall]
-    _t0: float
+    @property
+    def listening(self) -> bool:
+        """Whether anyone reads events (build a `StreamEvent` only then)."""
+        ...
 
-    def _open(self, kind: Any, name: str, turn: int, **attributes: Any) -> Span:
-        raise NotImplementedError
+    def open(self, kind: SpanKind, name: str, turn: int, **attributes: Any) -> Span:
+        """A span that starts now."""
+        ...
 
-    def _close(self, span: Span, outcome: Any, **attributes: Any) -> None:
-        raise NotImplementedError
+    def close(self, span: Span, outcome: SpanOutcome, **attributes: Any) -> None:
+        """End `span` now with `outcome` (its attributes scrubbed), and record it."""
+        ...
 
-    def _send(self, event: StreamEvent) -> None:
-        raise NotImplementedError
+    def restart(self, span: Span) -> None:
+        """`span` starts now (a tool call's own work starts once its approval wait is over)."""
+        ...
 
-    async def _call_tool(self, turn: int, req: ToolCallRequest) -> str | None:
+    def send(self, event: StreamEvent) -> None:
+        """Hand an event to the views (only called when `listening`)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ToolLimits:
+    """What a run's tool calls are held to (from `RunConfig`), and who approves them."""
+
+    max_result_chars: int = 100_000
+    """Longest result (and error) text kept and sent to the model."""
+    approver: Approver | None = None
+    """Decides about calls that need approval (None: they are rejected, `approval.NO_APPROVER`)."""
+    approval_timeout: float | None = None
+    """Seconds a call may wait for its decision (None: as long as it takes)."""
+    run_id: str = ""
+    """The run's id, as approval requests tell it."""
+    agent: str = ""
+    """The agent's name, as approval requests tell it."""
+
+
+class ToolExecutor:
+    """Runs one run's tool calls and records them (see the module's docstring).
+
+    Args:
+        tools: the tools the model may call, by name (`tools` may be replaced later: an MCP
+            server's tools are listed when the run starts).
+        needs_approval: whether a call of this tool waits for a decision.
+        limits: result size, approver and its timeout.
+        context: the `RunContext` tools receive.
+        clock: the run's clock (stopped while a call waits for approval).
+        sink: where spans and events go.
+        records: where each finished call's `ToolCall` is appended (`result.tool_calls`).
+        messages: the conversation, where each call's tool message is appended.
+    """
+
+    def __init__(
+        self,
+        tools: dict[str, Tool],
+        needs_approval: Callable[[Tool], bool],
+        limits: ToolLimits,
+        context: RunContext,
+        clock: approval.Clock,
+        sink: SpanSink,
+        records: list[ToolCall],
+        messages: list[Message],
+    ) -> None:
+        self.tools = tools
+        self.needs_approval = needs_approval
+        self.limits = limits
+        self.context = context
+        self.clock = clock
+        self.sink = sink
+        self.records = records
+        self.messages = messages
+        self.pending: list[_PendingCall] = []
+        """The calls in flight (a limit or a cancellation leaves them here: `record_cut_off`)."""
+
+    async def run(self, turn: int, calls: Sequence[ToolCallRequest]) -> list[str]:
+        """Run the calls of one turn (in parallel when there are several); return their errors."""
+        if len(calls) == 1:
+            error = await self.call(turn, calls[0])
+            return [error] if error else []
+        errors = await asyncio.gather(*(self.call(turn, c) for c in calls))
+        return [e for e in errors if e]
+
+    async def call(self, turn: int, req: ToolCallRequest) -> str | None:
         """Run one tool call; record it; append the tool message. Returns the error, if any.
 
-        A call cut off by a time limit or a cancellation stays in `self._pending`; `execute`
-        records it (`_record_cut_off`) with what the run was waiting for.
+        A call cut off by a time limit or a cancellation stays in `pending`; the loop records it
+        (`record_cut_off`) with what the run was waiting for.
         """
         tool = self.tools.get(req.name)
-        call = _PendingCall(req, turn, self._open("tool", req.name, turn, call_id=req.id))
-        self._pending.append(call)
-        gated = tool is not None and self.agent.requires_approval(tool)
-        if not gated and self.hooks.on_event:
-            self._send(
+        sink = self.sink
+        call = _PendingCall(req, turn, sink.open("tool", req.name, turn, call_id=req.id))
+        self.pending.append(call)
+        gated = tool is not None and self.needs_approval(tool)
+        if not gated and sink.listening:
+            sink.send(
                 StreamEvent(
                     "tool_call",
                     tool_name=req.name,
@@ -91,8 +157,8 @@ class ToolCalls:
                 raise ToolArgumentsError(f"unknown tool {req.name!r}: this agent offers {known}")
             call.arguments = tool.validate(req.arguments)
             if gated and not await self._approved(call):
-                self._pending.remove(call)
-                self._record_call(call, None, None, "rejected")
+                self.pending.remove(call)
+                self._record(call, None, None, "rejected")
                 return None  # a rejection is not a tool error: the run goes on, whatever stop_on_tool_error says
             value = await tool.invoke(call.arguments, self.context, call.progress)
         except ToolArgumentsError as exc:
@@ -100,49 +166,67 @@ class ToolCalls:
         except Exception as exc:  # noqa: BLE001 - a tool's failure is reported to the model
             error = f"tool {req.name!r} raised {type(exc).__name__}: {_text_of(exc)}"
         # CancelledError (a limit or an interrupt) passes through: the call stays pending.
-        self._pending.remove(call)
-        self._record_call(call, value, error)
+        self.pending.remove(call)
+        self._record(call, value, error)
         return error
 
     async def _approved(self, call: _PendingCall) -> bool:
         """Ask the run's approver about `call` (an "approval" event first); True when it may run."""
-        req, config = call.req, self.config
-        approver = config.approve if config.approve is not None else self.agent.approver
-        asked = "approver " + approval.name_of(approver) if approver is not None else "nobody (no approver)"
-        if self.hooks.on_event:
-            self._send(
-                StreamEvent("approval", content=asked, tool_name=req.name, arguments=call.arguments, call_id=req.id,
-                            turn=call.turn)
-            )  # fmt: skip
+        req, limits, sink = call.req, self.limits, self.sink
+        approver = limits.approver
+        if sink.listening:
+            asked = "approver " + approval.name_of(approver) if approver is not None else "nobody (no approver)"
+            sink.send(
+                StreamEvent(
+                    "approval",
+                    content=asked,
+                    tool_name=req.name,
+                    arguments=call.arguments,
+                    call_id=req.id,
+                    turn=call.turn,
+                )
+            )
         call.waiting = True
         request = ApprovalRequest(
-            call_id=req.id, name=req.name, arguments=dict(call.arguments), turn=call.turn,
-            run_id=self.result.run_id, agent=self.agent.name,
-        )  # fmt: skip
-        decision = await approval.decide(approver, request, timeout=config.approval_timeout, clock=self.clock)
+            call_id=req.id,
+            name=req.name,
+            arguments=dict(call.arguments),
+            turn=call.turn,
+            run_id=limits.run_id,
+            agent=limits.agent,
+        )
+        decision = await approval.decide(approver, request, timeout=limits.approval_timeout, clock=self.clock)
         call.waiting, call.approval = False, decision
         call.span.attributes["approval"] = decision.describe()
         call.span.attributes["approval_wait"] = round(decision.waited, 3)
         # The span is the tool's own work, from the decision on (the wait is its `approval_wait`).
-        call.span.start = time.monotonic() - self._t0
+        sink.restart(call.span)
         if not decision.approved:
             return False
         # Its time (elapsed_time, started_at) counts from now: the wait is in `approval.waited`.
         call.t0 = time.monotonic()
         call.started_at = datetime.now(UTC)
-        if self.hooks.on_event:
-            self._send(
-                StreamEvent("tool_call", tool_name=req.name, arguments=call.arguments, call_id=req.id, turn=call.turn,
-                            approval=decision, parsed_from_text=req.parsed_from_text)
-            )  # fmt: skip
+        if sink.listening:
+            sink.send(
+                StreamEvent(
+                    "tool_call",
+                    tool_name=req.name,
+                    arguments=call.arguments,
+                    call_id=req.id,
+                    turn=call.turn,
+                    approval=decision,
+                    parsed_from_text=req.parsed_from_text,
+                )
+            )
         return True
 
-    def _record_call(self, call: _PendingCall, value: Any, error: str | None, outcome: Any = None) -> None:
+    def _record(self, call: _PendingCall, value: Any, error: str | None, outcome: SpanOutcome | None = None) -> None:
         """Record a finished (or cut-off, or rejected) call: ToolCall, span, "tool_result" event, tool message."""
-        req, limit = call.req, self.config.max_tool_result_chars
-        elapsed = time.monotonic() - call.t0 if outcome != "rejected" else 0.0
+        req, limit = call.req, self.limits.max_result_chars
+        rejected = outcome == "rejected"
+        elapsed = 0.0 if rejected else time.monotonic() - call.t0
         text, result_chars = "", None
-        if outcome == "rejected" and call.approval is not None:
+        if rejected and call.approval is not None:
             error = approval.rejection_text(call.approval)
         if error is None:
             try:
@@ -161,31 +245,47 @@ class ToolCalls:
         attributes: dict[str, Any] = {"error": error} if error else {}
         if result_chars is not None:
             attributes["result_chars"] = result_chars
-        if call.progress.blocked_loop_s:
-            attributes["blocked_loop_s"] = round(call.progress.blocked_loop_s, 3)
-        self._close(call.span, outcome or ("error" if error else "ok"), **attributes)
-        self.result.tool_calls.append(
+        blocked = round(call.progress.blocked_loop_s, 3) if call.progress.blocked_loop_s else None
+        if blocked is not None:
+            attributes["blocked_loop_s"] = blocked
+        self.sink.close(call.span, outcome or ("error" if error else "ok"), **attributes)
+        self.records.append(
             ToolCall(
-                call_id=req.id, name=req.name, arguments=_recorded_arguments(call), result=value,
-                result_chars=result_chars, error=error, started_at=call.started_at, elapsed_time=elapsed,
-                turn=call.turn, approval=call.approval, parsed_from_text=req.parsed_from_text,
+                call_id=req.id,
+                name=req.name,
+                arguments=_recorded_arguments(call),
+                result=value,
+                result_chars=result_chars,
+                error=error,
+                started_at=call.started_at,
+                elapsed_time=elapsed,
+                turn=call.turn,
+                approval=call.approval,
+                parsed_from_text=req.parsed_from_text,
             )
-        )  # fmt: skip
-        if self.hooks.on_event:
-            self._send(
+        )
+        if self.sink.listening:
+            self.sink.send(
                 StreamEvent(
-                    "tool_result", tool_name=req.name, arguments=call.arguments, result=value, call_id=req.id,
-                    turn=call.turn, error=error, duration=elapsed, blocked_loop_s=attributes.get("blocked_loop_s"),
-                    approval=call.approval, parsed_from_text=req.parsed_from_text,
+                    "tool_result",
+                    tool_name=req.name,
+                    arguments=call.arguments,
+                    result=value,
+                    call_id=req.id,
+                    turn=call.turn,
+                    error=error,
+                    duration=elapsed,
+                    blocked_loop_s=blocked,
+                    approval=call.approval,
+                    parsed_from_text=req.parsed_from_text,
                 )
-            )  # fmt: skip
-        rejected = outcome == "rejected"
+            )
         content = error if rejected else f"Error: {error}" if error else text
         self.messages.append(Message(role="tool", content=content, tool_call_id=req.id, name=req.name))
 
-    def _record_cut_off(self, why: str, outcome: Any) -> None:
+    def record_cut_off(self, why: str, outcome: SpanOutcome) -> None:
         """Record the tool calls still running when the run stopped waiting (limit or cancel)."""
-        for call in self._pending:
+        for call in self.pending:
             name = call.req.name
             if call.waiting:
                 error = f"tool {name!r} was waiting for approval {why}; it never ran"
@@ -198,16 +298,30 @@ class ToolCalls:
                 )
             else:
                 error = f"tool {name!r} did not return {why}; it was cancelled"
-            self._record_call(call, None, error, outcome)
-        self._pending.clear()
+            self._record(call, None, error, outcome)
+        self.pending.clear()
 
-    def _waiting_for(self) -> str:
-        """What the run was waiting for: "tool 'x' (call_1)" or "the model (name)"."""
-        if not self._pending:
-            return f"the model ({self.model.name})"
-        names = ", ".join(f"{c.req.name!r} ({c.req.id})" for c in self._pending[:3])
-        more = f" and {len(self._pending) - 3} more" if len(self._pending) > 3 else ""
-        return f"tool{'s' if len(self._pending) > 1 else ''} {names}{more}"
+    def waiting_for(self) -> str | None:
+        """The calls the run is waiting for ("tool 'x' (call_1)"), None when none is in flight."""
+        pending = self.pending
+        if not pending:
+            return None
+        names = ", ".join(f"{c.req.name!r} ({c.req.id})" for c in pending[:3])
+        more = f" and {len(pending) - 3} more" if len(pending) > 3 else ""
+        return f"tool{'s' if len(pending) > 1 else ''} {names}{more}"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ToolCalls":  # the run loop's mixin before the loop was made of parts
+        from openstackai_nb._warnings import warn
+
+        warn(
+            "runner.tool_calls.ToolCalls (the run loop's mixin) is gone: the tool half of a turn is "
+            "runner.tool_calls.ToolExecutor, a part given what it needs",
+            DeprecationWarning,
+        )
+        return ToolExecutor
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class _PendingCall:
@@ -234,7 +348,7 @@ def _recorded_arguments(call: _PendingCall) -> dict[str, Any]:
         data = jsonable(call.arguments)
     except Exception:  # noqa: BLE001 - an argument with no text form: keep what the model sent
         data = None
-    return data if isinstance(data, dict) else _loose_arguments(call.req.arguments)
+    return cast("dict[str, Any]", data) if isinstance(data, dict) else _loose_arguments(call.req.arguments)
 
 
 def _text_of(exc: BaseException) -> str:
@@ -247,7 +361,7 @@ def _text_of(exc: BaseException) -> str:
 
 def _loose_arguments(raw: str) -> dict[str, Any]:
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        data: Any = json.loads(raw) if raw.strip() else {}
     except ValueError:
         return {"_raw": raw[:500]}
-    return data if isinstance(data, dict) else {"_raw": data}
+    return cast("dict[str, Any]", data) if isinstance(data, dict) else {"_raw": data}

@@ -15,7 +15,7 @@ import pytest
 from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner
 from openstackai_nb.errors import ConfigError, ReplayMissError
 from openstackai_nb.messages import Message
-from openstackai_nb.models import replay, resolve_model
+from openstackai_nb.models import ModelRequestParameters, replay, resolve_model
 from openstackai_nb.models.function import FunctionModel, Reply, call
 from openstackai_nb.models.replay import ReplayModel
 from openstackai_nb.runner import RunResult
@@ -159,7 +159,7 @@ def test_request_never_recorded_fails_clearly(own_server: OpenAIServer, tmp_path
     model = ReplayModel(cassette)
 
     async def ask() -> None:
-        async for _ in model.stream([Message(role="user", content="unknown")], []):
+        async for _ in model.stream([Message(role="user", content="unknown")], ModelRequestParameters()):
             pass
 
     with pytest.raises(ReplayMissError, match="unknown"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import pickle
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -15,8 +15,9 @@ from openstackai_nb import Agent, Runner, RunStatus, StreamingRunner
 from openstackai_nb.errors import MaxTurnsExceeded, ModelError, ToolError
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.events import StreamEvent
-from openstackai_nb.messages import Message, ModelDelta, ToolDefinition
+from openstackai_nb.messages import Message, ModelDelta
 from openstackai_nb.models import FunctionModel, Model
+from openstackai_nb.models.base import ModelRequestParameters
 from openstackai_nb.models.function import Reply, call
 from openstackai_nb.render import run_text
 from openstackai_nb.runner import RunConfig, RunContext, RunResult
@@ -65,12 +66,7 @@ def test_run_stream_keeps_partial_text_then_raises() -> None:
         name = "breaks"
 
         async def stream(
-            self,
-            messages: Sequence[Message],
-            tools: Sequence[ToolDefinition],
-            *,
-            deadline: float | None = None,
-            settings: Mapping[str, Any] | None = None,
+            self, messages: Sequence[Message], params: ModelRequestParameters
         ) -> AsyncIterator[ModelDelta]:
             yield ModelDelta("text", text="half an ")
             raise ModelError("the connection dropped")
@@ -96,12 +92,7 @@ def test_a_model_that_yields_non_text_fails_the_run() -> None:
         name = "list-text"
 
         async def stream(
-            self,
-            messages: Sequence[Message],
-            tools: Sequence[ToolDefinition],
-            *,
-            deadline: float | None = None,
-            settings: Mapping[str, Any] | None = None,
+            self, messages: Sequence[Message], params: ModelRequestParameters
         ) -> AsyncIterator[ModelDelta]:
             yield ModelDelta("text", text=[{"type": "text", "text": "x"}])  # type: ignore[arg-type]
 
