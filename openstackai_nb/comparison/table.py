@@ -9,6 +9,11 @@ puts agents next to each other. The cases are cases.py's, the score
 columns scoring.py's (each run scored as it ends) and judge.py's (a second pass of judge runs);
 the cost columns come from prices.py (`set_prices()`, then genai-prices). Where the runs execute
 is the scheduler's business (scheduler.py).
+
+Memory does not grow with the grid: the jobs are made when the scheduler reads them (grid.py),
+and each finished run is scored, shown and its cells copied into the table's column arrays
+(`store.frames.RunColumns`, the one home of runs as DataFrames) as it ends (running.py); its
+RunResult is then let go. With judges, the graded answers' text is kept until the judges run.
 """
 
 from __future__ import annotations
@@ -196,8 +201,8 @@ def compare(
         A pandas DataFrame.
 
     Raises:
-        ConfigError: bad agents, cases (named by row), concurrency, repeats, seed or scorer,
-            before anything runs.
+        ConfigError: bad agents, cases (named by row), concurrency, repeats, seed, scorer or
+            progress, before anything runs.
         KeyboardInterrupt: interrupted; running runs end CANCELLED; finished ones are in history.
 
     Example:
@@ -215,6 +220,10 @@ def compare(
     _whole("repeats", repeats, 1)
     if seed is not None:
         _whole("seed", seed, 0)
+    if not isinstance(progress, bool) and not callable(progress):
+        raise ConfigError(
+            f"compare: progress must be True, False or a function (rows, runs_per_row) -> view, got {progress!r}"
+        )
     if config is None:
         config = RunConfig()
     elif not isinstance(config, RunConfig):
