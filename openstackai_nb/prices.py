@@ -177,9 +177,14 @@ def run_facts(result: RunResult) -> RunFacts:
     """What `cost_columns` needs of a RunResult."""
     usage = result.usage
     return (
-        result.model, result.provider, result.endpoint, usage.prompt_tokens, usage.completion_tokens,
-        result.elapsed_time, result.started_at,
-    )  # fmt: skip
+        result.model,
+        result.provider,
+        result.endpoint,
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        result.elapsed_time,
+        result.started_at,
+    )
 
 
 def cost_columns(runs: Sequence[RunFacts], cached_calls: Sequence[int] | None = None) -> dict[str, Any]:

@@ -237,9 +237,14 @@ def compare(
 
     compare_id = f"cmp_{uuid.uuid4().hex[:12]}"
     jobs = Grid(
-        pairs, cases, repeats, config, seed=seed, compare_id=compare_id,
+        pairs,
+        cases,
+        repeats,
+        config,
+        seed=seed,
+        compare_id=compare_id,
         grid_id=grid_id(pairs, cases, repeats, seed, config),
-    )  # fmt: skip
+    )
     plain = {name: fn for name, fn in scorers.items() if name not in judges}
     reserved = [*COMPARE_COLUMNS, *COST_COLUMNS, *meta_names, JUDGE_COST]
     scoring = Scoring(plain, len(jobs), reserved)
@@ -252,9 +257,16 @@ def compare(
     resumed.done.clear()  # from here on the table holds their cells, not the RunResults
     labels = [label for label, _ in pairs]
     run_jobs(
-        resumed.todo, labels, len(cases) * repeats, concurrency=concurrency, progress=progress,
-        scheduler=scheduler, scoring=scoring, on_done=table.add, already=already,
-    )  # fmt: skip
+        resumed.todo,
+        labels,
+        len(cases) * repeats,
+        concurrency=concurrency,
+        progress=progress,
+        scheduler=scheduler,
+        scoring=scoring,
+        on_done=table.add,
+        already=already,
+    )
     del already
     scoring.warn(len(jobs))
     columns = scoring.columns()
@@ -262,9 +274,15 @@ def compare(
         runs = judge_jobs(judges, jobs, table.answers, table.run_ids(), config, compare_id)
         verdicts = JudgeVerdicts(judges, runs)
         run_jobs(
-            [r.job for r in runs], ["judges"], len(runs), concurrency=concurrency, progress=progress,
-            scheduler=scheduler, scoring=None, on_done=verdicts.add,
-        )  # fmt: skip
+            [r.job for r in runs],
+            ["judges"],
+            len(runs),
+            concurrency=concurrency,
+            progress=progress,
+            scheduler=scheduler,
+            scoring=None,
+            on_done=verdicts.add,
+        )
         columns.update(verdicts.columns(jobs))
     return table.frame(_in_scorer_order(columns, scorers))
 

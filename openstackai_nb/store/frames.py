@@ -141,9 +141,15 @@ def _costs(at: Mapping[str, Any]) -> dict[str, Any]:
     from openstackai_nb.prices import cost_columns
 
     facts = zip(
-        at["model"], at["provider"], at["endpoint"], at["prompt_tokens"].tolist(), at["completion_tokens"].tolist(),
-        at["elapsed_time"].tolist(), at["started_at"].tolist(), strict=True,
-    )  # fmt: skip
+        at["model"],
+        at["provider"],
+        at["endpoint"],
+        at["prompt_tokens"].tolist(),
+        at["completion_tokens"].tolist(),
+        at["elapsed_time"].tolist(),
+        at["started_at"].tolist(),
+        strict=True,
+    )
     return cost_columns(list(facts), at["cached_calls"].tolist())
 
 

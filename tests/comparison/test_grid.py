@@ -28,9 +28,13 @@ def test_jobs_come_in_agent_case_repeat_order_with_their_metadata() -> None:
     job = jobs[7]
     assert job.input == "one" and job.agent.name == "S"
     assert job.config.metadata == {
-        "team": "x", "compare_id": "cmp_test", "grid_id": "grid_test", "agent_label": "slow", "case_id": "c1",
+        "team": "x",
+        "compare_id": "cmp_test",
+        "grid_id": "grid_test",
+        "agent_label": "slow",
+        "case_id": "c1",
         "repeat": 1,
-    }  # fmt: skip
+    }
     assert jobs.where(7) == ("slow", jobs.cases[0], 1)
     assert jobs[-1].index == 11
     with pytest.raises(IndexError):
