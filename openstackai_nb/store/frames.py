@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._extras import require
+from openstackai_nb._secrets import scrub, scrub_data
 from openstackai_nb.store._schema import INT_COLUMNS, OUTPUT_COLUMNS, RUN_COLUMNS
 
 if TYPE_CHECKING:
@@ -322,8 +323,6 @@ class RunColumns:
 
     def add(self, row: int, result: RunResult) -> None:
         """Copy the cells of `result` into row `row`."""
-        from openstackai_nb._secrets import scrub
-
         objects, counts, usage = self._objects, self._counts, result.usage
         text = result.output_text
         objects["run_id"][row] = result.run_id
@@ -344,7 +343,6 @@ class RunColumns:
         if result.output_schema is not None:
             self._schemas[row] = result.output_schema
             if result.typed:
-                from openstackai_nb._secrets import scrub_data
                 from openstackai_nb.results import jsonable
 
                 self._answers[row] = scrub_data(jsonable(result.final_output))
