@@ -23,6 +23,7 @@ PACKAGE = "openstackai_nb"
 OUT = ROOT / "docs" / "api.md"
 # Modules kept only for a documented import path: their names are listed where they live.
 SHIMS = {
+    "openstackai_nb.comparison.prices",
     "openstackai_nb.notebook.display",
     "openstackai_nb.notebook.prompt",
     "openstackai_nb.render.markdown_copy",

@@ -1,10 +1,14 @@
 """Comparisons: every agent on every case into one DataFrame, with scores, judges, prices and schedulers.
 
-- `table`: `compare()` and the DataFrame it builds; `pivot`: `side_by_side()`;
+- `table`: `compare()` and the DataFrame it builds (its run columns' cells: `store.frames`);
+  `grid`: the jobs, made when read; `running`: jobs on a scheduler, each finished run scored,
+  shown and its cells kept (the RunResult let go); `progress`: the view protocol, the counts and
+  the terminal line (a notebook passes its table in); `pivot`: `side_by_side()`;
 - `resume`: a grid's identity and its finished runs in history (`compare(resume=...)`);
 - `cases`: `Case` and `load_cases()`, every form of inputs `compare` takes;
 - `scoring`: the score columns, each run scored as it ends; `judge`: LLM judges, a second pass;
-- `prices`: `set_prices()` / `get_prices()` and genai-prices, the cost columns' source;
+- `prices`: `set_prices()` / `get_prices()` and genai-prices, the cost columns' source (the
+  documented path of `openstackai_nb.prices`);
 - `scheduler`: the seam (`Job`, `Scheduler`, `Handle`) and `LocalScheduler`, the private run loop;
 - `dask`: `DaskScheduler`, the same comparison on a Dask cluster (`_dask_worker`: its workers' side);
 - `diff`: `diff_runs()`, two runs' transcripts side by side, where they first diverge, their tool paths;

@@ -96,8 +96,11 @@ class DaskScheduler:
         parts = [f"{k}={v!r}" for k, v in (("per_worker", self.per_worker), ("chunk_size", self.chunk_size)) if v]
         return f"DaskScheduler({', '.join(parts)})"
 
-    def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report) -> Handle:
-        """Send the jobs to the cluster in chunks and return at once (ConfigError before anything runs)."""
+    def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report, keep_results: bool = True) -> Handle:
+        """Send the jobs to the cluster in chunks and return at once (ConfigError before anything runs).
+
+        With ``keep_results=False`` each result goes to `report` only (the handle keeps none).
+        """
         agents: dict[str, Agent] = {}
         for job in jobs:
             agents.setdefault(job.label, job.agent)
@@ -106,7 +109,9 @@ class DaskScheduler:
         workers = _worker_count(client)
         per_worker = self.per_worker or math.ceil(concurrency / workers)
         chunk_size = self.chunk_size or _default_chunk(len(jobs), workers, per_worker)
-        return _DaskHandle(client, jobs, payload, per_worker=per_worker, chunk_size=chunk_size, report=report)
+        return _DaskHandle(
+            client, jobs, payload, per_worker=per_worker, chunk_size=chunk_size, report=report, keep=keep_results
+        )
 
 
 def _check_count(name: str, value: object, most: int) -> None:
@@ -198,17 +203,33 @@ def _unpicklable(agents: Mapping[str, Agent], error: Exception) -> str:
 
 # -- a submitted compare ----------------------------------------------------------------------------
 class _DaskHandle:
-    """One compare on the cluster: its chunk futures, and the results as they arrive."""
+    """One compare on the cluster: its chunk futures, and the results as they arrive.
+
+    What it holds per job is a byte (has its result arrived?) and, while a run is in flight, its
+    index; a chunk is its jobs' positions (its pairs are made when it is sent, and let go).
+    RunResults go to `report`, and are kept only when asked (``keep``, for `results()`).
+    """
 
     def __init__(
-        self, client: Client, jobs: Sequence[Job], payload: bytes, *, per_worker: int, chunk_size: int, report: Report
+        self,
+        client: Client,
+        jobs: Sequence[Job],
+        payload: bytes,
+        *,
+        per_worker: int,
+        chunk_size: int,
+        report: Report,
+        keep: bool = True,
     ) -> None:
         self._client = client
-        self._jobs = list(jobs)
+        self._jobs = jobs
         self._report = report
-        self._results: list[RunResult | None] = [None] * len(self._jobs)
-        self._missing = len(self._jobs)
+        self._done = bytearray(len(jobs))
+        kept: list[RunResult | None] = [None] * len(jobs) if keep else []
+        self._kept = kept if keep else None
+        self._missing = len(jobs)
         self._started: set[int] = set()
+        """The jobs in flight: started, no result yet."""
         self._stopping = False
         self._closed = False
         self._inbox: queue.SimpleQueue[tuple[float, list[Any]]] = queue.SimpleQueue()
@@ -217,22 +238,26 @@ class _DaskHandle:
         self._topic = f"openstackai-nb-{compare}"
         client.subscribe_topic(self._topic, self._inbox.put)  # before the tasks: no event is missed
         self._agents: Future[Any] = client.submit(load_agents, payload, key=f"openstackai-nb-agents-{compare}")
-        self._chunks: list[Chunk] = []
+        self._chunks: list[Sequence[int]] = []
+        """Each chunk's jobs, by position."""
         self._futures: list[Future[Any]] = []
         self._resent: set[int] = set()
-        pairs = [Pair(i, job.label, job.input, job.config) for i, job in enumerate(self._jobs)]
         self._per_worker = per_worker
-        for i in range(0, len(pairs), chunk_size):
-            self._send(pairs[i : i + chunk_size])
+        for i in range(0, len(jobs), chunk_size):
+            self._send(range(i, min(i + chunk_size, len(jobs))))
 
-    def _send(self, pairs: Sequence[Pair]) -> None:
-        """Submit one chunk of pairs as a Dask task (after the agents' task, whose result it takes)."""
+    def _send(self, positions: Sequence[int]) -> None:
+        """Submit one chunk of jobs as a Dask task (after the agents' task, whose result it takes)."""
         number = len(self._chunks)
+        pairs = []
+        for i in positions:
+            job = self._jobs[i]
+            pairs.append(Pair(i, job.label, job.input, job.config))
         chunk = Chunk(self._compare, self._per_worker, tuple(pairs))
         key = f"openstackai-nb-chunk-{self._compare}-{number}"
         future = self._client.submit(run_chunk, self._agents, chunk, number, key=key)
         future.add_done_callback(lambda _: self._inbox.put((0.0, ["chunk", number])))
-        self._chunks.append(chunk)
+        self._chunks.append(positions)
         self._futures.append(future)
 
     # -- Handle -----------------------------------------------------------------------------------
@@ -249,11 +274,10 @@ class _DaskHandle:
         return True
 
     def results(self) -> list[RunResult]:
-        """The results in job order."""
-        missing = [i for i, r in enumerate(self._results) if r is None]
-        if missing:
-            raise RuntimeError(f"DaskScheduler: {len(missing)} jobs have no result yet (call wait() until it is True)")
-        return [r for r in self._results if r is not None]
+        """The results in job order (an empty list when submitted with ``keep_results=False``)."""
+        if self._missing:
+            raise RuntimeError(f"DaskScheduler: {self._missing} jobs have no result yet (call wait() until it is True)")
+        return [r for r in self._kept if r is not None] if self._kept is not None else []
 
     def cancel(self) -> None:
         """Stop the compare: no new run starts; runs in flight end CANCELLED (and are reported)."""
@@ -270,14 +294,14 @@ class _DaskHandle:
             logger.warning("openstackai_nb: could not stop the compare's runs on the Dask workers: %s", exc)
         self._release()
         deadline = time.monotonic() + CANCEL_GRACE
-        while any(self._results[i] is None for i in in_flight | self._started):
+        while any(not self._done[i] for i in in_flight | self._started):
             try:
                 _, message = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
             self._take(message)
         for i in sorted(in_flight | self._started):
-            if self._results[i] is None:  # its CANCELLED result did not come back in time
+            if not self._done[i]:  # its CANCELLED result did not come back in time
                 error = "cancelled (interrupted before the run finished; its worker did not report back in time)"
                 self._finish(i, failed_result(self._jobs[i], None, status="CANCELLED", error=error))
         self._close()
@@ -286,11 +310,11 @@ class _DaskHandle:
     def _take(self, message: list[Any]) -> None:
         kind, index = message[0], int(message[1])
         if kind == "start":
-            if self._results[index] is None and index not in self._started:
+            if not self._done[index] and index not in self._started:
                 self._started.add(index)
                 self._report("start", self._jobs[index], None)
         elif kind == "done":
-            if self._results[index] is None:  # else a second run of the pair (its worker died): dropped
+            if not self._done[index]:  # else a second run of the pair (its worker died): dropped
                 from openstackai_nb.results import RunResult
 
                 self._finish(index, RunResult.model_validate_json(message[2]))
@@ -298,12 +322,15 @@ class _DaskHandle:
             self._chunk_ended(index)
 
     def _finish(self, index: int, result: RunResult) -> None:
+        job = self._jobs[index]
         if index not in self._started:
-            self._started.add(index)
-            self._report("start", self._jobs[index], None)
-        self._results[index] = result
+            self._report("start", job, None)
+        self._started.discard(index)
+        self._done[index] = 1
+        if self._kept is not None:
+            self._kept[index] = result
         self._missing -= 1
-        self._report("done", self._jobs[index], result)
+        self._report("done", job, result)
 
     def _chunk_ended(self, number: int) -> None:
         """A chunk's task ended: its pairs without a result are FAILED, naming why.
@@ -314,7 +341,7 @@ class _DaskHandle:
         that were running when the workers died end FAILED.
         """
         future = self._futures[number]
-        unfinished = [p for p in self._chunks[number].pairs if self._results[p.index] is None]
+        unfinished = [i for i in self._chunks[number] if not self._done[i]]
         if not unfinished:
             return
         if future.status == "finished":
@@ -326,14 +353,14 @@ class _DaskHandle:
                 exc = raised
             error = _describe(exc) if exc is not None else f"the chunk's task ended {future.status}"
             if type(exc).__name__ == "KilledWorker":
-                waiting = [p for p in unfinished if p.index not in self._started and p.index not in self._resent]
+                waiting = [i for i in unfinished if i not in self._started and i not in self._resent]
                 if waiting:
-                    resent = {p.index for p in waiting}
+                    resent = set(waiting)
                     self._resent |= resent
                     self._send(waiting)
-                    unfinished = [p for p in unfinished if p.index not in resent]
-        for pair in unfinished:
-            self._finish(pair.index, failed_result(self._jobs[pair.index], None, error=error))
+                    unfinished = [i for i in unfinished if i not in resent]
+        for i in unfinished:
+            self._finish(i, failed_result(self._jobs[i], None, error=error))
 
     # -- the end ----------------------------------------------------------------------------------
     def _release(self) -> None:
@@ -349,7 +376,8 @@ class _DaskHandle:
         self._closed = True
         futures, self._futures = self._futures, []
         del self._agents
-        topics = [self._topic, *(chunk.done_topic(n) for n, chunk in enumerate(self._chunks))]
+        name = Chunk(self._compare, self._per_worker, ())
+        topics = [self._topic, *(name.done_topic(n) for n in range(len(self._chunks)))]
         try:
             # A chunk's last event (its last index) may still be on its way when its last result
             # came: it reaches the scheduler before the chunk's task ends (one ordered stream per

@@ -9,7 +9,7 @@ agents' runs.
 In `compare`, judges do not run as each answer ends: once the grid is done, `judge_jobs` makes
 one judge run per COMPLETED row (pointwise) or per (case, repeat) where both agents completed
 (pairwise), and `compare` runs them through the same scheduler, with the same concurrency;
-`judge_columns` turns their results into columns:
+`JudgeVerdicts` keeps each judge run's verdict and cost as it ends and turns them into columns:
 
 - ``<name>``: the verdict's score (pointwise, on the judge's scale), or the preference of this
   row's agent (pairwise: 1 won, 0.5 tie, 0 lost); NaN when there is no verdict;
@@ -42,10 +42,11 @@ from openstackai_nb.errors import ConfigError
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
+    from openstackai_nb.prices import RunFacts
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner.config import RunConfig
 
-__all__ = ["JUDGE_COST", "Judge", "Preference", "Verdict", "judge_columns", "judge_jobs"]
+__all__ = ["JUDGE_COST", "Judge", "JudgeRun", "JudgeVerdicts", "Preference", "Verdict", "judge_jobs"]
 
 JUDGE_COST = "judge_cost_usd"
 """The column of what a row's judge runs cost (USD)."""
@@ -167,11 +168,16 @@ class JudgeRun:
 def judge_jobs(
     judges: Mapping[str, Judge],
     jobs: Sequence[Job],
-    results: Sequence[RunResult],
+    answers: Sequence[str | None],
+    run_ids: Sequence[str],
     config: RunConfig,
     compare_id: str,
 ) -> list[JudgeRun]:
-    """The judge runs of a finished grid: one per COMPLETED row, or per pair of rows (pairwise)."""
+    """The judge runs of a finished grid: one per COMPLETED row, or per pair of rows (pairwise).
+
+    `answers` holds each row's answer text (None: the run did not complete), `run_ids` each
+    row's run id: what a judge needs of the grid's runs, without their RunResults.
+    """
     from openstackai_nb.runner.config import new_run_id
 
     runs: list[JudgeRun] = []
@@ -183,7 +189,7 @@ def judge_jobs(
             "case_id": case.case_id,
             "repeat": repeat,
             "judge": name,
-            "judged": [results[i].run_id for i in rows],
+            "judged": [str(run_ids[i]) for i in rows],
         }
         run_config = config.model_copy(update={"run_id": new_run_id(), "metadata": metadata})
         job = Job(len(runs), f"judge:{name}", judge.agent, text, run_config, case=case, repeat=repeat)
@@ -191,18 +197,20 @@ def judge_jobs(
 
     for name, judge in judges.items():
         if not judge.pairwise:
-            for job, result in zip(jobs, results, strict=True):
-                if result.succeeded:
+            for job in jobs:
+                answer = answers[job.index]
+                if answer is not None:
                     case = job.case or Case(job.input)
-                    add(name, judge, (job.index,), case, job.repeat, judge.prompt(case, result.output_text or ""))
+                    add(name, judge, (job.index,), case, job.repeat, judge.prompt(case, answer))
             continue
         rng = random.Random(judge.seed)
         for a, b in _pairs(jobs):
             order = (a, b) if rng.random() < 0.5 else (b, a)  # drawn for every pair: one seed, one sequence
-            if results[a].succeeded and results[b].succeeded:
-                case = jobs[a].case or Case(jobs[a].input)
-                first, second = (results[i].output_text or "" for i in order)
-                add(name, judge, order, case, jobs[a].repeat, judge.pair_prompt(case, first, second))
+            first, second = (answers[i] for i in order)
+            if first is not None and second is not None:
+                job = jobs[a]
+                case = job.case or Case(job.input)
+                add(name, judge, order, case, job.repeat, judge.pair_prompt(case, first, second))
     return runs
 
 
@@ -221,34 +229,48 @@ def _pairs(jobs: Sequence[Job]) -> list[tuple[int, int]]:
     return [(by[labels[0]], by[labels[1]]) for by in rows.values()]
 
 
-def judge_columns(
-    judges: Mapping[str, Judge], runs: Sequence[JudgeRun], results: Sequence[RunResult], jobs: Sequence[Job]
-) -> dict[str, Any]:
-    """The judges' columns (see the module docs) from their runs' results, in row order."""
-    import numpy as np
+class JudgeVerdicts:
+    """The judge runs' verdicts and costs, taken as each judge run ends (its RunResult is not kept)."""
 
-    from openstackai_nb.comparison.prices import cost_columns, run_facts
+    def __init__(self, judges: Mapping[str, Judge], runs: Sequence[JudgeRun]) -> None:
+        self.judges = judges
+        self.runs = runs
+        self.verdicts: list[tuple[float | None, str | None]] = [(None, None)] * len(runs)
+        self.facts: list[RunFacts | None] = [None] * len(runs)
 
-    size = len(jobs)
-    out: dict[str, Any] = {}
-    for name, judge in judges.items():
-        out[name] = np.full(size, np.nan)
-        out[f"{name}_reason"] = np.full(size, None, dtype=object)
-        if judge.pairwise:
-            out.setdefault("judge_order", np.full(size, None, dtype=object))
-    cost = np.zeros(size)
-    costs = cost_columns([run_facts(r) for r in results])["cost_usd"] if results else []
-    for run, result, usd in zip(runs, results, costs, strict=True):
-        judge = judges[run.name]
-        score, reason = judge.verdict(result)
-        for position, row in enumerate(run.rows):
-            if judge.pairwise and score is not None:
-                out[run.name][row] = score if position == 0 else 1.0 - score
-            elif score is not None:
-                out[run.name][row] = score
-            out[f"{run.name}_reason"][row] = None if reason is None else scrub(reason)
+    def add(self, job: Job, result: RunResult) -> None:
+        """Judge run `job.index` ended: keep its verdict and what its cost needs."""
+        from openstackai_nb.prices import run_facts
+
+        self.verdicts[job.index] = self.judges[self.runs[job.index].name].verdict(result)
+        self.facts[job.index] = run_facts(result)
+
+    def columns(self, jobs: Sequence[Job]) -> dict[str, Any]:
+        """The judges' columns (see the module docs), in the grid's row order."""
+        import numpy as np
+
+        from openstackai_nb.prices import cost_columns
+
+        size = len(jobs)
+        out: dict[str, Any] = {}
+        for name, judge in self.judges.items():
+            out[name] = np.full(size, np.nan)
+            out[f"{name}_reason"] = np.full(size, None, dtype=object)
             if judge.pairwise:
-                out["judge_order"][row] = scrub(jobs[run.rows[0]].label)
-            cost[row] += usd / len(run.rows)  # NaN (unknown price) stays NaN
-    out[JUDGE_COST] = cost
-    return out
+                out.setdefault("judge_order", np.full(size, None, dtype=object))
+        cost = np.zeros(size)
+        facts = [f for f in self.facts if f is not None]
+        costs = cost_columns(facts)["cost_usd"] if len(facts) == len(self.runs) and facts else [np.nan] * len(self.runs)
+        for run, (score, reason), usd in zip(self.runs, self.verdicts, costs, strict=True):
+            judge = self.judges[run.name]
+            for position, row in enumerate(run.rows):
+                if judge.pairwise and score is not None:
+                    out[run.name][row] = score if position == 0 else 1.0 - score
+                elif score is not None:
+                    out[run.name][row] = score
+                out[f"{run.name}_reason"][row] = None if reason is None else scrub(reason)
+                if judge.pairwise:
+                    out["judge_order"][row] = scrub(jobs[run.rows[0]].label)
+                cost[row] += usd / len(run.rows)  # NaN (unknown price) stays NaN
+        out[JUDGE_COST] = cost
+        return out

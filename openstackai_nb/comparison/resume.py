@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb.comparison.grid import Grid, Picked
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.results import jsonable
 
@@ -72,8 +73,8 @@ def grid_id(
 class Plan:
     """Which jobs of a grid run, and which come from history."""
 
-    todo: list[Job]
-    """The jobs to run."""
+    todo: Sequence[Job]
+    """The jobs to run (the grid itself when nothing is resumed; made when read, as the grid's are)."""
     done: dict[int, RunResult] = field(default_factory=dict)
     """Job index -> the COMPLETED run taken from history."""
     line: str | None = None
@@ -107,30 +108,35 @@ def _grid_of(compare_id: str) -> str | None:
 def plan(resume: bool | str, grid: str, jobs: Sequence[Job]) -> Plan:
     """Split `jobs` into those to run and those whose COMPLETED run is in history (see the module docs)."""
     if resume is False:
-        return Plan(list(jobs))
+        return Plan(jobs)
     if isinstance(resume, str):
         if not resume.startswith("cmp_"):
             raise ConfigError(f"compare: resume must be True, False or a compare id 'cmp_...', got {resume!r}")
         if _grid_of(resume) != grid:
             return Plan(
-                list(jobs),
+                jobs,
                 line=f"compare: {resume} was another grid (its agents, cases, repeats or seed differ): "
                 f"running this one ({grid}) from the start, all {len(jobs)} runs",
             )
     elif resume is not True:
         raise ConfigError(f"compare: resume must be True, False or a compare id 'cmp_...', got {resume!r}")
     finished = _finished({"grid_id": grid})
-    todo: list[Job] = []
+    todo: list[int] = []
     done: dict[int, RunResult] = {}
-    for job in jobs:
-        key = (job.label, job.case.case_id if job.case is not None else "", job.repeat)
+    for i in range(len(jobs)):
+        if isinstance(jobs, Grid):  # its label, case and repeat without making the job
+            label, case, repeat = jobs.where(i)
+            key = (label, case.case_id, repeat)
+        else:
+            job = jobs[i]
+            key = (job.label, job.case.case_id if job.case is not None else "", job.repeat)
         result = finished.get(key)
         if result is None:
-            todo.append(job)
+            todo.append(i)
         else:
-            done[job.index] = result
+            done[i] = result
     if not done:
         line = f"compare: no finished run of this grid ({grid}) in history: running all {len(jobs)} runs"
     else:
         line = f"compare: resuming {grid}: {len(done)} of {len(jobs)} runs from history, running {len(todo)}"
-    return Plan(todo, done, line)
+    return Plan(Picked(jobs, todo), done, line)

@@ -5,15 +5,21 @@
 runs start and end. `LocalScheduler` runs them on this process's private run loop, at most
 `concurrency` at a time; `DaskScheduler` (comparison/dask.py) runs them on a Dask cluster.
 Who records a run in the history is part of the contract: see `Scheduler.records_runs`.
+
+Memory does not grow with the grid: `jobs` may be a lazy sequence (`comparison.grid.Grid`
+makes each job when it is read), the local scheduler keeps `concurrency` runs going with as
+many worker tasks (not one task per job waiting on a semaphore), and with
+``keep_results=False`` (what `compare` passes) a handle keeps no RunResult: each one goes to
+`report` and is let go. `Handle.results()` is for callers that ask to keep them (the default).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
@@ -61,7 +67,11 @@ class Handle(Protocol):
         ...
 
     def results(self) -> list[RunResult]:
-        """The results in job order (after `wait` returned True); raises what the jobs raised."""
+        """The results in job order (after `wait` returned True); raises what the jobs raised.
+
+        A handle submitted with ``keep_results=False`` kept none: it returns an empty list
+        (each result went to `report`), still raising what the jobs raised.
+        """
         ...
 
 
@@ -80,34 +90,47 @@ class Scheduler(Protocol):
       history), like any run of this process. False (remote): nothing was recorded where they ran (workers keep
       no history); the caller records each "done" result it receives (`compare` does, then waits
       for the history's writes before it returns).
+    - `submit` may take ``keep_results`` (a keyword, default True): False says the caller takes
+      every result from its "done" report, so the handle holds none and `results()` returns an
+      empty list (still raising what the jobs raised). `compare` passes it when the scheduler's
+      `submit` has the parameter (a scheduler without it keeps working, holding what it holds).
     """
 
     records_runs: bool
     """True: runs are already recorded where they ran (this process); False: the caller records them."""
 
     def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report) -> Handle:
-        """Start the jobs, at most `concurrency` at a time; call `report` as each starts and ends."""
+        """Start the jobs, at most `concurrency` at a time; call `report` as each starts and ends.
+
+        A scheduler may also take ``keep_results: bool = True`` (see above).
+        """
         ...
 
 
 class LocalScheduler:
-    """Runs jobs on this process's private run loop, bounded by an asyncio semaphore."""
+    """Runs jobs on this process's private run loop, `concurrency` worker tasks taking them in order."""
 
     records_runs = True
     """The runner records each run in this process's history as it ends."""
 
-    def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report) -> Handle:
-        """Start the jobs on the private loop thread and return at once."""
+    def submit(self, jobs: Sequence[Job], *, concurrency: int, report: Report, keep_results: bool = True) -> Handle:
+        """Start the jobs on the private loop thread and return at once.
+
+        With ``keep_results=False`` each result goes to `report` only (the handle keeps none).
+        """
         from openstackai_nb.runner._sync import LoopTask
 
-        task: LoopTask[None, list[RunResult]] = LoopTask(lambda _: _run_all(jobs, concurrency, report))
+        def start(_: Any) -> Coroutine[Any, Any, list[RunResult] | None]:
+            return _run_all(jobs, concurrency, report, keep_results)
+
+        task: LoopTask[None, list[RunResult] | None] = LoopTask(start)
         return _LocalHandle(task)
 
 
 class _LocalHandle:
     """The `Handle` of a local comparison: its task on the private run loop."""
 
-    def __init__(self, task: LoopTask[None, list[RunResult]]) -> None:
+    def __init__(self, task: LoopTask[None, list[RunResult] | None]) -> None:
         self._task = task
 
     def wait(self, timeout: float) -> bool:
@@ -117,31 +140,37 @@ class _LocalHandle:
         self._task.cancel()
 
     def results(self) -> list[RunResult]:
-        return self._task.result()
+        results = self._task.result()
+        return [] if results is None else results  # None: submitted with keep_results=False
 
 
-async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report) -> list[RunResult]:
+async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report, keep: bool = True) -> list[RunResult] | None:
+    """Run the jobs with `concurrency` worker tasks, each taking the next job when its run ends."""
     from openstackai_nb.runner.observers import batch
 
-    sem = asyncio.Semaphore(concurrency)
+    kept: list[RunResult | None] = [None] * len(jobs) if keep else []
+    positions = iter(range(len(jobs)))  # shared: each job is taken by one worker, in order
 
-    async def one(job: Job) -> RunResult:
-        async with sem:
+    async def worker() -> None:
+        for i in positions:
+            job = jobs[i]
             report("start", job, None)
             result = await run_job(job)
             report("done", job, result)
-            return result
+            if keep:
+                kept[i] = result
 
     # A run's history commit does not hold its slot; every run is committed before this returns.
     async with batch():
-        tasks = [asyncio.ensure_future(one(job)) for job in jobs]
+        tasks = [asyncio.ensure_future(worker()) for _ in range(min(concurrency, len(jobs)))]
         try:
-            return list(await asyncio.gather(*tasks))
+            await asyncio.gather(*tasks)
         except BaseException:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+    return [r for r in kept if r is not None] if keep else None
 
 
 async def run_job(job: Job) -> RunResult:

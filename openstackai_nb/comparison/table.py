@@ -9,13 +9,15 @@ puts agents next to each other. The cases are cases.py's, the score
 columns scoring.py's (each run scored as it ends) and judge.py's (a second pass of judge runs);
 the cost columns come from prices.py (`set_prices()`, then genai-prices). Where the runs execute
 is the scheduler's business (scheduler.py).
+
+Memory does not grow with the grid: the jobs are made when the scheduler reads them (grid.py),
+and each finished run is scored, shown and its cells copied into the table's column arrays
+(`store.frames.RunColumns`, the one home of runs as DataFrames) as it ends (running.py); its
+RunResult is then let go. With judges, the graded answers' text is kept until the judges run.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import queue
 import sys
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,18 +27,20 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub, scrub_data
 from openstackai_nb.comparison.cases import Case, load_cases
-from openstackai_nb.comparison.judge import JUDGE_COST, Judge, judge_columns, judge_jobs
-from openstackai_nb.comparison.prices import COST_COLUMNS, cost_columns, run_facts
+from openstackai_nb.comparison.grid import Grid
+from openstackai_nb.comparison.judge import JUDGE_COST, Judge, JudgeVerdicts, judge_jobs
+from openstackai_nb.comparison.progress import Progress
 from openstackai_nb.comparison.resume import grid_id, plan
-from openstackai_nb.comparison.scheduler import Handle, Job, LocalScheduler, Scheduler
+from openstackai_nb.comparison.running import run_jobs
+from openstackai_nb.comparison.scheduler import Job, Scheduler
 from openstackai_nb.comparison.scoring import Scorer, ScoreWarning, Scoring
 from openstackai_nb.errors import ConfigError
+from openstackai_nb.prices import COST_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from openstackai_nb.agent import Agent
-    from openstackai_nb.notebook.progress import CompareProgress
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner.config import RunConfig
 
@@ -134,7 +138,7 @@ def compare(
     concurrency: int = 8,
     config: RunConfig | None = None,
     score: Scorer | Mapping[str, Scorer] | None = None,
-    progress: bool = True,
+    progress: bool | Progress = True,
     scheduler: Scheduler | None = None,
     repeats: int = 1,
     seed: int | None = None,
@@ -175,7 +179,8 @@ def compare(
             `openstackai_nb.scorers`. Called for COMPLETED runs as they end (others get NaN); a
             scorer that raises gives NaN and one `ScoreWarning` per scorer.
         progress: show a live progress table in a notebook, a progress line on stderr in a
-            terminal; False shows nothing.
+            terminal; False shows nothing; or a function ``(rows, runs_per_row) -> view`` that
+            makes the view (`comparison.progress`: the protocol it follows).
         scheduler: where runs execute (default: `LocalScheduler`, the private run loop;
             `DaskScheduler()` for a Dask cluster, whose runs this process records as they arrive).
         cache: the response cache for every run (`RunConfig.cache`: True, "read", "write" or
@@ -196,8 +201,8 @@ def compare(
         A pandas DataFrame.
 
     Raises:
-        ConfigError: bad agents, cases (named by row), concurrency, repeats, seed or scorer,
-            before anything runs.
+        ConfigError: bad agents, cases (named by row), concurrency, repeats, seed, scorer or
+            progress, before anything runs.
         KeyboardInterrupt: interrupted; running runs end CANCELLED; finished ones are in history.
 
     Example:
@@ -205,7 +210,7 @@ def compare(
         >>> df = compare([fast, careful], cases, repeats=5, score=scorers.contains())         # doctest: +SKIP
         >>> side_by_side(df, "score")                                                         # doctest: +SKIP
     """
-    from openstackai_nb.runner.config import RunConfig, new_run_id
+    from openstackai_nb.runner.config import RunConfig
 
     pairs = _labelled(agents)
     cases = load_cases(inputs)
@@ -215,6 +220,10 @@ def compare(
     _whole("repeats", repeats, 1)
     if seed is not None:
         _whole("seed", seed, 0)
+    if not isinstance(progress, bool) and not callable(progress):
+        raise ConfigError(
+            f"compare: progress must be True, False or a function (rows, runs_per_row) -> view, got {progress!r}"
+        )
     if config is None:
         config = RunConfig()
     elif not isinstance(config, RunConfig):
@@ -227,43 +236,55 @@ def compare(
     _pandas()  # fail before running anything when pandas is missing
 
     compare_id = f"cmp_{uuid.uuid4().hex[:12]}"
-    grid = grid_id(pairs, cases, repeats, seed, config)
-    jobs: list[Job] = []
-    for (label, agent), case, repeat in itertools.product(pairs, cases, range(repeats)):
-        metadata = {
-            **config.metadata,
-            "compare_id": compare_id,
-            "grid_id": grid,
-            "agent_label": label,
-            "case_id": case.case_id,
-            "repeat": repeat,
-        }
-        update: dict[str, Any] = {"run_id": new_run_id(), "metadata": metadata}
-        if seed is not None:
-            metadata["seed"] = seed + repeat
-            update["model_settings"] = {**config.model_settings, "seed": seed + repeat}
-        run_config = config.model_copy(update=update)
-        jobs.append(Job(len(jobs), label, agent, case.input, run_config, case=case, repeat=repeat))
+    jobs = Grid(
+        pairs,
+        cases,
+        repeats,
+        config,
+        seed=seed,
+        compare_id=compare_id,
+        grid_id=grid_id(pairs, cases, repeats, seed, config),
+    )
     plain = {name: fn for name, fn in scorers.items() if name not in judges}
     reserved = [*COMPARE_COLUMNS, *COST_COLUMNS, *meta_names, JUDGE_COST]
     scoring = Scoring(plain, len(jobs), reserved)
-    resumed = plan(resume, grid, jobs)
+    resumed = plan(resume, jobs.grid_id, jobs)
     if resumed.line is not None:
         print(resumed.line, file=sys.stderr)
+    table = _Table(jobs, meta_names, answers=bool(judges))
     already = [(jobs[i], r) for i, r in resumed.done.items()]
-    ran = _run(
-        resumed.todo, [label for label, _ in pairs], len(cases) * repeats, concurrency, progress, scheduler, scoring,
-        already,
-    )  # fmt: skip
-    by_index = {**resumed.done, **{job.index: r for job, r in zip(resumed.todo, ran, strict=True)}}
-    results = [by_index[job.index] for job in jobs]
+    table.resumed[list(resumed.done)] = True
+    resumed.done.clear()  # from here on the table holds their cells, not the RunResults
+    labels = [label for label, _ in pairs]
+    run_jobs(
+        resumed.todo,
+        labels,
+        len(cases) * repeats,
+        concurrency=concurrency,
+        progress=progress,
+        scheduler=scheduler,
+        scoring=scoring,
+        on_done=table.add,
+        already=already,
+    )
+    del already
     scoring.warn(len(jobs))
     columns = scoring.columns()
     if judges:
-        runs = judge_jobs(judges, jobs, results, config, compare_id)
-        done = _run([r.job for r in runs], ["judges"], len(runs), concurrency, progress, scheduler, None)
-        columns.update(judge_columns(judges, runs, done, jobs))
-    return _frame(jobs, results, meta_names, _in_scorer_order(columns, scorers), resumed.done)
+        runs = judge_jobs(judges, jobs, table.answers, table.run_ids(), config, compare_id)
+        verdicts = JudgeVerdicts(judges, runs)
+        run_jobs(
+            [r.job for r in runs],
+            ["judges"],
+            len(runs),
+            concurrency=concurrency,
+            progress=progress,
+            scheduler=scheduler,
+            scoring=None,
+            on_done=verdicts.add,
+        )
+        columns.update(verdicts.columns(jobs))
+    return table.frame(_in_scorer_order(columns, scorers))
 
 
 def _in_scorer_order(columns: dict[str, Any], scorers: Mapping[str, Scorer]) -> dict[str, Any]:
@@ -275,172 +296,67 @@ def _in_scorer_order(columns: dict[str, Any], scorers: Mapping[str, Scorer]) -> 
     return {**ordered, **columns}
 
 
-def _run(
-    jobs: Sequence[Job],
-    labels: list[str],
-    per_agent: int,
-    concurrency: int,
-    progress: bool,
-    scheduler: Scheduler | None,
-    scoring: Scoring | None,
-    already: Sequence[tuple[Job, RunResult]] = (),
-) -> list[RunResult]:
-    """Run the jobs on the scheduler, drawing progress and scoring each run as it ends.
-
-    `labels` are the progress view's rows, `per_agent` the runs of each; one label for jobs of
-    several labels (the judges) counts them all on that row. `already` are runs taken from
-    history (resume): scored and counted as done without running.
-    """
-    from openstackai_nb.notebook.progress import make_progress
-
-    if not jobs:
-        _take(already, scoring, None)
-        return []
-    compare_id = jobs[0].config.metadata.get("compare_id", "")
-    scheduler = scheduler or LocalScheduler()
-    row = labels[0] if len(labels) == 1 else None
-    reports = _Reports(record=not getattr(scheduler, "records_runs", True), scoring=scoring, row=row)
-    # Submitted first: a scheduler that refuses the jobs (ConfigError) leaves no progress table.
-    handle = scheduler.submit(jobs, concurrency=concurrency, report=reports.report)
-    try:
-        reports.view = make_progress(labels, per_agent, enabled=progress)
-        _take(already, scoring, reports.view)
-    except BaseException:
-        handle.cancel()
-        raise
-    return _wait(handle, reports, compare_id)
-
-
-def _take(already: Sequence[tuple[Job, RunResult]], scoring: Scoring | None, view: CompareProgress | None) -> None:
-    """Runs taken from history (resume): scored and shown as done, not recorded again."""
-    for job, result in already:
-        shown = scoring.score(job, result) if scoring is not None else None
-        if view is not None:
-            view.started(job.label)
-            view.finished(job.label, result, shown)
-
-
-class _Reports:
-    """What the scheduler reports (from any thread), scored and shown on the progress view by compare's thread.
-
-    For a remote scheduler (`records_runs` False) each finished run is also recorded here, in
-    this process's history: nothing recorded it where it ran.
-    """
-
-    def __init__(self, *, record: bool, scoring: Scoring | None = None, row: str | None = None) -> None:
-        self.events: queue.SimpleQueue[tuple[str, Job, RunResult | None]] = queue.SimpleQueue()
-        self.record = record
-        self.scoring = scoring
-        self.row = row  # the view's one row for every job (the judges), else each job's label
-        self.view: CompareProgress | None = None
-
-    def report(self, kind: str, job: Job, result: RunResult | None) -> None:
-        self.events.put((kind, job, result))
-
-    def drain(self) -> None:
-        from openstackai_nb.store import session
-
-        view = self.view
-        while True:
-            try:
-                kind, job, result = self.events.get_nowait()
-            except queue.Empty:
-                return
-            if kind == "start":
-                if view is not None:
-                    view.started(self.row or job.label)
-            elif result is not None:
-                if self.record:
-                    session.record(result, finished=True, wait=False)  # committed by flush()
-                shown = self.scoring.score(job, result) if self.scoring is not None else None
-                if view is not None:
-                    view.finished(self.row or job.label, result, shown)
-
-    def flush(self) -> None:
-        """Wait until the runs recorded here are committed (nothing to do when the runner recorded them)."""
-        if self.record:
-            from openstackai_nb.store import session
-
-            session.flush()
-
-
-def _wait(handle: Handle, reports: _Reports, compare_id: str) -> list[RunResult]:
-    """Wait for every job, drawing progress; on an interrupt cancel the jobs and say where the finished ones are."""
-    view = reports.view
-    try:
-        while not handle.wait(0.1):
-            reports.drain()
-            if view is not None:
-                view.refresh()
-    except BaseException as exc:
-        handle.cancel()
-        reports.drain()
-        reports.flush()
-        if view is not None:
-            view.close(interrupted=True)
-        if isinstance(exc, KeyboardInterrupt | asyncio.CancelledError):
-            exc.add_note(
-                f"compare {compare_id} was interrupted; its finished runs are in history: "
-                f"history.filter(metadata={{'compare_id': '{compare_id}'}})"
-            )
-        raise
-    reports.drain()
-    reports.flush()
-    if view is not None:
-        view.close()
-    return handle.results()
-
-
 def _pandas() -> Any:
     return require("pandas", "pandas", "compare() returns a DataFrame: it")
 
 
-def _frame(
-    jobs: Sequence[Job],
-    results: Sequence[RunResult],
-    meta_names: Sequence[str],
-    scores: Mapping[str, Any],
-    resumed: Mapping[int, RunResult],
-) -> pd.DataFrame:
-    import numpy as np
+class _Table:
+    """compare's table as its runs finish: the grid's columns, and each run's cells (`store.frames`)."""
 
-    pd = _pandas()
-    cases = [job.case or Case(job.input) for job in jobs]
-    data: dict[str, Any] = {
-        "agent": [j.label for j in jobs],
-        "model": [r.model for r in results],
-        "case_id": [scrub(c.case_id) for c in cases],
-        "input": [scrub(j.input) for j in jobs],
-        "expected": pd.Series([scrub_data(c.expected) for c in cases], dtype=object),  # object, even all text
-        "repeat": np.array([j.repeat for j in jobs], dtype=np.int64),
-        "run_id": [r.run_id for r in results],
-        "status": [r.status.value for r in results],
-        "final_output": [None if r.output_text is None else scrub(r.output_text) for r in results],
-        "finish_reason": [r.finish_reason for r in results],
-        "elapsed_time": np.array([r.elapsed_time for r in results], dtype=np.float64),
-        "turn_count": np.array([r.turn_count for r in results], dtype=np.int64),
-        "prompt_tokens": np.array([r.usage.prompt_tokens for r in results], dtype=np.int64),
-        "completion_tokens": np.array([r.usage.completion_tokens for r in results], dtype=np.int64),
-        "n_tool_calls": np.array([len(r.tool_calls) for r in results], dtype=np.int64),
-        "cached_calls": np.array([r.cached_calls for r in results], dtype=np.int64),
-        "resumed": np.array([j.index in resumed for j in jobs], dtype=bool),
-        "error": np.array([r.error for r in results], dtype=object),
-    }
-    for name in meta_names:
-        data[name] = [scrub_data(c.metadata.get(name)) for c in cases]
-    data.update(_typed_answers(results))
-    data.update(scores)
-    data.update(cost_columns([run_facts(r) for r in results], data["cached_calls"].tolist()))
-    return pd.DataFrame(data)
+    def __init__(self, jobs: Grid, meta_names: Sequence[str], *, answers: bool) -> None:
+        import numpy as np
 
+        from openstackai_nb.store.frames import RunColumns
 
-def _typed_answers(results: Sequence[RunResult]) -> dict[str, Any]:
-    """The ``output.<field>`` columns of typed answers (`store.outputs`), scrubbed; none for text answers."""
-    if not any(r.output_schema is not None for r in results):
-        return {}
-    from openstackai_nb._secrets import scrub_data
-    from openstackai_nb.results import jsonable
-    from openstackai_nb.store.outputs import output_columns
+        self.jobs = jobs
+        self.meta_names = meta_names
+        self.cells = RunColumns(len(jobs))
+        self.resumed = np.zeros(len(jobs), dtype=bool)
+        """True for the rows taken from history (`resume=`)."""
+        self.answers: list[str | None] = [None] * len(jobs) if answers else []
+        """Each COMPLETED run's answer text as the model gave it (what a judge reads); only with judges."""
 
-    values = [scrub_data(jsonable(r.final_output)) if r.typed else None for r in results]
-    return output_columns(values, [r.output_schema for r in results])
+    def add(self, job: Job, result: RunResult) -> None:
+        """A run of the grid ended (or was taken from history): keep its cells."""
+        self.cells.add(job.index, result)
+        if self.answers and result.succeeded:
+            self.answers[job.index] = result.output_text or ""
+
+    def run_ids(self) -> Sequence[str]:
+        """The run id of each row."""
+        return self.cells.columns()["run_id"]
+
+    def frame(self, scores: Mapping[str, Any]) -> pd.DataFrame:
+        """The DataFrame: COMPARE_COLUMNS, metadata, typed answers, scores, costs (see `compare`)."""
+        import numpy as np
+
+        pd = _pandas()
+        grid = self.jobs
+        agents, per_case = len(grid.pairs), grid.repeats
+
+        def by_case(values: list[Any]) -> Any:  # one value per case -> one per row
+            cells = np.empty(len(values), dtype=object)
+            cells[:] = values
+            return np.tile(np.repeat(cells, per_case), agents)
+
+        labels = np.empty(agents, dtype=object)
+        labels[:] = [label for label, _ in grid.pairs]
+        run = self.cells.columns()
+        data: dict[str, Any] = {
+            "agent": np.repeat(labels, len(grid.cases) * per_case),
+            "model": run["model"],
+            "case_id": by_case([scrub(c.case_id) for c in grid.cases]),
+            "input": by_case([scrub(c.input) for c in grid.cases]),
+            "expected": pd.Series(by_case([scrub_data(c.expected) for c in grid.cases]), dtype=object),
+            "repeat": np.tile(np.arange(per_case, dtype=np.int64), agents * len(grid.cases)),
+        }
+        data.update({name: run[name] for name in COMPARE_COLUMNS if name in run})
+        data["resumed"] = self.resumed
+        data["error"] = run["error"]
+        data = {name: data[name] for name in COMPARE_COLUMNS}
+        for name in self.meta_names:
+            data[name] = by_case([scrub_data(c.metadata.get(name)) for c in grid.cases]).tolist()  # dtype inferred
+        data.update(self.cells.typed_answers())
+        data.update(scores)
+        data.update(self.cells.costs())
+        return pd.DataFrame(data)

@@ -347,14 +347,14 @@ class RunHistory:
 
         Args:
             metadata: add the metadata columns.
-            cost: add the cost columns (see `openstackai_nb.comparison.prices`).
+            cost: add the cost columns (see `openstackai_nb.prices`).
         """
-        from openstackai_nb.store import export
+        from openstackai_nb.store import frames
 
-        with export.gc_paused():
+        with frames.gc_paused():
             rows = self._select(", ".join((*RUN_COLUMNS, "metadata", *OUTPUT_COLUMNS)), " ORDER BY seq")
             schemas = dict(self._store.read("SELECT key, schema FROM output_schemas"))
-            return export.runs_frame(rows, metadata=metadata, schemas=schemas, cost=cost)
+            return frames.runs_frame(rows, metadata=metadata, schemas=schemas, cost=cost)
 
     def tool_calls_dataframe(self) -> pd.DataFrame:
         """One row per tool call (join with `to_dataframe()` on run_id).
@@ -364,10 +364,10 @@ class RunHistory:
         ("approved" or "rejected"), decided_by, approval_reason, approval_wait (seconds); and
         parsed_from_text (True for a call the model wrote as text, recovered by its provider).
         """
-        from openstackai_nb.store import export
+        from openstackai_nb.store import frames
 
-        with export.gc_paused():
-            return export.tool_calls_frame(self._detail_rows("tool_calls", export.TOOL_CALL_COLUMNS, "idx"))
+        with frames.gc_paused():
+            return frames.tool_calls_frame(self._detail_rows("tool_calls", frames.TOOL_CALL_COLUMNS, "idx"))
 
     def turns_dataframe(self) -> pd.DataFrame:
         """One row per turn (join with `to_dataframe()` on run_id).
@@ -375,14 +375,14 @@ class RunHistory:
         Columns: run_id, turn, start, duration, outcome, model_time, retries, n_tool_calls,
         tool_time, error, finish_reason, reasoning.
         """
-        from openstackai_nb.store import export
+        from openstackai_nb.store import frames
 
-        with export.gc_paused():
+        with frames.gc_paused():
             columns = (
                 "turn, start, duration, outcome, model_time, retries, n_tool_calls, tool_time, error, finish_reason, "
                 "reasoning"
             )
-            return export.turns_frame(self._detail_rows("turns", columns, "turn"))
+            return frames.turns_frame(self._detail_rows("turns", columns, "turn"))
 
     def _detail_rows(self, table: str, columns: str, order: str) -> list[Any]:
         """run_id plus `columns` of a detail table, for the runs of this view, in run order."""

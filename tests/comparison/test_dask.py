@@ -419,7 +419,7 @@ def test_a_chunk_given_up_on_sends_its_pairs_that_never_started_again(
 
     handle._futures[0] = GaveUp()  # type: ignore[attr-defined]
     handle._take(["chunk", 0])  # type: ignore[attr-defined]
-    assert len(handle._chunks) == 2 and [p.input for p in handle._chunks[1].pairs] == ["a", "b"]  # type: ignore[attr-defined]
+    assert len(handle._chunks) == 2 and [jobs[i].input for i in handle._chunks[1]] == ["a", "b"]  # type: ignore[attr-defined]
     gate.touch()
     while not handle.wait(0.1):
         pass

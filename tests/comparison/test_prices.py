@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from openstackai_nb import Agent, RunHistory, compare, set_prices
+from openstackai_nb import prices as prices_module
 from openstackai_nb.comparison import get_prices
-from openstackai_nb.comparison import prices as prices_module
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.messages import Usage
 from openstackai_nb.models import OpenAIChatModel, resolve_model

@@ -335,3 +335,20 @@ def test_agents_over_cases_repeats_seed_score(kernel: Kernel, openai_server: Ope
     assert lines[1].split()[-2:] == ["NaN", "0.0"]  # weather says what its tool said: no number
     shown = json.dumps([m["content"] for m in ex.of_type("display_data", "update_display_data")])
     assert "numeric" in shown and "exact" in shown and KEY not in shown
+
+
+def test_compare_called_in_a_kernel_shows_the_notebook_progress_table(kernel: Kernel) -> None:
+    # compare() is the comparison layer's; in a kernel its progress=True view is the notebook's
+    # table (comparison.progress.NOTEBOOK_PROGRESS), updated in place through one display id.
+    ex = run(
+        kernel,
+        "import sys\n"
+        "from openstackai_nb import compare\n"
+        "df = compare(Agent(name='Plain', model='scripted'), ['say 2 words', 'say 3 words'])\n"
+        "print(len(df), 'openstackai_nb.notebook.progress' in sys.modules)",
+    )
+    assert ex.error is None, ex.error
+    assert ex.stdout.split() == ["2", "True"]
+    shown = [m["content"]["data"] for m in ex.of_type("display_data", "update_display_data")]
+    assert shown and all("osnb-cmp" in d["text/html"] for d in shown)
+    assert "compare done: 2/2 runs" in shown[-1]["text/plain"]

@@ -361,11 +361,11 @@ def test_writer_thread_ends_when_idle_and_comes_back(session_history: RunHistory
 
 
 def test_json_cells_parse_in_bulk_and_fall_back_cell_by_cell() -> None:
-    from openstackai_nb.store import export
+    from openstackai_nb.store import frames
 
-    assert export._loads_all(['{"a": 1}', None, "[1, 2]", '"x"']) == [{"a": 1}, None, [1, 2], "x"]
+    assert frames._loads_all(['{"a": 1}', None, "[1, 2]", '"x"']) == [{"a": 1}, None, [1, 2], "x"]
     # A cell that is not one JSON value never shifts the others.
-    assert export._loads_all(['{"a": 1}', "1,2", "", "oops"]) == [{"a": 1}, "1,2", "", "oops"]
+    assert frames._loads_all(['{"a": 1}', "1,2", "", "oops"]) == [{"a": 1}, "1,2", "", "oops"]
 
 
 def test_a_folder_or_a_newer_schema_is_a_clear_error(tmp_path) -> None:
