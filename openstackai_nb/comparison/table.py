@@ -435,12 +435,12 @@ def _frame(
 
 
 def _typed_answers(results: Sequence[RunResult]) -> dict[str, Any]:
-    """The ``output.<field>`` columns of typed answers (`store.outputs`), scrubbed; none for text answers."""
+    """The ``output.<field>`` columns of typed answers (`output.columns`), scrubbed; none for text answers."""
     if not any(r.output_schema is not None for r in results):
         return {}
     from openstackai_nb._secrets import scrub_data
+    from openstackai_nb.output.columns import output_columns
     from openstackai_nb.results import jsonable
-    from openstackai_nb.store.outputs import output_columns
 
     values = [scrub_data(jsonable(r.final_output)) if r.typed else None for r in results]
     return output_columns(values, [r.output_schema for r in results])

@@ -6,7 +6,7 @@ through `observers.RunHooks`. The event pump is an observer too (`EventPump`: an
 `streaming.events`, a thread-safe one in `RunHandle`); events are built only when an observer
 overrides `event` (`run_async` builds none). The entry points are in `api.py`; the tool half of a turn
 in `tool_calls.py`; the typed answer of an agent with an `output_type` (find, validate, send the
-errors back) in `output.py`. Views subscribe; the loop never imports them.
+errors back) in `openstackai_nb.output.answers`. Views subscribe; the loop never imports them.
 
 Limits: `max_time` and `timeout_per_turn` become one deadline per turn, enforced with
 `asyncio.timeout_at` around everything the turn awaits (HTTP reads, tools), so a slow server
@@ -38,9 +38,9 @@ from openstackai_nb.errors import (
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest
+from openstackai_nb.output import answers as typed
 from openstackai_nb.results import RunResult, RunStatus, Span
 from openstackai_nb.runner import caching, observers
-from openstackai_nb.runner import output as typed
 from openstackai_nb.runner.approval import Clock
 from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.tool_calls import ToolCalls

@@ -158,7 +158,7 @@ def _typed_answers(outputs: Any, keys: Any, schemas: Mapping[str, str]) -> dict[
     """The ``output.<field>`` columns of the runs' typed answers (none when no run has one)."""
     import numpy as np
 
-    from openstackai_nb.store.outputs import output_columns
+    from openstackai_nb.output.columns import output_columns
 
     keys = np.asarray(keys, dtype=object)
     if not len(keys) or not (keys != None).any():  # noqa: E711 - elementwise
