@@ -1,14 +1,20 @@
 """The package's architecture, checked over its import graph (ast only, no dependency).
 
 Layers (docs/architecture.md): the vocabulary (`errors`, `messages`, `results`, `events`) at the bottom;
-`tools`, `agent`, `models/` on it; `runner/` above; then `store/` (the history), `comparison/`,
-`render/` and `notebook/`. Every import counts: module level, inside functions and under
-`TYPE_CHECKING`, because each is a dependency a reader has to follow.
+`tools`, `agent`, `models/`, `output/` on it; `runner/` above; then `store/` (the history), `comparison/`,
+`render/` and `notebook/`; beside them `mcp/` (a source of tools) and `tracing` (an observer of runs).
+Every import counts: module level, inside functions and under `TYPE_CHECKING`, because each is a
+dependency a reader has to follow.
+
+A package, for these rules, is a top-level subpackage (`runner`) or a top-level module (`agent`,
+`_secrets`). Inside a package its private modules and names are free to use; across packages
+only public ones are, but for the shared helpers below, each allowed for a reason.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +26,42 @@ ROOT = Path(__file__).resolve().parent.parent / PACKAGE
 MAX_LINES = 450
 
 VOCABULARY = ("errors", "messages", "results", "events")
-LAYERS_ABOVE_VOCABULARY = ("runner", "models", "store", "comparison", "render", "notebook")
-NOT_FOR_RUNNER = ("store", "render", "notebook")
+LAYERS_ABOVE_VOCABULARY = ("runner", "models", "output", "store", "comparison", "render", "notebook", "mcp", "tracing")
+NOT_FOR_RUNNER = ("store", "render", "notebook", "mcp", "tracing")
 DISPLAY_EDGE = ("results", "render")  # RunResult's display methods -> render, lazily, inside the method
-# The package's own helpers, for every layer.
-SHARED_PRIVATE = ("_secrets", "_extras", "_version", "_warnings", "_files")
+# The package's own helpers: private top-level modules every package may import, each for a reason.
+SHARED_HELPERS = {
+    "_secrets": "the one scrubber: every string that leaves the process passes it, from any layer",
+    "_warnings": "warn(): every warning of the package, reported at the user's line",
+    "_extras": "optional imports: a missing one names the extra to install",
+    "_version": "the package's version (cassettes, traces, the face)",
+    "_files": "private files and folders (0600 / 0700): the history, the cache, cassettes",
+    "_tool_calls": "how any tool call runs (the tool-thread pool, timed steps): tools, runner, FunctionModel, MCP",
+}
+SHARED_PRIVATE = tuple(SHARED_HELPERS)
+# Cross-package uses of a private module or name still waiting for their owner to switch to the
+# public name that now exists (listed in /work/wt/h24home-todo.md). TODO: empty this.
+PRIVATE_TODO = {
+    ("comparison.scheduler", "runner._sync"): "TODO(h25frames): import LoopTask from openstackai_nb.runner.loop",
+    ("comparison._dask_worker", "runner._sync"): "TODO(h24obs): import get_loop from openstackai_nb.runner.loop",
+    ("runner.api", "errors._with_result"): "TODO(h24loop): error.replace(result=..., message=...)",
+    ("models._openai_wire", "errors._rebuild"): "TODO(h25hot): error.replace(message=...)",
+    ("cache", "store._sqlite_file"): "TODO(h25store, h24obs): user_data_dir moves to _files; cache imports it there",
+}
+# The runner imports tracing only until the spans are an observer (runner/observers.py). TODO: empty this.
+RUNNER_TRACING_TODO = {"runner.executor": "TODO(h24obs): tracing becomes TracingObserver"}
+# Modules still packed with `# fmt: skip` (or `# fmt: off`), by owner. TODO: empty this.
+FMT_SKIP_TODO = {
+    "_secrets": "h25hot",
+    "comparison.prices": "h25frames",
+    "comparison.table": "h25frames",
+    "models.openai": "h25hot",
+    "notebook.magics": "h24names",
+    "runner.executor": "h24loop",
+    "runner.tool_calls": "h24loop",
+    "store._rows": "h25store",
+    "store.export": "h25frames",
+}
 
 
 @dataclass(frozen=True)
@@ -118,8 +155,14 @@ def test_vocabulary_imports_no_layer_above_it() -> None:
     assert not bad, "the vocabulary reaches up:\n" + "\n".join(bad)
 
 
-def test_runner_imports_no_history_render_or_notebook() -> None:
-    bad = [_fmt(e) for e in EDGES if _layer(e.source) == "runner" and _layer(e.target) in NOT_FOR_RUNNER]
+def test_runner_imports_no_history_render_notebook_mcp_or_tracing() -> None:
+    bad = [
+        _fmt(e)
+        for e in EDGES
+        if _layer(e.source) == "runner"
+        and _layer(e.target) in NOT_FOR_RUNNER
+        and not (_layer(e.target) == "tracing" and e.source in RUNNER_TRACING_TODO)
+    ]
     assert not bad, "the runner knows a layer that listens to it:\n" + "\n".join(bad)
 
 
@@ -127,6 +170,32 @@ def test_models_speak_only_the_vocabulary() -> None:
     above = ("runner", "store", "comparison", "render", "notebook")
     bad = [_fmt(e) for e in EDGES if _layer(e.source) == "models" and (_layer(e.target) in above or e.target == "")]
     assert not bad, "a provider reaches up:\n" + "\n".join(bad)
+
+
+def test_output_speaks_only_the_vocabulary() -> None:
+    """Typed answers (output/) are read by the agent, the runner, the history and compare(): they sit under all four."""
+    allowed = (*VOCABULARY, *SHARED_PRIVATE, "output")
+    bad = [_fmt(e) for e in EDGES if _layer(e.source) == "output" and _layer(e.target) not in allowed]
+    assert not bad, "output/ reaches up:\n" + "\n".join(bad)
+
+
+def test_mcp_is_only_a_source_of_tools() -> None:
+    """mcp/ builds Tools from the vocabulary; only the face and the notebook know it (the runner sees a ToolSource)."""
+    allowed = (*VOCABULARY, *SHARED_PRIVATE, "tools", "mcp")
+    bad = [_fmt(e) for e in EDGES if _layer(e.source) == "mcp" and _layer(e.target) not in allowed]
+    bad += [_fmt(e) for e in EDGES if _layer(e.target) == "mcp" and _layer(e.source) not in ("mcp", "", "notebook")]
+    assert not bad, "mcp/ is more than a source of tools:\n" + "\n".join(bad)
+
+
+def test_tracing_is_an_observer() -> None:
+    """tracing describes runs (the vocabulary, the agent, its model) and hears them through the observer protocol."""
+    allowed = (*VOCABULARY, *SHARED_PRIVATE, "agent", "models", "tracing", "runner.observers")
+    bad = [
+        _fmt(e)
+        for e in EDGES
+        if _layer(e.source) == "tracing" and _layer(e.target) not in allowed and e.target not in allowed
+    ]
+    assert not bad, "tracing reaches past what it observes:\n" + "\n".join(bad)
 
 
 def test_notebook_uses_no_private_name_of_another_package() -> None:
@@ -139,6 +208,67 @@ def test_notebook_uses_no_private_name_of_another_package() -> None:
         if private_module or private_name:
             bad.append(_fmt(e) + f" {list(e.names) or ''}")
     assert not bad, "notebook/ reaches into private parts:\n" + "\n".join(bad)
+
+
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not (name.startswith("__") and name.endswith("__"))
+
+
+def _bound_modules(tree: ast.AST) -> dict[str, str]:
+    """Local name -> the package module an import binds it to (`from openstackai_nb.runner import executor`)."""
+    bound: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (base := _resolve(node.module or "")) is not None:
+            for alias in node.names:
+                sub = f"{base}.{alias.name}" if base else alias.name
+                if sub in MODULES:
+                    bound[alias.asname or alias.name] = sub
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                target = _resolve(alias.name)
+                if target and alias.asname:
+                    bound[alias.asname] = target
+    return bound
+
+
+def _private_uses(name: str, path: Path) -> Iterator[tuple[str, str, int]]:
+    """(target module, private name or "", line) of each private module or name that `name` uses.
+
+    Imports (`from x import _y`, `import x._y`) and attribute reads on a module bound by an import
+    (`from openstackai_nb.runner import executor` then `executor._Run`) both count.
+    """
+    for e in EDGES:
+        if e.source == name:
+            module_private = any(_is_private(part) for part in e.target.split("."))
+            for imported in e.names or ("",):
+                if module_private or _is_private(imported):
+                    yield e.target, imported, e.line
+    tree = ast.parse(path.read_text(), str(path))
+    bound = _bound_modules(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound:
+            if _is_private(node.attr):
+                yield bound[node.value.id], node.attr, node.lineno
+
+
+def test_no_private_name_or_module_of_another_package_is_imported() -> None:
+    bad = []
+    for name, path in MODULES.items():
+        for target, private, line in _private_uses(name, path):
+            if _layer(target) == _layer(name) or _layer(target) in SHARED_HELPERS:
+                continue
+            key = (name, f"{target}.{private}" if private else target)
+            if key in PRIVATE_TODO or (name, target) in PRIVATE_TODO:
+                continue
+            bad.append(f"{name} -> {key[1]}, line {line}")
+    assert not bad, "a private module or name of another package is used (expose a public name there):\n" + "\n".join(
+        sorted(bad)
+    )
+
+
+def test_every_allowed_exception_has_a_reason() -> None:
+    assert all(reason.strip() for reason in (*SHARED_HELPERS.values(), *PRIVATE_TODO.values())), "give each a reason"
+    assert all(helper in MODULES for helper in SHARED_HELPERS), "a shared helper that no longer exists"
 
 
 def _cycles() -> list[list[str]]:
@@ -194,3 +324,13 @@ def test_no_import_cycles() -> None:
 def test_module_size(module: str) -> None:
     lines = MODULES[module].read_text().count("\n")
     assert lines <= MAX_LINES, f"{module} has {lines} lines (split it where a name explains the piece)"
+
+
+def test_no_module_is_packed_with_fmt_skip() -> None:
+    """The size cap is met by splitting modules, never by packing lines the formatter would spread."""
+    bad = [
+        f"{module}: {MODULES[module].read_text().count('fmt: ')} x `# fmt: skip/off`"
+        for module in MODULES
+        if re.search(r"#\s*fmt:\s*(skip|off)", MODULES[module].read_text()) and module not in FMT_SKIP_TODO
+    ]
+    assert not bad, "modules packed past the formatter (split them instead):\n" + "\n".join(bad)

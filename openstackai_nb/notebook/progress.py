@@ -146,12 +146,21 @@ class CompareProgress:
         """The escaped HTML table (built by `render.progress`)."""
         rows = [
             ProgressRow(
-                agent=self.shown[label], model=r.model, done=r.done, total=self.per_agent, running=r.running,
-                failed=r.failed, elapsed=r.elapsed, tokens=r.prompt + r.completion, latest=r.last,
-                score_mean=r.scores.mean, score_half=r.scores.half_width(), scored=r.scores.n,
+                agent=self.shown[label],
+                model=r.model,
+                done=r.done,
+                total=self.per_agent,
+                running=r.running,
+                failed=r.failed,
+                elapsed=r.elapsed,
+                tokens=r.prompt + r.completion,
+                latest=r.last,
+                score_mean=r.scores.mean,
+                score_half=r.scores.half_width(),
+                scored=r.scores.n,
             )
             for label, r in self.rows.items()
-        ]  # fmt: skip
+        ]
         return compare_progress_html(self.summary(final=final, interrupted=interrupted), rows, scores=self.scored)
 
     def _draw(self, *, final: bool, interrupted: bool = False) -> None:
