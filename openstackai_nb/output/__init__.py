@@ -12,7 +12,7 @@
 
 Why one package: the three are one idea seen from the agent, the loop and the tables, and they
 change together (a new kind of output type changes its schema, how it is validated and its
-columns). Why three modules: each has its own reader, and together they pass the size cap.
+columns). Why three modules: each has its own reader, and as one module they would be over the size cap.
 Each imports only the vocabulary (pydantic, pandas and numpy inside functions), so the runner,
 the history and `compare()` all import it without importing each other.
 
