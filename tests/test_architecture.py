@@ -37,6 +37,7 @@ SHARED_HELPERS = {
     "_version": "the package's version (cassettes, traces, the face)",
     "_files": "private files and folders (0600 / 0700): the history, the cache, cassettes",
     "_tool_calls": "how any tool call runs (the tool-thread pool, timed steps): tools, runner, FunctionModel, MCP",
+    "_lazy": "things made on first use (LazyPattern) so importing the package pays nothing, for any module",
 }
 SHARED_PRIVATE = tuple(SHARED_HELPERS)
 # Cross-package uses of a private module or name still waiting for their owner to switch to the
@@ -49,10 +50,14 @@ PRIVATE_TODO = {
     ("cache", "store._sqlite_file"): "TODO(h25store, h24obs): user_data_dir moves to _files; cache imports it there",
 }
 # Private top-level modules split out of one package, and counted as part of it.
-COMPANIONS = {"_run_spans": "tracing"}  # one run's OpenTelemetry spans: tracing's own helper, split for size
+COMPANIONS = {
+    "_run_spans": "tracing",  # one run's OpenTelemetry spans: tracing's own helper, split for size
+    "_secret_names": "_secrets",  # which names and values are secrets: the scrubber's own tables, split for size
+}
 # Modules still packed with `# fmt: skip` (or `# fmt: off`), by owner. TODO: empty this; a stale entry fails.
 FMT_SKIP_TODO = {
-    "_secrets": "h25hot",
+    "": "h25hot",  # the face, openstackai_nb/__init__.py
+    "_secret_names": "h25hot",
     "comparison.prices": "h25frames",
     "comparison.table": "h25frames",
     "models.openai": "h25hot",
@@ -60,7 +65,6 @@ FMT_SKIP_TODO = {
     "runner.executor": "h24loop",
     "runner.observers": "h24obs",
     "runner.tool_calls": "h24loop",
-    "store._rows": "h25store",
     "store.export": "h25frames",
 }
 
@@ -344,7 +348,7 @@ def test_module_size(module: str) -> None:
 def test_no_module_is_packed_with_fmt_skip() -> None:
     """The size cap is met by splitting modules, never by packing lines the formatter would spread."""
     bad = [
-        f"{module}: {MODULES[module].read_text().count('fmt: ')} x `# fmt: skip/off`"
+        f"{module or PACKAGE}: {MODULES[module].read_text().count('fmt: ')} x `# fmt: skip/off`"
         for module in MODULES
         if _FMT_SKIP.search(MODULES[module].read_text()) and module not in FMT_SKIP_TODO
     ]
