@@ -17,10 +17,11 @@ user's usual mode, see `store.export`.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-__all__ = ["FILE_MODE", "FOLDER_MODE", "open_private", "private_dir", "private_file"]
+__all__ = ["FILE_MODE", "FOLDER_MODE", "open_private", "private_dir", "private_file", "user_data_dir"]
 
 FILE_MODE = 0o600
 """Files the package creates: read and write for the owner only."""
@@ -74,3 +75,14 @@ def open_private(path: str | os.PathLike[str], mode: Literal["wb", "ab"]) -> Bin
     except BaseException:
         os.close(fd)
         raise
+
+
+def user_data_dir() -> Path:
+    """Where the history goes when the working directory cannot be written."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "openstackai-nb"

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from openstackai_nb._output import OutputType
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.messages import FINAL_ANSWER_TOOL, ToolDefinition
 from openstackai_nb.models import Model, default_model_name, resolve_model
+from openstackai_nb.output.schema import OutputType
 from openstackai_nb.tools import Approver, Tool, ToolSource, as_tool
 
 __all__ = ["Agent"]

@@ -32,7 +32,7 @@ FAILED RunResult (error, partial output); `.result` is None on errors raised out
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from openstackai_nb._secrets import scrub
 
@@ -69,6 +69,17 @@ class AgentError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy of this error (same class, same attributes) with `changes` applied.
+
+        The run loop uses it to attach the run's result to the error that ended the run
+        (`error.replace(result=result)`), a model to amend a message after its retries
+        (`error.replace(message=...)`). A new message is scrubbed of secrets, as in the constructor.
+        """
+        if "message" in changes:
+            changes["message"] = scrub(str(changes["message"]))
+        return cast("Self", _rebuild(type(self), {**self.__dict__, **changes}))
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (self.__class__, self.args, self.__dict__)
@@ -139,15 +150,6 @@ class TimeoutError(AgentError, builtins.TimeoutError):  # noqa: A001 - the contr
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self.__class__, self.__dict__))
-
-
-def _with_result(error: AgentError, result: RunResult, message: str | None = None) -> AgentError:
-    """A copy of `error` (same class and attributes) carrying `result`, and `message` if given."""
-    state = dict(error.__dict__)
-    state["result"] = result
-    if message is not None:
-        state["message"] = message
-    return _rebuild(type(error), state)
 
 
 def _rebuild(cls: type[AgentError], state: dict[str, Any]) -> AgentError:

@@ -28,7 +28,9 @@ SHIMS = {
     "openstackai_nb.notebook.prompt",
     "openstackai_nb.render.markdown_copy",
     "openstackai_nb.report",
+    "openstackai_nb.runner.output",
     "openstackai_nb.runner.result",
+    "openstackai_nb.store.outputs",
 }
 
 

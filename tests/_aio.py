@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from openstackai_nb.models import _http
+from openstackai_nb.models import aclose_clients
 
 T = TypeVar("T")
 
@@ -18,6 +18,6 @@ def arun(coro: Coroutine[Any, Any, T]) -> T:
         try:
             return await coro
         finally:
-            await _http.aclose_all()
+            await aclose_clients()
 
     return asyncio.run(main())

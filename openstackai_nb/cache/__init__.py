@@ -154,7 +154,7 @@ def _open(where: Path | None) -> ResponseFile:
 
 
 def _fallback() -> Path:
-    from openstackai_nb.store._sqlite_file import user_data_dir
+    from openstackai_nb._files import user_data_dir
 
     return user_data_dir() / "cache.sqlite"
 

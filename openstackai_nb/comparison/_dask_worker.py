@@ -1,7 +1,7 @@
 """What a Dask worker runs for `DaskScheduler`: the agents once per compare, then chunks of pairs.
 
 A chunk is one Dask task. It runs its pairs on this process's private run loop (the one every
-sync run of the process uses, `runner._sync`: one warm HTTP pool per worker process), at most
+sync run of the process uses, `runner.loop`: one warm HTTP pool per worker process), at most
 `per_worker` at a time for the whole worker: chunks of one compare running side by side on a
 worker share one `asyncio.Semaphore`. Each pair reports "start" when it gets its slot and "done" with its
 RunResult (JSON, scrubbed here with the keys this worker knows) the moment it ends, as Dask
@@ -162,7 +162,7 @@ def run_chunk(agents: Mapping[str, Agent], chunk: Chunk, number: int) -> int:
     from distributed import get_worker, secede
     from distributed.utils import sync
 
-    from openstackai_nb.runner._sync import get_loop
+    from openstackai_nb.runner.loop import get_loop
 
     worker = get_worker()
     events = _Events(worker, chunk, number)
@@ -232,7 +232,7 @@ async def stop_compare(compare: str) -> list[int]:
     No pair of the compare starts on this worker any more; the runs in flight are cancelled
     (each ends CANCELLED and its result is sent like any other).
     """
-    from openstackai_nb.runner._sync import get_loop
+    from openstackai_nb.runner.loop import get_loop
 
     cancelled = asyncio.run_coroutine_threadsafe(_stop(compare), get_loop())
     return await asyncio.wait_for(asyncio.wrap_future(cancelled), 5.0)

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
     from openstackai_nb.comparison.cases import Case
     from openstackai_nb.results import RunResult
-    from openstackai_nb.runner._sync import LoopTask
+    from openstackai_nb.runner.loop import LoopTask
     from openstackai_nb.runner.config import RunConfig
 
 __all__ = ["Handle", "Job", "LocalScheduler", "Report", "Scheduler", "failed_result", "run_job"]
@@ -118,7 +118,7 @@ class LocalScheduler:
 
         With ``keep_results=False`` each result goes to `report` only (the handle keeps none).
         """
-        from openstackai_nb.runner._sync import LoopTask
+        from openstackai_nb.runner.loop import LoopTask
 
         def start(_: Any) -> Coroutine[Any, Any, list[RunResult] | None]:
             return _run_all(jobs, concurrency, report, keep_results)

@@ -9,7 +9,7 @@ loop treats it like a Python tool: the same limits (a hung call is cancelled at
 
 Why one session per event loop, owned by a task of its own: the SDK's transports hold anyio
 task groups, which must be left by the task that entered them, and a session cannot move between
-loops. `run_sync`, `%%agent` and `compare()` all run on the private run loop (`runner/_sync.py`),
+loops. `run_sync`, `%%agent` and `compare()` all run on the private run loop (`runner/loop.py`),
 which lives as long as the process: in a notebook, a server started by one cell stays up for the
 next ones, and is closed when the process exits (an atexit hook stops each session, which closes
 the server's stdin and, if it lingers, ends its process group). A run that is cancelled while a
@@ -42,7 +42,7 @@ from typing import Any, Literal
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import register_secret
 from openstackai_nb.errors import ConfigError, UsageError
-from openstackai_nb.mcp._session import MCPServerError, MCPToolError, _close, _Connection, _live
+from openstackai_nb.mcp._session import Connection, MCPServerError, MCPToolError, close_sessions, live_sessions
 from openstackai_nb.tools import Tool, ToolSource
 
 __all__ = ["ConnectedServer", "MCPServer", "MCPServerError", "MCPToolError", "connected"]
@@ -113,7 +113,7 @@ class MCPServer(ToolSource):
         """True: every tool of this server waits for approval before a call; a set: the tools so named
         (as the server names them, or with the prefix, as the model sees them)."""
         self.label = _label(transport, target, self.args)
-        self._connections: dict[asyncio.AbstractEventLoop, _Connection] = {}
+        self._connections: dict[asyncio.AbstractEventLoop, Connection] = {}
         for name, value in [*(self.env or {}).items(), *self.headers.items()]:
             if _SECRET_NAME.search(name):
                 register_secret(value)  # never shown in an error, a log or a view
@@ -198,15 +198,15 @@ class MCPServer(ToolSource):
         conns = list(self._connections.values())
         if any(c.thread is threading.current_thread() and c.loop.is_running() for c in conns):
             raise UsageError("MCPServer.close() was called on the event loop of its session: use `await aclose()`")
-        _close(conns)
+        close_sessions(conns)
 
-    async def _connection(self) -> _Connection:
+    async def _connection(self) -> Connection:
         loop = asyncio.get_running_loop()
         conn = self._connections.get(loop)
         if conn is None:
             for old in [lp for lp in self._connections if lp.is_closed()]:
                 del self._connections[old]
-            conn = self._connections[loop] = _Connection(self, loop)
+            conn = self._connections[loop] = Connection(self, loop)
         # Shielded: a run cancelled while the server starts stops waiting, the start goes on.
         await asyncio.shield(conn.ready)
         return conn
@@ -225,7 +225,7 @@ class MCPServer(ToolSource):
 def connected() -> list[ConnectedServer]:
     """The live MCP sessions of this process, and the tools each offers (`%agent mcp`)."""
     out = []
-    for conn in sorted(_live, key=lambda c: c.server.label):
+    for conn in sorted(live_sessions(), key=lambda c: c.server.label):
         if not conn.ready.done() or conn.death is not None:
             continue
         names = tuple(t.name for t in conn.tools)

@@ -1,6 +1,6 @@
 """The session with an MCP server on one event loop, and the Tools that call it (`openstackai_nb.mcp`).
 
-`_Connection` is one session, held open by a task of its own on the loop (the SDK's transports
+`Connection` is one session, held open by a task of its own on the loop (the SDK's transports
 hold anyio task groups, which the task that entered them must leave). Runs on that loop call it
 concurrently; the first call that finds the server gone records why (with the end of its stderr)
 and ends the session, so the next run starts a new one.
@@ -37,12 +37,12 @@ class MCPServer(Protocol):
     requires_approval: bool | frozenset[str]
     label: str
     startup_timeout: float
-    _connections: dict[asyncio.AbstractEventLoop, _Connection]
+    _connections: dict[asyncio.AbstractEventLoop, Connection]
 
-    async def _connection(self) -> _Connection: ...
+    async def _connection(self) -> Connection: ...
 
 
-__all__ = ["MCPServerError", "MCPToolError"]
+__all__ = ["Connection", "MCPServerError", "MCPToolError", "close_sessions", "live_sessions"]
 
 STDERR_TAIL_CHARS = 1500
 """How much of the end of a stdio server's stderr an error quotes."""
@@ -50,8 +50,11 @@ CLOSE_TIMEOUT = 8.0
 """Seconds closing waits for each session (the SDK gives a server 2 s to leave after its stdin closes)."""
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_-]")
-_live: set[_Connection] = set()
-"""Every session that started and has not ended (`connected()`, the exit hook)."""
+# Every session that started and has not ended (`connected()`, the exit hook). Sessions start and
+# end on their loops' threads while `connected()` reads from a cell's thread: changed and copied
+# only under `_live_lock`.
+_live: set[Connection] = set()
+_live_lock = threading.Lock()
 _exit_hook = threading.Lock()
 _exit_hook_set = False
 
@@ -107,7 +110,7 @@ class _MCPTool(Tool):
         return f"Tool({self.name!r} of MCP server {self.server.label!r})"
 
 
-class _Connection:
+class Connection:
     """The session with one server on one event loop, held open by a task of that loop."""
 
     def __init__(self, server: MCPServer, loop: asyncio.AbstractEventLoop) -> None:
@@ -127,7 +130,8 @@ class _Connection:
         import anyio
         from mcp import Client
 
-        _live.add(self)
+        with _live_lock:
+            _live.add(self)
         _close_at_exit_once()
         try:
             with anyio.CancelScope(deadline=anyio.current_time() + self.server.startup_timeout) as scope:
@@ -258,7 +262,8 @@ class _Connection:
         return " Its stderr ends with:\n" + "\n".join("    " + line for line in tail.splitlines())
 
     def _forget(self) -> None:
-        _live.discard(self)
+        with _live_lock:
+            _live.discard(self)
         if self.server._connections.get(self.loop) is self:
             del self.server._connections[self.loop]
 
@@ -343,7 +348,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _close_at_exit_once() -> None:
-    # Registered when the first session starts, after `runner._sync` registered its own hook:
+    # Registered when the first session starts, after `runner.loop` registered its own hook:
     # atexit runs hooks last-in first-out, so the sessions close while the run loop still runs.
     global _exit_hook_set
     with _exit_hook:
@@ -354,10 +359,16 @@ def _close_at_exit_once() -> None:
 
 def _close_all() -> None:
     """At exit: close every session whose loop still runs in another thread."""
-    _close(list(_live))
+    close_sessions(live_sessions())
 
 
-def _close(conns: list[_Connection]) -> None:
+def live_sessions() -> list[Connection]:
+    """Every session that started and has not ended, at this moment (a copy)."""
+    with _live_lock:
+        return list(_live)
+
+
+def close_sessions(conns: list[Connection]) -> None:
     """Close sessions held by loops running in other threads, and wait for them (each within CLOSE_TIMEOUT)."""
     futures = []
     for conn in conns:

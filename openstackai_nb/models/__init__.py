@@ -53,6 +53,7 @@ __all__ = [
     "OpenAIChatModel",
     "Provider",
     "ScriptedModel",
+    "aclose_clients",
     "default_model_name",
     "resolve_model",
 ]
@@ -112,6 +113,18 @@ def resolve_model(model: str | Model | None) -> Model:
     from openstackai_nb.models.openai import OpenAIChatModel
 
     return OpenAIChatModel(name)
+
+
+async def aclose_clients() -> None:
+    """Close the HTTP clients pooled for the running event loop (other loops keep theirs).
+
+    The package's run loop does it at exit. Code that runs models on an event loop of its own
+    and closes that loop (a script's `asyncio.run`, a test) may await it first, so no
+    connection is left open.
+    """
+    from openstackai_nb.models import _http
+
+    await _http.aclose_all()
 
 
 def __getattr__(name: str) -> Any:

@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from openstackai_nb._secrets import scrub
-from openstackai_nb.errors import ModelError, _rebuild
+from openstackai_nb.errors import ModelError
 from openstackai_nb.messages import ModelDelta, ToolCallRequest, Usage
 
 __all__ = [
@@ -426,6 +426,4 @@ def attempts_text(attempts: int, seconds: float) -> str:
 
 def amended(error: ModelError, note: str) -> ModelError:
     """The same error (class and fields) with a note on the attempts made."""
-    amended = _rebuild(type(error), {**error.__dict__, "message": f"{error.message} (after {note})"})
-    assert isinstance(amended, ModelError)
-    return amended
+    return error.replace(message=f"{error.message} (after {note})")

@@ -15,10 +15,10 @@ from collections.abc import AsyncGenerator, Callable, Coroutine
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
-from openstackai_nb.errors import AgentError, ModelError, _with_result  # pyright: ignore[reportPrivateUsage]
+from openstackai_nb.errors import AgentError, ModelError
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.results import RunResult, RunStatus
-from openstackai_nb.runner import _sync
+from openstackai_nb.runner import loop as _sync
 from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.executor import HistoryInput, _Run  # pyright: ignore[reportPrivateUsage] - the runner's own
 from openstackai_nb.runner.observers import EventPump
@@ -36,8 +36,8 @@ def _stream_failure(run: _Run) -> AgentError:
     result = run.result
     message = result.error or f"the run ended {result.status.value}"
     if isinstance(run.failure, AgentError):
-        return _with_result(run.failure, result, message)
-    return _with_result(ModelError(message), result)
+        return run.failure.replace(result=result, message=message)
+    return ModelError(message).replace(result=result)
 
 
 class Runner:

@@ -3,7 +3,8 @@
 - `run_history`: `RunHistory`, the store and its queries (filter, DataFrames, export, load);
 - `session`: the session's history (`openstackai_nb.history`) and the recorder that feeds it;
 - `export`: DataFrames and JSON lines (pandas imported inside);
-- `outputs`: typed answers (an agent's `output_type`) as ``output.<field>`` columns, shared with `compare()`;
+- `outputs`: the old import path of `openstackai_nb.output.columns` (typed answers as ``output.<field>``
+  columns, shared with `compare()`): deprecated;
 - `_schema`, `_sqlite`, `_sqlite_file`, `_rows`: the tables, the writer thread, the file's
   identity and damage, a RunResult as rows.
 

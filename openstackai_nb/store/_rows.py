@@ -189,8 +189,8 @@ def _typed_answer(value: Any, schema: Any, typed: bool) -> tuple[str | None, tup
     """The runs table's cells of a typed answer: its JSON (None when there is no answer) and (key, schema text)."""
     if not typed:
         return None, None
+    from openstackai_nb.output.columns import schema_key
     from openstackai_nb.results import jsonable
-    from openstackai_nb.store.outputs import schema_key
 
     return (None if value is None else dumps(jsonable(value))), schema_key(schema)
 

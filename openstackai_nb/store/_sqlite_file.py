@@ -28,11 +28,10 @@ import json
 import logging
 import os
 import sqlite3
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from openstackai_nb._files import private_dir, private_file
+from openstackai_nb._files import private_dir, private_file, user_data_dir
 from openstackai_nb._warnings import warn as warn_user
 from openstackai_nb.errors import HistoryError
 
@@ -66,17 +65,6 @@ ENV_VAR = "OPENSTACKAI_NB_HISTORY"
 
 FileIdentity = tuple[int, int]
 """(st_dev, st_ino): which file a path names."""
-
-
-def user_data_dir() -> Path:
-    """Where the history goes when the working directory cannot be written."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "openstackai-nb"
 
 
 def identity(path: Path) -> FileIdentity | None:

@@ -204,7 +204,7 @@ def _stored_answers(outputs: Any, keys: Any, schemas: Mapping[str, str]) -> dict
     """The ``output.<field>`` columns of the stored typed answers (none when no run has one)."""
     import numpy as np
 
-    from openstackai_nb.store.outputs import output_columns
+    from openstackai_nb.output.columns import output_columns
 
     keys = np.asarray(keys, dtype=object)
     if not len(keys) or not (keys != None).any():  # noqa: E711 - elementwise
@@ -363,7 +363,7 @@ class RunColumns:
         """The ``output.<field>`` columns of the typed answers (none when no run had an output type)."""
         if not self._schemas:
             return {}
-        from openstackai_nb.store.outputs import output_columns
+        from openstackai_nb.output.columns import output_columns
 
         schemas = [self._schemas.get(i) for i in range(self.size)]
         return output_columns([self._answers.get(i) for i in range(self.size)], schemas)

@@ -1,175 +1,24 @@
-"""Typed answers as DataFrame columns: ``output.<field>``, nested fields dotted, dtypes from the schema.
+"""Deprecated import path: typed answers as DataFrame columns live in `openstackai_nb.output.columns`.
 
-`history.to_dataframe()` and `compare()` expand the typed answers of their runs (an agent's
-`output_type`) with `output_columns(values, schemas)`: one column per leaf of the JSON schema,
-named ``output.<field>`` (``output.customer.city`` for a nested model; an answer that is not an
-object, such as an int or a list, is the one column ``output``). Lists stay lists. Dtypes
-follow the schema, with missing values (text runs, failed runs) as NA:
-
-    integer -> Int64, number -> float64 (NaN), boolean -> boolean, string with an enum ->
-    category (its values), string with format date-time -> datetime64[ns, UTC],
-    anything else (text, arrays, objects without properties) -> object
-
-Several schemas (a comparison of agents with different output types) give the union of their
-columns, in order of first appearance; a column the schemas type differently is object.
-
-The store keeps each distinct schema once (`schema_key`): the runs table holds its key.
+Typed answers have one home, `openstackai_nb.output`. The names below still import from here,
+with a DeprecationWarning naming their new path.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openstackai_nb.output.columns import PREFIX, output_columns, schema_key
 
 __all__ = ["PREFIX", "output_columns", "schema_key"]
 
-PREFIX = "output"
-"""The name of the typed answer's column, and the prefix of its fields' columns."""
-_MAX_DEPTH = 6  # a recursive model stops expanding here (the rest is one object column)
 
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from openstackai_nb._warnings import warn
+    from openstackai_nb.output import columns
 
-_last: tuple[Any, tuple[str, str]] | None = None
-
-
-def schema_key(schema: Mapping[str, Any]) -> tuple[str, str]:
-    """(key, text) of a schema: a short hash of its canonical JSON text, and its JSON text.
-
-    The runs of one agent share its schema object: the last one's key is kept.
-    """
-    global _last
-    last = _last
-    if last is not None and last[0] is schema:
-        return last[1]
-    canonical = json.dumps(schema, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    text = json.dumps(schema, separators=(",", ":"), ensure_ascii=False)  # keeps the fields' order (the columns')
-    got = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24], text
-    _last = (schema, got)
-    return got
-
-
-def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Follow a `$ref`; take X out of anyOf [X, null] (an optional field)."""
-    for _ in range(_MAX_DEPTH):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/$defs/"):
-            node = defs.get(ref.rsplit("/", 1)[1], {})
-            continue
-        options = node.get("anyOf")
-        if isinstance(options, list):
-            real = [o for o in options if isinstance(o, Mapping) and o.get("type") != "null"]
-            if len(real) == 1:
-                node = real[0]
-                continue
-        break
-    return node
-
-
-def _kind(node: Mapping[str, Any]) -> Any:
-    """The column kind of a leaf: int, float, bool, datetime, a tuple of categories, or obj."""
-    kind = node.get("type")
-    if kind == "integer":
-        return "int"
-    if kind == "number":
-        return "float"
-    if kind == "boolean":
-        return "bool"
-    if kind == "string" and isinstance(node.get("enum"), list):
-        return tuple(node["enum"])
-    if kind == "string" and node.get("format") == "date-time":
-        return "datetime"
-    return "obj"
-
-
-def _leaves(
-    node: Mapping[str, Any], defs: Mapping[str, Any], path: tuple[str, ...], depth: int
-) -> list[tuple[tuple[str, ...], Any]]:
-    node = _resolve(node, defs)
-    props = node.get("properties")
-    if isinstance(props, Mapping) and props and depth < _MAX_DEPTH:
-        out: list[tuple[tuple[str, ...], Any]] = []
-        for name, sub in props.items():
-            if isinstance(sub, Mapping):
-                out.extend(_leaves(sub, defs, (*path, str(name)), depth + 1))
-        return out
-    return [(path, _kind(node))]
-
-
-def _layout(
-    schemas: Sequence[Mapping[str, Any] | None],
-) -> tuple[dict[tuple[str, ...], Any], dict[int, set[tuple[str, ...]]]]:
-    """Every leaf path of the distinct schemas with its kind (object where they disagree), and each schema's paths."""
-    layout: dict[tuple[str, ...], Any] = {}
-    paths: dict[int, set[tuple[str, ...]]] = {}
-    for schema in schemas:
-        if schema is None or id(schema) in paths:
-            continue
-        leaves = _leaves(schema, schema.get("$defs") or {}, (), 0)
-        paths[id(schema)] = {path for path, _ in leaves}
-        for path, kind in leaves:
-            if path in layout and layout[path] != kind:
-                layout[path] = "obj"
-            else:
-                layout.setdefault(path, kind)
-    return layout, paths
-
-
-def _at(value: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def output_columns(values: Sequence[Any], schemas: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
-    """The ``output``/``output.<field>`` columns of typed answers (empty when no run has a schema).
-
-    Args:
-        values: each run's typed answer as JSON data (None for a text or failed run).
-        schemas: each run's output schema (None for a text run); equal schemas should be the same
-            object (parsed once), as the layout is computed per distinct object.
-    """
-    layout, paths = _layout(schemas)
-    if not layout:
-        return {}
-    import numpy as np
-    import pandas as pd
-
-    columns: dict[str, Any] = {}
-    for path, kind in layout.items():
-        cells = [
-            _at(v, path) if s is not None and path in paths[id(s)] else None
-            for v, s in zip(values, schemas, strict=True)
-        ]
-        name = ".".join((PREFIX, *path))
-        columns[name] = _typed(cells, kind, pd, np)
-    return columns
-
-
-def _typed(cells: list[Any], kind: Any, pd: Any, np: Any) -> Any:
-    """A column of `cells` with the dtype of `kind` (object when a value does not fit it)."""
-    try:
-        if kind == "int":
-            return pd.array([c if isinstance(c, int) and not isinstance(c, bool) else _na(c) for c in cells], "Int64")
-        if kind == "float":
-            return np.array([np.nan if c is None else float(c) for c in cells], dtype=np.float64)
-        if kind == "bool":
-            return pd.array([c if isinstance(c, bool) else _na(c) for c in cells], dtype="boolean")
-        if kind == "datetime":
-            return pd.to_datetime(pd.Series(cells, dtype=object), utc=True).dt.as_unit("ns").array
-        if isinstance(kind, tuple):
-            if all(c is None or c in kind for c in cells):
-                return pd.Categorical(cells, categories=list(kind))
-    except (TypeError, ValueError):
-        pass
-    out = np.empty(len(cells), dtype=object)
-    out[:] = cells
-    return out
-
-
-def _na(value: Any) -> None:
-    if value is not None:
-        raise TypeError(f"{value!r} does not fit the column's type")
-    return None
+    warn(f"{__name__}.{name} moved: import it from openstackai_nb.output.columns", DeprecationWarning)
+    return getattr(columns, name)

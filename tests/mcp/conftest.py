@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from openstackai_nb.mcp import MCPServer
-from openstackai_nb.runner import _sync
+from openstackai_nb.runner.loop import run_blocking
 
 SERVER = str(Path(__file__).with_name("_server.py"))
 
@@ -32,7 +32,7 @@ def servers() -> Iterator[Callable[..., MCPServer]]:
 
     yield make
     for server in made:
-        _sync.run_blocking(server.aclose())
+        run_blocking(server.aclose())
 
 
 def _free_port() -> int:
@@ -75,4 +75,4 @@ def http_server(http_url: str) -> Iterator[MCPServer]:
     """An MCPServer.http for the module's server; its session on the run loop closes after the test."""
     server = MCPServer.http(http_url)
     yield server
-    _sync.run_blocking(server.aclose())
+    run_blocking(server.aclose())

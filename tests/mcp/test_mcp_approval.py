@@ -10,7 +10,8 @@ import pytest
 from openstackai_nb import Agent, Runner, RunStatus
 from openstackai_nb.mcp import MCPServer
 from openstackai_nb.models.function import call
-from openstackai_nb.runner import RunConfig, _sync
+from openstackai_nb.runner import RunConfig
+from openstackai_nb.runner.loop import run_blocking
 from openstackai_nb.tools import ApprovalRequest, Decision
 from tests.mcp._models import calls
 from tests.mcp.conftest import SERVER
@@ -20,7 +21,7 @@ from tests.mcp.conftest import SERVER
 def gated() -> Iterator[MCPServer]:
     server = MCPServer.stdio(sys.executable, [SERVER], prefix="m", requires_approval=["add"])
     yield server
-    _sync.run_blocking(server.aclose())
+    run_blocking(server.aclose())
 
 
 def test_the_named_tools_of_a_server_wait_for_approval(gated: MCPServer) -> None:

@@ -12,7 +12,7 @@ from openstackai_nb import Agent, Runner, RunStatus
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.mcp import MCPServer, MCPServerError
 from openstackai_nb.models.function import call
-from openstackai_nb.runner import _sync
+from openstackai_nb.runner.loop import run_blocking
 from tests.mcp._models import calls
 from tests.mcp.conftest import SERVER, start_http_server
 
@@ -141,7 +141,7 @@ def test_bad_arguments_are_config_errors(make: Callable[[], MCPServer], message:
 def test_an_mcp_tool_is_not_called_outside_a_run(servers: Callable[..., MCPServer]) -> None:
     from openstackai_nb.errors import UsageError
 
-    tools = _sync.run_blocking(servers().list_tools())
+    tools = run_blocking(servers().list_tools())
     assert repr(tools[0]).startswith("Tool('add' of MCP server ")
     with pytest.raises(UsageError, match="served by an MCP server"):
         tools[0](a=1, b=2)

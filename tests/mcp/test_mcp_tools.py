@@ -16,7 +16,8 @@ from openstackai_nb import Agent, Runner, RunStatus
 from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.mcp import MCPServer
 from openstackai_nb.models.function import AgentInfo, call
-from openstackai_nb.runner import RunConfig, _sync
+from openstackai_nb.runner import RunConfig
+from openstackai_nb.runner.loop import run_blocking
 from tests._server import OpenAIServer, text_stream, tool_stream
 from tests.mcp._models import calls
 
@@ -93,7 +94,7 @@ def test_runs_on_one_loop_share_one_session_listed_once(servers: Callable[..., M
     agent = Agent(name="A", tools=[server], model=calls(call("pid")))
     first, second = Runner.run_sync(agent, "go"), Runner.run_sync(agent.clone(), "go")
     assert first.final_output == second.final_output  # the same server process
-    assert _sync.run_blocking(server.list_tools())[0] is _sync.run_blocking(server.list_tools())[0]
+    assert run_blocking(server.list_tools())[0] is run_blocking(server.list_tools())[0]
 
 
 def test_prefix_names_the_tools_and_calls_them_by_their_own_name(servers: Callable[..., MCPServer]) -> None:

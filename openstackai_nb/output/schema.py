@@ -12,6 +12,8 @@ object; otherwise it is sent as it is, not strict, and the validation here is wh
 
 `parse(text)` is lenient about the wrapping: it takes ```` ```json ```` fences off, and a
 wrapped answer given bare (``42`` for ``{"response": 42}``) is taken as well.
+
+Part of `openstackai_nb.output`, the home of typed answers (its docstring says what lives where).
 """
 
 from __future__ import annotations
@@ -34,12 +36,10 @@ _WRAP_KEY = "response"
 _MAX_ERRORS = 10
 # Keywords OpenAI's strict mode refuses (its "supported schemas" list): a schema using one is sent not strict.
 _NOT_STRICT = frozenset(
-    {
-        "default", "oneOf", "not", "if", "then", "else", "dependentRequired", "dependentSchemas",
-        "patternProperties", "unevaluatedProperties", "propertyNames", "minProperties", "maxProperties",
-        "unevaluatedItems", "contains", "minContains", "maxContains", "uniqueItems", "minLength", "maxLength",
-    }
-)  # fmt: skip
+    "default oneOf not if then else dependentRequired dependentSchemas patternProperties unevaluatedProperties"
+    " propertyNames minProperties maxProperties unevaluatedItems contains minContains maxContains uniqueItems"
+    " minLength maxLength".split()
+)
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(.*?)\n?```\s*$", re.DOTALL)
 
 
