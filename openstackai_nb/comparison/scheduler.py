@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
     from openstackai_nb.comparison.cases import Case
     from openstackai_nb.results import RunResult
-    from openstackai_nb.runner.loop import LoopTask
     from openstackai_nb.runner.config import RunConfig
+    from openstackai_nb.runner.loop import LoopTask
 
 __all__ = ["Handle", "Job", "LocalScheduler", "Report", "Scheduler", "failed_result", "run_job"]
 

@@ -20,14 +20,14 @@ from openstackai_nb.errors import MaxTurnsExceeded, ModelError, OutputError, Too
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.messages import Message, ModelDelta, ToolCallRequest
 from openstackai_nb.models.base import ModelRequestParameters
-from openstackai_nb.results import RunStatus
 from openstackai_nb.output import answers as typed
+from openstackai_nb.results import RunStatus
 from openstackai_nb.runner._limits import TurnTimeout
 
 if TYPE_CHECKING:
-    from openstackai_nb.output.schema import OutputType
     from openstackai_nb.messages import OutputSpec, ToolDefinition
     from openstackai_nb.models.base import Model
+    from openstackai_nb.output.schema import OutputType
     from openstackai_nb.results import RunResult
     from openstackai_nb.runner._events import RunEvents
     from openstackai_nb.runner._limits import RunLimits
