@@ -31,11 +31,11 @@ if TYPE_CHECKING:
     from openstackai_nb.runner.config import RunConfig
 
 __all__ = [
-    "SCHEDULER_NAMES",
     "Handle",
     "Job",
     "LocalScheduler",
     "Report",
+    "SCHEDULER_NAMES",
     "Scheduler",
     "SchedulerName",
     "as_scheduler",
