@@ -123,7 +123,9 @@ def test_all_is_exactly_what_the_package_exports(name: str) -> None:
     declared = set(module.__all__)
     assert module.__all__ == sorted(declared), f"{name}.__all__ is not sorted"
     missing = sorted(must - declared)
-    assert not missing, f"{name} defines or re-exports {missing} without listing them in __all__ (or name them _private)"
+    assert not missing, (
+        f"{name} defines or re-exports {missing} without listing them in __all__ (or name them _private)"
+    )
     unknown = sorted(declared - must - may)
     assert not unknown, f"{name}.__all__ lists {unknown}, which it neither defines nor imports from the package"
     for attr in declared - must:  # provided lazily or used here: still importable from here

@@ -31,7 +31,7 @@ def test_the_named_tools_of_a_server_wait_for_approval(gated: MCPServer) -> None
         return Decision.reject("no sums today")
 
     agent = Agent(name="A", tools=[gated], model=calls(call("m_add", a=1, b=2), call("m_shout", text="hi")))
-    result = Runner.run_sync(agent, "go", config=RunConfig(approve=approve))
+    result = Runner.run_sync(agent, "go", config=RunConfig(approver=approve))
 
     assert result.status is RunStatus.COMPLETED, result.error
     assert asked == ["m_add"]  # named as the server does ("add") or as the model sees it ("m_add")
