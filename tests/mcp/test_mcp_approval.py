@@ -40,8 +40,14 @@ def test_the_named_tools_of_a_server_wait_for_approval(gated: MCPServer) -> None
     assert add.rejected and shout.approval is None
 
 
-def test_agent_approve_gates_mcp_tools_too(gated: MCPServer) -> None:
-    agent = Agent(name="A", tools=[gated], model=calls(call("m_shout", text="hi")), approve=lambda r: True)
+def test_agent_requires_approval_gates_mcp_tools_too(gated: MCPServer) -> None:
+    agent = Agent(
+        name="A",
+        tools=[gated],
+        model=calls(call("m_shout", text="hi")),
+        requires_approval=True,
+        approver=lambda r: True,
+    )
     result = Runner.run_sync(agent, "go")
     (record,) = result.tool_calls
     assert record.approval is not None and record.approval.approved and record.result == {"result": "HI!"}
