@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from openstackai_nb._output import OutputType
 from openstackai_nb._warnings import renamed
@@ -257,7 +257,7 @@ def _from_approve(approve: Any, requires_approval: bool, approver: Approver | No
     if callable(approve):
         if approver is not None and approver is not approve:
             raise ConfigError("Agent got both approve= (deprecated) and approver=: give only approver=fn")
-        return True, approve
+        return True, cast("Approver", approve)
     raise ConfigError(
         "Agent approve must be True (every tool call waits for approval), a function that decides "
         f"(returns a Decision or True/False), or None; got {type(approve).__name__}: {approve!r:.80}"

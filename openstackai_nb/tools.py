@@ -156,10 +156,9 @@ class Tool:
                 f"tool name {new_name!r} is not allowed: use 1-64 letters, digits, '_' or '-' (pass name=...)"
             )
         old = self.definition
-        if description is None:
-            description = new_name if old.description == self.name else old.description
+        text = description if description is not None else new_name if old.description == self.name else old.description
         gated = self.requires_approval if requires_approval is None else requires_approval
-        if (new_name, description, gated) == (self.name, old.description, self.requires_approval):
+        if (new_name, text, gated) == (self.name, old.description, self.requires_approval):
             return self
         copy = object.__new__(type(self))
         for cls in type(self).__mro__:
@@ -168,7 +167,7 @@ class Tool:
                     setattr(copy, slot, getattr(self, slot))
         copy.name = new_name
         copy.requires_approval = gated
-        copy.definition = ToolDefinition(new_name, description, old.parameters)
+        copy.definition = ToolDefinition(new_name, text, old.parameters)
         return copy
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -150,3 +150,16 @@ def test_the_exact_all_check_catches_a_missing_and_an_unknown_name() -> None:
     must, may = exported_names(source)
     assert must == {"ConfigError", "LIMIT", "helper"}
     assert may == {"Agent", "tool"}
+
+
+def test_import_stays_light() -> None:
+    code = (
+        "import sys, openstackai_nb;"
+        "from openstackai_nb import Agent, Runner, tool;"
+        "Agent(name='a', model='scripted');"
+        "heavy = ('pandas', 'ipywidgets', 'anywidget', 'IPython', 'httpx2', 'numpy', 'sqlite3', 'dask',"
+        " 'distributed', 'mcp', 'opentelemetry', 'genai_prices', 'markdown_it', 'pygments');"
+        "print(' '.join(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
