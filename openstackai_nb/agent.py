@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 from openstackai_nb._output import OutputType
 from openstackai_nb._warnings import renamed
@@ -55,6 +56,9 @@ class Agent:
         >>> Agent(name="Calc", instructions="Use tools.", tools=[add], model="scripted")
         Agent(name='Calc', model='scripted', tools=['add'])
     """
+
+    __signature__: ClassVar[inspect.Signature]
+    """`__init__`'s signature, which help(Agent), `Agent?` and IDEs show (not `__new__`'s)."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Agent:
         """Refuse arguments after the name given by position, with a TypeError that names the keywords.
@@ -246,8 +250,11 @@ class Agent:
         return f"Agent(name={self.name!r}, model={self.model_name!r}{tools}{output}{servers}{gated}{approver})"
 
 
-_KEYWORDS = ("instructions", "tools", "model", "model_settings", "output_type", "requires_approval", "approver")
-"""Agent's keyword-only arguments, named by the error for positional ones."""
+_INIT = inspect.signature(Agent.__init__)
+Agent.__signature__ = _INIT.replace(parameters=list(_INIT.parameters.values())[1:], return_annotation=_INIT.empty)
+
+_KEYWORDS = tuple(p.name for p in _INIT.parameters.values() if p.kind is p.KEYWORD_ONLY and p.name != "approve")
+"""Agent's keyword-only arguments (but the deprecated one), named by the error for positional ones."""
 
 
 def _from_approve(approve: Any, requires_approval: bool, approver: Approver | None) -> tuple[bool, Approver | None]:

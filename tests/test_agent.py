@@ -68,3 +68,13 @@ def test_bad_values_name_the_argument() -> None:
         Agent("A", requires_approval=1)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="Agent approver must be a function"):
         Agent("A", approver="me")  # type: ignore[arg-type]
+
+
+def test_help_shows_the_real_signature() -> None:
+    # __new__ takes (*args, **kwargs) to word its error; `Agent?` and IDEs still show __init__'s.
+    import inspect
+
+    params = inspect.signature(Agent).parameters
+    assert list(params)[:3] == ["name", "instructions", "tools"]
+    assert params["name"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(params.values())[1:])

@@ -184,3 +184,14 @@ def test_tool_requires_approval_is_unchanged() -> None:
     # The one name for "calls wait for approval" on a tool, an MCP server and an agent.
     gated = tool(lookup, requires_approval=True)
     assert gated.requires_approval and Agent(name="A", tools=[gated]).requires_approval(gated)
+
+
+def test_the_package_own_reads_of_an_old_name_stay_silent() -> None:
+    # runner/tool_calls.py still reads `config.approve` and calls `approval.decide` (its owners move
+    # it to the new names): a user who wrote only new names sees no warning from them.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = Runner.run_sync(caller(requires_approval=True), "go", config=RunConfig(approver=policy))
+    assert result.tool_calls[0].rejected
