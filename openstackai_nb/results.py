@@ -92,7 +92,11 @@ class _ScrubbedRepr(BaseModel):
 
 
 class Approval(_ScrubbedRepr):
-    """What was decided about a tool call that needed approval (`tool(requires_approval=True)`)."""
+    """What was decided about a tool call that needed approval (`tool(requires_approval=True)`).
+
+    The approver's answer (`tools.Decision`: approved, reason, decided_by) as the run recorded
+    it, with when it was decided and how long the call waited.
+    """
 
     model_config = ConfigDict(defer_build=True)
 
