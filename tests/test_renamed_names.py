@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -195,3 +196,16 @@ def test_the_package_own_reads_of_an_old_name_stay_silent() -> None:
         warnings.simplefilter("error")
         result = Runner.run_sync(caller(requires_approval=True), "go", config=RunConfig(approver=policy))
     assert result.tool_calls[0].rejected
+
+
+def test_a_script_sees_the_warning_without_any_warnings_filter(tmp_path: Path) -> None:
+    # Python shows a DeprecationWarning by default only when it is attributed to __main__: the
+    # warning names the script's line, so a user running it sees it.
+    import subprocess
+
+    script = tmp_path / "user_script.py"
+    script.write_text("from openstackai_nb import Agent\nAgent(name='a', approve=True)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True)
+    assert f"{script}:2: DeprecationWarning: Agent(approve=...) is deprecated: use Agent(requires_approval=True)" in (
+        done.stderr
+    )
