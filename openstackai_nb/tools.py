@@ -5,7 +5,8 @@ annotations work) and the Google-style docstring once, builds a pydantic model o
 and the JSON schema the model sees. A parameter typed `RunContext` is filled by the runner and
 hidden from the schema. Arguments from the model are validated before the function runs; a
 failure becomes a tool error naming the field, which goes back to the model.
-How a call runs (threads, timed async steps): `_tool_calls`.
+How the schema is read (signature, hints, docstring): `_function_schema`; how a call runs
+(threads, timed async steps): `_tool_calls`.
 
 Approval: `tool(requires_approval=True)` (or `Agent(requires_approval=True)` for every tool)
 makes the run ask an approver before the call runs. An approver (`RunConfig(approver=...)`,
@@ -23,13 +24,13 @@ import json
 import logging
 import re
 import time
-import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, overload
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import ValidationError
 
+from openstackai_nb._function_schema import args_model, parse_docstring
 from openstackai_nb._tool_calls import CallProgress, run_in_tool_thread, timed_steps
 from openstackai_nb._warnings import renamed
 from openstackai_nb.errors import ConfigError, ToolArgumentsError
@@ -85,8 +86,8 @@ class Tool:
         self._is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
             getattr(target, "__call__", None)  # noqa: B004 - async callable objects
         )
-        summary, param_docs = _parse_docstring(inspect.getdoc(fn) or "")
-        self._args_model, self._context_param = _build_args_model(fn, self.name, param_docs)
+        summary, param_docs = parse_docstring(inspect.getdoc(fn) or "")
+        self._args_model, self._context_param = args_model(fn, self.name, param_docs, RunContext)
         schema = self._args_model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
@@ -353,87 +354,6 @@ class ToolSource:
     async def list_tools(self) -> list[Tool]:
         """The tools this source offers on the running event loop (connecting if needed)."""
         raise NotImplementedError
-
-
-def _build_args_model(
-    fn: Callable[..., Any], tool_name: str, param_docs: dict[str, str]
-) -> tuple[type[BaseModel], str | None]:
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"cannot read the signature of tool {tool_name!r}: {exc}") from None
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:  # noqa: BLE001 - unresolved forward refs fall back to raw annotations
-        hints = {}
-    from pydantic import Field
-
-    fields: dict[str, Any] = {}
-    context_param: str | None = None
-
-    for pname, param in sig.parameters.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        annotation = hints.get(pname, param.annotation)
-        if _is_context(annotation, RunContext):
-            context_param = pname
-            continue
-        if annotation is inspect.Parameter.empty:
-            annotation = Any
-        default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[pname] = (annotation, Field(default, description=param_docs.get(pname)))
-    model = create_model(  # type: ignore[call-overload]
-        f"{tool_name}_args", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
-    )
-    return model, context_param
-
-
-def _is_context(annotation: Any, context_cls: type) -> bool:
-    """True for `RunContext`, `RunContext | None` and their string forms."""
-    if annotation is context_cls:
-        return True
-    if isinstance(annotation, str):
-        return annotation.replace(" ", "") in ("RunContext", "RunContext|None", "Optional[RunContext]")
-    return any(a is context_cls for a in typing.get_args(annotation))
-
-
-_SECTION_RE = re.compile(r"^(Args|Arguments|Parameters|Returns|Raises|Yields|Example|Examples|Note|Notes):\s*$")
-_PARAM_RE = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
-
-
-def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """Return (summary, {param: description}) from a Google-style docstring."""
-    lines = doc.splitlines()
-    summary_lines: list[str] = []
-    params: dict[str, str] = {}
-    section: str | None = None
-    current: str | None = None
-    for line in lines:
-        stripped = line.strip()
-        m = _SECTION_RE.match(stripped)
-        if m:
-            section, current = m.group(1), None
-            continue
-        if section is None:
-            summary_lines.append(stripped)
-        elif section in ("Args", "Arguments", "Parameters") and stripped:
-            pm = _PARAM_RE.match(line)
-            indent = len(line) - len(line.lstrip())
-            if pm and (current is None or indent <= _indent_of(lines, current)):
-                name = pm.group(1).lstrip("*")
-                params[name] = pm.group(2).strip()
-                current = name
-            elif current is not None:
-                params[current] = (params[current] + " " + stripped).strip()
-    summary = " ".join(s for s in summary_lines if s).strip()
-    return summary, params
-
-
-def _indent_of(lines: list[str], param: str) -> int:
-    for line in lines:
-        if re.match(rf"^\s*\*{{0,2}}{re.escape(param)}\s*(\([^)]*\))?\s*:", line):
-            return len(line) - len(line.lstrip())
-    return 0
 
 
 class RunContext:

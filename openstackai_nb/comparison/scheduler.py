@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from openstackai_nb.errors import ConfigError
-
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
     from openstackai_nb.comparison.cases import Case
@@ -30,18 +28,7 @@ if TYPE_CHECKING:
     from openstackai_nb.runner._sync import LoopTask
     from openstackai_nb.runner.config import RunConfig
 
-__all__ = [
-    "Handle",
-    "Job",
-    "LocalScheduler",
-    "Report",
-    "SCHEDULER_NAMES",
-    "Scheduler",
-    "SchedulerName",
-    "as_scheduler",
-    "failed_result",
-    "run_job",
-]
+__all__ = ["Handle", "Job", "LocalScheduler", "Report", "Scheduler", "failed_result", "run_job"]
 
 
 @dataclass(frozen=True)
@@ -138,38 +125,6 @@ class LocalScheduler:
 
         task: LoopTask[None, list[RunResult] | None] = LoopTask(start)
         return _LocalHandle(task)
-
-
-SchedulerName = Literal["local", "dask"]
-"""The schedulers known by name: `compare(scheduler="dask")` is `%%agent --scheduler dask`."""
-
-SCHEDULER_NAMES: tuple[SchedulerName, ...] = ("local", "dask")
-"""The names `as_scheduler` knows, in the order `%%agent --scheduler` lists them."""
-
-
-def as_scheduler(scheduler: Scheduler | SchedulerName | None) -> Scheduler:
-    """The scheduler `compare(scheduler=...)` names: a `Scheduler` object, or one by name.
-
-    None or "local": a `LocalScheduler` (this process); "dask": a `DaskScheduler()` with its
-    defaults (the current Dask client, else a local cluster); a Scheduler object as it is (e.g.
-    `DaskScheduler(client, per_worker=4)` for other settings).
-
-    Raises:
-        ConfigError: another string, or an object without `submit`.
-        ImportError: "dask" without dask.distributed (`pip install "openstackai-nb[dask]"`).
-    """
-    if scheduler is None or scheduler == "local":
-        return LocalScheduler()
-    if scheduler == "dask":
-        from openstackai_nb.comparison.dask import DaskScheduler
-
-        return DaskScheduler()
-    if isinstance(scheduler, str) or not callable(getattr(scheduler, "submit", None)):
-        raise ConfigError(
-            f"compare: scheduler must be {' or '.join(repr(n) for n in SCHEDULER_NAMES)}, or a Scheduler object "
-            f"(LocalScheduler(), DaskScheduler(...)); got {type(scheduler).__name__}: {scheduler!r:.80}"
-        )
-    return scheduler
 
 
 class _LocalHandle:

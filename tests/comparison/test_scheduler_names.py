@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from openstackai_nb import Agent, compare
-from openstackai_nb.comparison.scheduler import SCHEDULER_NAMES, LocalScheduler, as_scheduler
+from openstackai_nb.comparison.scheduler import LocalScheduler
+from openstackai_nb.comparison.scheduler_names import SCHEDULER_NAMES, as_scheduler
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.models.function import FunctionModel
 from openstackai_nb.notebook import magics
