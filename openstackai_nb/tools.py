@@ -134,7 +134,8 @@ class Tool:
         return await run_in_tool_thread(self.fn, kwargs, progress)
 
     def with_approval(self) -> Tool:
-        """This tool asking for approval before every call (a copy; this one is left as it is)."""
+        """Deprecated: `tool(this_tool, requires_approval=True)` (a copy; this one is left as it is)."""
+        renamed("Tool.with_approval()", "tool(existing_tool, requires_approval=True)")
         return self.changed(requires_approval=True)
 
     def changed(

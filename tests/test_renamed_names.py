@@ -175,10 +175,19 @@ def test_the_docs_table_lists_every_old_name_with_its_new_one() -> None:
         "Decision(by=...)",
         "Decision.by",
         "runner.approval.decide()",
+        "Tool.with_approval()",
     }
     assert "`Agent(requires_approval=True, approver=fn)`" in rows["Agent(approve=fn)"]
     assert "`RunConfig(approver=fn)`" in rows["RunConfig(approve=fn)"]
     assert "`Decision(decided_by=...)`" in rows["Decision(by=...)"]
+
+
+def test_tool_with_approval_is_tool_requires_approval() -> None:
+    plain = tool(lookup)
+    gated = renamed(
+        "Tool.with_approval()", "tool(existing_tool, requires_approval=True)", lambda: plain.with_approval()
+    )
+    assert gated.requires_approval and not plain.requires_approval and gated.name == "lookup"
 
 
 def test_tool_requires_approval_is_unchanged() -> None:
