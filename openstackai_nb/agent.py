@@ -65,7 +65,7 @@ class Agent:
 
         `Agent("a", "b", [f])` would be read in the order of a signature the reader cannot see.
         """
-        if len(args) > 1:
+        if len(args) > 1 and cls.__init__ is Agent.__init__:  # a subclass with its own __init__ decides its own
             raise TypeError(
                 f"Agent() takes only the name by position, got {len(args)} positional arguments: pass the "
                 f"others by keyword, e.g. Agent({args[0]!r}, instructions=..., tools=[...], model=...) "

@@ -78,3 +78,16 @@ def test_help_shows_the_real_signature() -> None:
     assert list(params)[:3] == ["name", "instructions", "tools"]
     assert params["name"].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in list(params.values())[1:])
+
+
+def test_a_subclass_with_its_own_init_takes_its_own_arguments() -> None:
+    class Named(Agent):
+        def __init__(self, name: str, role: str) -> None:
+            super().__init__(name, instructions=f"You are the {role}.")
+
+    class Plain(Agent):
+        pass
+
+    assert Named("Bo", "reviewer").instructions == "You are the reviewer."
+    with pytest.raises(TypeError, match="takes only the name by position"):
+        Plain("a", "b")  # type: ignore[misc]
