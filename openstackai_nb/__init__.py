@@ -4,6 +4,9 @@ Import stays light: no pandas, ipywidgets, IPython, httpx2 or mcp until they are
 the public names are made on first use (`__getattr__` below). It installs nothing either: the
 history, OpenTelemetry and cassettes watch runs as the runner's default observers
 (`runner.observers.DEFAULT_OBSERVERS`), made on the first run.
+Every name of `openstackai_nb.runner` but the deprecated ones is also here (that path stays the
+documented one), and `__all__` is exactly what this module defines and re-exports
+(tests/test_public_api.py).
 """
 
 from __future__ import annotations
@@ -27,8 +30,20 @@ if TYPE_CHECKING:
         summarize,
     )
     from openstackai_nb.mcp import MCPServer
-    from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
-    from openstackai_nb.runner.api import Runner
+    from openstackai_nb.runner import (
+        ApprovalRequest,
+        RunConfig,
+        RunContext,
+        RunHandle,
+        Runner,
+        RunObserver,
+        RunResult,
+        RunStatus,
+        Span,
+        StreamingRunner,
+        ToolCall,
+        set_default_observers,
+    )
     from openstackai_nb.store import RunHistory
     from openstackai_nb.tools import Decision, tool
 
@@ -36,17 +51,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Agent",
+    "ApprovalRequest",
     "Case",
     "DaskScheduler",
     "Decision",
     "MCPServer",
     "RunConfig",
     "RunContext",
+    "RunHandle",
     "RunHistory",
+    "RunObserver",
     "RunResult",
     "RunStatus",
     "Runner",
+    "Span",
     "StreamingRunner",
+    "ToolCall",
     "__version__",
     "compare",
     "diff_runs",
@@ -55,6 +75,7 @@ __all__ = [
     "paired",
     "plot_summary",
     "register_secret",
+    "set_default_observers",
     "set_prices",
     "side_by_side",
     "summarize",
@@ -63,25 +84,34 @@ __all__ = [
 ]
 
 
-_CORE = frozenset(
-    {"Agent", "Decision", "RunConfig", "RunContext", "RunResult", "RunStatus", "Runner", "StreamingRunner", "tool"}
+_RUNNER = (
+    "ApprovalRequest",
+    "RunConfig",
+    "RunContext",
+    "RunHandle",
+    "RunObserver",
+    "RunResult",
+    "RunStatus",
+    "Runner",
+    "Span",
+    "StreamingRunner",
+    "ToolCall",
+    "set_default_observers",
 )
+_CORE = frozenset({"Agent", "Decision", "tool", *_RUNNER})
 """Names made on first use (PEP 562), all at once: `import openstackai_nb` stays cheap (pydantic
 and asyncio load when a name that needs them is first read), and the import paths are unchanged."""
 
 
 def _load_core() -> None:
+    from openstackai_nb import runner
     from openstackai_nb.agent import Agent
-    from openstackai_nb.runner import RunConfig, RunContext, RunResult, RunStatus, StreamingRunner
-    from openstackai_nb.runner.api import Runner
     from openstackai_nb.tools import Decision, tool
 
-    for obj in (Agent, RunConfig, RunContext, RunResult, RunStatus, Runner, StreamingRunner):
+    for obj in (Agent, runner.RunConfig, runner.RunContext, runner.RunResult, runner.RunStatus, runner.Runner,
+                runner.StreamingRunner):  # fmt: skip
         obj.__module__ = "openstackai_nb"
-    globals().update(
-        Agent=Agent, Decision=Decision, RunConfig=RunConfig, RunContext=RunContext, RunResult=RunResult,
-        RunStatus=RunStatus, Runner=Runner, StreamingRunner=StreamingRunner, tool=tool,
-    )  # fmt: skip
+    globals().update({name: getattr(runner, name) for name in _RUNNER}, Agent=Agent, Decision=Decision, tool=tool)
 
 
 def __dir__() -> list[str]:

@@ -15,7 +15,7 @@ import os
 import sys
 import warnings
 
-__all__ = ["PACKAGE_DIR", "warn"]
+__all__ = ["PACKAGE_DIR", "renamed", "warn"]
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 """The package's folder: frames whose file is under it are the package's own."""
@@ -34,3 +34,17 @@ def _stacklevel() -> int:
 def warn(message: str, category: type[Warning]) -> None:
     """Issue a warning reported at the user's line: the first frame outside the package."""
     warnings.warn(message, category, stacklevel=_stacklevel())
+
+
+def renamed(old: str, new: str) -> None:
+    """Say that `old` is now called `new`: a DeprecationWarning at the user's line.
+
+    Called by the code that keeps an old name working (a keyword, a property, a function); the
+    frame that used the old name is its caller. A use by the package itself (a module that still
+    reads the old name until its owner moves it to the new one) stays silent: the warning is for
+    the user's code, which is the only code a user can change.
+    """
+    user = sys._getframe(2)
+    if os.path.abspath(user.f_code.co_filename).startswith(PACKAGE_DIR):
+        return
+    warn(f"{old} is deprecated: use {new} (the old name keeps working for now)", DeprecationWarning)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar, cast
 
+from openstackai_nb._warnings import renamed
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.messages import FINAL_ANSWER_TOOL, ToolDefinition
 from openstackai_nb.models import Model, default_model_name, resolve_model
@@ -18,6 +20,9 @@ __all__ = ["Agent"]
 class Agent:
     """An LLM agent: instructions, tools from plain functions, and a model.
 
+    Only the name may be given by position; every other argument is a keyword
+    (`Agent("Calc", instructions=..., tools=[...])`).
+
     Args:
         name: shown in history and views.
         instructions: the system message.
@@ -29,11 +34,20 @@ class Agent:
         output_type: the type of the answer: a pydantic model class, a dataclass, a TypedDict or
             a type such as int or list[str]. `RunResult.final_output` is then the validated
             object (the model's text stays in `output_text`). None or str: a text answer.
-        approve: every tool call of this agent (MCP tools too) waits for approval before it runs,
-            as with `tool(requires_approval=True)`. True: the run's approver decides
-            (`RunConfig(approve=...)`, or in a `%%agent` cell the live view's buttons); a
-            function (sync or async, see `tools.Approver`): it decides, unless the RunConfig
-            names another approver. None or False: only tools marked `requires_approval` wait.
+        requires_approval: every tool call of this agent (MCP tools too) waits for approval
+            before it runs, as if each tool were `tool(requires_approval=True)`. False (default):
+            only the tools (and MCP servers) marked `requires_approval` wait.
+        approver: decides about this agent's calls that wait for approval: a function, sync or
+            async, of an `ApprovalRequest` that returns a `Decision` (or True/False), unless the
+            run's `RunConfig(approver=...)` names another. None (default): the run's approver,
+            or in a `%%agent` cell the live view's buttons. It decides; it does not make calls
+            wait (that is `requires_approval`).
+        approve: deprecated, the old name of both: `approve=True` is `requires_approval=True`,
+            `approve=fn` is `requires_approval=True, approver=fn` (a DeprecationWarning says so).
+
+    Raises:
+        ConfigError: an argument has a value that cannot work (the message names it).
+        TypeError: an argument other than the name was given by position.
 
     Example:
         >>> def add(a: int, b: int) -> int:
@@ -43,14 +57,33 @@ class Agent:
         Agent(name='Calc', model='scripted', tools=['add'])
     """
 
+    __signature__: ClassVar[inspect.Signature]
+    """`__init__`'s signature, which help(Agent), `Agent?` and IDEs show (not `__new__`'s)."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Agent:
+        """Refuse arguments after the name given by position, with a TypeError that names the keywords.
+
+        `Agent("a", "b", [f])` would be read in the order of a signature the reader cannot see.
+        """
+        if len(args) > 1 and cls.__init__ is Agent.__init__:  # a subclass with its own __init__ decides its own
+            raise TypeError(
+                f"Agent() takes only the name by position, got {len(args)} positional arguments: pass the "
+                f"others by keyword, e.g. Agent({args[0]!r}, instructions=..., tools=[...], model=...) "
+                f"(keywords: {', '.join(_KEYWORDS)})"
+            )
+        return super().__new__(cls)
+
     def __init__(
         self,
         name: str = "Assistant",
+        *,
         instructions: str = "You are a helpful assistant.",
         tools: Iterable[Callable[..., Any] | Tool | ToolSource] = (),
         model: str | Model | None = None,
         model_settings: Mapping[str, Any] | None = None,
         output_type: Any = None,
+        requires_approval: bool = False,
+        approver: Approver | None = None,
         approve: bool | Approver | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
@@ -59,14 +92,24 @@ class Agent:
             raise ConfigError(f"Agent instructions must be a string, got {type(instructions).__name__}")
         if model is not None and not isinstance(model, str | Model):
             raise ConfigError(f"Agent model must be a name or a Model object, got {type(model).__name__}")
-        if approve is not None and not isinstance(approve, bool) and not callable(approve):
+        if approve is not None:
+            renamed("Agent(approve=...)", "Agent(requires_approval=True) and, for a function, Agent(approver=fn)")
+            requires_approval, approver = _from_approve(approve, requires_approval, approver)
+        if not isinstance(requires_approval, bool):
             raise ConfigError(
-                f"Agent approve must be True (every tool call waits for approval), a function that decides "
-                f"(returns a Decision or True/False), or None; got {type(approve).__name__}: {approve!r:.80}"
+                "Agent requires_approval must be True (every tool call waits for approval) or False, "
+                f"got {type(requires_approval).__name__}: {requires_approval!r:.80}"
+            )
+        if approver is not None and not callable(approver):
+            raise ConfigError(
+                "Agent approver must be a function that decides (returns a Decision or True/False), or None; "
+                f"got {type(approver).__name__}: {approver!r:.80}"
             )
         self.name = name
         self.instructions = instructions
-        self.approve = approve
+        self._requires_approval = requires_approval
+        self.approver: Approver | None = approver
+        """The agent's own approver (`approver=`), else None: the run's approver decides."""
         tools = list(tools)
         self.mcp_servers: list[ToolSource] = [t for t in tools if isinstance(t, ToolSource)]
         """The MCP servers among `tools`: their tools are listed when a run starts (`resolve_tools`)."""
@@ -88,23 +131,36 @@ class Agent:
                 "answer (output_type=...): give it another name with tool(name=...)"
             )
 
-    @property
-    def approver(self) -> Approver | None:
-        """The agent's own approver (`approve=` a function), else None."""
-        return None if isinstance(self.approve, bool) or self.approve is None else self.approve
+    def requires_approval(self, tool: Tool | None = None) -> bool:
+        """True when a call of `tool` waits for approval: the tool asks for it, or the agent does for every tool.
 
-    def requires_approval(self, tool: Tool) -> bool:
-        """True when a call of `tool` waits for approval: the tool asks for it, or the agent does for every tool."""
-        return bool(self.approve) or tool.requires_approval
+        Without a tool: True when every call of this agent waits (`Agent(requires_approval=True)`).
+        Whether some call may wait (a tool's or an MCP server's own setting): `may_require_approval`.
+        """
+        return self._requires_approval or (tool is not None and tool.requires_approval)
 
     @property
-    def may_ask_approval(self) -> bool:
-        """True when some call of this agent may wait for approval (its tools', or its MCP servers' settings)."""
-        if self.approve:
+    def may_require_approval(self) -> bool:
+        """True when some call of this agent may wait for approval (its own setting, its tools', its MCP servers')."""
+        if self._requires_approval:
             return True
         return any(t.requires_approval for t in self.tools) or any(
             getattr(s, "requires_approval", False) for s in self.mcp_servers
         )
+
+    @property
+    def may_ask_approval(self) -> bool:
+        """Deprecated: the old name of `may_require_approval`."""
+        renamed("Agent.may_ask_approval", "Agent.may_require_approval")
+        return self.may_require_approval
+
+    @property
+    def approve(self) -> bool | Approver | None:
+        """Deprecated: the old `approve=` value (True, the approver or None): `requires_approval()` and `approver`."""
+        renamed("Agent.approve", "Agent.requires_approval() and Agent.approver")
+        if not self._requires_approval:
+            return None
+        return self.approver if self.approver is not None else True
 
     @property
     def model_name(self) -> str:
@@ -173,8 +229,14 @@ class Agent:
             "model": self.model,
             "model_settings": self.model_settings,
             "output_type": self.output_type,
-            "approve": self.approve,
+            "requires_approval": self._requires_approval,
+            "approver": self.approver,
         }
+        if "approve" in changes:
+            renamed("Agent.clone(approve=...)", "clone(requires_approval=True) and, for a function, clone(approver=fn)")
+            # The old keyword set both: it replaces the agent's own setting and approver.
+            gated, approver = changes.get("requires_approval", False), changes.get("approver")
+            changes["requires_approval"], changes["approver"] = _from_approve(changes.pop("approve"), gated, approver)
         fields.update(changes)
         return Agent(**fields)
 
@@ -182,5 +244,28 @@ class Agent:
         tools = f", tools={[t.name for t in self.tools]}" if self.tools else ""
         output = f", output_type={self._output.name}" if self._output is not None else ""
         servers = f", mcp_servers={self.mcp_servers!r}" if self.mcp_servers else ""
-        approve = "" if not self.approve else ", approve=True" if self.approve is True else ", approve=<function>"
-        return f"Agent(name={self.name!r}, model={self.model_name!r}{tools}{output}{servers}{approve})"
+        gated = ", requires_approval=True" if self._requires_approval else ""
+        who = getattr(self.approver, "__name__", None) or type(self.approver).__name__
+        approver = f", approver={who}" if self.approver is not None else ""
+        return f"Agent(name={self.name!r}, model={self.model_name!r}{tools}{output}{servers}{gated}{approver})"
+
+
+_INIT = inspect.signature(Agent.__init__)
+Agent.__signature__ = _INIT.replace(parameters=list(_INIT.parameters.values())[1:], return_annotation=_INIT.empty)
+
+_KEYWORDS = tuple(p.name for p in _INIT.parameters.values() if p.kind is p.KEYWORD_ONLY and p.name != "approve")
+"""Agent's keyword-only arguments (but the deprecated one), named by the error for positional ones."""
+
+
+def _from_approve(approve: Any, requires_approval: bool, approver: Approver | None) -> tuple[bool, Approver | None]:
+    """The deprecated `approve=` as (requires_approval, approver): True gates every call, a function also decides."""
+    if approve is None or isinstance(approve, bool):
+        return requires_approval or bool(approve), approver
+    if callable(approve):
+        if approver is not None and approver is not approve:
+            raise ConfigError("Agent got both approve= (deprecated) and approver=: give only approver=fn")
+        return True, cast("Approver", approve)
+    raise ConfigError(
+        "Agent approve must be True (every tool call waits for approval), a function that decides "
+        f"(returns a Decision or True/False), or None; got {type(approve).__name__}: {approve!r:.80}"
+    )

@@ -92,7 +92,11 @@ class _ScrubbedRepr(BaseModel):
 
 
 class Approval(_ScrubbedRepr):
-    """What was decided about a tool call that needed approval (`tool(requires_approval=True)`)."""
+    """What was decided about a tool call that needed approval (`tool(requires_approval=True)`).
+
+    The approver's answer (`tools.Decision`: approved, reason, decided_by) as the run recorded
+    it, with when it was decided and how long the call waited.
+    """
 
     model_config = ConfigDict(defer_build=True)
 
@@ -218,7 +222,9 @@ class RunResult(BaseModel):
     turn_count: int = 0
     """Model calls made."""
     elapsed_time: float = 0.0
-    """Seconds the run took."""
+    """Seconds the run took. A field here, a method on `RunContext` (`ctx.elapsed_time()`): the
+    seed's contract names both so. A result is a finished record, so its time is a value stored
+    and loaded with it; a context is the live run, whose time grows while a tool reads it."""
     started_at: datetime
     """When the run started (UTC)."""
     tool_calls: list[ToolCall] = Field(default_factory=list)

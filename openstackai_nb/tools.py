@@ -5,13 +5,15 @@ annotations work) and the Google-style docstring once, builds a pydantic model o
 and the JSON schema the model sees. A parameter typed `RunContext` is filled by the runner and
 hidden from the schema. Arguments from the model are validated before the function runs; a
 failure becomes a tool error naming the field, which goes back to the model.
-How a call runs (threads, timed async steps): `_tool_calls`.
+How the schema is read (signature, hints, docstring): `_function_schema`; how a call runs
+(threads, timed async steps): `_tool_calls`.
 
-Approval: `tool(requires_approval=True)` (or `Agent(approve=...)` for every tool) makes the run
-ask an approver before the call runs. An approver is a function (sync or async) of an
-`ApprovalRequest` that returns a `Decision` (or True/False); the run records what was decided on
-the `ToolCall` (`results.Approval`). Where the approver comes from, and how the wait is kept out
-of the run's time limits: `runner/approval.py`.
+Approval: `tool(requires_approval=True)` (or `Agent(requires_approval=True)` for every tool)
+makes the run ask an approver before the call runs. An approver (`RunConfig(approver=...)`,
+`Agent(approver=...)`) is a function (sync or async) of an `ApprovalRequest` that returns a
+`Decision` (or True/False); the run records what was decided on the `ToolCall`
+(`results.Approval`). Where the approver comes from, and how the wait is kept out of the run's
+time limits: `runner/approval.py`. The names, one per idea, and their old names: docs/runner.md.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ import json
 import logging
 import re
 import time
-import typing
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias, overload
 
-from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+from pydantic import ValidationError
 
+from openstackai_nb._function_schema import args_model, parse_docstring
 from openstackai_nb._tool_calls import CallProgress, run_in_tool_thread, timed_steps
+from openstackai_nb._warnings import renamed
 from openstackai_nb.errors import ConfigError, ToolArgumentsError
 from openstackai_nb.messages import Message, ToolDefinition
 
@@ -83,8 +86,8 @@ class Tool:
         self._is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
             getattr(target, "__call__", None)  # noqa: B004 - async callable objects
         )
-        summary, param_docs = _parse_docstring(inspect.getdoc(fn) or "")
-        self._args_model, self._context_param = _build_args_model(fn, self.name, param_docs)
+        summary, param_docs = parse_docstring(inspect.getdoc(fn) or "")
+        self._args_model, self._context_param = args_model(fn, self.name, param_docs, RunContext)
         schema = self._args_model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
@@ -131,15 +134,42 @@ class Tool:
         return await run_in_tool_thread(self.fn, kwargs, progress)
 
     def with_approval(self) -> Tool:
-        """This tool asking for approval before every call (a copy; this one is left as it is)."""
-        if self.requires_approval:
+        """Deprecated: `tool(this_tool, requires_approval=True)` (a copy; this one is left as it is)."""
+        renamed("Tool.with_approval()", "tool(existing_tool, requires_approval=True)")
+        return self.changed(requires_approval=True)
+
+    def changed(
+        self, *, name: str | None = None, description: str | None = None, requires_approval: bool | None = None
+    ) -> Tool:
+        """A copy of this tool with another name, description or approval setting (this one is left as it is).
+
+        `tool(existing_tool, name=...)` calls it. The function, its schema and its validator are
+        shared; a description that was the old name (a function without a docstring) follows the
+        new name. Returns this tool itself when nothing changes.
+
+        Raises:
+            ConfigError: the new name is not allowed (1-64 letters, digits, '_' or '-').
+        """
+        if requires_approval is not None and not isinstance(requires_approval, bool):
+            raise ConfigError(f"requires_approval must be True or False, got {requires_approval!r}")
+        new_name = self.name if name is None else name
+        if new_name != self.name and not _NAME_RE.match(new_name):
+            raise ConfigError(
+                f"tool name {new_name!r} is not allowed: use 1-64 letters, digits, '_' or '-' (pass name=...)"
+            )
+        old = self.definition
+        text = description if description is not None else new_name if old.description == self.name else old.description
+        gated = self.requires_approval if requires_approval is None else requires_approval
+        if (new_name, text, gated) == (self.name, old.description, self.requires_approval):
             return self
         copy = object.__new__(type(self))
         for cls in type(self).__mro__:
             for slot in getattr(cls, "__slots__", ()):
                 if hasattr(self, slot):
                     setattr(copy, slot, getattr(self, slot))
-        copy.requires_approval = True
+        copy.name = new_name
+        copy.requires_approval = gated
+        copy.definition = ToolDefinition(new_name, text, old.parameters)
         return copy
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -166,7 +196,14 @@ def parse_arguments(raw_arguments: str | dict[str, Any]) -> dict[str, Any]:
 
 
 @overload
-def tool(fn: Callable[..., Any], /, *, requires_approval: bool = False) -> Tool: ...
+def tool(
+    fn: Callable[..., Any],
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    requires_approval: bool = False,
+) -> Tool: ...
 @overload
 def tool(
     *, name: str | None = None, description: str | None = None, requires_approval: bool = False
@@ -182,12 +219,14 @@ def tool(
     """Make a tool from a function: `@tool`, `@tool(name=...)` or `tool(fn)`.
 
     Args:
-        fn: the function (sync or async).
+        fn: the function (sync or async). A `Tool` given again gives a copy with the name,
+            description or approval asked for (`tool(add, name="plus")` is a tool named "plus";
+            `add` is left as it is).
         name: the name the model sees (default: the function's).
         description: what the model is told it does (default: the docstring's summary).
-        requires_approval: ask an approver before every call (`RunConfig(approve=...)`, or in a
-            notebook the live view's Approve / Reject buttons); a rejected call goes back to the
-            model as "the user rejected this call: <reason>".
+        requires_approval: ask an approver before every call (`RunConfig(approver=...)`,
+            `Agent(approver=...)`, or in a notebook the live view's Approve / Reject buttons); a
+            rejected call goes back to the model as "the user rejected this call: <reason>".
 
     Example:
         >>> @tool
@@ -198,39 +237,76 @@ def tool(
         ['a', 'b']
         >>> tool(add, requires_approval=True)
         Tool('add', requires_approval=True)
+        >>> tool(add, name="plus")
+        Tool('plus')
     """
     if fn is not None:
-        if isinstance(fn, Tool):
-            return fn.with_approval() if requires_approval else fn
-        return Tool(fn, name=name, description=description, requires_approval=requires_approval)
-    return lambda f: Tool(f, name=name, description=description, requires_approval=requires_approval)
+        return _as_tool(fn, name, description, requires_approval)
+    return lambda f: _as_tool(f, name, description, requires_approval)
 
 
-@dataclass(frozen=True)
+def _as_tool(fn: Callable[..., Any], name: str | None, description: str | None, requires_approval: bool) -> Tool:
+    if isinstance(fn, Tool):  # a tool given again: a copy with what was asked (requires_approval=False keeps its own)
+        return fn.changed(name=name, description=description, requires_approval=requires_approval or None)
+    return Tool(fn, name=name, description=description, requires_approval=requires_approval)
+
+
+@dataclass(frozen=True, init=False)
 class Decision:
     """An approver's answer for one tool call: approve or reject, with an optional reason.
 
+    The run records it as the call's `results.Approval` (same `approved`, `reason` and
+    `decided_by`, plus when it was decided and how long the call waited).
+
     Example:
         >>> Decision.reject("too expensive")
-        Decision(approved=False, reason='too expensive', by=None)
+        Decision(approved=False, reason='too expensive', decided_by=None)
     """
 
     approved: bool
     """True: the call runs; False: it does not, and the model is told why."""
-    reason: str | None = None
+    reason: str | None
     """Why (the model reads it for a rejection; recorded on the ToolCall either way)."""
-    by: str | None = None
-    """Who decided (recorded on the ToolCall); default: the approver function's name."""
+    decided_by: str | None
+    """Who decided (recorded as `Approval.decided_by`); default: "approver <the approver function's name>"."""
+
+    def __init__(
+        self, approved: bool, reason: str | None = None, decided_by: str | None = None, *, by: str | None = None
+    ) -> None:
+        if by is not None:
+            renamed("Decision(by=...)", "Decision(decided_by=...)")
+            decided_by = _one_of(decided_by, by)
+        object.__setattr__(self, "approved", approved)
+        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "decided_by", decided_by)
+
+    @property
+    def by(self) -> str | None:
+        """Deprecated: the old name of `decided_by`."""
+        renamed("Decision.by", "Decision.decided_by")
+        return self.decided_by
 
     @classmethod
-    def approve(cls, reason: str | None = None, *, by: str | None = None) -> Decision:
+    def approve(cls, reason: str | None = None, *, decided_by: str | None = None, by: str | None = None) -> Decision:
         """Let the call run."""
-        return cls(True, reason, by)
+        if by is not None:
+            renamed("Decision.approve(by=...)", "Decision.approve(decided_by=...)")
+            decided_by = _one_of(decided_by, by)
+        return cls(True, reason, decided_by)
 
     @classmethod
-    def reject(cls, reason: str | None = None, *, by: str | None = None) -> Decision:
+    def reject(cls, reason: str | None = None, *, decided_by: str | None = None, by: str | None = None) -> Decision:
         """Do not run the call; the model reads "the user rejected this call: <reason>"."""
-        return cls(False, reason, by)
+        if by is not None:
+            renamed("Decision.reject(by=...)", "Decision.reject(decided_by=...)")
+            decided_by = _one_of(decided_by, by)
+        return cls(False, reason, decided_by)
+
+
+def _one_of(decided_by: str | None, by: str) -> str:
+    if decided_by is not None and decided_by != by:
+        raise ConfigError(f"Decision got decided_by={decided_by!r} and by={by!r} (its old name): give only decided_by")
+    return by
 
 
 @dataclass(frozen=True)
@@ -281,87 +357,6 @@ class ToolSource:
         raise NotImplementedError
 
 
-def _build_args_model(
-    fn: Callable[..., Any], tool_name: str, param_docs: dict[str, str]
-) -> tuple[type[BaseModel], str | None]:
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"cannot read the signature of tool {tool_name!r}: {exc}") from None
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:  # noqa: BLE001 - unresolved forward refs fall back to raw annotations
-        hints = {}
-    from pydantic import Field
-
-    fields: dict[str, Any] = {}
-    context_param: str | None = None
-
-    for pname, param in sig.parameters.items():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        annotation = hints.get(pname, param.annotation)
-        if _is_context(annotation, RunContext):
-            context_param = pname
-            continue
-        if annotation is inspect.Parameter.empty:
-            annotation = Any
-        default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[pname] = (annotation, Field(default, description=param_docs.get(pname)))
-    model = create_model(  # type: ignore[call-overload]
-        f"{tool_name}_args", __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=True), **fields
-    )
-    return model, context_param
-
-
-def _is_context(annotation: Any, context_cls: type) -> bool:
-    """True for `RunContext`, `RunContext | None` and their string forms."""
-    if annotation is context_cls:
-        return True
-    if isinstance(annotation, str):
-        return annotation.replace(" ", "") in ("RunContext", "RunContext|None", "Optional[RunContext]")
-    return any(a is context_cls for a in typing.get_args(annotation))
-
-
-_SECTION_RE = re.compile(r"^(Args|Arguments|Parameters|Returns|Raises|Yields|Example|Examples|Note|Notes):\s*$")
-_PARAM_RE = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
-
-
-def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """Return (summary, {param: description}) from a Google-style docstring."""
-    lines = doc.splitlines()
-    summary_lines: list[str] = []
-    params: dict[str, str] = {}
-    section: str | None = None
-    current: str | None = None
-    for line in lines:
-        stripped = line.strip()
-        m = _SECTION_RE.match(stripped)
-        if m:
-            section, current = m.group(1), None
-            continue
-        if section is None:
-            summary_lines.append(stripped)
-        elif section in ("Args", "Arguments", "Parameters") and stripped:
-            pm = _PARAM_RE.match(line)
-            indent = len(line) - len(line.lstrip())
-            if pm and (current is None or indent <= _indent_of(lines, current)):
-                name = pm.group(1).lstrip("*")
-                params[name] = pm.group(2).strip()
-                current = name
-            elif current is not None:
-                params[current] = (params[current] + " " + stripped).strip()
-    summary = " ".join(s for s in summary_lines if s).strip()
-    return summary, params
-
-
-def _indent_of(lines: list[str], param: str) -> int:
-    for line in lines:
-        if re.match(rf"^\s*\*{{0,2}}{re.escape(param)}\s*(\([^)]*\))?\s*:", line):
-            return len(line) - len(line.lstrip())
-    return 0
-
-
 class RunContext:
     """State of one run that tools can read and write.
 
@@ -402,7 +397,12 @@ class RunContext:
         self._start = time.monotonic()
 
     def elapsed_time(self) -> float:
-        """Seconds since the run started."""
+        """Seconds since the run started, now.
+
+        A method here and a field on `RunResult` (`result.elapsed_time`): the seed's contract names
+        both so, and keeps both. The context is the live run, so its time is read when asked (it
+        grows between two calls); a result is the finished record, whose time is a stored value.
+        """
         return time.monotonic() - self._start
 
     def set_variable(self, key: str, value: Any) -> None:

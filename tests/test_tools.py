@@ -84,3 +84,54 @@ def test_decorator_forms_and_names() -> None:
         Agent(name="x", tools=[search, search])
     with pytest.raises(ConfigError, match="must be functions"):
         Agent(name="x", tools=["search"])  # type: ignore[list-item]
+
+
+def test_a_tool_given_again_with_a_name_is_a_renamed_copy() -> None:
+    # tool(existing_tool, name="plus") used to hand back `existing_tool` under its old name.
+    from openstackai_nb import Runner
+    from openstackai_nb.models.function import FunctionModel, call
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    plus = tool(add, name="plus")
+    assert plus.name == "plus" and plus.definition.name == "plus" and plus is not add
+    assert plus.definition.description == "Add two numbers." and plus.definition.parameters == add.definition.parameters
+    assert add.name == "add" and add.definition.name == "add"  # the original is left as it is
+    assert tool(name="sum", description="Sum them.")(add).definition.to_openai()["function"] == {
+        "name": "sum",
+        "description": "Sum them.",
+        "parameters": add.definition.parameters,
+    }
+    assert tool(add) is add and tool(add, name="add") is add  # nothing asked: the same tool
+    gated = tool(add, name="guarded", requires_approval=True)
+    assert (gated.name, gated.requires_approval, add.requires_approval) == ("guarded", True, False)
+    assert tool(gated, name="again").requires_approval  # a copy keeps what it does not change
+
+    # Both under their own names in one agent; a call of "plus" runs the function.
+    def model(messages, info):  # noqa: ANN001, ANN202
+        return call("plus", a=2, b=3) if info.turn == 1 else f"got {messages[-1].content}"
+
+    result = Runner.run_sync(Agent(name="calc", tools=[add, plus], model=FunctionModel(model)), "2+3")
+    assert [c.name for c in result.tool_calls] == ["plus"] and result.final_output == "got 5"
+
+
+def test_renaming_a_tool_checks_the_new_name() -> None:
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    with pytest.raises(ConfigError, match="tool name 'two words' is not allowed"):
+        tool(add, name="two words")
+
+
+def test_a_renamed_tool_without_a_docstring_is_described_by_its_new_name() -> None:
+    def nameless(x: int) -> int:
+        return x
+
+    original = tool(nameless)
+    assert original.definition.description == "nameless"
+    assert tool(original, name="renamed").definition.description == "renamed"

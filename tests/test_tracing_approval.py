@@ -46,7 +46,7 @@ def test_rejected_and_approved_calls_in_the_trace(spans: InMemorySpanExporter) -
         return "done"
 
     result = Runner.run_sync(
-        Agent(name="A", tools=[pay], model=FunctionModel(model)), "pay", config=RunConfig(approve=approve)
+        Agent(name="A", tools=[pay], model=FunctionModel(model)), "pay", config=RunConfig(approver=approve)
     )
 
     tool_spans = [s for s in result.trace if s.kind == "tool"]

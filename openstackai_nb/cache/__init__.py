@@ -46,7 +46,7 @@ __all__ = [
     "stats",
 ]
 
-logger = logging.getLogger("openstackai_nb")
+_logger = logging.getLogger("openstackai_nb")
 
 DEFAULT_MAX_BYTES = 1_000_000_000
 """The cache's size bound when neither `configure(max_bytes=...)` nor the variable sets one (1 GB)."""
@@ -144,11 +144,11 @@ def _open(where: Path | None) -> ResponseFile:
             try:
                 opened = ResponseFile(candidate, bound)
             except (OSError, Exception) as exc:  # noqa: BLE001 - sqlite3.Error, OSError: the cache never breaks a run
-                logger.warning("openstackai_nb: cannot use the response cache %s (%s)", candidate, exc)
+                _logger.warning("openstackai_nb: cannot use the response cache %s (%s)", candidate, exc)
                 continue
             _files[where] = opened
             return opened
-        logger.warning("openstackai_nb: the response cache is kept in memory for this process")
+        _logger.warning("openstackai_nb: the response cache is kept in memory for this process")
         opened = _files[where] = ResponseFile(None, bound)
         return opened
 

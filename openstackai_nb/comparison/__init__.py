@@ -10,6 +10,7 @@
 - `prices`: `set_prices()` / `get_prices()` and genai-prices, the cost columns' source (the
   documented path of `openstackai_nb.prices`);
 - `scheduler`: the seam (`Job`, `Scheduler`, `Handle`) and `LocalScheduler`, the private run loop;
+- `scheduler_names`: `as_scheduler`, the names `compare(scheduler=)` and `%%agent --scheduler` take;
 - `dask`: `DaskScheduler`, the same comparison on a Dask cluster (`_dask_worker`: its workers' side);
 - `diff`: `diff_runs()`, two runs' transcripts side by side, where they first diverge, their tool paths;
 - `stats`: `summarize()` and `paired()`, the statistics of a comparison table (`figures`: `plot_summary()`);

@@ -50,7 +50,8 @@ def agent_fingerprint(agent: Agent) -> dict[str, Any]:
         "tools": [jsonable(d.to_openai()) for d in agent.tool_definitions()],
         "mcp_servers": [getattr(s, "label", repr(s)) for s in agent.mcp_servers],
         "output": agent.output.schema if agent.output is not None else None,
-        "approve": agent.approve if isinstance(agent.approve, bool) else "function",
+        # The value the old `Agent.approve` gave here (None counted as "function"), so grids keep their id.
+        "approve": True if agent.requires_approval() and agent.approver is None else "function",
     }
 
 

@@ -33,6 +33,7 @@ from openstackai_nb.comparison.progress import Progress
 from openstackai_nb.comparison.resume import grid_id, plan
 from openstackai_nb.comparison.running import run_jobs
 from openstackai_nb.comparison.scheduler import Job, Scheduler
+from openstackai_nb.comparison.scheduler_names import SchedulerName, as_scheduler
 from openstackai_nb.comparison.scoring import Scorer, ScoreWarning, Scoring
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.prices import COST_COLUMNS
@@ -139,7 +140,7 @@ def compare(
     config: RunConfig | None = None,
     score: Scorer | Mapping[str, Scorer] | None = None,
     progress: bool | Progress = True,
-    scheduler: Scheduler | None = None,
+    scheduler: Scheduler | SchedulerName | None = None,
     repeats: int = 1,
     seed: int | None = None,
     cache: bool | str | None = None,
@@ -181,8 +182,8 @@ def compare(
         progress: show a live progress table in a notebook, a progress line on stderr in a
             terminal; False shows nothing; or a function ``(rows, runs_per_row) -> view`` that
             makes the view (`comparison.progress`: the protocol it follows).
-        scheduler: where runs execute (default: `LocalScheduler`, the private run loop;
-            `DaskScheduler()` for a Dask cluster, whose runs this process records as they arrive).
+        scheduler: where runs execute: "local" (default, the private run loop), "dask" (a Dask
+            cluster, as `%%agent --scheduler dask`; this process records its runs), or a Scheduler.
         cache: the response cache for every run (`RunConfig.cache`: True, "read", "write" or
             False; None: the config's, else the session's `OPENSTACKAI_NB_CACHE`). See docs/cache.md.
         repeats: runs of each (agent, case) (>= 1), each its own run in history (`repeat` 0..N-1).
@@ -234,6 +235,7 @@ def compare(
     if any(j.pairwise for j in judges.values()) and len(pairs) != 2:
         raise ConfigError(f"compare: a pairwise judge compares exactly two agents, got {len(pairs)}")
     _pandas()  # fail before running anything when pandas is missing
+    scheduler = as_scheduler(scheduler)
 
     compare_id = f"cmp_{uuid.uuid4().hex[:12]}"
     jobs = Grid(

@@ -238,8 +238,8 @@ class AgentMagics(LineCommands, Magics):
         from openstackai_nb.runner.approval import DeferredApprover
 
         # The live view decides about calls that wait for approval, unless the agent has its own approver.
-        approver = DeferredApprover(name="you") if agent.may_ask_approval and agent.approver is None else None
-        config = self._config(args, **({"approve": approver} if approver is not None else {}))
+        approver = DeferredApprover(name="you") if agent.may_require_approval and agent.approver is None else None
+        config = self._config(args, **({"approver": approver} if approver is not None else {}))
         history = self.conversations.get(agent.name) if args.chat else None
         with as_usage_errors():
             handle = Runner.start(agent, prompt, config=config, history=history)
@@ -330,14 +330,13 @@ class AgentMagics(LineCommands, Magics):
         config = self._config(args)
         # ImportError: --scheduler dask without the [dask] extra
         with as_usage_errors(also=(ImportError,)):
-            scheduler = comparison.DaskScheduler() if args.scheduler == "dask" else None
             df = comparison.compare(
                 agents,
                 inputs,
                 concurrency=args.concurrency,
                 config=config,
                 progress=not args.quiet,
-                scheduler=scheduler,
+                scheduler=args.scheduler,
                 repeats=args.repeats,
                 seed=args.seed,
                 score=score,

@@ -201,7 +201,7 @@ class Presenter:
         from openstackai_nb.tools import Decision
 
         reason = (reason or "").strip()[:500] or None
-        return self.approvals.decide(call_id, Decision(approved, reason, by=by))
+        return self.approvals.decide(call_id, Decision(approved, reason, decided_by=by))
 
     def flush(self, *, final: bool = False) -> None:
         """Show what changed since the last flush (`final`: the text is complete)."""

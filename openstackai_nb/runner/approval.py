@@ -1,13 +1,14 @@
 # pyright: strict
 """Tool calls that wait for approval: who decides, the wait, and the clock that stops meanwhile.
 
-A call of a tool that needs approval (`tool(requires_approval=True)`, `Agent(approve=...)`)
-asks the run's approver before it runs (`decide`). The approver is the first of:
+A call of a tool that needs approval (`tool(requires_approval=True)`,
+`Agent(requires_approval=True)`) asks the run's approver before it runs (`ask_approver`). The
+approver is the first of:
 
-1. `RunConfig(approve=...)`;
-2. the agent's own function (`Agent(approve=fn)`);
+1. `RunConfig(approver=...)`;
+2. the agent's own (`Agent(approver=fn)`);
 3. none: the call is rejected with an error that says how to approve (`NO_APPROVER`). A
-   `%%agent` cell passes a `DeferredApprover` as `RunConfig.approve`, which waits for the live
+   `%%agent` cell passes a `DeferredApprover` as `RunConfig.approver`, which waits for the live
    view's Approve / Reject buttons (or a prompt) from the kernel's main thread.
 
 An async approver is awaited on the run's loop; a sync one runs in a tool thread (the package's
@@ -36,17 +37,27 @@ from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._secrets import scrub
 from openstackai_nb._tool_calls import CallProgress, run_in_tool_thread
+from openstackai_nb._warnings import renamed
 from openstackai_nb.results import Approval
 from openstackai_nb.tools import ApprovalRequest, Decision
 
 if TYPE_CHECKING:
     from openstackai_nb.tools import Approver
 
-__all__ = ["Clock", "DeferredApprover", "NOT_DECIDED", "NO_APPROVER", "decide", "name_of", "rejection_text"]
+__all__ = [
+    "Clock",
+    "DeferredApprover",
+    "NOT_DECIDED",
+    "NO_APPROVER",
+    "ask_approver",
+    "decide",
+    "name_of",
+    "rejection_text",
+]
 
 NO_APPROVER = (
     "tool {name!r} needs approval and this run has no approver. To approve calls, "
-    "pass RunConfig(approve=fn) or Agent(approve=fn), where fn(request) returns Decision.approve() or "
+    "pass RunConfig(approver=fn) or Agent(approver=fn), where fn(request) returns Decision.approve() or "
     "Decision.reject(reason) (True/False also work; `async def` too); or run the agent in a %%agent cell "
     "of a notebook, whose live view asks you"
 )
@@ -118,10 +129,13 @@ class Clock:
             pass
 
 
-async def decide(
+async def ask_approver(
     approver: Approver | None, request: ApprovalRequest, *, timeout: float | None, clock: Clock
 ) -> Approval:
-    """Ask `approver` about one call (the clock stopped meanwhile); every outcome is an Approval."""
+    """Ask `approver` about one call (the clock stopped meanwhile); every outcome is an Approval.
+
+    (The approver decides: `DeferredApprover.decide` is how a decision reaches one that waits.)
+    """
     t0 = time.monotonic()
     clock.pause()
     try:
@@ -158,7 +172,7 @@ async def _ask(
         return value, None, who
     if isinstance(value, Decision):
         reason = None if value.reason is None else str(value.reason)
-        return bool(value.approved), reason, value.by or who
+        return bool(value.approved), reason, value.decided_by or who
     return False, f"the {who} returned a {type(value).__name__}, not a Decision or True/False", f"{who} (failed)"
 
 
@@ -167,6 +181,15 @@ async def _call(approver: Approver, request: ApprovalRequest, progress: CallProg
         return await approver(request)  # type: ignore[misc]
     value = await run_in_tool_thread(functools.partial(approver, request), {}, progress)
     return await value if inspect.isawaitable(value) else value
+
+
+async def decide(
+    approver: Approver | None, request: ApprovalRequest, *, timeout: float | None, clock: Clock
+) -> Approval:
+    """Deprecated: the old name of `ask_approver` (it asks; `DeferredApprover.decide` decides)."""
+    # runner/tool_calls.py still calls this name (silently: see `_warnings.renamed`).
+    renamed("runner.approval.decide(...)", "runner.approval.ask_approver(...)")
+    return await ask_approver(approver, request, timeout=timeout, clock=clock)
 
 
 def _is_async(fn: Any) -> bool:

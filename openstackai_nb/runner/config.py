@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from openstackai_nb._warnings import renamed
 from openstackai_nb.errors import ConfigError
 from openstackai_nb.results import RunStatus
 from openstackai_nb.runner.observers import RunObserver
@@ -45,12 +46,13 @@ class RunConfig(BaseModel):
             `Agent.model_settings` (a key here wins): e.g. ``{"seed": 7}``, which `compare(seed=)`
             sets per repeat. An HTTP model sends them in the request body; a `FunctionModel`'s
             function sees them as `info.settings`.
-        approve: the approver of tool calls that need approval (`tool(requires_approval=True)`,
-            `Agent(approve=...)`): a function, sync or async, of a `tools.ApprovalRequest` that
-            returns a `tools.Decision` (or True/False). It overrides the agent's own approver. A
-            sync one runs in a tool thread (it may block, e.g. on `input()`). Without any approver
-            such a call is rejected with an error that says how to approve; a `%%agent` cell
-            asks you in its live view instead.
+        approver: decides about tool calls that wait for approval (`tool(requires_approval=True)`,
+            `Agent(requires_approval=True)`): a function, sync or async, of a `tools.ApprovalRequest`
+            that returns a `tools.Decision` (or True/False). It overrides the agent's own approver
+            (`Agent(approver=...)`). A sync one runs in a tool thread (it may block, e.g. on
+            `input()`). Without any approver such a call is rejected with an error that says how
+            to approve; a `%%agent` cell asks you in its live view instead. (`approve=` is its old
+            name: it still works, with a DeprecationWarning.)
         approval_timeout: seconds one call may wait for its decision (> 0); past it the call is
             rejected. None (default): it waits as long as it takes. The time calls spend waiting
             for a decision counts toward neither `timeout_per_turn` nor `max_time`.
@@ -82,17 +84,29 @@ class RunConfig(BaseModel):
     run_id: str = Field(default_factory=new_run_id, min_length=1)
     metadata: dict[str, Any] = Field(default_factory=dict)
     model_settings: dict[str, Any] = Field(default_factory=dict)
-    approve: Callable[..., Any] | None = None
+    approver: Callable[..., Any] | None = None
     approval_timeout: float | None = Field(None, gt=0)
     cache: bool | Literal["read", "write"] | None = None
     cache_ttl: float | None = Field(None, gt=0)
     observers: tuple[RunObserver, ...] | None = Field(None, exclude=True)
 
     def __init__(self, **data: Any) -> None:
+        if "approve" in data:
+            renamed("RunConfig(approve=...)", "RunConfig(approver=...)")
+            if "approver" in data:
+                raise ConfigError("invalid RunConfig: approve= is the old name of approver=: give only approver=")
+            data["approver"] = data.pop("approve")
         try:
             super().__init__(**data)
         except ValidationError as exc:
             raise ConfigError(_describe_validation_error("RunConfig", exc)) from None
+
+    @property
+    def approve(self) -> Callable[..., Any] | None:
+        """Deprecated: the old name of `approver`."""
+        # runner/tool_calls.py still reads this name (silently: see `_warnings.renamed`).
+        renamed("RunConfig.approve", "RunConfig.approver")
+        return self.approver
 
     @field_validator("max_turns", "max_tool_result_chars", mode="before")
     @classmethod

@@ -144,7 +144,7 @@ def _prepare(
 def _tool_limits(agent: Agent, config: RunConfig, run_id: str) -> ToolLimits:
     return ToolLimits(
         max_result_chars=config.max_tool_result_chars,
-        approver=config.approve if config.approve is not None else agent.approver,
+        approver=config.approver if config.approver is not None else agent.approver,
         approval_timeout=config.approval_timeout,
         run_id=run_id,
         agent=agent.name,

@@ -195,7 +195,7 @@ class ToolExecutor:
             run_id=limits.run_id,
             agent=limits.agent,
         )
-        decision = await approval.decide(approver, request, timeout=limits.approval_timeout, clock=self.clock)
+        decision = await approval.ask_approver(approver, request, timeout=limits.approval_timeout, clock=self.clock)
         call.waiting, call.approval = False, decision
         call.span.attributes["approval"] = decision.describe()
         call.span.attributes["approval_wait"] = round(decision.waited, 3)

@@ -32,7 +32,7 @@ def test_the_named_tools_of_a_server_wait_for_approval(gated: MCPServer) -> None
         return Decision.reject("no sums today")
 
     agent = Agent(name="A", tools=[gated], model=calls(call("m_add", a=1, b=2), call("m_shout", text="hi")))
-    result = Runner.run_sync(agent, "go", config=RunConfig(approve=approve))
+    result = Runner.run_sync(agent, "go", config=RunConfig(approver=approve))
 
     assert result.status is RunStatus.COMPLETED, result.error
     assert asked == ["m_add"]  # named as the server does ("add") or as the model sees it ("m_add")
@@ -41,8 +41,14 @@ def test_the_named_tools_of_a_server_wait_for_approval(gated: MCPServer) -> None
     assert add.rejected and shout.approval is None
 
 
-def test_agent_approve_gates_mcp_tools_too(gated: MCPServer) -> None:
-    agent = Agent(name="A", tools=[gated], model=calls(call("m_shout", text="hi")), approve=lambda r: True)
+def test_agent_requires_approval_gates_mcp_tools_too(gated: MCPServer) -> None:
+    agent = Agent(
+        name="A",
+        tools=[gated],
+        model=calls(call("m_shout", text="hi")),
+        requires_approval=True,
+        approver=lambda r: True,
+    )
     result = Runner.run_sync(agent, "go")
     (record,) = result.tool_calls
     assert record.approval is not None and record.approval.approved and record.result == {"result": "HI!"}

@@ -225,7 +225,7 @@ def test_a_cell_that_cannot_await_asks_by_a_prompt(kernel: Kernel) -> None:
 
 def test_an_agent_with_its_own_approver_needs_no_click(kernel: Kernel) -> None:
     ex = kernel.execute(
-        "SENT.clear()\nscripted = mailer.clone(approve=lambda request: request.arguments['to'].startswith('ana'))"
+        "SENT.clear()\nscripted = mailer.clone(approver=lambda request: request.arguments['to'].startswith('ana'))"
     )
     assert ex.error is None, ex.error
     view = LiveView()

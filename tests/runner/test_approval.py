@@ -74,7 +74,7 @@ def test_an_approved_call_runs_and_its_decision_is_recorded(openai_server: OpenA
         asked.append(request)
         return Decision.approve("known address")
 
-    result = Runner.run_sync(loopback_agent(), "mail Ana", config=RunConfig(approve=approve, run_id="run_ok"))
+    result = Runner.run_sync(loopback_agent(), "mail Ana", config=RunConfig(approver=approve, run_id="run_ok"))
 
     assert result.status is RunStatus.COMPLETED, result.error
     assert SENT == ["ana@example.com"]
@@ -101,7 +101,7 @@ def test_a_rejected_call_goes_back_to_the_model_with_the_reason_and_the_run_goes
         tool_stream([("call_b", "send_email", {"to": "boss@example.com", "body": "I quit"})]),
         text_stream("Understood, I did not send it."),
     )
-    config = RunConfig(approve=lambda request: Decision.reject("not to my boss"), stop_on_tool_error=True)
+    config = RunConfig(approver=lambda request: Decision.reject("not to my boss"), stop_on_tool_error=True)
 
     result = Runner.run_sync(loopback_agent(), "mail the boss", config=config)
 
@@ -125,7 +125,7 @@ def test_true_and_false_are_decisions_too() -> None:
     result = Runner.run_sync(
         mailer(call("send_email", to="a@x.org", body="1"), call("send_email", to="b@x.org", body="2")),
         "go",
-        config=RunConfig(approve=lambda request: request.arguments["to"] == "a@x.org"),
+        config=RunConfig(approver=lambda request: request.arguments["to"] == "a@x.org"),
     )
     assert SENT == ["a@x.org"]
     by_to = {c.arguments["to"]: c for c in result.tool_calls}
@@ -139,10 +139,10 @@ def test_an_async_approver_is_awaited_on_the_run_loop() -> None:
     async def approve(request: ApprovalRequest) -> Decision:
         loops.append(threading.current_thread().name)
         await asyncio.sleep(0.05)
-        return Decision.reject("later", by="alice")
+        return Decision.reject("later", decided_by="alice")
 
     result = Runner.run_sync(
-        mailer(call("send_email", to="a@x.org", body="1")), "go", config=RunConfig(approve=approve)
+        mailer(call("send_email", to="a@x.org", body="1")), "go", config=RunConfig(approver=approve)
     )
 
     assert loops == ["openstackai-nb-loop"]
@@ -158,7 +158,7 @@ def test_a_sync_approver_runs_in_a_tool_thread_not_on_the_loop() -> None:
         threads.append(threading.current_thread().name)
         return True
 
-    Runner.run_sync(mailer(call("send_email", to="a@x.org", body="1")), "go", config=RunConfig(approve=approve))
+    Runner.run_sync(mailer(call("send_email", to="a@x.org", body="1")), "go", config=RunConfig(approver=approve))
     assert threads == ["openstackai-nb-tool"]
 
 
@@ -173,7 +173,7 @@ def test_an_approver_that_fails_rejects_the_call_and_the_run_goes_on(approver: A
     result = Runner.run_sync(
         mailer(call("send_email", to="a@x.org", body="1"), call("lookup", city="Oslo")),
         "go",
-        config=RunConfig(approve=approver),
+        config=RunConfig(approver=approver),
     )
     assert result.status is RunStatus.COMPLETED, result.error
     assert SENT == []
@@ -194,7 +194,7 @@ def test_without_an_approver_the_call_is_rejected_with_advice() -> None:
     assert record.approval is not None and record.approval.decided_by == "no approver"
     error = record.error or ""
     assert error.startswith("the call was not run: tool 'send_email' needs approval and this run has no approver")
-    for advice in ("RunConfig(approve=fn)", "Agent(approve=fn)", "Decision.approve()", "%%agent"):
+    for advice in ("RunConfig(approver=fn)", "Agent(approver=fn)", "Decision.approve()", "%%agent"):
         assert advice in error
     assert result.final_output == error  # what the model read
 
@@ -204,7 +204,7 @@ def test_invalid_arguments_are_an_error_without_asking_anyone() -> None:
     result = Runner.run_sync(
         mailer(call("send_email", to="a@x.org")),
         "go",
-        config=RunConfig(approve=lambda request: asked.append(request) or True),
+        config=RunConfig(approver=lambda request: asked.append(request) or True),
     )
     assert asked == []
     (record,) = result.tool_calls
@@ -214,37 +214,54 @@ def test_invalid_arguments_are_an_error_without_asking_anyone() -> None:
 # -- who decides --------------------------------------------------------------------------------------
 
 
-def test_agent_approve_true_gates_every_tool_and_the_run_config_decides() -> None:
+def test_agent_requires_approval_gates_every_tool_and_the_run_config_decides() -> None:
     asked: list[str] = []
-    agent = mailer(call("lookup", city="Oslo"), approve=True)
-    assert agent.may_ask_approval
-    result = Runner.run_sync(agent, "go", config=RunConfig(approve=lambda r: asked.append(r.name) or True))
+    agent = mailer(call("lookup", city="Oslo"), requires_approval=True)
+    assert agent.may_require_approval and agent.requires_approval() and agent.approver is None
+    result = Runner.run_sync(agent, "go", config=RunConfig(approver=lambda r: asked.append(r.name) or True))
     assert asked == ["lookup"]
     assert result.tool_calls[0].approval is not None
 
 
-def test_agent_approve_function_decides_unless_the_run_config_names_another() -> None:
+def test_the_agents_approver_decides_unless_the_run_config_names_another() -> None:
     def agents_own(request: ApprovalRequest) -> Decision:
         return Decision.reject("the agent says no")
 
-    agent = mailer(call("lookup", city="Oslo"), approve=agents_own)
+    agent = mailer(call("lookup", city="Oslo"), requires_approval=True, approver=agents_own)
     own = Runner.run_sync(agent, "go")
     assert own.tool_calls[0].approval is not None
     assert own.tool_calls[0].approval.decided_by == "approver agents_own"
-    overridden = Runner.run_sync(agent, "go", config=RunConfig(approve=lambda r: True))
+    overridden = Runner.run_sync(agent, "go", config=RunConfig(approver=lambda r: True))
     assert overridden.tool_calls[0].status == "ok"
-    assert agent.clone(name="copy").approve is agents_own
+    copy = agent.clone(name="copy")
+    assert copy.approver is agents_own and copy.requires_approval()
+
+
+def test_an_agents_approver_alone_decides_only_the_calls_that_wait() -> None:
+    # approver= decides; it does not make calls wait (requires_approval does): lookup runs as is,
+    # send_email (tool(requires_approval=True)) asks the agent's approver.
+    asked: list[str] = []
+    agent = mailer(
+        call("lookup", city="Oslo"), call("send_email", to="a@x.org", body="1"), approver=lambda r: asked.append(r.name)
+    )
+    assert not agent.requires_approval() and agent.may_require_approval
+    result = Runner.run_sync(agent, "go")
+    assert asked == ["send_email"]
+    weather, mail = sorted(result.tool_calls, key=lambda c: c.name)
+    assert weather.approval is None and mail.approval is not None and mail.rejected
 
 
 def test_bad_approval_settings_are_config_errors() -> None:
     from openstackai_nb.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="Agent approve must be True"):
-        Agent(name="A", approve="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="Agent requires_approval must be True .* got str: 'yes'"):
+        Agent(name="A", requires_approval="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="Agent approver must be a function .* got int: 3"):
+        Agent(name="A", approver=3)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="approval_timeout=-1"):
         RunConfig(approval_timeout=-1)
-    with pytest.raises(ConfigError, match="approve=3"):
-        RunConfig(approve=3)
+    with pytest.raises(ConfigError, match="approver=3"):
+        RunConfig(approver=3)
     with pytest.raises(ConfigError, match="requires_approval must be True or False"):
         tool(lookup, requires_approval="yes")  # type: ignore[arg-type]
 
@@ -262,7 +279,7 @@ def slow_approver(seconds: float) -> Any:
 
 def test_waiting_for_a_decision_counts_toward_neither_timeout_per_turn_nor_max_time() -> None:
     # The decision takes longer than the turn and the run may take; the run still completes.
-    config = RunConfig(approve=slow_approver(1.2), timeout_per_turn=0.5, max_time=0.8)
+    config = RunConfig(approver=slow_approver(1.2), timeout_per_turn=0.5, max_time=0.8)
     result = Runner.run_sync(
         mailer(call("send_email", to="a@x.org", body="1"), call("send_email", to="b@x.org", body="2")),
         "go",
@@ -286,7 +303,7 @@ def test_the_limits_still_hold_for_the_work_after_the_wait() -> None:
     agent = Agent(name="A", tools=[slow], model=FunctionModel(model))
     limit = r"timeout_per_turn=0.5s exceeded in turn 1 while waiting for tool 'slow'"
     with pytest.raises(RunTimeoutError, match=limit):
-        Runner.run_sync(agent, "go", config=RunConfig(approve=slow_approver(0.8), timeout_per_turn=0.5))
+        Runner.run_sync(agent, "go", config=RunConfig(approver=slow_approver(0.8), timeout_per_turn=0.5))
 
 
 def test_approval_timeout_rejects_a_call_nobody_decides() -> None:
@@ -300,7 +317,7 @@ def test_approval_timeout_rejects_a_call_nobody_decides() -> None:
         result = Runner.run_sync(
             mailer(call("send_email", to="a@x.org", body="1")),
             "go",
-            config=RunConfig(approve=approver, approval_timeout=0.2),
+            config=RunConfig(approver=approver, approval_timeout=0.2),
         )
         assert result.status is RunStatus.COMPLETED, result.error
         (record,) = result.tool_calls
@@ -316,7 +333,7 @@ def test_approval_timeout_rejects_a_call_nobody_decides() -> None:
 def test_events_say_a_call_waits_then_runs_or_is_rejected() -> None:
     async def main() -> list[Any]:
         agent = mailer(call("send_email", to="a@x.org", body="1"), call("send_email", to="b@x.org", body="2"))
-        config = RunConfig(approve=lambda r: Decision.approve("ok") if r.arguments["to"] == "a@x.org" else False)
+        config = RunConfig(approver=lambda r: Decision.approve("ok") if r.arguments["to"] == "a@x.org" else False)
         return [e async for e in StreamingRunner(agent).run("go", config=config) if e.call_id]
 
     seen = arun(main())
@@ -334,7 +351,7 @@ def test_events_say_a_call_waits_then_runs_or_is_rejected() -> None:
 def test_a_deferred_approver_takes_decisions_from_another_thread() -> None:
     approver = DeferredApprover(name="you")
     agent = mailer(call("send_email", to="a@x.org", body="1"), call("send_email", to="b@x.org", body="2"))
-    handle = Runner.start(agent, "go", config=RunConfig(approve=approver))
+    handle = Runner.start(agent, "go", config=RunConfig(approver=approver))
     waiting: dict[str, str] = {}
     deadline = time.monotonic() + 30
     while len(waiting) < 2 and time.monotonic() < deadline:
@@ -344,8 +361,8 @@ def test_a_deferred_approver_takes_decisions_from_another_thread() -> None:
                 waiting[event.arguments["to"]] = event.call_id
     assert sorted(approver.waiting) == sorted(waiting.values())
     # decided in the other order than asked
-    assert approver.decide(waiting["b@x.org"], Decision.reject("no", by="you (live view)"))
-    assert approver.decide(waiting["a@x.org"], Decision.approve(by="you (live view)"))
+    assert approver.decide(waiting["b@x.org"], Decision.reject("no", decided_by="you (live view)"))
+    assert approver.decide(waiting["a@x.org"], Decision.approve(decided_by="you (live view)"))
     assert handle.wait(30)
     result = handle.result()
     assert SENT == ["a@x.org"]
@@ -357,7 +374,7 @@ def test_a_deferred_approver_takes_decisions_from_another_thread() -> None:
 
 def test_cancelling_a_run_that_waits_for_approval_ends_it_cancelled() -> None:
     approver = DeferredApprover()
-    handle = Runner.start(mailer(call("send_email", to="a@x.org", body="1")), "go", config=RunConfig(approve=approver))
+    handle = Runner.start(mailer(call("send_email", to="a@x.org", body="1")), "go", config=RunConfig(approver=approver))
     deadline = time.monotonic() + 30
     while not approver.waiting and time.monotonic() < deadline:
         handle.next_batch(0.1)

@@ -44,7 +44,7 @@ def payer() -> Agent:
 
 
 def run_into(history: RunHistory) -> RunResult:
-    result = Runner.run_sync(payer(), "pay them", config=RunConfig(approve=approve_small))
+    result = Runner.run_sync(payer(), "pay them", config=RunConfig(approver=approve_small))
     history.add(result, finished=True)
     return result
 
