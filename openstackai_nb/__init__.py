@@ -108,8 +108,15 @@ def _load_core() -> None:
     from openstackai_nb.agent import Agent
     from openstackai_nb.tools import Decision, tool
 
-    for obj in (Agent, runner.RunConfig, runner.RunContext, runner.RunResult, runner.RunStatus, runner.Runner,
-                runner.StreamingRunner):  # fmt: skip
+    for obj in (
+        Agent,
+        runner.RunConfig,
+        runner.RunContext,
+        runner.RunResult,
+        runner.RunStatus,
+        runner.Runner,
+        runner.StreamingRunner,
+    ):
         obj.__module__ = "openstackai_nb"
     globals().update({name: getattr(runner, name) for name in _RUNNER}, Agent=Agent, Decision=Decision, tool=tool)
 

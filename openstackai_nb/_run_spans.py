@@ -139,7 +139,7 @@ class RunSpans:
                 self._turn = span
             elif span.kind in ("model", "tool"):
                 self._start(span)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - telemetry never breaks a run: any failure ends the spans
             self._give_up(exc)
 
     def closed(self, span: Span) -> None:
@@ -155,7 +155,7 @@ class RunSpans:
             if opened.token is not None and _current_task() is opened.task:
                 self._context.detach(opened.token)
             self._done.append(opened)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - telemetry never breaks a run: any failure ends the spans
             self._give_up(exc)
 
     def retry(self, reason: str | None, delay: float) -> None:
@@ -168,7 +168,7 @@ class RunSpans:
                 if opened.span.kind == "model":
                     attributes = {"reason": scrub(reason or "retry"), "delay_s": delay, "attempt": self._attempts}
                     opened.otel.add_event("retry", attributes)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - telemetry never breaks a run: any failure ends the spans
             self._give_up(exc)
 
     def ended(self, failure: BaseException | None) -> None:
@@ -182,7 +182,7 @@ class RunSpans:
             self._open.clear()
             self._finish_done(final=True, failure=failure)
             self._end_run(failure)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - telemetry never breaks a run: any failure ends the spans
             logger.warning("openstackai_nb: OpenTelemetry spans of run %s are incomplete: %s", result.run_id, exc)
             if self._run.is_recording():
                 self._run.end()  # an unended span would never be exported

@@ -14,13 +14,34 @@ __all__ = ["env_value_secrets", "is_secret_name", "url_secrets"]
 
 _SECRET_WORDS = frozenset(
     {
-        "KEY", "KEYS", "APIKEY", "APIKEYS", "ACCESSKEY", "SECRETKEY", "PRIVATEKEY", "AUTHKEY",
-        "SECRET", "SECRETS", "CLIENTSECRET",
-        "TOKEN", "TOKENS", "AUTHTOKEN", "ACCESSTOKEN", "REFRESHTOKEN",
-        "PASSWORD", "PASSWORDS", "PASSWD", "PASS", "PASSPHRASE",
-        "CREDENTIAL", "CREDENTIALS", "CREDS", "AUTH", "PRIVATE",
+        "KEY",
+        "KEYS",
+        "APIKEY",
+        "APIKEYS",
+        "ACCESSKEY",
+        "SECRETKEY",
+        "PRIVATEKEY",
+        "AUTHKEY",
+        "SECRET",
+        "SECRETS",
+        "CLIENTSECRET",
+        "TOKEN",
+        "TOKENS",
+        "AUTHTOKEN",
+        "ACCESSTOKEN",
+        "REFRESHTOKEN",
+        "PASSWORD",
+        "PASSWORDS",
+        "PASSWD",
+        "PASS",
+        "PASSPHRASE",
+        "CREDENTIAL",
+        "CREDENTIALS",
+        "CREDS",
+        "AUTH",
+        "PRIVATE",
     }
-)  # fmt: skip
+)
 """Word parts of a variable's name that make its value a secret (compounds written as one word too)."""
 _SECRET_ENDINGS = ("PASSWORD", "PASSWD", "TOKEN", "SECRET", "APIKEY")
 """Endings that make a glued word a secret's name too (``PGPASSWORD``): no ordinary word ends so."""

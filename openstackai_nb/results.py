@@ -16,7 +16,7 @@ import enum
 import json
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import to_jsonable_python
@@ -227,7 +227,7 @@ class RunResult(BaseModel):
     and loaded with it; a context is the live run, whose time grows while a tool reads it."""
     started_at: datetime
     """When the run started (UTC)."""
-    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_calls: list[ToolCall] = Field(default_factory=list[ToolCall])
     """Every executed tool call, in order of completion."""
     usage: Usage = Field(default_factory=Usage)
     """Token counts summed over the model calls the run made (what was billed): an answer served
@@ -252,20 +252,23 @@ class RunResult(BaseModel):
     """What the user should know about the run although it went through, e.g. that the server read
     far fewer prompt tokens than were sent (the prompt was cut to a small context window), with
     how to fix it; empty for most runs. Views show them under the status line; history keeps them."""
-    messages: list[Message] = Field(default_factory=list)
+    messages: list[Message] = Field(default_factory=list[Message])
     """The whole conversation, system message included."""
-    trace: list[Span] = Field(default_factory=list)
+    trace: list[Span] = Field(default_factory=list[Span])
     """Spans of the run (empty when trace_enabled=False)."""
 
     @model_validator(mode="before")
     @classmethod
     def _text_of_older_dumps(cls, data: Any) -> Any:
         # Dumps written before output_text existed: a text answer's text is its final_output.
-        if isinstance(data, dict) and "output_text" not in data and data.get("output_schema") is None:
-            output = data.get("final_output")
+        if not isinstance(data, dict):
+            return data
+        fields = cast("dict[str, Any]", data)
+        if "output_text" not in fields and fields.get("output_schema") is None:
+            output = fields.get("final_output")
             if isinstance(output, str):
-                data = {**data, "output_text": output}
-        return data
+                return {**fields, "output_text": output}
+        return fields
 
     @property
     def typed(self) -> bool:

@@ -46,17 +46,11 @@ PRIVATE_TODO: dict[tuple[str, str], str] = {}
 # Private top-level modules split out of one package, and counted as part of it.
 COMPANIONS = {
     "_run_spans": "tracing",  # one run's OpenTelemetry spans: tracing's own helper, split for size
-    "_secret_names": "_secrets",
-    "_function_schema": "tools",  # a tool's JSON schema and argument model from its signature: tools' own, split for size  # which names and values are secrets: the scrubber's own tables, split for size
+    "_secret_names": "_secrets",  # which names and values are secrets: the scrubber's own tables, split for size
+    "_function_schema": "tools",  # a tool's schema and argument model from its signature: split for size
 }
 # Modules still packed with `# fmt: skip` (or `# fmt: off`), by owner. TODO: empty this; a stale entry fails.
-FMT_SKIP_TODO = {
-    "": "h25hot",  # the face, openstackai_nb/__init__.py
-    "_secret_names": "h25hot",
-    "models.openai": "h25hot",
-    "notebook.magics": "h24names",
-    "runner.observers": "h24obs",
-}
+FMT_SKIP_TODO: dict[str, str] = {}
 
 
 _FMT_SKIP = re.compile(r"#\s*fmt:\s*(skip|off)")

@@ -196,7 +196,7 @@ def _unpicklable(agents: Mapping[str, Agent], error: Exception) -> str:
         for what, part in parts:
             try:
                 cloudpickle.dumps(part)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - any pickling failure names the part that cannot be sent
                 return f"DaskScheduler: agent {label!r} cannot be sent to the workers: {what} cannot be pickled ({type(exc).__name__}: {exc}). {advice}"  # noqa: E501
     return f"DaskScheduler: the agents cannot be sent to the workers ({type(error).__name__}: {error}). {advice}"
 
@@ -366,7 +366,7 @@ class _DaskHandle:
     def _release(self) -> None:
         try:
             self._client.cancel([*self._futures, self._agents], force=True)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a failed cancel (client closed, scheduler gone) is logged; the compare ends anyway
             logger.warning("openstackai_nb: could not cancel the compare's Dask tasks: %s", exc)
 
     def _close(self) -> None:
@@ -413,6 +413,6 @@ def _describe(exc: BaseException) -> str:
     """The exception as 'Type: message', scrubbed (a message that cannot be made says so)."""
     try:
         text = str(exc)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a broken __str__ of any kind must not hide the error itself
         text = "(its message could not be made)"
     return scrub(f"{type(exc).__name__}: {text}")

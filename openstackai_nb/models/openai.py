@@ -342,9 +342,14 @@ class OpenAIChatModel(Model):
     def _http_error(self, status: int, body: str, headers: Mapping[str, str]) -> ModelHTTPError:
         spec = self.provider_settings
         return http_error(
-            status, body, headers.get("content-type", ""), url=self._url, model=self.name,
-            key_env=spec.key_variable, url_env=spec.base_url_env or "base_url",
-        )  # fmt: skip
+            status,
+            body,
+            headers.get("content-type", ""),
+            url=self._url,
+            model=self.name,
+            key_env=spec.key_variable,
+            url_env=spec.base_url_env or "base_url",
+        )
 
     async def _read_json(self, response: httpx2.Response, sent: int) -> AsyncGenerator[ModelDelta, None]:
         answer = whole_answer(await response.aread(), self.name, self._url)

@@ -108,9 +108,13 @@ class AgentMagics(LineCommands, Magics):
         "--timeout-per-turn", type=float, metavar="S", help="RunConfig.timeout_per_turn: seconds per model turn (60)"
     )
     @argument(
-        "--cache", nargs="?", const="on", choices=("on", "read", "write", "off"), metavar="MODE",
+        "--cache",
+        nargs="?",
+        const="on",
+        choices=("on", "read", "write", "off"),
+        metavar="MODE",
         help="answer model calls from the response cache (on, read, write, off; default: OPENSTACKAI_NB_CACHE)",
-    )  # fmt: skip
+    )
     @argument("--chat", action="store_true", help="continue the previous conversation of this agent")
     @argument("--quiet", action="store_true", help="no live view; store the result (-o) silently")
     @argument("--agents", metavar="A,B,C", help="run the prompt on several Agents in parallel, side by side")

@@ -205,7 +205,7 @@ def name_of(fn: Any) -> str:
 def _text_of(exc: BaseException) -> str:
     try:
         return str(exc)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a broken __str__ of any kind must not hide the error itself
         return f"<{type(exc).__name__} whose message cannot be shown>"
 
 

@@ -67,7 +67,7 @@ def _coerce_history(history: Iterable[object] | None) -> list[Message]:
         elif isinstance(item, dict):
             try:
                 msg = Message.model_validate(item)
-            except Exception as exc:
+            except (ValueError, TypeError) as exc:  # pydantic.ValidationError is a ValueError
                 raise ConfigError(
                     f"history[{i}] is not a chat message ({exc.__class__.__name__}): {item!r:.80}"
                 ) from None

@@ -211,8 +211,11 @@ def _failed(hook: Callable[..., Any], exc: Exception) -> None:
         _logged.add(key)
     logger.warning(
         "openstackai_nb: observer %s failed in %s (logged once; runs go on): %s: %s",
-        type(owner).__name__, key[1], type(exc).__name__, exc,
-    )  # fmt: skip
+        type(owner).__name__,
+        key[1],
+        type(exc).__name__,
+        exc,
+    )
 
 
 class RunHooks:

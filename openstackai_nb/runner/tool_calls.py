@@ -355,7 +355,7 @@ def _text_of(exc: BaseException) -> str:
     """str(exc), even when the exception's own __str__ raises."""
     try:
         return str(exc)
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - a broken __str__ of any kind must not hide the error itself
         return f"<{type(exc).__name__} whose message cannot be shown>"
 
 
