@@ -4,7 +4,7 @@
 
 Prints:
 1. what recording a run costs: `RunHistory.add` at start + at end on a store file (WAL), and the
-   same two-turn run through `Runner.run_async` with the history recorder on vs a no-op recorder;
+   same two-turn run through `Runner.run_async` with the history on vs no observers at all;
 2. `to_dataframe()` (and the tool-call / turn tables) of 100,000 recorded runs;
 3. memory per recorded run (Python heap and RSS growth of the recording process; bytes on disk);
 4. `compare()` of 500 (agent, input) pairs against the loopback server (tests/_server.py in its own
@@ -38,7 +38,7 @@ from _common import Server  # noqa: E402
 
 from openstackai_nb import Agent, RunConfig, RunHistory, Runner  # noqa: E402
 from openstackai_nb import store as store_mod  # noqa: E402
-from openstackai_nb.runner import RunRecorder, set_recorder  # noqa: E402
+from openstackai_nb.runner.observers import set_default_observers  # noqa: E402
 
 
 def lookup(key: str) -> str:
@@ -90,10 +90,9 @@ def bench_record(tmp: Path, n: int) -> None:
         )
     assert len(h) == 2 * n + 200
 
-    # The same run end to end, recorder on vs a no-op recorder (alternating batches).
+    # The same run end to end, history on vs no observers (alternating batches).
     agent = Agent(name="Bench", instructions="You are a helpful assistant.", tools=[lookup], model="scripted")
     store_mod.set_history(RunHistory(tmp / "runs.sqlite"))
-    noop = RunRecorder()
 
     async def batch(k: int) -> float:
         t0 = time.perf_counter()
@@ -105,16 +104,16 @@ def bench_record(tmp: Path, n: int) -> None:
         on, off = [], []
         await batch(50)
         for _ in range(10):
-            previous = set_recorder(noop)
+            previous = set_default_observers([])
             off.append(await batch(max(20, n // 20)))
-            set_recorder(previous)
+            set_default_observers(previous)
             on.append(await batch(max(20, n // 20)))
         return statistics.median(on), statistics.median(off)
 
     on, off = asyncio.run(main())
     print("  a two-turn scripted run through Runner.run_async:")
     print(
-        f"    history on {on * 1e6:7.0f} us   no-op recorder {off * 1e6:7.0f} us"
+        f"    history on {on * 1e6:7.0f} us   no observers {off * 1e6:7.0f} us"
         f"   recording adds {(on - off) * 1e6:5.0f} us"
     )
 
@@ -278,11 +277,11 @@ def bench_compare(pairs: int, concurrency: int, latency: float, reps: int) -> No
             assert (df["status"] == "COMPLETED").all() and len(df) == pairs, df["error"].dropna().head()
 
         def without_history() -> None:
-            previous = set_recorder(RunRecorder())
+            previous = set_default_observers([])
             try:
                 _sync.run_blocking(runner_only())
             finally:
-                set_recorder(previous)
+                set_default_observers(previous)
 
         variants = {
             "bare asyncio streams": lambda: _sync.run_blocking(bare_streams(server.url, pairs, concurrency)),

@@ -11,7 +11,7 @@ in fresh worker processes, alternated so a busy moment of the machine hits both 
 - concurrent: waves of 300 such runs at once (`asyncio.gather`), each waiting for its commit;
 - the same runs with no run observers (a tree from before them: a no-op recorder): what the run
   loop costs without any history;
-- the handover: the loop's CPU per finished run given to `RunHistory._add_async` (what the run
+- the handover: the loop's CPU per finished run given to `RunHistory.add_async` (what the run
   loop pays before the writer thread takes over);
 - the commit alone: `_schema.write_rows` of prepared rows between BEGIN and COMMIT, batches of 1
   and 20 runs, alone and beside a CPU-bound thread (where each statement costs a GIL hand-off).
@@ -165,11 +165,13 @@ def worker(tree: str, n: int, concurrency: int) -> dict[str, Any]:
 
 
 def handover(tmp: Path, n: int) -> float:
-    """The run loop's CPU per finished run handed to the store (`RunHistory._add_async`), median of 5 slices."""
+    """The run loop's CPU per finished run handed to the store (`RunHistory.add_async`), median of 5 slices."""
     from openstackai_nb import Agent, RunHistory, Runner
 
     result = Runner.run_sync(Agent(name="Bench", tools=[lookup], model="scripted"), PROMPT)
     history = RunHistory(tmp / "handover.sqlite")
+    # `add_async` (public since issue 24); a tree from before it has `_add_async`
+    add_async = getattr(history, "add_async", None) or history._add_async
 
     async def slices() -> list[float]:
         out = []
@@ -177,7 +179,7 @@ def handover(tmp: Path, n: int) -> float:
             c0 = time.thread_time()
             for i in range(n // 5):
                 result.run_id = f"run_h{k}_{i:012x}"
-                history._add_async(result, finished=True, wait=False)
+                add_async(result, finished=True, wait=False)
             out.append((time.thread_time() - c0) / (n // 5) * 1e6)
             await asyncio.sleep(0.2)
         return out
@@ -283,7 +285,7 @@ def main() -> None:
             if proc.returncode != 0:
                 raise SystemExit(f"{name}: worker failed:\n{proc.stderr}")
             got[name].append(json.loads(proc.stdout.strip().splitlines()[-1]))
-    print("the run loop handing a finished run to the store (RunHistory._add_async), CPU per run:")
+    print("the run loop handing a finished run to the store (RunHistory.add_async), CPU per run:")
     print(
         "  "
         + "   ".join(f"{name} {statistics.median(r['handover_us'] for r in runs):5.1f}us" for name, runs in got.items())

@@ -148,8 +148,8 @@ class RunHistory:
             return None
         return self._store.submit(for_writer(result, finished=finished))
 
-    def _add_async(self, result: RunResult, *, finished: bool, wait: bool = True) -> asyncio.Future[None] | None:
-        """`add(wait=False)` from the running event loop.
+    def add_async(self, result: RunResult, *, finished: bool, wait: bool = True) -> asyncio.Future[None] | None:
+        """`add(wait=False)` from the running event loop (the session's history observer calls it).
 
         For a finished run (and `wait`), returns an asyncio future resolved once it is committed
         (the writer wakes the loop once per batch); else None.

@@ -105,7 +105,7 @@ def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[No
             asyncio.get_running_loop()
         except RuntimeError:
             return history.add(result, finished=finished, wait=False)
-        return history._add_async(result, finished=finished, wait=wait)
+        return history.add_async(result, finished=finished, wait=wait)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         if not _record_failed.is_set():
             _record_failed.set()
