@@ -26,7 +26,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias, overload
+from typing import Any, TypeAlias, cast, overload
 
 from pydantic import ValidationError
 
@@ -72,7 +72,7 @@ class Tool:
     ) -> None:
         if not callable(fn):
             raise ConfigError(f"tool() needs a function, got {type(fn).__name__}")
-        if not isinstance(requires_approval, bool):
+        if not isinstance(cast(object, requires_approval), bool):  # checked: callers pass anything
             raise ConfigError(f"requires_approval must be True or False, got {requires_approval!r}")
         self.fn = fn
         self.requires_approval = requires_approval
@@ -82,12 +82,13 @@ class Tool:
             raise ConfigError(
                 f"tool name {self.name!r} is not allowed: use 1-64 letters, digits, '_' or '-' (pass name=...)"
             )
-        target = fn.func if isinstance(fn, functools.partial) else fn
+        target: object = cast("functools.partial[Any]", fn).func if isinstance(fn, functools.partial) else fn
         self._is_async = inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
             getattr(target, "__call__", None)  # noqa: B004 - async callable objects
         )
-        summary, param_docs = parse_docstring(inspect.getdoc(fn) or "")
-        self._args_model, self._context_param = args_model(fn, self.name, param_docs, RunContext)
+        func: Callable[..., Any] = self.fn  # the declared type (the checks above narrowed `fn`)
+        summary, param_docs = parse_docstring(inspect.getdoc(func) or "")
+        self._args_model, self._context_param = args_model(func, self.name, param_docs, RunContext)
         schema = self._args_model.model_json_schema()
         schema.pop("title", None)
         for prop in schema.get("properties", {}).values():
@@ -150,7 +151,7 @@ class Tool:
         Raises:
             ConfigError: the new name is not allowed (1-64 letters, digits, '_' or '-').
         """
-        if requires_approval is not None and not isinstance(requires_approval, bool):
+        if requires_approval is not None and not isinstance(cast(object, requires_approval), bool):
             raise ConfigError(f"requires_approval must be True or False, got {requires_approval!r}")
         new_name = self.name if name is None else name
         if new_name != self.name and not _NAME_RE.match(new_name):
@@ -185,14 +186,14 @@ def parse_arguments(raw_arguments: str | dict[str, Any]) -> dict[str, Any]:
     """The model's arguments as a JSON object; ToolArgumentsError for bad JSON or a non-object."""
     if isinstance(raw_arguments, str):
         try:
-            data = json.loads(raw_arguments) if raw_arguments.strip() else {}
+            data: object = json.loads(raw_arguments) if raw_arguments.strip() else {}
         except json.JSONDecodeError as exc:
             raise ToolArgumentsError(f"arguments are not valid JSON ({exc.msg} at char {exc.pos})") from None
     else:
         data = raw_arguments
     if not isinstance(data, dict):
         raise ToolArgumentsError(f"arguments must be a JSON object, got {type(data).__name__}")
-    return data
+    return cast("dict[str, Any]", data)
 
 
 @overload
@@ -242,7 +243,11 @@ def tool(
     """
     if fn is not None:
         return _as_tool(fn, name, description, requires_approval)
-    return lambda f: _as_tool(f, name, description, requires_approval)
+
+    def decorate(f: Callable[..., Any]) -> Tool:
+        return _as_tool(f, name, description, requires_approval)
+
+    return decorate
 
 
 def _as_tool(fn: Callable[..., Any], name: str | None, description: str | None, requires_approval: bool) -> Tool:
@@ -317,7 +322,7 @@ class ApprovalRequest:
     """The model's id for the call."""
     name: str
     """The tool's name."""
-    arguments: dict[str, Any] = field(default_factory=dict)
+    arguments: dict[str, Any] = field(default_factory=dict[str, Any])
     """The validated arguments the tool would be called with."""
     turn: int = 0
     """The turn that asked for the call."""
@@ -386,9 +391,9 @@ class RunContext:
         turn_count: int = 0,
         history: list[Message] | list[dict[str, Any]] | None = None,
     ) -> None:
-        if isinstance(turn_count, bool) or not isinstance(turn_count, int) or turn_count < 0:
+        if isinstance(turn_count, bool) or not isinstance(cast(object, turn_count), int) or turn_count < 0:
             raise ConfigError(f"RunContext turn_count must be a whole number >= 0, got {turn_count!r}")
-        if history is not None and not isinstance(history, list | tuple):
+        if history is not None and not isinstance(cast(object, history), list | tuple):
             raise ConfigError(f"RunContext history must be a list of messages, got {type(history).__name__}")
         self.run_id: str = run_id or ""
         self.turn_count: int = turn_count
