@@ -161,7 +161,12 @@ def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], 
     per = max(1, min(256, _max_variables(conn) // width))
     one = "(" + ",".join("?" * width) + ")"
     for i in range(0, len(rows), per):
-        part = rows[i : i + per]
+        part = list(rows[i : i + per])
+        # Padded to a power of two by repeating the last row (every caller's statement is an
+        # upsert, OR REPLACE or OR IGNORE, so a repeat changes nothing): sqlite3 compiles and
+        # caches one statement per distinct text, and a text per batch size kept late allocations
+        # alive that pinned allocator arenas after a large compare() (benchmarks/README.md).
+        part += [part[-1]] * (min(per, 1 << (len(part) - 1).bit_length()) - len(part))
         conn.execute(f"{head} VALUES {','.join([one] * len(part))}{tail}", [v for row in part for v in row])
 
 
