@@ -79,17 +79,23 @@ MB = 1024 * 1024
 
 
 def _seconds_per_mb(mb: int) -> float:
-    """CPU seconds per MB to parse one `mb` MB data line fed in 64 KB chunks (cap raised)."""
-    parser = SSEParser(max_line=64 * MB)
+    """CPU seconds per MB to parse one `mb` MB data line fed in 64 KB chunks (cap raised), best of 3.
+
+    This thread's CPU time (`thread_time`: in the full suite, other tests' threads still run in
+    the process, and process time counted them), the best of three tries (noise only adds).
+    """
     block = b"x" * (64 * 1024)
-    started = time.process_time()
-    assert parser.feed(b"data: ") == []
-    for _ in range(mb * 16):
-        assert parser.feed(block) == []
-    events = parser.feed(b"\n\n")
-    spent = time.process_time() - started
-    assert len(events) == 1 and len(events[0].data) == mb * MB
-    return spent / mb
+    best = float("inf")
+    for _ in range(3):
+        parser = SSEParser(max_line=64 * MB)
+        started = time.thread_time()
+        assert parser.feed(b"data: ") == []
+        for _ in range(mb * 16):
+            assert parser.feed(block) == []
+        events = parser.feed(b"\n\n")
+        best = min(best, time.thread_time() - started)
+        assert len(events) == 1 and len(events[0].data) == mb * MB
+    return best / mb
 
 
 def test_a_long_line_costs_time_in_proportion_to_its_length() -> None:
