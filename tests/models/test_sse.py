@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from openstackai_nb import Agent, Runner, RunStatus
@@ -76,35 +74,6 @@ def test_field_without_colon_and_unknown_fields() -> None:
 # -- giant lines: linear, capped ---------------------------------------------------------------
 
 MB = 1024 * 1024
-
-
-def _seconds_per_mb(mb: int) -> float:
-    """CPU seconds per MB to parse one `mb` MB data line fed in 64 KB chunks (cap raised), best of 3.
-
-    This thread's CPU time (`thread_time`: in the full suite, other tests' threads still run in
-    the process, and process time counted them), the best of three tries (noise only adds).
-    """
-    block = b"x" * (64 * 1024)
-    best = float("inf")
-    for _ in range(3):
-        parser = SSEParser(max_line=64 * MB)
-        started = time.thread_time()
-        assert parser.feed(b"data: ") == []
-        for _ in range(mb * 16):
-            assert parser.feed(block) == []
-        events = parser.feed(b"\n\n")
-        best = min(best, time.thread_time() - started)
-        assert len(events) == 1 and len(events[0].data) == mb * MB
-    return best / mb
-
-
-def test_a_long_line_costs_time_in_proportion_to_its_length() -> None:
-    # The issue's own check, the one timing assertion here (CPU time, not wall time). The issue
-    # says "within 5x", but a quadratic reader is only 4x slower per MB at 40 MB than at 10 MB
-    # (it measured 97 and 374 ms/MB) and would pass; a linear one measures ~4 ms/MB at both
-    # (ratio ~1.15), so 2.5x still leaves room for noise and catches the quadratic one.
-    small, large = _seconds_per_mb(10), _seconds_per_mb(40)
-    assert large < 2.5 * max(small, 1e-4), (small, large)
 
 
 @pytest.mark.parametrize("cut", [None, 1000, 4096])
