@@ -11,11 +11,14 @@ the same, but 3.11 (our floor) has no such argument, so one frame walk serves ev
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["PACKAGE_DIR", "renamed", "warn"]
+__all__ = ["PACKAGE_DIR", "moved", "renamed", "warn"]
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 """The package's folder: frames whose file is under it are the package's own."""
@@ -48,3 +51,24 @@ def renamed(old: str, new: str) -> None:
     if os.path.abspath(user.f_code.co_filename).startswith(PACKAGE_DIR):
         return
     warn(f"{old} is deprecated: use {new} (the old name keeps working for now)", DeprecationWarning)
+
+
+def moved(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module `__getattr__` (PEP 562) for names that moved: each still reads, with a DeprecationWarning.
+
+    Args:
+        module: the old module's name (its `__name__`).
+        names: each moved name -> the module that has it now.
+
+    Example:
+        >>> __getattr__ = moved(__name__, {"md_literal": "openstackai_nb.render.markdown_escape"})
+    """
+
+    def __getattr__(name: str) -> Any:
+        home = names.get(name)
+        if home is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        warn(f"{module}.{name} moved to {home}.{name}; import it from there", DeprecationWarning)
+        return getattr(importlib.import_module(home), name)
+
+    return __getattr__

@@ -8,10 +8,7 @@ with its new path.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from openstackai_nb._warnings import warn
+from openstackai_nb._warnings import moved
 
 __all__: list[str] = []
 
@@ -32,9 +29,4 @@ _MOVED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    warn(f"{__name__}.{name} moved to {module}.{name}; import it from there", DeprecationWarning)
-    return getattr(importlib.import_module(module), name)
+__getattr__ = moved(__name__, _MOVED)

@@ -39,13 +39,12 @@ scan of the flushed text per flush (at most `driver.FLUSH_HZ` a second), not per
 from __future__ import annotations
 
 import functools
-import importlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openstackai_nb import render
-from openstackai_nb._warnings import warn
+from openstackai_nb._warnings import moved
 from openstackai_nb.notebook import is_jupyter
 from openstackai_nb.notebook.approvals import LIVE_VIEW
 from openstackai_nb.notebook.presenters import STATUS_TICK, Presenter, QuietPresenter, TextPresenter
@@ -71,6 +70,7 @@ LIVE_MARKDOWN = True
 _STATIC = Path(__file__).parent / "static"
 _MOVED_TO_DRIVER = ("FLUSH_HZ", "MAX_DELTA_WAIT", "MIN_DELTA_CHARS", "POLL_S", "SETTLE_WAIT", "drive", "drive_async")
 """Names that moved to `notebook/driver.py` (the loop that follows a run): still readable here, with a warning."""
+_moved = moved(__name__, dict.fromkeys(_MOVED_TO_DRIVER, "openstackai_nb.notebook.driver"))
 
 
 def _widgets_available() -> bool:
@@ -117,10 +117,7 @@ def __getattr__(name: str) -> Any:
     # PEP 562: anywidget/ipywidgets are imported only when the widget class is first needed.
     if name == "LiveView":
         return _build_live_view()
-    if name in _MOVED_TO_DRIVER:
-        warn(f"{__name__}.{name} moved to openstackai_nb.notebook.driver.{name}; use it from there", DeprecationWarning)
-        return getattr(importlib.import_module("openstackai_nb.notebook.driver"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return _moved(name)
 
 
 class WidgetPresenter(Presenter):

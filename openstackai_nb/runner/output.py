@@ -6,21 +6,14 @@ with a DeprecationWarning naming their new path.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from openstackai_nb._warnings import moved
 
 if TYPE_CHECKING:
     from openstackai_nb.output.answers import Answer, find_answer, never_valid
 
 __all__ = ["Answer", "find_answer", "never_valid"]
 
-_MOVED = frozenset({*__all__, "ACCEPTED", "NOT_RUN", "ONE_ANSWER"})
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from openstackai_nb._warnings import warn
-    from openstackai_nb.output import answers
-
-    warn(f"{__name__}.{name} moved: import it from openstackai_nb.output.answers", DeprecationWarning)
-    return getattr(answers, name)
+_MOVED = [*__all__, "ACCEPTED", "NOT_RUN", "ONE_ANSWER"]
+__getattr__ = moved(__name__, dict.fromkeys(_MOVED, "openstackai_nb.output.answers"))

@@ -22,7 +22,9 @@ MOVED = [
 def test_old_import_paths_warn_and_give_the_same_objects(old: str, home: Any, names: list[str]) -> None:
     module = importlib.import_module(old)  # importing the module alone does not warn
     for name in names:
-        with pytest.warns(DeprecationWarning, match=f"{old}.{name} moved: import it from {home.__name__}"):
+        with pytest.warns(
+            DeprecationWarning, match=f"{old}.{name} moved to {home.__name__}.{name}; import it from there"
+        ):
             got = getattr(module, name)
         assert got is getattr(home, name)
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
