@@ -63,7 +63,7 @@ def cpus(pids: dict[str, list[tuple[int, int | None]]]) -> dict[str, float]:
 
 def _run_loop_thread() -> tuple[int, int]:
     """On a worker: its pid, and the native id of the package's run loop thread (where the runs run)."""
-    from openstackai_nb.runner import _sync
+    from openstackai_nb.runner import loop as _sync
 
     _sync.get_loop()
     thread = _sync._thread

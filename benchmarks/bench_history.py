@@ -226,7 +226,7 @@ def bench_compare(pairs: int, concurrency: int, latency: float, reps: int) -> No
     import httpx2
 
     from openstackai_nb import compare
-    from openstackai_nb.runner import _sync
+    from openstackai_nb.runner import loop as _sync
 
     with Server(mode="text", latency=latency) as server:
         os.environ["OPENAI_BASE_URL"] = server.url

@@ -2,7 +2,7 @@
 """`Runner`: the entry points, each a thin view of the one run loop (`executor`).
 
 - `run_async` awaits the loop; `run_sync` runs it on the private loop thread and waits
-  (`_sync.run_blocking`), works inside Jupyter;
+  (`loop.run_blocking`), works inside Jupyter;
 - `run_stream` yields the text events of the loop's event pump and raises if the run did not
   complete; `StreamingRunner` (streaming.py) yields every event of the same pump;
 - `start` starts a run on the private loop and returns a `RunHandle` that synchronous code
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb.errors import AgentError, ModelError
 from openstackai_nb.events import StreamEvent
 from openstackai_nb.results import RunResult, RunStatus
-from openstackai_nb.runner import loop as _sync
+from openstackai_nb.runner import loop
 from openstackai_nb.runner.config import RunConfig
 from openstackai_nb.runner.executor import HistoryInput, _Run  # pyright: ignore[reportPrivateUsage] - the runner's own
 from openstackai_nb.runner.observers import EventPump
@@ -85,7 +85,7 @@ class Runner:
         before the interrupt propagates.
         """
         run = _Run(agent, input, config, context, history)
-        return _sync.run_blocking(run.execute())
+        return loop.run_blocking(run.execute())
 
     @staticmethod
     def start(
@@ -142,7 +142,7 @@ class Runner:
             raise _stream_failure(run) from (None if isinstance(run.failure, AgentError) else run.failure)
 
 
-class RunHandle(_sync.LoopTask[StreamEvent, RunResult]):
+class RunHandle(loop.LoopTask[StreamEvent, RunResult]):
     """A run going on the private run loop, followed from another thread (`Runner.start`).
 
     The run's `EventPump` puts each event straight into this handle's thread-safe queue: no hop

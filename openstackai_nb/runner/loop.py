@@ -2,7 +2,7 @@
 
 Package-internal: the runner's entry points (`runner.api`), `compare()`'s schedulers and the Dask
 worker use it; it is not part of the user API (not re-exported from `openstackai_nb.runner`, and
-may change). Its old name `runner._sync` still imports, as the same module.
+may change). (It was `runner._sync`, a private module.)
 
 Choice: a private event loop on one daemon thread, shared by every sync call of the process,
 rather than nest-asyncio2. Reasons:

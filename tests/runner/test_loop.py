@@ -1,19 +1,12 @@
-"""The private run loop's public, package-internal face (`runner.loop`), its old name, and how it closes clients."""
+"""The private run loop's public, package-internal face (`runner.loop`), and how it closes clients."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 
 from openstackai_nb import Agent, Runner
 from openstackai_nb.models import _http, aclose_clients
-from openstackai_nb.runner import loop
 from tests._server import OpenAIServer, text_stream
-
-
-def test_the_old_name_is_the_same_module() -> None:
-    old = importlib.import_module("openstackai_nb.runner._sync")
-    assert old is loop and old.LoopTask is loop.LoopTask and old.get_loop() is loop.get_loop()
 
 
 def test_aclose_clients_closes_this_loops_pooled_clients(openai_server: OpenAIServer) -> None:

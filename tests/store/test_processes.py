@@ -193,7 +193,7 @@ EXITING = textwrap.dedent(
     import asyncio, time
     from openstackai_nb import Agent, Runner
     from openstackai_nb.models.function import FunctionModel
-    from openstackai_nb.runner import _sync
+    from openstackai_nb.runner import loop as _sync
 
     async def slow(messages, info):
         await asyncio.sleep(60)
