@@ -247,6 +247,7 @@ def compare(
         compare_id=compare_id,
         grid_id=grid_id(pairs, cases, repeats, seed, config),
     )
+    del cases  # the grid keeps what it needs of them (`GridCases`: why)
     plain = {name: fn for name, fn in scorers.items() if name not in judges}
     reserved = [*COMPARE_COLUMNS, *COST_COLUMNS, *meta_names, JUDGE_COST]
     scoring = Scoring(plain, len(jobs), reserved)
@@ -261,7 +262,7 @@ def compare(
     run_jobs(
         resumed.todo,
         labels,
-        len(cases) * repeats,
+        len(jobs.cases) * repeats,
         concurrency=concurrency,
         progress=progress,
         scheduler=scheduler,
@@ -341,23 +342,24 @@ class _Table:
             cells[:] = values
             return np.tile(np.repeat(cells, per_case), agents)
 
+        cases = list(grid.cases)  # made once here (`GridCases`), read for each column below
         labels = np.empty(agents, dtype=object)
         labels[:] = [label for label, _ in grid.pairs]
         run = self.cells.columns()
         data: dict[str, Any] = {
-            "agent": np.repeat(labels, len(grid.cases) * per_case),
+            "agent": np.repeat(labels, len(cases) * per_case),
             "model": run["model"],
-            "case_id": by_case([scrub(c.case_id) for c in grid.cases]),
-            "input": by_case([scrub(c.input) for c in grid.cases]),
-            "expected": pd.Series(by_case([scrub_data(c.expected) for c in grid.cases]), dtype=object),
-            "repeat": np.tile(np.arange(per_case, dtype=np.int64), agents * len(grid.cases)),
+            "case_id": by_case([scrub(c.case_id) for c in cases]),
+            "input": by_case([scrub(c.input) for c in cases]),
+            "expected": pd.Series(by_case([scrub_data(c.expected) for c in cases]), dtype=object),
+            "repeat": np.tile(np.arange(per_case, dtype=np.int64), agents * len(cases)),
         }
         data.update({name: run[name] for name in COMPARE_COLUMNS if name in run})
         data["resumed"] = self.resumed
         data["error"] = run["error"]
         data = {name: data[name] for name in COMPARE_COLUMNS}
         for name in self.meta_names:
-            data[name] = by_case([scrub_data(c.metadata.get(name)) for c in grid.cases]).tolist()  # dtype inferred
+            data[name] = by_case([scrub_data(c.metadata.get(name)) for c in cases]).tolist()  # dtype inferred
         data.update(self.cells.typed_answers())
         data.update(scores)
         data.update(self.cells.costs())
