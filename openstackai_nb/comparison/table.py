@@ -380,11 +380,11 @@ def _trim_when_deleted(frame: pd.DataFrame) -> None:
     each: below glibc's mmap threshold, about 1 MB after pandas is imported and raised by every
     larger block freed) from the process's main heap, which glibc shrinks only from its top.
     After ``del df`` the freed columns sit under whatever small block was allocated above them
-    later, so the heap keeps them: 100,000 runs, retained RSS after ``del df; gc.collect()`` in
-    five runs of benchmarks/bench_compare_memory.py's grid: the main heap ([heap] in
-    /proc/self/smaps) stayed 0-31 MB above its size before the compare, with that much free in
-    it (mallinfo2 fordblks), and ``malloc_trim(0)`` then gave all of it back (163 -> 130 MB RSS
-    in the worst run). Calling it when compare() returns gives nothing (the table still holds
+    later, so the heap keeps them. Six probes of benchmarks/bench_compare_memory.py's grid of
+    100,000 runs, after ``del df; gc.collect()``: the main heap ([heap] in /proc/self/smaps)
+    stayed 0, 0, 0, 1, 15 and 32 MB above its size before the compare, that much of it free
+    (mallinfo2 fordblks), and ``malloc_trim(0)`` then gave all of it back (163 -> 130 MB RSS in
+    the worst). Calling it when compare() returns gives nothing (the table still holds
     that memory): it is called when the table is freed. It walks the free chunks (a few ms for
     a 100,000-row table), so only tables of `_TRIM_ROWS` rows or more get it.
     """
