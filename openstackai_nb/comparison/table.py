@@ -384,13 +384,14 @@ def _trim_when_deleted(frame: pd.DataFrame) -> None:
     100,000 runs, after ``del df; gc.collect()``: the main heap ([heap] in /proc/self/smaps)
     stayed 0, 0, 0, 1, 15 and 32 MB above its size before the compare, that much of it free
     (mallinfo2 fordblks), and ``malloc_trim(0)`` then gave all of it back (163 -> 130 MB RSS in
-    the worst). Calling it when compare() returns gives nothing (the table still holds
-    that memory): it is called when the table is freed. It walks the free chunks (a few ms for
-    a 100,000-row table), so only tables of `_TRIM_ROWS` rows or more get it.
+    the worst). Calling it when compare() returns gives nothing (the table still holds that
+    memory), nor does a weakref callback on the table (it runs before the table's columns are
+    freed): `_Trim` is the last entry of the table's attribute dict, so it is freed after the
+    table's data (``_mgr``). It walks the free chunks (a few ms for a 100,000-row table), so
+    only tables of `_TRIM_ROWS` rows or more get it.
     """
     import ctypes
     import os
-    import weakref
 
     try:
         if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
@@ -399,4 +400,19 @@ def _trim_when_deleted(frame: pd.DataFrame) -> None:
     except (AttributeError, OSError, ValueError):  # no confstr name (not Linux), no such function
         return
     trim.argtypes = [ctypes.c_size_t]
-    weakref.finalize(frame, trim, 0).atexit = False
+    object.__setattr__(frame, "_openstackai_nb_trim", _Trim(trim))  # not a column: pandas' setattr is bypassed
+
+
+class _Trim:
+    """Calls ``malloc_trim(0)`` when freed (see `_trim_when_deleted`)."""
+
+    __slots__ = ("trim",)
+
+    def __init__(self, trim: Any) -> None:
+        self.trim = trim
+
+    def __del__(self) -> None:
+        try:
+            self.trim(0)
+        except Exception:  # noqa: BLE001, S110 - at interpreter exit ctypes may be gone: nothing to give back then
+            pass

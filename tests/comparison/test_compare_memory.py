@@ -94,3 +94,24 @@ def test_rows_match_their_runs_whatever_order_the_runs_end_in(repeats: int) -> N
     b = df[df.agent == "b"]
     assert b["completion_tokens"].tolist() == [n for n in (1, 2) for _ in range(repeats)]
     assert df["run_id"].is_unique
+
+
+def test_a_large_table_hands_the_free_heap_back_once_its_data_is_freed() -> None:
+    import os
+
+    import pandas as pd
+
+    from openstackai_nb.comparison.table import _TRIM_ROWS, _trim_when_deleted
+
+    small = compare(Agent(name="S", model="scripted"), ["say 2 words"], progress=False)
+    assert "_openstackai_nb_trim" not in vars(small)  # a table under _TRIM_ROWS rows: nothing to give back
+    frame = pd.DataFrame({"run_id": [f"run_{i}" for i in range(_TRIM_ROWS)]})
+    _trim_when_deleted(frame)
+    if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+        assert "_openstackai_nb_trim" not in vars(frame)
+        return
+    # Last in the attribute dict: freed (and malloc_trim called) after the table's data, `_mgr`.
+    assert list(vars(frame))[-1] == "_openstackai_nb_trim" and "_mgr" in vars(frame)
+    assert "_openstackai_nb_trim" not in vars(frame.copy()) and "_openstackai_nb_trim" not in frame.columns
+    del frame  # no unraisable exception (pytest turns one into an error)
+    gc.collect()
