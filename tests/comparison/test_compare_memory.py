@@ -115,3 +115,36 @@ def test_a_large_table_hands_the_free_heap_back_once_its_data_is_freed() -> None
     assert "_openstackai_nb_trim" not in vars(frame.copy()) and "_openstackai_nb_trim" not in frame.columns
     del frame  # no unraisable exception (pytest turns one into an error)
     gc.collect()
+
+
+def test_the_local_scheduler_starts_no_run_while_its_report_is_behind() -> None:
+    import threading
+    import time
+
+    pairs = [("E", Agent(name="E", model=FunctionModel(lambda m, i: "ok")))]
+    jobs = Grid(pairs, [Case(f"x{i}") for i in range(20)], 1, RunConfig(), seed=None, compare_id="c", grid_id="g")
+
+    class Taker:
+        def __init__(self) -> None:
+            self.started = 0
+            self.done = threading.Event()
+            self.hold = True
+
+        def __call__(self, kind: str, job: Job, result: RunResult | None) -> None:
+            if kind == "start":
+                self.started += 1
+            else:
+                self.done.set()
+
+        def behind(self) -> bool:  # what compare's reports say while its thread lags
+            return self.hold
+
+    taker = Taker()
+    handle = LocalScheduler().submit(jobs, concurrency=2, report=taker, keep_results=False)
+    assert taker.done.wait(10)
+    time.sleep(0.2)  # the workers wait, asking behind() again and again
+    assert taker.started == 2
+    taker.hold = False
+    while not handle.wait(0.1):
+        pass
+    assert taker.started == 20
