@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
-from openstackai_nb.comparison.cases import Case
+from openstackai_nb.comparison.cases import Case, derived_id
 from openstackai_nb.comparison.scheduler import Job
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class Grid(Sequence[Job]):
         grid_id: str,
     ) -> None:
         self.pairs = list(pairs)
-        self.cases: Sequence[Case] = GridCases(cases)
+        self.cases = GridCases(cases)
         self.repeats = repeats
         self.config = config
         self.seed = seed
@@ -174,3 +174,18 @@ class GridCases(Sequence[Case]):
 
     def __iter__(self) -> Iterator[Case]:
         return (self[i] for i in range(len(self)))
+
+    def column(self, name: str) -> list[Any]:
+        """One field of every case, in order, without making the Cases (the table's columns).
+
+        `name`: "input", "case_id", "expected", or a metadata key (None where a case has none).
+        """
+        rest = self._rest
+        if name == "input":
+            return list(self._inputs)
+        if name == "case_id":  # as Case.case_id: the id given, else derived from the input
+            ids = [rest[i][1] if i in rest else None for i in range(len(self._inputs))]
+            return [derived_id(text) if given is None else given for given, text in zip(ids, self._inputs, strict=True)]
+        if name == "expected":
+            return [rest[i][0] if i in rest else None for i in range(len(self._inputs))]
+        return [rest[i][2].get(name) if i in rest else None for i in range(len(self._inputs))]

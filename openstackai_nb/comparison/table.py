@@ -342,16 +342,16 @@ class _Table:
             cells[:] = values
             return np.tile(np.repeat(cells, per_case), agents)
 
-        cases = list(grid.cases)  # made once here (`GridCases`), read for each column below
+        cases = grid.cases  # a GridCases: each column read without making the Cases
         labels = np.empty(agents, dtype=object)
         labels[:] = [label for label, _ in grid.pairs]
         run = self.cells.columns()
         data: dict[str, Any] = {
             "agent": np.repeat(labels, len(cases) * per_case),
             "model": run["model"],
-            "case_id": by_case([scrub(c.case_id) for c in cases]),
-            "input": by_case([scrub(c.input) for c in cases]),
-            "expected": pd.Series(by_case([scrub_data(c.expected) for c in cases]), dtype=object),
+            "case_id": by_case([scrub(c) for c in cases.column("case_id")]),
+            "input": by_case([scrub(c) for c in cases.column("input")]),
+            "expected": pd.Series(by_case([scrub_data(c) for c in cases.column("expected")]), dtype=object),
             "repeat": np.tile(np.arange(per_case, dtype=np.int64), agents * len(cases)),
         }
         data.update({name: run[name] for name in COMPARE_COLUMNS if name in run})
@@ -359,7 +359,7 @@ class _Table:
         data["error"] = run["error"]
         data = {name: data[name] for name in COMPARE_COLUMNS}
         for name in self.meta_names:
-            data[name] = by_case([scrub_data(c.metadata.get(name)) for c in cases]).tolist()  # dtype inferred
+            data[name] = by_case([scrub_data(c) for c in cases.column(name)]).tolist()  # dtype inferred
         data.update(self.cells.typed_answers())
         data.update(scores)
         data.update(self.cells.costs())

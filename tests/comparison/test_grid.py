@@ -82,3 +82,6 @@ def test_grid_cases_give_back_equal_cases_and_keep_only_the_inputs_of_plain_ones
     assert cases[0].case_id == given[0].case_id and cases[1].metadata == {"topic": "x"}
     with pytest.raises(IndexError):
         cases[3]
+    for name in ("input", "case_id", "expected"):  # the table's columns, without making the Cases
+        assert cases.column(name) == [getattr(c, name) for c in given]
+    assert cases.column("topic") == [None, "x", None]
