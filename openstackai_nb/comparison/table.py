@@ -309,21 +309,23 @@ class _Table:
     def __init__(self, jobs: Grid, meta_names: Sequence[str], *, answers: bool) -> None:
         import numpy as np
 
-        from openstackai_nb.store.frames import RunColumns
+        from openstackai_nb.store.frames import RunColumns, Texts
 
         self.jobs = jobs
         self.meta_names = meta_names
         self.cells = RunColumns(len(jobs))
         self.resumed = np.zeros(len(jobs), dtype=bool)
         """True for the rows taken from history (`resume=`)."""
-        self.answers: list[str | None] = [None] * len(jobs) if answers else []
-        """Each COMPLETED run's answer text as the model gave it (what a judge reads); only with judges."""
+        self.answers = Texts(len(jobs) if answers else 0)
+        """Each COMPLETED run's answer text as the model gave it (what a judge reads); only with judges.
+
+        As UTF-8 bytes until a judge reads it, as the table's own texts (`store._texts`: why)."""
 
     def add(self, job: Job, result: RunResult) -> None:
         """A run of the grid ended (or was taken from history): keep its cells."""
         self.cells.add(job.index, result)
-        if self.answers and result.succeeded:
-            self.answers[job.index] = result.output_text or ""
+        if len(self.answers) and result.succeeded:
+            self.answers.put(job.index, result.output_text or "")
 
     def run_ids(self) -> Sequence[str]:
         """The run id of each row."""

@@ -6,12 +6,13 @@ pin CPython's small-object arenas; bytes in one buffer do not.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, overload
 
 __all__ = ["Texts"]
 
 
-class Texts:
+class Texts(Sequence["str | None"]):
     """A column of `size` optional strings, set row by row in any order, kept as UTF-8 bytes in one buffer.
 
     Why not an object array of the strings: a string made during a run is a small object in
@@ -49,7 +50,16 @@ class Texts:
         self._start[row] = start
         self._end[row] = len(self._buffer)
 
-    def __getitem__(self, row: int) -> str | None:
+    def __len__(self) -> int:
+        return len(self._start)
+
+    @overload
+    def __getitem__(self, row: int) -> str | None: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[str | None]: ...
+    def __getitem__(self, row: int | slice) -> str | None | list[str | None]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(len(self))[row]]
         start = int(self._start[row])
         return None if start < 0 else self._buffer[start : self._end[row]].decode("utf-8", "surrogatepass")
 

@@ -42,6 +42,7 @@ __all__ = [
     "RunColumns",
     "TOOL_CALL_COLUMNS",
     "TURN_COLUMNS",
+    "Texts",
     "column",
     "gc_paused",
     "runs_frame",

@@ -30,3 +30,9 @@ def test_each_array_call_makes_new_strings() -> None:
     texts.put(0, "the same text, made twice")
     first, second = texts.array()[0], texts.array()[0]
     assert first == second and first is not second
+
+
+def test_texts_are_a_sequence_of_their_rows() -> None:
+    texts = Texts(3)
+    texts.put(1, "b")
+    assert len(texts) == 3 and texts[1:] == ["b", None] and list(texts) == [None, "b", None]
