@@ -148,3 +148,19 @@ def test_the_local_scheduler_starts_no_run_while_its_report_is_behind() -> None:
     while not handle.wait(0.1):
         pass
     assert taker.started == 20
+
+
+def test_score_columns_keep_their_cells_whatever_the_scorers_return() -> None:
+    import math
+
+    given = {"a": 0.5, "b": True, "c": "text", "d": 3}
+
+    def mixed(result: RunResult, case: Case) -> object:
+        return given[case.input]
+
+    def numbers(result: RunResult, case: Case) -> object:
+        return {"a": 0.25, "b": False, "c": None, "d": 1.5}[case.input]
+
+    df = compare(Agent(name="S", model="scripted"), list(given), score={"m": mixed, "n": numbers}, progress=False)
+    assert df["m"].tolist() == [0.5, 1.0, "text", 3] and df["m"].dtype == object
+    assert df["n"].dtype == "float64" and df["n"].tolist()[:2] == [0.25, 0.0] and math.isnan(df["n"][2])
