@@ -54,10 +54,10 @@ class Job:
 Report = Callable[[str, Job, "RunResult | None"], None]
 """`report(kind, job, result)`: kind "start" (result None) or "done"; called from any thread.
 
-A report may also have a ``behind()`` method (`compare`'s does): True while the runs it was
-given wait to be taken (scored, shown, copied into the table) faster than they are. The local
-scheduler's workers then start no new run until it is False: finished RunResults (~10 KB
-each) do not pile up while compare's thread cannot keep up (a loaded machine)."""
+A report may also have a ``behind()`` method (`compare`'s does): True while too many of the
+finished runs it was given still wait to be taken (scored, shown, copied into the table). The
+local scheduler's workers then start no new run until it is False: finished RunResults
+(~10 KB each) do not pile up while compare's thread cannot keep up (a loaded machine)."""
 
 
 class Handle(Protocol):
