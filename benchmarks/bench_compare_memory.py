@@ -1,7 +1,7 @@
 """compare() memory: peak and retained RSS of the client for grids of 10,000 to 100,000 runs.
 
     .venv/bin/python benchmarks/bench_compare_memory.py [--quick] [--sizes 10000,40000]
-        [--scheduler local|dask] [--base PATH] [--concurrency 64]
+        [--scheduler local|dask] [--base PATH] [--concurrency 64] [--repeat N]
 
 Each grid runs in a fresh process (its own working folder, so the history file starts empty, as
 a user's kernel would have it): the agent is the offline scripted model with one tool (two turns
@@ -12,7 +12,8 @@ the history on. The worker prints:
 - peak: the process's peak resident memory (VmHWM) over the whole compare;
 - frame: the DataFrame's own size (`memory_usage(deep=True)`);
 - retained: resident memory after `del df; gc.collect()`, less rss0 (what the grid leaves behind);
-- wall: seconds of the compare() call.
+- wall: seconds of the compare() call; CPU: the process's CPU seconds meanwhile (all threads:
+  on a loaded machine a steadier measure of the work than wall time).
 
 With `--base PATH` (a checkout of another commit, e.g. `git worktree add --detach /tmp/base main`)
 every size is measured twice in one invocation, for that tree and this one: before/after figures.
@@ -74,9 +75,9 @@ def worker(size: int, scheduler: str, concurrency: int) -> dict[str, Any]:
     del warm
     gc.collect()
     rss0 = _status("VmRSS")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     df = compare(agent, cases, progress=False, concurrency=concurrency, scheduler=sched)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     peak = _status("VmHWM")
     after_compare = _status("VmRSS")
     assert len(df) == size and (df["status"] == "COMPLETED").all(), df["error"].dropna().head()
@@ -95,6 +96,7 @@ def worker(size: int, scheduler: str, concurrency: int) -> dict[str, Any]:
         "frame": round(frame, 1),
         "retained": round(retained, 1),
         "wall": round(wall, 1),
+        "cpu": round(cpu, 1),
         "runs_per_s": round(size / wall),
     }
 
@@ -121,6 +123,7 @@ def main() -> None:
     parser.add_argument("--scheduler", choices=["local", "dask"], default="local")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--base", default="", help="a checkout of another commit to measure beside this tree")
+    parser.add_argument("--repeat", type=int, default=1, help="measure each size (and tree) this many times")
     parser.add_argument("--worker", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -138,19 +141,20 @@ def main() -> None:
     print(f"compare() memory, {args.scheduler} scheduler, concurrency {args.concurrency}")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, load average {load}")
     print("MB: rss0 after warm-up, peak (VmHWM), frame (the DataFrame), retained after del df + gc.collect()\n")
-    print("| tree | runs | rss0 MB | peak MB | frame MB | retained MB | wall s | runs/s |")
-    print("|------|-----:|--------:|--------:|---------:|------------:|-------:|-------:|")
+    print("| tree | runs | rss0 MB | peak MB | frame MB | retained MB | wall s | CPU s | runs/s |")
+    print("|------|-----:|--------:|--------:|---------:|------------:|-------:|------:|-------:|")
     for size in sizes:
-        for name, tree in trees:
-            r = run_one(tree, size, args.scheduler, args.concurrency)
-            if "error" in r:
-                print(f"| {name} | {size:,} | error: {r['error']} |", flush=True)
-                continue
-            print(
-                f"| {name} | {size:,} | {r['rss0']} | {r['peak']} | {r['frame']} | {r['retained']} | "
-                f"{r['wall']} | {r['runs_per_s']} |",
-                flush=True,
-            )
+        for _ in range(args.repeat):
+            for name, tree in trees:
+                r = run_one(tree, size, args.scheduler, args.concurrency)
+                if "error" in r:
+                    print(f"| {name} | {size:,} | error: {r['error']} |", flush=True)
+                    continue
+                print(
+                    f"| {name} | {size:,} | {r['rss0']} | {r['peak']} | {r['frame']} | {r['retained']} | "
+                    f"{r['wall']} | {r['cpu']} | {r['runs_per_s']} |",
+                    flush=True,
+                )
     print("\nTargets (issue 25): 100,000 runs with peak under 300 MB and under 50 MB retained.")
 
 

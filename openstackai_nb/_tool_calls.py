@@ -149,6 +149,7 @@ class ToolThreadPool:
                         self._counted -= 1
                     else:
                         self.abandoned -= 1
+                    del job  # not kept while the thread waits: late survivors pin memory (store/_texts.py)
                     self._idle += 1
                     self._cond.notify_all()
 

@@ -54,12 +54,14 @@ def run_jobs(
     scheduler = scheduler or LocalScheduler()
     row = labels[0] if len(labels) == 1 else None
     reports = _Reports(record=not getattr(scheduler, "records_runs", True), scoring=scoring, row=row, on_done=on_done)
+    reports.limit = max(_BEHIND, 8 * concurrency)
     # Submitted first: a scheduler that refuses the jobs (ConfigError) leaves no progress table.
-    handle = _submit(scheduler, jobs, concurrency, reports.report)
+    handle = _submit(scheduler, jobs, concurrency, reports)
     try:
         reports.view = progress_view(progress, labels, per_agent)
         _take(already, scoring, reports.view, on_done)
     except BaseException:
+        reports.closing = True
         handle.cancel()
         raise
     _wait(handle, reports, compare_id)
@@ -79,6 +81,8 @@ def _submit(scheduler: Scheduler, jobs: Sequence[Job], concurrency: int, report:
 
 _Report = Callable[[str, Job, "RunResult | None"], None]
 
+_BEHIND = 1024  # finished runs waiting to be taken before the local scheduler holds new runs back (at least)
+
 
 def _take(
     already: Sequence[tuple[Job, RunResult]], scoring: Scoring | None, view: ProgressView | None, on_done: Done
@@ -95,8 +99,14 @@ def _take(
 class _Reports:
     """What the scheduler reports (from any thread), taken on compare's thread.
 
-    For a remote scheduler (`records_runs` False) each finished run is also recorded here, in
-    this process's history: nothing recorded it where it ran.
+    Called as the scheduler's `report`. For a remote scheduler (`records_runs` False) each
+    finished run is also recorded here, in this process's history: nothing recorded it where it
+    ran. `behind()` tells the local scheduler to hold new runs back while more than `limit`
+    finished runs wait to be taken (`scheduler.Report`). Compare's thread takes them every
+    0.1 s: on a loaded machine it was seen 1,600 finished runs behind (about 16 MB of
+    RunResults in this queue, 100,000 runs, load average 7 on 2 cores), and a slow scorer let
+    the queue grow with the grid. The limit is well above what 0.1 s brings at full speed
+    (~130 runs): counting the "start" reports too and holding at 256 halved the grid's speed.
     """
 
     def __init__(self, *, record: bool, scoring: Scoring | None, row: str | None, on_done: Done) -> None:
@@ -106,9 +116,19 @@ class _Reports:
         self.row = row  # the view's one row for every job (the judges), else each job's label
         self.on_done = on_done
         self.view: ProgressView | None = None
+        self.limit = _BEHIND
+        self.closing = False  # interrupted: the scheduler must not wait for reports nobody takes
+        self.given = 0  # finished runs reported (counted by the reporting thread only)
+        self.taken = 0  # ... and taken (by compare's thread only)
 
-    def report(self, kind: str, job: Job, result: RunResult | None) -> None:
+    def __call__(self, kind: str, job: Job, result: RunResult | None) -> None:
         self.events.put((kind, job, result))
+        if result is not None:
+            self.given += 1
+
+    def behind(self) -> bool:
+        """True while more than `limit` finished runs wait to be taken (the local scheduler then waits)."""
+        return not self.closing and self.given - self.taken > self.limit
 
     def drain(self) -> None:
         from openstackai_nb.store import session
@@ -123,6 +143,7 @@ class _Reports:
                 if view is not None:
                     view.started(self.row or job.label)
             elif result is not None:
+                self.taken += 1
                 if self.record:
                     session.record(result, finished=True, wait=False)  # committed by flush()
                 shown = self.scoring.score(job, result) if self.scoring is not None else None
@@ -147,6 +168,7 @@ def _wait(handle: Handle, reports: _Reports, compare_id: str) -> None:
             if view is not None:
                 view.refresh()
     except BaseException as exc:
+        reports.closing = True
         handle.cancel()
         reports.drain()
         reports.flush()

@@ -52,7 +52,12 @@ class Job:
 
 
 Report = Callable[[str, Job, "RunResult | None"], None]
-"""`report(kind, job, result)`: kind "start" (result None) or "done"; called from any thread."""
+"""`report(kind, job, result)`: kind "start" (result None) or "done"; called from any thread.
+
+A report may also have a ``behind()`` method (`compare`'s does): True while too many of the
+finished runs it was given still wait to be taken (scored, shown, copied into the table). The
+local scheduler's workers then start no new run until it is False: finished RunResults
+(~10 KB each) do not pile up while compare's thread cannot keep up (a loaded machine)."""
 
 
 class Handle(Protocol):
@@ -150,6 +155,7 @@ async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report, keep: 
 
     kept: list[RunResult | None] = [None] * len(jobs) if keep else []
     positions = iter(range(len(jobs)))  # shared: each job is taken by one worker, in order
+    behind: Callable[[], bool] | None = getattr(report, "behind", None)
 
     async def worker() -> None:
         for i in positions:
@@ -159,6 +165,9 @@ async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report, keep: 
             report("done", job, result)
             if keep:
                 kept[i] = result
+            del job, result  # not held while this worker waits for the report's taker
+            while behind is not None and behind():
+                await asyncio.sleep(_PAUSE)
 
     # A run's history commit does not hold its slot; every run is committed before this returns.
     async with batch():
@@ -171,6 +180,9 @@ async def _run_all(jobs: Sequence[Job], concurrency: int, report: Report, keep: 
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
     return [r for r in kept if r is not None] if keep else None
+
+
+_PAUSE = 0.005  # seconds a worker waits before it asks `behind()` again
 
 
 async def run_job(job: Job) -> RunResult:

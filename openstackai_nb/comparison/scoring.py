@@ -86,8 +86,8 @@ class Scoring:
         self.size = size
         self.reserved = set(reserved)
         self.case_arg = {name: takes_case(fn) for name, fn in self.scorers.items()}
-        self.values: dict[str, dict[str, dict[int, Any]]] = {}
-        """Scorer -> its columns (in the order they first appeared) -> job index -> value."""
+        self.values: dict[str, dict[str, _Scores]] = {}
+        """Scorer -> its columns (in the order they first appeared) -> the values by job index."""
         self.failures: dict[str, tuple[int, str]] = {}
 
     def score(self, job: Job, result: RunResult) -> float | None:
@@ -118,7 +118,10 @@ class Scoring:
         for column, v in items:
             if column in self.reserved:
                 raise ConfigError(f"compare: scorer {name!r} gave a column {column!r} that clashes with a column")
-            columns.setdefault(column, {})[index] = v
+            scores = columns.get(column)
+            if scores is None:
+                scores = columns[column] = _Scores(self.size)
+            scores.put(index, v)
 
     def columns(self) -> dict[str, Any]:
         """One array per column, scorer by scorer, in job order (NaN where a run has no score)."""
@@ -126,8 +129,11 @@ class Scoring:
 
         out: dict[str, Any] = {}
         for name in self.scorers:
-            for column, by_index in (self.values.get(name) or {name: {}}).items():
-                raw = [by_index.get(i) for i in range(self.size)]
+            for column, scores in (self.values.get(name) or {name: _Scores(self.size)}).items():
+                if not scores.others:  # only floats and bools (NaN where none): the array as it is
+                    out[column] = scores.numbers
+                    continue
+                raw = [scores.others.get(i, number) for i, number in enumerate(scores.numbers.tolist())]
                 cells = [np.nan if v is None else float(v) if isinstance(v, bool | np.bool_) else v for v in raw]
                 if all(isinstance(v, int | float | np.integer | np.floating) for v in cells):
                     out[column] = np.array(cells, dtype=np.float64)
@@ -146,3 +152,27 @@ class Scoring:
                 "those scores are NaN",
                 ScoreWarning,
             )
+
+
+class _Scores:
+    """One score column's values by job index: floats and bools in a float64 array, anything else by index.
+
+    A float a scorer computes is a new small object per run; kept until the table is built, such
+    objects pinned allocator arenas after the grid (as the table's texts did: `store._texts`).
+    The array keeps their values; `columns()` gives the same cells as before (a bool as 0.0/1.0,
+    NaN where a run has no score).
+    """
+
+    __slots__ = ("numbers", "others")
+
+    def __init__(self, size: int) -> None:
+        import numpy as np
+
+        self.numbers = np.full(size, np.nan, dtype=np.float64)
+        self.others: dict[int, Any] = {}
+
+    def put(self, index: int, value: Any) -> None:
+        if type(value) is float or type(value) is bool:
+            self.numbers[index] = value
+        else:
+            self.others[index] = value

@@ -247,6 +247,7 @@ def compare(
         compare_id=compare_id,
         grid_id=grid_id(pairs, cases, repeats, seed, config),
     )
+    del cases  # the grid keeps what it needs of them (`GridCases`: why)
     plain = {name: fn for name, fn in scorers.items() if name not in judges}
     reserved = [*COMPARE_COLUMNS, *COST_COLUMNS, *meta_names, JUDGE_COST]
     scoring = Scoring(plain, len(jobs), reserved)
@@ -261,7 +262,7 @@ def compare(
     run_jobs(
         resumed.todo,
         labels,
-        len(cases) * repeats,
+        len(jobs.cases) * repeats,
         concurrency=concurrency,
         progress=progress,
         scheduler=scheduler,
@@ -308,21 +309,23 @@ class _Table:
     def __init__(self, jobs: Grid, meta_names: Sequence[str], *, answers: bool) -> None:
         import numpy as np
 
-        from openstackai_nb.store.frames import RunColumns
+        from openstackai_nb.store.frames import RunColumns, Texts
 
         self.jobs = jobs
         self.meta_names = meta_names
         self.cells = RunColumns(len(jobs))
         self.resumed = np.zeros(len(jobs), dtype=bool)
         """True for the rows taken from history (`resume=`)."""
-        self.answers: list[str | None] = [None] * len(jobs) if answers else []
-        """Each COMPLETED run's answer text as the model gave it (what a judge reads); only with judges."""
+        self.answers = Texts(len(jobs) if answers else 0)
+        """Each COMPLETED run's answer text as the model gave it (what a judge reads); only with judges.
+
+        As UTF-8 bytes until a judge reads it, as the table's own texts (`store._texts`: why)."""
 
     def add(self, job: Job, result: RunResult) -> None:
         """A run of the grid ended (or was taken from history): keep its cells."""
         self.cells.add(job.index, result)
-        if self.answers and result.succeeded:
-            self.answers[job.index] = result.output_text or ""
+        if len(self.answers) and result.succeeded:
+            self.answers.put(job.index, result.output_text or "")
 
     def run_ids(self) -> Sequence[str]:
         """The run id of each row."""
@@ -341,24 +344,77 @@ class _Table:
             cells[:] = values
             return np.tile(np.repeat(cells, per_case), agents)
 
+        cases = grid.cases  # a GridCases: each column read without making the Cases
         labels = np.empty(agents, dtype=object)
         labels[:] = [label for label, _ in grid.pairs]
         run = self.cells.columns()
         data: dict[str, Any] = {
-            "agent": np.repeat(labels, len(grid.cases) * per_case),
+            "agent": np.repeat(labels, len(cases) * per_case),
             "model": run["model"],
-            "case_id": by_case([scrub(c.case_id) for c in grid.cases]),
-            "input": by_case([scrub(c.input) for c in grid.cases]),
-            "expected": pd.Series(by_case([scrub_data(c.expected) for c in grid.cases]), dtype=object),
-            "repeat": np.tile(np.arange(per_case, dtype=np.int64), agents * len(grid.cases)),
+            "case_id": by_case([scrub(c) for c in cases.column("case_id")]),
+            "input": by_case([scrub(c) for c in cases.column("input")]),
+            "expected": pd.Series(by_case([scrub_data(c) for c in cases.column("expected")]), dtype=object),
+            "repeat": np.tile(np.arange(per_case, dtype=np.int64), agents * len(cases)),
         }
         data.update({name: run[name] for name in COMPARE_COLUMNS if name in run})
         data["resumed"] = self.resumed
         data["error"] = run["error"]
         data = {name: data[name] for name in COMPARE_COLUMNS}
         for name in self.meta_names:
-            data[name] = by_case([scrub_data(c.metadata.get(name)) for c in grid.cases]).tolist()  # dtype inferred
+            data[name] = by_case([scrub_data(c) for c in cases.column(name)]).tolist()  # dtype inferred
         data.update(self.cells.typed_answers())
         data.update(scores)
         data.update(self.cells.costs())
-        return pd.DataFrame(data)
+        frame = pd.DataFrame(data)
+        del data
+        if len(frame) >= _TRIM_ROWS:
+            _trim_when_deleted(frame)
+        return frame
+
+
+_TRIM_ROWS = 10_000
+
+
+def _trim_when_deleted(frame: pd.DataFrame) -> None:
+    """Once `frame` is deleted, hand the C heap's free memory back to the system (glibc only).
+
+    Why: building a large table allocates its columns and their temporaries (hundreds of KB
+    each: below glibc's mmap threshold, about 1 MB after pandas is imported and raised by every
+    larger block freed) from the process's main heap, which glibc shrinks only from its top.
+    After ``del df`` the freed columns sit under whatever small block was allocated above them
+    later, so the heap keeps them. Six probes of benchmarks/bench_compare_memory.py's grid of
+    100,000 runs, after ``del df; gc.collect()``: the main heap ([heap] in /proc/self/smaps)
+    stayed 0, 0, 0, 1, 15 and 32 MB above its size before the compare, that much of it free
+    (mallinfo2 fordblks), and ``malloc_trim(0)`` then gave all of it back (163 -> 130 MB RSS in
+    the worst). Calling it when compare() returns gives nothing (the table still holds that
+    memory), nor does a weakref callback on the table (it runs before the table's columns are
+    freed): `_Trim` is the last entry of the table's attribute dict, so it is freed after the
+    table's data (``_mgr``). It walks the free chunks (a few ms for a 100,000-row table), so
+    only tables of `_TRIM_ROWS` rows or more get it.
+    """
+    import ctypes
+    import os
+
+    try:
+        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+            return
+        trim = ctypes.CDLL(None).malloc_trim
+    except (AttributeError, OSError, ValueError):  # no confstr name (not Linux), no such function
+        return
+    trim.argtypes = [ctypes.c_size_t]
+    object.__setattr__(frame, "_openstackai_nb_trim", _Trim(trim))  # not a column: pandas' setattr is bypassed
+
+
+class _Trim:
+    """Calls ``malloc_trim(0)`` when freed (see `_trim_when_deleted`)."""
+
+    __slots__ = ("trim",)
+
+    def __init__(self, trim: Any) -> None:
+        self.trim = trim
+
+    def __del__(self) -> None:
+        try:
+            self.trim(0)
+        except Exception:  # noqa: BLE001, S110 - at interpreter exit ctypes may be gone: nothing to give back then
+            pass

@@ -34,6 +34,7 @@ class StoreConnection:
     conn: sqlite3.Connection
     _identity: files.FileIdentity | None
     _ckpt_conn: sqlite3.Connection | None
+    _ckpt_cursor: sqlite3.Cursor | None = None
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database file (PASSIVE: never blocks writers); checkpointer thread only."""
@@ -44,7 +45,13 @@ class StoreConnection:
                 self._ckpt_conn = sqlite3.connect(uri, uri=True, timeout=1.0, check_same_thread=False)
             if self._ckpt_conn is None:
                 return
-            self._ckpt_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            cursor = self._ckpt_cursor
+            if cursor is None or cursor.connection is not self._ckpt_conn:
+                # One cursor, not one per checkpoint (conn.execute makes one): sqlite3 keeps a weak
+                # reference to every cursor and drops them every 200 only, so one a second over a
+                # long compare() left objects behind that pinned memory (store/_texts.py).
+                cursor = self._ckpt_cursor = self._ckpt_conn.cursor()
+            cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:  # best effort: the next round tries again
             logger.debug("openstackai_nb: WAL checkpoint of %s failed: %s", self.path, exc)
 

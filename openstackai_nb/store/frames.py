@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub, scrub_data
 from openstackai_nb.store._schema import INT_COLUMNS, OUTPUT_COLUMNS, RUN_COLUMNS
+from openstackai_nb.store._texts import Texts
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,6 +42,7 @@ __all__ = [
     "RunColumns",
     "TOOL_CALL_COLUMNS",
     "TURN_COLUMNS",
+    "Texts",
     "column",
     "gc_paused",
     "runs_frame",
@@ -288,18 +290,20 @@ def _loads(text: str | None) -> Any:
 
 # -- compare's table: runs as they finish ------------------------------------------------------------
 
-_OBJECTS = ("run_id", "model", "status", "final_output", "finish_reason", "error", "provider", "endpoint")
+_TEXTS = ("run_id", "final_output", "error")  # one text per run: kept as UTF-8 until the frame is built
+_OBJECTS = ("model", "status", "finish_reason", "provider", "endpoint")  # few distinct values: one object each
 _COUNTS = ("turn_count", "prompt_tokens", "completion_tokens", "n_tool_calls", "cached_calls", "started_at")
-_SHARED = ("model", "status", "finish_reason", "provider", "endpoint")  # few distinct values: one object each
 
 
 class RunColumns:
-    """The cells of `size` runs, one column array each, filled row by row as runs finish (any order).
+    """The cells of `size` runs, one column each, filled row by row as runs finish (any order).
 
     `add(row, result)` copies what the table shows of a RunResult (`RESULT_COLUMNS`, and what its
-    typed answer and cost need) into the arrays; the result itself is not kept. A row never
+    typed answer and cost need) into the columns; the result itself is not kept. A row never
     added keeps None / 0 / NaN. Answers are scrubbed of secrets (`_secrets.scrub`), typed
-    answers too (`scrub_data`).
+    answers too (`scrub_data`). Each run's own texts (run id, answer, error) wait as bytes
+    (`Texts`) and become strings when `columns()` is first called; the others are numbers or
+    one of a few shared strings (model, status, ...).
 
     Example:
         >>> cells = RunColumns(2)                      # doctest: +SKIP
@@ -311,26 +315,28 @@ class RunColumns:
         import numpy as np
 
         self.size = size
+        self._texts = {name: Texts(size) for name in _TEXTS}
         self._objects = {name: np.full(size, None, dtype=object) for name in _OBJECTS}
         self._counts = {name: np.zeros(size, dtype=np.int64) for name in _COUNTS}
         self._elapsed = np.full(size, np.nan, dtype=np.float64)
         self._shared: dict[str, str] = {}
         self._schemas: dict[int, Any] = {}  # row -> output schema (typed runs only)
         self._answers: dict[int, Any] = {}  # row -> the typed answer as scrubbed JSON data
+        self._columns: dict[str, Any] | None = None  # made once, by columns()
 
     def _one(self, value: str | None) -> str | None:
         return None if value is None else self._shared.setdefault(value, value)
 
     def add(self, row: int, result: RunResult) -> None:
         """Copy the cells of `result` into row `row`."""
-        objects, counts, usage = self._objects, self._counts, result.usage
+        texts, objects, counts, usage = self._texts, self._objects, self._counts, result.usage
         text = result.output_text
-        objects["run_id"][row] = result.run_id
+        texts["run_id"].put(row, result.run_id)
+        texts["final_output"].put(row, None if text is None else scrub(text))
+        texts["error"].put(row, result.error)
         objects["model"][row] = self._one(result.model)
         objects["status"][row] = self._one(result.status.value)
-        objects["final_output"][row] = None if text is None else scrub(text)
         objects["finish_reason"][row] = self._one(result.finish_reason)
-        objects["error"][row] = result.error
         objects["provider"][row] = self._one(result.provider)
         objects["endpoint"][row] = self._one(result.endpoint)
         counts["turn_count"][row] = result.turn_count
@@ -340,6 +346,7 @@ class RunColumns:
         counts["cached_calls"][row] = result.cached_calls
         counts["started_at"][row] = _ns(result.started_at)
         self._elapsed[row] = result.elapsed_time
+        self._columns = None
         if result.output_schema is not None:
             self._schemas[row] = result.output_schema
             if result.typed:
@@ -347,17 +354,20 @@ class RunColumns:
 
                 self._answers[row] = scrub_data(jsonable(result.final_output))
 
+    def run_id(self, row: int) -> str | None:
+        """The run id of row `row` (None: not added yet)."""
+        return self._texts["run_id"][row]
+
     def columns(self) -> dict[str, Any]:
-        """The `RESULT_COLUMNS`, in order, as the arrays pandas takes (dtypes as `RUN_KINDS` says)."""
-        out: dict[str, Any] = {}
-        for name in RESULT_COLUMNS:
-            if name == "elapsed_time":
-                out[name] = self._elapsed
-            elif name in self._counts:
-                out[name] = self._counts[name]
-            else:
-                out[name] = self._objects[name]
-        return out
+        """The `RESULT_COLUMNS`, in order, as the arrays pandas takes (dtypes as `RUN_KINDS` says).
+
+        The same arrays on every call until a row is added (the texts' strings are made once).
+        """
+        if self._columns is None:
+            every = {**self._objects, **self._counts, "elapsed_time": self._elapsed}
+            every.update((name, texts.array()) for name, texts in self._texts.items())
+            self._columns = {name: every[name] for name in RESULT_COLUMNS}
+        return self._columns
 
     def typed_answers(self) -> dict[str, Any]:
         """The ``output.<field>`` columns of the typed answers (none when no run had an output type)."""

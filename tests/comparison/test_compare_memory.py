@@ -94,3 +94,73 @@ def test_rows_match_their_runs_whatever_order_the_runs_end_in(repeats: int) -> N
     b = df[df.agent == "b"]
     assert b["completion_tokens"].tolist() == [n for n in (1, 2) for _ in range(repeats)]
     assert df["run_id"].is_unique
+
+
+def test_a_large_table_hands_the_free_heap_back_once_its_data_is_freed() -> None:
+    import os
+
+    import pandas as pd
+
+    from openstackai_nb.comparison.table import _TRIM_ROWS, _trim_when_deleted
+
+    small = compare(Agent(name="S", model="scripted"), ["say 2 words"], progress=False)
+    assert "_openstackai_nb_trim" not in vars(small)  # a table under _TRIM_ROWS rows: nothing to give back
+    frame = pd.DataFrame({"run_id": [f"run_{i}" for i in range(_TRIM_ROWS)]})
+    _trim_when_deleted(frame)
+    if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
+        assert "_openstackai_nb_trim" not in vars(frame)
+        return
+    # Last in the attribute dict: freed (and malloc_trim called) after the table's data, `_mgr`.
+    assert list(vars(frame))[-1] == "_openstackai_nb_trim" and "_mgr" in vars(frame)
+    assert "_openstackai_nb_trim" not in vars(frame.copy()) and "_openstackai_nb_trim" not in frame.columns
+    del frame  # no unraisable exception (pytest turns one into an error)
+    gc.collect()
+
+
+def test_the_local_scheduler_starts_no_run_while_its_report_is_behind() -> None:
+    import threading
+    import time
+
+    pairs = [("E", Agent(name="E", model=FunctionModel(lambda m, i: "ok")))]
+    jobs = Grid(pairs, [Case(f"x{i}") for i in range(20)], 1, RunConfig(), seed=None, compare_id="c", grid_id="g")
+
+    class Taker:
+        def __init__(self) -> None:
+            self.started = 0
+            self.done = threading.Event()
+            self.hold = True
+
+        def __call__(self, kind: str, job: Job, result: RunResult | None) -> None:
+            if kind == "start":
+                self.started += 1
+            else:
+                self.done.set()
+
+        def behind(self) -> bool:  # what compare's reports say while its thread lags
+            return self.hold
+
+    taker = Taker()
+    handle = LocalScheduler().submit(jobs, concurrency=2, report=taker, keep_results=False)
+    assert taker.done.wait(10)
+    time.sleep(0.2)  # the workers wait, asking behind() again and again
+    assert taker.started == 2
+    taker.hold = False
+    while not handle.wait(0.1):
+        pass
+    assert taker.started == 20
+
+
+def test_score_columns_keep_their_cells_whatever_the_scorers_return() -> None:
+    import math
+
+    given = {"a": 0.5, "b": True, "c": "text", "d": 3}
+
+    def mixed(result: RunResult, case: Case) -> object:
+        return given[case.input]
+
+    def numbers(result: RunResult, case: Case) -> object:
+        return {"a": 0.25, "b": False, "c": None, "d": 1.5}[case.input]
+
+    df = compare(Agent(name="S", model="scripted"), list(given), score={"m": mixed, "n": numbers}, progress=False)
+    assert df["m"].tolist() == [0.5, 1.0, "text", 3] and df["m"].dtype == object
+    assert df["n"].dtype == "float64" and df["n"].tolist()[:2] == [0.25, 0.0] and math.isnan(df["n"][2])

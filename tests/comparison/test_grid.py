@@ -8,7 +8,7 @@ import pytest
 
 from openstackai_nb import Agent, RunConfig
 from openstackai_nb.comparison.cases import Case
-from openstackai_nb.comparison.grid import Grid, Picked
+from openstackai_nb.comparison.grid import Grid, GridCases, Picked
 
 
 def grid(*, repeats: int = 2, seed: int | None = None) -> Grid:
@@ -67,3 +67,21 @@ def test_picked_and_slices_are_jobs_of_the_grid_by_position() -> None:
     assert picked[1].config.run_id == jobs[8].config.run_id
     assert [j.index for j in jobs[10:]] == [10, 11]
     assert [j.index for j in picked[1:]] == [8]
+
+
+def test_grid_cases_give_back_equal_cases_and_keep_only_the_inputs_of_plain_ones() -> None:
+    given = [
+        Case("plain"),
+        Case("rich", expected={"a": [1]}, id="r1", metadata={"topic": "x"}),
+        Case("expected only", expected=0),
+    ]
+    cases = GridCases(given)
+    assert len(cases) == 3 and list(cases) == given and cases[-2] == given[1]
+    assert cases[1:] == given[1:]
+    assert cases[0].input is given[0].input  # the caller's own string, not a copy
+    assert cases[0].case_id == given[0].case_id and cases[1].metadata == {"topic": "x"}
+    with pytest.raises(IndexError):
+        cases[3]
+    for name in ("input", "case_id", "expected"):  # the table's columns, without making the Cases
+        assert cases.column(name) == [getattr(c, name) for c in given]
+    assert cases.column("topic") == [None, "x", None]
