@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub
-from openstackai_nb.comparison._dask_internals import forget_topics
+from openstackai_nb.comparison._dask_internals import MESSAGE_LOG, forget_topics, shorten_log, shorten_message_logs
 from openstackai_nb.comparison._dask_worker import MAX_CHUNK, Chunk, Pair, load_agents, run_chunk, stop_compare
 from openstackai_nb.comparison.scheduler import Handle, Job, Report, failed_result
 from openstackai_nb.errors import ConfigError
@@ -55,6 +55,8 @@ __all__ = ["DaskScheduler"]
 
 logger = logging.getLogger("openstackai_nb")
 
+CHUNKS_PER_WORKER = 4
+"""Chunks of a compare on the cluster at once, per worker: the next is sent when one ends."""
 CANCEL_GRACE = 3.0
 """Seconds an interrupted compare waits for the CANCELLED results of the runs that were in flight."""
 _NEEDED_FOR = "DaskScheduler (compare on a Dask cluster)"
@@ -109,8 +111,16 @@ class DaskScheduler:
         workers = _worker_count(client)
         per_worker = self.per_worker or math.ceil(concurrency / workers)
         chunk_size = self.chunk_size or _default_chunk(len(jobs), workers, per_worker)
+        window = CHUNKS_PER_WORKER * workers
         return _DaskHandle(
-            client, jobs, payload, per_worker=per_worker, chunk_size=chunk_size, report=report, keep=keep_results
+            client,
+            jobs,
+            payload,
+            per_worker=per_worker,
+            chunk_size=chunk_size,
+            window=window,
+            report=report,
+            keep=keep_results,
         )
 
 
@@ -218,6 +228,7 @@ class _DaskHandle:
         *,
         per_worker: int,
         chunk_size: int,
+        window: int,
         report: Report,
         keep: bool = True,
     ) -> None:
@@ -237,14 +248,29 @@ class _DaskHandle:
         self._compare = compare
         self._topic = f"openstackai-nb-{compare}"
         client.subscribe_topic(self._topic, self._inbox.put)  # before the tasks: no event is missed
+        _shorten_message_logs(client)
         self._agents: Future[Any] = client.submit(load_agents, payload, key=f"openstackai-nb-agents-{compare}")
         self._chunks: list[Sequence[int]] = []
         """Each chunk's jobs, by position."""
-        self._futures: list[Future[Any]] = []
+        self._futures: list[Future[Any] | None] = []
+        """Each chunk's task, until it ended (then None: the scheduler forgets it and its pairs)."""
         self._resent: set[int] = set()
         self._per_worker = per_worker
-        for i in range(0, len(jobs), chunk_size):
-            self._send(range(i, min(i + chunk_size, len(jobs))))
+        self._chunk_size = chunk_size
+        self._window = window
+        self._sent = 0
+        """Jobs sent so far (in order; a chunk sent again is not counted)."""
+        self._in_flight = 0
+        """Chunks sent whose task has not ended."""
+        self._send_more()
+
+    def _send_more(self) -> None:
+        """Send the next chunks until `window` chunks are on the cluster (or every job was sent)."""
+        total = len(self._jobs)
+        while self._in_flight < self._window and self._sent < total and not self._stopping:
+            end = min(self._sent + self._chunk_size, total)
+            self._send(range(self._sent, end))
+            self._sent = end
 
     def _send(self, positions: Sequence[int]) -> None:
         """Submit one chunk of jobs as a Dask task (after the agents' task, whose result it takes)."""
@@ -259,6 +285,7 @@ class _DaskHandle:
         future.add_done_callback(lambda _: self._inbox.put((0.0, ["chunk", number])))
         self._chunks.append(positions)
         self._futures.append(future)
+        self._in_flight += 1
 
     # -- Handle -----------------------------------------------------------------------------------
     def wait(self, timeout: float) -> bool:
@@ -318,8 +345,11 @@ class _DaskHandle:
                 from openstackai_nb.results import RunResult
 
                 self._finish(index, RunResult.model_validate_json(message[2]))
-        elif kind == "chunk" and not self._stopping:
+        elif kind == "chunk" and not self._stopping and self._futures[index] is not None:
             self._chunk_ended(index)
+            self._futures[index] = None  # released: the scheduler forgets the task, its pairs with it
+            self._in_flight -= 1
+            self._send_more()
 
     def _finish(self, index: int, result: RunResult) -> None:
         job = self._jobs[index]
@@ -342,7 +372,7 @@ class _DaskHandle:
         """
         future = self._futures[number]
         unfinished = [i for i in self._chunks[number] if not self._done[i]]
-        if not unfinished:
+        if not unfinished or future is None:
             return
         if future.status == "finished":
             error = "DaskScheduler: the chunk ended but this run's result never reached the client"
@@ -365,7 +395,7 @@ class _DaskHandle:
     # -- the end ----------------------------------------------------------------------------------
     def _release(self) -> None:
         try:
-            self._client.cancel([*self._futures, self._agents], force=True)
+            self._client.cancel([*(f for f in self._futures if f is not None), self._agents], force=True)
         except Exception as exc:  # noqa: BLE001 - a failed cancel (client closed, scheduler gone) is logged; the compare ends anyway
             logger.warning("openstackai_nb: could not cancel the compare's Dask tasks: %s", exc)
 
@@ -374,7 +404,8 @@ class _DaskHandle:
         if self._closed:
             return
         self._closed = True
-        futures, self._futures = self._futures, []
+        futures = [f for f in self._futures if f is not None]
+        self._futures = []
         del self._agents
         name = Chunk(self._compare, self._per_worker, ())
         topics = [self._topic, *(name.done_topic(n) for n in range(len(self._chunks)))]
@@ -395,6 +426,23 @@ class _DaskHandle:
             return
         if isinstance(problem, str):  # run_on_scheduler returns the function's value (sync client)
             logger.warning("openstackai_nb: %s", scrub(problem))
+
+
+def _shorten_message_logs(client: Client) -> None:
+    """Keep `MESSAGE_LOG` batches, not 1000, in the debugging logs of the streams the compare's messages take.
+
+    The scheduler's stream to this client carries every result's JSON; each stream keeps its last
+    1000 batches (`_dask_internals`): with the scheduler in this process, a grid's results stayed
+    in the client's memory, up to 1000 batches of them.
+    """
+    comm = getattr(client, "scheduler_comm", None)  # None: not connected (yet)
+    problem = shorten_log(comm, MESSAGE_LOG, keep=False) if comm is not None else None
+    try:
+        problem = client.run_on_scheduler(shorten_message_logs, client.id, MESSAGE_LOG) or problem
+    except Exception as exc:  # noqa: BLE001 - the compare runs anyway; a lost scheduler fails it below
+        logger.debug("openstackai_nb: could not shorten the Dask scheduler's message logs: %s", exc)
+    if isinstance(problem, str):
+        logger.warning("openstackai_nb: %s", scrub(problem))
 
 
 def _ended(futures: Sequence[Future[Any]], timeout: float) -> None:

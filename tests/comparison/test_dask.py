@@ -240,6 +240,63 @@ def test_a_finished_compare_leaves_no_event_topic_on_the_scheduler(
     assert dask_cluster.client.run_on_scheduler(_compare_topics) <= before
 
 
+def _chunk_tasks(dask_scheduler: Any = None) -> int:
+    return sum(1 for key in dask_scheduler.tasks if str(key).startswith("openstackai-nb-chunk-"))
+
+
+def test_the_cluster_holds_a_window_of_chunks_not_the_whole_grid(
+    dask_cluster: Cluster, openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    # 24 chunks of one pair, 2 workers: 4 chunks per worker on the cluster at once; the rest are
+    # sent as chunks end, and an ended chunk's task (its pairs) is let go.
+    ns = notebook(openai_server)
+    agent = Agent(name="Gated", model=ns["FunctionModel"](ns["gated"]))
+    gate = tmp_path / "gate"
+    jobs = [Job(index=i, label="Gated", agent=agent, input=f"wait:{gate}", config=RunConfig()) for i in range(24)]
+    started: list[int] = []
+    handle = DaskScheduler(dask_cluster.client, chunk_size=1).submit(
+        jobs, concurrency=16, report=lambda kind, job, result: started.append(job.index) if kind == "start" else None
+    )
+    deadline = time.monotonic() + 60
+    while len(started) < 8 and time.monotonic() < deadline:
+        handle.wait(0.05)
+    handle.wait(0.3)  # time for more to start, if more had been sent
+    assert sorted(started) == list(range(8))
+    assert dask_cluster.client.run_on_scheduler(_chunk_tasks) == 8
+    gate.touch()
+    while not handle.wait(0.1):
+        pass
+    assert [r.final_output for r in handle.results()] == [f"ok wait:{gate}"] * 24
+    deadline = time.monotonic() + 30
+    while dask_cluster.client.run_on_scheduler(_chunk_tasks):  # the last releases are on their way
+        assert time.monotonic() < deadline, "the scheduler kept the compare's chunk tasks"
+        time.sleep(0.02)
+
+
+def _stream_logs(client: str, dask_scheduler: Any = None) -> list[int | None]:
+    """The maxlen of the scheduler's stream logs to `client` and to each worker."""
+    streams = [dask_scheduler.client_comms[client], *dask_scheduler.stream_comms.values()]
+    return [stream.recent_message_log.maxlen for stream in streams]
+
+
+def test_the_streams_of_a_compare_keep_short_message_logs(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
+    # Each batched stream keeps its last batches for debugging (1000 by default): with a compare's
+    # results in them, the client's memory grew with the grid (the scheduler runs in its process).
+    from openstackai_nb.comparison._dask_internals import MESSAGE_LOG
+
+    ns = notebook(openai_server)
+    agent = Agent(name="Where", tools=[ns["where"]], model=ns["FunctionModel"](ns["locator"]))
+    df = compare([agent], [f"q{i}" for i in range(8)], concurrency=4, progress=False,
+                 scheduler=DaskScheduler(dask_cluster.client, chunk_size=1))  # fmt: skip
+    assert (df["status"] == "COMPLETED").all()
+    client = dask_cluster.client
+    assert all(n is not None and n <= MESSAGE_LOG for n in client.run_on_scheduler(_stream_logs, client.id))
+    assert client.scheduler_comm.recent_message_log.maxlen <= MESSAGE_LOG
+    ran = {int(out.split()[1]) for out in df["final_output"]}  # the workers that ran a chunk
+    logs = client.run(lambda dask_worker: (os.getpid(), dask_worker.batched_stream.recent_message_log.maxlen))
+    assert ran and all(maxlen <= MESSAGE_LOG for pid, maxlen in logs.values() if pid in ran)
+
+
 def test_notebook_functions_run_on_the_workers(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
     ns = notebook(openai_server)
     agent = Agent(name="Where", tools=[ns["where"]], model=ns["FunctionModel"](ns["locator"]))
