@@ -273,6 +273,40 @@ def test_the_cluster_holds_a_window_of_chunks_not_the_whole_grid(
         time.sleep(0.02)
 
 
+def _chunk_topics(dask_scheduler: Any = None) -> int:
+    """The topics of chunks' finished indices on the scheduler (`openstackai-nb-<compare>-<chunk>`)."""
+    import re
+
+    return sum(1 for t in dask_scheduler._broker._topics if re.fullmatch(r"openstackai-nb-[0-9a-f]{12}-\d+", t))
+
+
+def test_ended_chunks_topics_are_dropped_while_the_compare_runs(
+    dask_cluster: Cluster, openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    # 40 chunks of one pair; the last two wait at a gate: the 38 ended chunks' topics are dropped
+    # 16 at a time, before the compare ends.
+    ns = notebook(openai_server)
+    agent = Agent(name="Gated", model=ns["FunctionModel"](ns["gated"]))
+    gate = tmp_path / "gate"
+    prompts = [f"q{i}" for i in range(38)] + [f"wait:{gate}"] * 2
+    jobs = [Job(index=i, label="Gated", agent=agent, input=p, config=RunConfig()) for i, p in enumerate(prompts)]
+    client = dask_cluster.client
+    before = client.run_on_scheduler(_chunk_topics)
+    done: list[int] = []
+    handle = DaskScheduler(client, chunk_size=1).submit(
+        jobs, concurrency=8, report=lambda kind, job, result: done.append(job.index) if kind == "done" else None
+    )
+    deadline = time.monotonic() + 60
+    while len(done) < 38 or client.run_on_scheduler(_chunk_topics) > before + 40 - 32:
+        assert time.monotonic() < deadline, f"{len(done)} done; the ended chunks' topics stayed on the scheduler"
+        handle.wait(0.05)
+    gate.touch()
+    while not handle.wait(0.1):
+        pass
+    assert [r.final_output for r in handle.results()] == [f"ok {p}" for p in prompts]
+    assert client.run_on_scheduler(_chunk_topics) <= before
+
+
 def _stream_logs(client: str, dask_scheduler: Any = None) -> list[int | None]:
     """The maxlen of the scheduler's stream logs to `client` and to each worker."""
     streams = [dask_scheduler.client_comms[client], *dask_scheduler.stream_comms.values()]
