@@ -331,6 +331,17 @@ def test_the_streams_of_a_compare_keep_short_message_logs(dask_cluster: Cluster,
     assert ran and all(maxlen <= MESSAGE_LOG for pid, maxlen in logs.values() if pid in ran)
 
 
+def test_the_c_heap_is_trimmed_where_glibc_can() -> None:
+    # A compare ends by handing the C heap's free pages back (distributed's IO thread decoded its
+    # messages in an arena of its own); on glibc that is malloc_trim, elsewhere nothing is done.
+    import platform
+
+    from openstackai_nb.comparison._dask_handle import trim_heap
+
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert trim_heap() is glibc
+
+
 def test_notebook_functions_run_on_the_workers(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
     ns = notebook(openai_server)
     agent = Agent(name="Where", tools=[ns["where"]], model=ns["FunctionModel"](ns["locator"]))
