@@ -56,7 +56,8 @@ if TYPE_CHECKING:
 __all__ = ["DaskScheduler"]
 
 CHUNKS_PER_WORKER = 4
-"""Chunks of a compare on the cluster at once, per worker: the next is sent when one ends."""
+"""Chunks of a compare on the cluster at once, per worker (at least twice the slots' worth of pairs);
+the next is sent when one ends."""
 _NEEDED_FOR = "DaskScheduler (compare on a Dask cluster)"
 
 
@@ -109,7 +110,8 @@ class DaskScheduler:
         workers = _worker_count(client)
         per_worker = self.per_worker or math.ceil(concurrency / workers)
         chunk_size = self.chunk_size or _default_chunk(len(jobs), workers, per_worker)
-        window = CHUNKS_PER_WORKER * workers
+        # Enough chunks for twice the slots, so that small chunks (`chunk_size=1`) still fill them.
+        window = max(CHUNKS_PER_WORKER * workers, math.ceil(2 * per_worker * workers / chunk_size))
         return DaskHandle(
             client,
             jobs,

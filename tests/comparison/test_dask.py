@@ -411,6 +411,35 @@ def test_concurrency_is_the_total_in_flight_across_workers(dask_cluster: Cluster
     assert 0.8 * 6 <= state["max"] <= 6  # per worker ceil(6 / 2) = 3
 
 
+def test_small_chunks_still_fill_every_slot(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
+    # The cluster holds a window of chunks at a time: with chunks of one pair, the window must
+    # still cover the 12 slots (2 workers x 6), not 4 chunks per worker.
+    state = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    write = openai_server._write
+
+    async def counting_write(writer: asyncio.StreamWriter, reply: Reply) -> bool:
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        try:
+            return await write(writer, reply)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    openai_server._write = counting_write  # type: ignore[method-assign]
+    handler_with(openai_server, delay=0.2)
+    ns = notebook(openai_server)
+    try:
+        df = compare([Agent(name="HTTP", model=ns["http"]("m"))], [f"q{i}" for i in range(48)], concurrency=12,
+                     progress=False, scheduler=DaskScheduler(dask_cluster.client, chunk_size=1))  # fmt: skip
+    finally:
+        del openai_server._write
+    assert (df["status"] == "COMPLETED").all()
+    assert 0.8 * 12 <= state["max"] <= 12
+
+
 def test_results_reach_the_client_before_their_chunk_ends(
     dask_cluster: Cluster, openai_server: OpenAIServer, tmp_path: Path
 ) -> None:
