@@ -247,21 +247,22 @@ def _chunk_tasks(dask_scheduler: Any = None) -> int:
 def test_the_cluster_holds_a_window_of_chunks_not_the_whole_grid(
     dask_cluster: Cluster, openai_server: OpenAIServer, tmp_path: Path
 ) -> None:
-    # 24 chunks of one pair, 2 workers: 4 chunks per worker on the cluster at once; the rest are
-    # sent as chunks end, and an ended chunk's task (its pairs) is let go.
+    # 24 chunks of one pair, 2 workers with 2 slots each: 8 chunks on the cluster at once (4 per
+    # worker, twice the slots); the rest are sent as chunks end, and an ended chunk's task (its
+    # pairs) is let go.
     ns = notebook(openai_server)
     agent = Agent(name="Gated", model=ns["FunctionModel"](ns["gated"]))
     gate = tmp_path / "gate"
     jobs = [Job(index=i, label="Gated", agent=agent, input=f"wait:{gate}", config=RunConfig()) for i in range(24)]
     started: list[int] = []
     handle = DaskScheduler(dask_cluster.client, chunk_size=1).submit(
-        jobs, concurrency=16, report=lambda kind, job, result: started.append(job.index) if kind == "start" else None
+        jobs, concurrency=4, report=lambda kind, job, result: started.append(job.index) if kind == "start" else None
     )
     deadline = time.monotonic() + 60
-    while len(started) < 8 and time.monotonic() < deadline:
+    while len(started) < 4 and time.monotonic() < deadline:
         handle.wait(0.05)
-    handle.wait(0.3)  # time for more to start, if more had been sent
-    assert sorted(started) == list(range(8))
+    handle.wait(0.3)  # time for more to start, if there were more slots
+    assert len(started) == 4 and max(started) < 8  # the slots, taken by pairs of the chunks sent
     assert dask_cluster.client.run_on_scheduler(_chunk_tasks) == 8
     gate.touch()
     while not handle.wait(0.1):
