@@ -18,8 +18,9 @@ the history on. The worker prints:
 With `--base PATH` (a checkout of another commit, e.g. `git worktree add --detach /tmp/base main`)
 every size is measured twice in one invocation, for that tree and this one: before/after figures.
 Targets (issue 25): a 100,000-run grid with peak RSS under 300 MB and under 50 MB retained.
-`--scheduler dask` runs the grid on a LocalCluster (2 worker processes); only the client's
-memory is measured (the workers are other processes).
+`--scheduler dask` runs the grid on a LocalCluster (2 worker processes) whose scheduler lives in
+the client's process, as `DaskScheduler()` starts it; the client's memory is measured as above,
+and "workers peak" is the larger of the two worker processes' peak resident memory.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ def _status(field: str) -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _peak_mb() -> float:
+    """On a Dask worker: its process's peak resident memory in MB."""
+    return _status("VmHWM")
 
 
 def lookup(key: str) -> str:
@@ -85,10 +91,13 @@ def worker(size: int, scheduler: str, concurrency: int) -> dict[str, Any]:
     del df
     gc.collect()
     retained = _status("VmRSS") - rss0
+    workers_peak = None
     if cluster is not None:
+        workers_peak = round(max(sched.client.run(_peak_mb).values()), 1)
         sched.client.close()
         cluster.close()
     return {
+        "workers_peak": workers_peak,
         "runs": size,
         "rss0": round(rss0, 1),
         "peak": round(peak, 1),
@@ -141,8 +150,15 @@ def main() -> None:
     print(f"compare() memory, {args.scheduler} scheduler, concurrency {args.concurrency}")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, load average {load}")
     print("MB: rss0 after warm-up, peak (VmHWM), frame (the DataFrame), retained after del df + gc.collect()\n")
-    print("| tree | runs | rss0 MB | peak MB | frame MB | retained MB | wall s | CPU s | runs/s |")
-    print("|------|-----:|--------:|--------:|---------:|------------:|-------:|------:|-------:|")
+    dask = args.scheduler == "dask"
+    print(
+        "| tree | runs | rss0 MB | peak MB | frame MB | retained MB | wall s | CPU s | runs/s |"
+        + (" workers peak MB |" * dask)
+    )
+    print(
+        "|------|-----:|--------:|--------:|---------:|------------:|-------:|------:|-------:|"
+        + ("----------------:|" * dask)
+    )
     for size in sizes:
         for _ in range(args.repeat):
             for name, tree in trees:
@@ -152,7 +168,7 @@ def main() -> None:
                     continue
                 print(
                     f"| {name} | {size:,} | {r['rss0']} | {r['peak']} | {r['frame']} | {r['retained']} | "
-                    f"{r['wall']} | {r['cpu']} | {r['runs_per_s']} |",
+                    f"{r['wall']} | {r.get('cpu')} | {r['runs_per_s']} |" + (f" {r.get('workers_peak')} |" * dask),
                     flush=True,
                 )
     print("\nTargets (issue 25): 100,000 runs with peak under 300 MB and under 50 MB retained.")

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from openstackai_nb.comparison._dask_internals import shorten_log
 from openstackai_nb.comparison.scheduler import Job, run_job
 from openstackai_nb.runner.observers import RunObserver, for_run
 
@@ -165,6 +166,7 @@ def run_chunk(agents: Mapping[str, Agent], chunk: Chunk, number: int) -> int:
     from openstackai_nb.runner.loop import get_loop
 
     worker = get_worker()
+    shorten_log(worker.batched_stream, keep=False)  # its log would keep the last 1000 batches of results
     events = _Events(worker, chunk, number)
     sent: list[tuple[float, int]] = sync(worker.loop, worker.scheduler.events, topic=events.done_topic) or []
     done = {int(index) for _, index in sent}

@@ -1,7 +1,8 @@
 """`DaskScheduler`: `compare()` on a Dask cluster, with nothing lost when a worker dies.
 
 `compare(agents, inputs, scheduler=DaskScheduler())` sends the pairs to Dask (`dask.distributed`)
-in chunks; what a worker does with a chunk is in `_dask_worker.py`. Here, the client's side:
+in chunks; what a worker does with a chunk is in `_dask_worker.py`, a submitted compare (its
+chunks, events and end) in `_dask_handle.py`. The design, on both sides:
 
 - The agents are pickled once per compare (cloudpickle: functions, tools and FunctionModels
   defined in a notebook travel by value) into one Dask task whose result every chunk depends on,
@@ -15,6 +16,12 @@ in chunks; what a worker does with a chunk is in `_dask_worker.py`. Here, the cl
   connections Dask already keeps (worker -> scheduler -> client, batched), with no request per
   result and no polling. A `distributed.Queue` costs a request per result; per-pair futures
   (`as_completed`) would be one task per pair. Measured in benchmarks/bench_dask.py.
+- Memory that does not grow with the grid: `CHUNKS_PER_WORKER` chunks per worker are on the
+  cluster at once, the next sent when one ends, and an ended chunk's task is let go (so the
+  scheduler holds the pairs of a few chunks, not of the grid); the client holds a byte per job.
+  The batched streams the results ride keep `MESSAGE_LOG` batches in their debugging logs, not
+  distributed's 1000 (`_dask_internals`): with the scheduler in the client's process (a
+  LocalCluster), those logs held the last 1000 batches of results' JSON.
 - This scheduler records nothing (`records_runs = False`): `compare` records each result in the
   client's history as it arrives, and drives the progress table, as with local runs.
 - A worker that dies mid-chunk: Dask runs the chunk again, which skips the pairs whose result
@@ -28,35 +35,29 @@ in chunks; what a worker does with a chunk is in `_dask_worker.py`. Here, the cl
 
 from __future__ import annotations
 
-import logging
 import math
-import queue
 import sys
 import threading
-import time
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub
-from openstackai_nb.comparison._dask_internals import forget_topics
-from openstackai_nb.comparison._dask_worker import MAX_CHUNK, Chunk, Pair, load_agents, run_chunk, stop_compare
-from openstackai_nb.comparison.scheduler import Handle, Job, Report, failed_result
+from openstackai_nb.comparison._dask_handle import DaskHandle
+from openstackai_nb.comparison._dask_worker import MAX_CHUNK
+from openstackai_nb.comparison.scheduler import Handle, Job, Report
 from openstackai_nb.errors import ConfigError
 
 if TYPE_CHECKING:
-    from distributed import Client, Future
+    from distributed import Client
 
     from openstackai_nb.agent import Agent
-    from openstackai_nb.results import RunResult
 
 __all__ = ["DaskScheduler"]
 
-logger = logging.getLogger("openstackai_nb")
-
-CANCEL_GRACE = 3.0
-"""Seconds an interrupted compare waits for the CANCELLED results of the runs that were in flight."""
+CHUNKS_PER_WORKER = 4
+"""Chunks of a compare on the cluster at once, per worker (at least twice the slots' worth of pairs);
+the next is sent when one ends."""
 _NEEDED_FOR = "DaskScheduler (compare on a Dask cluster)"
 
 
@@ -109,8 +110,17 @@ class DaskScheduler:
         workers = _worker_count(client)
         per_worker = self.per_worker or math.ceil(concurrency / workers)
         chunk_size = self.chunk_size or _default_chunk(len(jobs), workers, per_worker)
-        return _DaskHandle(
-            client, jobs, payload, per_worker=per_worker, chunk_size=chunk_size, report=report, keep=keep_results
+        # Enough chunks for twice the slots, so that small chunks (`chunk_size=1`) still fill them.
+        window = max(CHUNKS_PER_WORKER * workers, math.ceil(2 * per_worker * workers / chunk_size))
+        return DaskHandle(
+            client,
+            jobs,
+            payload,
+            per_worker=per_worker,
+            chunk_size=chunk_size,
+            window=window,
+            report=report,
+            keep=keep_results,
         )
 
 
@@ -199,220 +209,3 @@ def _unpicklable(agents: Mapping[str, Agent], error: Exception) -> str:
             except Exception as exc:  # noqa: BLE001 - any pickling failure names the part that cannot be sent
                 return f"DaskScheduler: agent {label!r} cannot be sent to the workers: {what} cannot be pickled ({type(exc).__name__}: {exc}). {advice}"  # noqa: E501
     return f"DaskScheduler: the agents cannot be sent to the workers ({type(error).__name__}: {error}). {advice}"
-
-
-# -- a submitted compare ----------------------------------------------------------------------------
-class _DaskHandle:
-    """One compare on the cluster: its chunk futures, and the results as they arrive.
-
-    What it holds per job is a byte (has its result arrived?) and, while a run is in flight, its
-    index; a chunk is its jobs' positions (its pairs are made when it is sent, and let go).
-    RunResults go to `report`, and are kept only when asked (``keep``, for `results()`).
-    """
-
-    def __init__(
-        self,
-        client: Client,
-        jobs: Sequence[Job],
-        payload: bytes,
-        *,
-        per_worker: int,
-        chunk_size: int,
-        report: Report,
-        keep: bool = True,
-    ) -> None:
-        self._client = client
-        self._jobs = jobs
-        self._report = report
-        self._done = bytearray(len(jobs))
-        kept: list[RunResult | None] = [None] * len(jobs) if keep else []
-        self._kept = kept if keep else None
-        self._missing = len(jobs)
-        self._started: set[int] = set()
-        """The jobs in flight: started, no result yet."""
-        self._stopping = False
-        self._closed = False
-        self._inbox: queue.SimpleQueue[tuple[float, list[Any]]] = queue.SimpleQueue()
-        compare = uuid.uuid4().hex[:12]
-        self._compare = compare
-        self._topic = f"openstackai-nb-{compare}"
-        client.subscribe_topic(self._topic, self._inbox.put)  # before the tasks: no event is missed
-        self._agents: Future[Any] = client.submit(load_agents, payload, key=f"openstackai-nb-agents-{compare}")
-        self._chunks: list[Sequence[int]] = []
-        """Each chunk's jobs, by position."""
-        self._futures: list[Future[Any]] = []
-        self._resent: set[int] = set()
-        self._per_worker = per_worker
-        for i in range(0, len(jobs), chunk_size):
-            self._send(range(i, min(i + chunk_size, len(jobs))))
-
-    def _send(self, positions: Sequence[int]) -> None:
-        """Submit one chunk of jobs as a Dask task (after the agents' task, whose result it takes)."""
-        number = len(self._chunks)
-        pairs = []
-        for i in positions:
-            job = self._jobs[i]
-            pairs.append(Pair(i, job.label, job.input, job.config))
-        chunk = Chunk(self._compare, self._per_worker, tuple(pairs))
-        key = f"openstackai-nb-chunk-{self._compare}-{number}"
-        future = self._client.submit(run_chunk, self._agents, chunk, number, key=key)
-        future.add_done_callback(lambda _: self._inbox.put((0.0, ["chunk", number])))
-        self._chunks.append(positions)
-        self._futures.append(future)
-
-    # -- Handle -----------------------------------------------------------------------------------
-    def wait(self, timeout: float) -> bool:
-        """Take the events that arrive within `timeout` seconds; True once every job has its result."""
-        deadline = time.monotonic() + timeout
-        while self._missing:
-            try:
-                _, message = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                return False
-            self._take(message)
-        self._close()
-        return True
-
-    def results(self) -> list[RunResult]:
-        """The results in job order (an empty list when submitted with ``keep_results=False``)."""
-        if self._missing:
-            raise RuntimeError(f"DaskScheduler: {self._missing} jobs have no result yet (call wait() until it is True)")
-        return [r for r in self._kept if r is not None] if self._kept is not None else []
-
-    def cancel(self) -> None:
-        """Stop the compare: no new run starts; runs in flight end CANCELLED (and are reported)."""
-        if self._closed:
-            return
-        self._stopping = True
-        in_flight = set(self._started)
-        try:
-            replies = self._client.run(stop_compare, self._compare, on_error="return", callback_timeout=5)
-            for reply in cast("dict[str, Any]", replies).values():
-                if isinstance(reply, list):
-                    in_flight.update(int(i) for i in reply)
-        except Exception as exc:  # noqa: BLE001 - a lost cluster must not hide the interrupt
-            logger.warning("openstackai_nb: could not stop the compare's runs on the Dask workers: %s", exc)
-        self._release()
-        deadline = time.monotonic() + CANCEL_GRACE
-        while any(not self._done[i] for i in in_flight | self._started):
-            try:
-                _, message = self._inbox.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            self._take(message)
-        for i in sorted(in_flight | self._started):
-            if not self._done[i]:  # its CANCELLED result did not come back in time
-                error = "cancelled (interrupted before the run finished; its worker did not report back in time)"
-                self._finish(i, failed_result(self._jobs[i], None, status="CANCELLED", error=error))
-        self._close()
-
-    # -- events -----------------------------------------------------------------------------------
-    def _take(self, message: list[Any]) -> None:
-        kind, index = message[0], int(message[1])
-        if kind == "start":
-            if not self._done[index] and index not in self._started:
-                self._started.add(index)
-                self._report("start", self._jobs[index], None)
-        elif kind == "done":
-            if not self._done[index]:  # else a second run of the pair (its worker died): dropped
-                from openstackai_nb.results import RunResult
-
-                self._finish(index, RunResult.model_validate_json(message[2]))
-        elif kind == "chunk" and not self._stopping:
-            self._chunk_ended(index)
-
-    def _finish(self, index: int, result: RunResult) -> None:
-        job = self._jobs[index]
-        if index not in self._started:
-            self._report("start", job, None)
-        self._started.discard(index)
-        self._done[index] = 1
-        if self._kept is not None:
-            self._kept[index] = result
-        self._missing -= 1
-        self._report("done", job, result)
-
-    def _chunk_ended(self, number: int) -> None:
-        """A chunk's task ended: its pairs without a result are FAILED, naming why.
-
-        A chunk Dask gave up on because the workers running it died (`KilledWorker`) may be
-        innocent: its pairs may only have waited behind a pair of another chunk that killed
-        them. Its pairs that never started are sent once more in a chunk of their own; those
-        that were running when the workers died end FAILED.
-        """
-        future = self._futures[number]
-        unfinished = [i for i in self._chunks[number] if not self._done[i]]
-        if not unfinished:
-            return
-        if future.status == "finished":
-            error = "DaskScheduler: the chunk ended but this run's result never reached the client"
-        else:
-            try:
-                exc = cast("BaseException | None", future.exception(timeout=5))
-            except Exception as raised:  # noqa: BLE001 - e.g. the future was cancelled
-                exc = raised
-            error = _describe(exc) if exc is not None else f"the chunk's task ended {future.status}"
-            if type(exc).__name__ == "KilledWorker":
-                waiting = [i for i in unfinished if i not in self._started and i not in self._resent]
-                if waiting:
-                    resent = set(waiting)
-                    self._resent |= resent
-                    self._send(waiting)
-                    unfinished = [i for i in unfinished if i not in resent]
-        for i in unfinished:
-            self._finish(i, failed_result(self._jobs[i], None, error=error))
-
-    # -- the end ----------------------------------------------------------------------------------
-    def _release(self) -> None:
-        try:
-            self._client.cancel([*self._futures, self._agents], force=True)
-        except Exception as exc:  # noqa: BLE001 - a failed cancel (client closed, scheduler gone) is logged; the compare ends anyway
-            logger.warning("openstackai_nb: could not cancel the compare's Dask tasks: %s", exc)
-
-    def _close(self) -> None:
-        """Release the tasks and the topics (once)."""
-        if self._closed:
-            return
-        self._closed = True
-        futures, self._futures = self._futures, []
-        del self._agents
-        name = Chunk(self._compare, self._per_worker, ())
-        topics = [self._topic, *(name.done_topic(n) for n in range(len(self._chunks)))]
-        try:
-            # A chunk's last event (its last index) may still be on its way when its last result
-            # came: it reaches the scheduler before the chunk's task ends (one ordered stream per
-            # worker), so wait for the tasks; an event after the drop would make the topic again.
-            _ended(futures, CANCEL_GRACE)
-            # No public API drops a topic: the one reliance on distributed's internals, in
-            # _dask_internals. Dropping the topic drops our subscription with it. No
-            # `unsubscribe_topic` first: it travels on the client's other connection, unordered
-            # with this call, and arriving after the drop it would make the topic again.
-            problem = self._client.run_on_scheduler(forget_topics, topics)
-            if isinstance(problem, str):  # the topics stay: at least stop their events coming here
-                self._client.unsubscribe_topic(self._topic)
-        except Exception as exc:  # noqa: BLE001 - a closed cluster keeps no topic anyway
-            logger.debug("openstackai_nb: could not drop the compare's Dask topics: %s", exc)
-            return
-        if isinstance(problem, str):  # run_on_scheduler returns the function's value (sync client)
-            logger.warning("openstackai_nb: %s", scrub(problem))
-
-
-def _ended(futures: Sequence[Future[Any]], timeout: float) -> None:
-    """Wait up to `timeout` seconds for these tasks to end (finished, failed or cancelled)."""
-    from distributed import wait
-
-    try:
-        wait(futures, timeout=timeout)
-    except TimeoutError:  # a task still running (an interrupted compare): its late events may stay
-        pass
-    except Exception as exc:  # noqa: BLE001 - a lost cluster: the topics are dropped (or not) anyway
-        logger.debug("openstackai_nb: could not wait for the compare's Dask tasks: %s", exc)
-
-
-def _describe(exc: BaseException) -> str:
-    """The exception as 'Type: message', scrubbed (a message that cannot be made says so)."""
-    try:
-        text = str(exc)
-    except Exception:  # noqa: BLE001 - a broken __str__ of any kind must not hide the error itself
-        text = "(its message could not be made)"
-    return scrub(f"{type(exc).__name__}: {text}")

@@ -240,6 +240,109 @@ def test_a_finished_compare_leaves_no_event_topic_on_the_scheduler(
     assert dask_cluster.client.run_on_scheduler(_compare_topics) <= before
 
 
+def _chunk_tasks(dask_scheduler: Any = None) -> int:
+    return sum(1 for key in dask_scheduler.tasks if str(key).startswith("openstackai-nb-chunk-"))
+
+
+def test_the_cluster_holds_a_window_of_chunks_not_the_whole_grid(
+    dask_cluster: Cluster, openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    # 24 chunks of one pair, 2 workers with 2 slots each: 8 chunks on the cluster at once (4 per
+    # worker, twice the slots); the rest are sent as chunks end, and an ended chunk's task (its
+    # pairs) is let go.
+    ns = notebook(openai_server)
+    agent = Agent(name="Gated", model=ns["FunctionModel"](ns["gated"]))
+    gate = tmp_path / "gate"
+    jobs = [Job(index=i, label="Gated", agent=agent, input=f"wait:{gate}", config=RunConfig()) for i in range(24)]
+    started: list[int] = []
+    handle = DaskScheduler(dask_cluster.client, chunk_size=1).submit(
+        jobs, concurrency=4, report=lambda kind, job, result: started.append(job.index) if kind == "start" else None
+    )
+    deadline = time.monotonic() + 60
+    while len(started) < 4 and time.monotonic() < deadline:
+        handle.wait(0.05)
+    handle.wait(0.3)  # time for more to start, if there were more slots
+    assert len(started) == 4 and max(started) < 8  # the slots, taken by pairs of the chunks sent
+    assert dask_cluster.client.run_on_scheduler(_chunk_tasks) == 8
+    gate.touch()
+    while not handle.wait(0.1):
+        pass
+    assert [r.final_output for r in handle.results()] == [f"ok wait:{gate}"] * 24
+    deadline = time.monotonic() + 30
+    while dask_cluster.client.run_on_scheduler(_chunk_tasks):  # the last releases are on their way
+        assert time.monotonic() < deadline, "the scheduler kept the compare's chunk tasks"
+        time.sleep(0.02)
+
+
+def _chunk_topics(dask_scheduler: Any = None) -> int:
+    """The topics of chunks' finished indices on the scheduler (`openstackai-nb-<compare>-<chunk>`)."""
+    import re
+
+    return sum(1 for t in dask_scheduler._broker._topics if re.fullmatch(r"openstackai-nb-[0-9a-f]{12}-\d+", t))
+
+
+def test_ended_chunks_topics_are_dropped_while_the_compare_runs(
+    dask_cluster: Cluster, openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    # 40 chunks of one pair; the last two wait at a gate: the 38 ended chunks' topics are dropped
+    # 16 at a time, before the compare ends.
+    ns = notebook(openai_server)
+    agent = Agent(name="Gated", model=ns["FunctionModel"](ns["gated"]))
+    gate = tmp_path / "gate"
+    prompts = [f"q{i}" for i in range(38)] + [f"wait:{gate}"] * 2
+    jobs = [Job(index=i, label="Gated", agent=agent, input=p, config=RunConfig()) for i, p in enumerate(prompts)]
+    client = dask_cluster.client
+    before = client.run_on_scheduler(_chunk_topics)
+    done: list[int] = []
+    handle = DaskScheduler(client, chunk_size=1).submit(
+        jobs, concurrency=8, report=lambda kind, job, result: done.append(job.index) if kind == "done" else None
+    )
+    deadline = time.monotonic() + 60
+    while len(done) < 38 or client.run_on_scheduler(_chunk_topics) > before + 40 - 32:
+        assert time.monotonic() < deadline, f"{len(done)} done; the ended chunks' topics stayed on the scheduler"
+        handle.wait(0.05)
+    gate.touch()
+    while not handle.wait(0.1):
+        pass
+    assert [r.final_output for r in handle.results()] == [f"ok {p}" for p in prompts]
+    assert client.run_on_scheduler(_chunk_topics) <= before
+
+
+def _stream_logs(client: str, dask_scheduler: Any = None) -> list[int | None]:
+    """The maxlen of the scheduler's stream logs to `client` and to each worker."""
+    streams = [dask_scheduler.client_comms[client], *dask_scheduler.stream_comms.values()]
+    return [stream.recent_message_log.maxlen for stream in streams]
+
+
+def test_the_streams_of_a_compare_keep_short_message_logs(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
+    # Each batched stream keeps its last batches for debugging (1000 by default): with a compare's
+    # results in them, the client's memory grew with the grid (the scheduler runs in its process).
+    from openstackai_nb.comparison._dask_internals import MESSAGE_LOG
+
+    ns = notebook(openai_server)
+    agent = Agent(name="Where", tools=[ns["where"]], model=ns["FunctionModel"](ns["locator"]))
+    df = compare([agent], [f"q{i}" for i in range(8)], concurrency=4, progress=False,
+                 scheduler=DaskScheduler(dask_cluster.client, chunk_size=1))  # fmt: skip
+    assert (df["status"] == "COMPLETED").all()
+    client = dask_cluster.client
+    assert all(n is not None and n <= MESSAGE_LOG for n in client.run_on_scheduler(_stream_logs, client.id))
+    assert client.scheduler_comm.recent_message_log.maxlen <= MESSAGE_LOG
+    ran = {int(out.split()[1]) for out in df["final_output"]}  # the workers that ran a chunk
+    logs = client.run(lambda dask_worker: (os.getpid(), dask_worker.batched_stream.recent_message_log.maxlen))
+    assert ran and all(maxlen <= MESSAGE_LOG for pid, maxlen in logs.values() if pid in ran)
+
+
+def test_the_c_heap_is_trimmed_where_glibc_can() -> None:
+    # A compare ends by handing the C heap's free pages back (distributed's IO thread decoded its
+    # messages in an arena of its own); on glibc that is malloc_trim, elsewhere nothing is done.
+    import platform
+
+    from openstackai_nb.comparison._dask_handle import trim_heap
+
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert trim_heap() is glibc
+
+
 def test_notebook_functions_run_on_the_workers(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
     ns = notebook(openai_server)
     agent = Agent(name="Where", tools=[ns["where"]], model=ns["FunctionModel"](ns["locator"]))
@@ -307,6 +410,35 @@ def test_concurrency_is_the_total_in_flight_across_workers(dask_cluster: Cluster
         del openai_server._write
     assert (df["status"] == "COMPLETED").all()
     assert 0.8 * 6 <= state["max"] <= 6  # per worker ceil(6 / 2) = 3
+
+
+def test_small_chunks_still_fill_every_slot(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
+    # The cluster holds a window of chunks at a time: with chunks of one pair, the window must
+    # still cover the 12 slots (2 workers x 6), not 4 chunks per worker.
+    state = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    write = openai_server._write
+
+    async def counting_write(writer: asyncio.StreamWriter, reply: Reply) -> bool:
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        try:
+            return await write(writer, reply)
+        finally:
+            with lock:
+                state["now"] -= 1
+
+    openai_server._write = counting_write  # type: ignore[method-assign]
+    handler_with(openai_server, delay=0.2)
+    ns = notebook(openai_server)
+    try:
+        df = compare([Agent(name="HTTP", model=ns["http"]("m"))], [f"q{i}" for i in range(48)], concurrency=12,
+                     progress=False, scheduler=DaskScheduler(dask_cluster.client, chunk_size=1))  # fmt: skip
+    finally:
+        del openai_server._write
+    assert (df["status"] == "COMPLETED").all()
+    assert 0.8 * 12 <= state["max"] <= 12
 
 
 def test_results_reach_the_client_before_their_chunk_ends(

@@ -1,21 +1,31 @@
-"""The distributed internal `comparison/_dask_internals.py` relies on: these fail loudly when it changes.
+"""The distributed internals `comparison/_dask_internals.py` relies on: these fail loudly when they change.
 
 `forget_topics` deletes a finished compare's event topics from ``Scheduler._broker._topics``
-(distributed has no public way to drop a topic). A scheduler in this process, without workers,
-is enough to check it; `test_dask.py` checks that a compare on a real cluster leaves no topic.
-None of these skips: a distributed that moved the internal is what they are here to catch.
+(distributed has no public way to drop a topic); `shorten_message_logs` and `shorten_log` give
+the batched streams' debugging logs (`BatchedSend.recent_message_log`) a short `maxlen`. A
+scheduler in this process, without workers, is enough to check them; `test_dask.py` checks that
+a compare on a real cluster leaves no topic and short logs. None of these skips: a distributed
+that moved an internal is what they are here to catch.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Any
 
 import pytest
 
-from openstackai_nb.comparison._dask_internals import CHECKED, SINCE, forget_topics
+from openstackai_nb.comparison._dask_internals import (
+    CHECKED,
+    MESSAGE_LOG,
+    SINCE,
+    forget_topics,
+    shorten_log,
+    shorten_message_logs,
+)
 
 distributed = pytest.importorskip("distributed")
 
@@ -82,3 +92,47 @@ def test_where_the_internal_is_missing_forget_topics_says_so_instead_of_guessing
 def test_the_installed_distributed_has_the_broker() -> None:
     major, minor = (int(p) for p in version("distributed").split(".")[:2])
     assert (major, minor) >= SINCE
+
+
+def _log_lengths(client: str, dask_scheduler: Any = None) -> dict[str, Any]:
+    """On the scheduler: the type and maxlen of the message log of its stream to `client`."""
+    log = dask_scheduler.client_comms[client].recent_message_log
+    return {"type": type(log).__name__, "maxlen": log.maxlen}
+
+
+def test_the_streams_keep_their_message_logs_where_the_checked_versions_did(client: Any) -> None:
+    from distributed.batched import BatchedSend
+
+    installed = version("distributed")
+    assert isinstance(client.scheduler_comm, BatchedSend), f"distributed {installed}: {WHAT_TO_DO}"
+    assert isinstance(client.scheduler_comm.recent_message_log, deque), f"distributed {installed}: {WHAT_TO_DO}"
+    before = client.run_on_scheduler(_log_lengths, client.id)
+    assert before["type"] == "deque", f"distributed {installed}: {before}; {WHAT_TO_DO}"
+
+
+def test_shorten_message_logs_keeps_the_last_batches_of_the_client_s_stream(client: Any) -> None:
+    for n in range(3):
+        client.log_event("openstackai-nb-log", n)
+    assert client.run_on_scheduler(shorten_message_logs, client.id, 2) is None
+    assert client.run_on_scheduler(_log_lengths, client.id) == {"type": "deque", "maxlen": 2}, WHAT_TO_DO
+    assert client.run_on_scheduler(shorten_message_logs, client.id, MESSAGE_LOG) is None  # a longer one: kept at 2
+    assert client.run_on_scheduler(_log_lengths, client.id)["maxlen"] == 2
+    assert client.run_on_scheduler(shorten_message_logs, "Client-never-connected") is None  # workers' streams only
+    assert client.get_events("openstackai-nb-log")  # the events themselves are not the log: still there
+
+
+def test_shorten_log_on_the_client_s_own_stream(client: Any) -> None:
+    assert shorten_log(client.scheduler_comm, MESSAGE_LOG, keep=False) is None
+    assert client.scheduler_comm.recent_message_log.maxlen <= MESSAGE_LOG, WHAT_TO_DO
+    client.subscribe_topic("openstackai-nb-after", lambda event: None)  # a message on that stream: still sent
+    deadline = time.monotonic() + 30
+    while "openstackai-nb-after" not in (client.run_on_scheduler(_topics) or {}):
+        assert time.monotonic() < deadline, "the client's stream stopped sending"
+        time.sleep(0.01)
+
+
+def test_where_the_message_log_is_missing_the_functions_say_so_instead_of_guessing() -> None:
+    problem = shorten_log(object())
+    assert problem is not None and "recent_message_log" in problem and CHECKED in problem
+    problem = shorten_message_logs("c", dask_scheduler=object())
+    assert problem is not None and "client_comms" in problem and CHECKED in problem
