@@ -21,6 +21,7 @@ provider). ``runs.warnings`` holds a run's `RunResult.warnings`, one a line (NUL
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -146,6 +147,9 @@ _UPSERT_TAIL = (
     + ", tools=COALESCE(excluded.tools, runs.tools), turns=COALESCE(excluded.turns, runs.turns)"
 )
 """A RUNNING version (tools and turns NULL) keeps the tool calls and turns of a finished one stored before."""
+_INSERT_RUNS = f"INSERT INTO runs ({', '.join(_WRITTEN)})"
+_INSERT_RESULTS = "INSERT OR REPLACE INTO results (run_id, result)"
+_INSERT_SCHEMAS = "INSERT OR IGNORE INTO output_schemas (key, schema)"
 PUT_RESULT = "UPDATE results SET result = ?2 WHERE run_id = ?1"
 """Replace a stored run's JSON (parameters: run_id, JSON), keeping its tool calls and turns."""
 
@@ -158,8 +162,10 @@ def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], 
     if not rows:
         return
     width = len(rows[0])
+    if len(rows) == 1:  # a run committed alone (`run_sync`): its row as it is, the text made once
+        conn.execute(_statement(head, tail, width, 1), rows[0])
+        return
     per = max(1, min(256, _max_variables(conn) // width))
-    one = "(" + ",".join("?" * width) + ")"
     for i in range(0, len(rows), per):
         part = list(rows[i : i + per])
         # Padded to a power of two by repeating the last row (every caller's statement is an
@@ -167,7 +173,14 @@ def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], 
         # caches one statement per distinct text, and a text per batch size kept late allocations
         # alive that pinned allocator arenas after a large compare() (benchmarks/README.md).
         part += [part[-1]] * (min(per, 1 << (len(part) - 1).bit_length()) - len(part))
-        conn.execute(f"{head} VALUES {','.join([one] * len(part))}{tail}", [v for row in part for v in row])
+        conn.execute(_statement(head, tail, width, len(part)), [v for row in part for v in row])
+
+
+@functools.cache
+def _statement(head: str, tail: str, width: int, count: int) -> str:
+    """`head VALUES (?,...),... tail` for `count` rows of `width` values (a few texts, made once each)."""
+    one = "(" + ",".join("?" * width) + ")"
+    return f"{head} VALUES {','.join([one] * count)}{tail}"
 
 
 _variables: int | None = None
@@ -197,6 +210,14 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
     position (seq) and its last values; its tool calls and turns are those of its last finished
     version.
     """
+    if isinstance(batch, list | tuple) and len(batch) == 1:  # a run committed alone: no grouping to do
+        [rows] = batch
+        rows.build()
+        _insert(conn, _INSERT_RUNS, [(*rows.run, *(rows.details if rows.finished else (None, None)))], _UPSERT_TAIL)
+        _insert(conn, _INSERT_RESULTS, [(rows.run_id, rows.text)])
+        if rows.schema is not None:
+            _insert(conn, _INSERT_SCHEMAS, [rows.schema])
+        return
     last: dict[str, Rows] = {}  # first position, last version
     finished: dict[str, Rows] = {}
     for rows in batch:
@@ -210,10 +231,10 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
     for run_id, rows in last.items():
         done = finished.get(run_id)
         runs.append((*rows.run, *(done.details if done is not None else (None, None))))
-    _insert(conn, f"INSERT INTO runs ({', '.join(_WRITTEN)})", runs, _UPSERT_TAIL)
-    _insert(conn, "INSERT OR REPLACE INTO results (run_id, result)", [(r.run_id, r.text) for r in last.values()])
+    _insert(conn, _INSERT_RUNS, runs, _UPSERT_TAIL)
+    _insert(conn, _INSERT_RESULTS, [(r.run_id, r.text) for r in last.values()])
     schemas = {r.schema[0]: r.schema for r in last.values() if r.schema is not None}
-    _insert(conn, "INSERT OR IGNORE INTO output_schemas (key, schema)", list(schemas.values()))
+    _insert(conn, _INSERT_SCHEMAS, list(schemas.values()))
 
 
 _ADDED = {
