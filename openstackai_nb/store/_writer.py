@@ -87,6 +87,7 @@ class StoreWriter:
         self._inline = False  # a run's own thread is committing it (`commit_now`)
         self._inline_commits = 0  # commits by `commit_now` since the writer's last checkpoint
         self._checkpoint_due = False  # the writer checkpoints the WAL for them (they do not)
+        self._flushing = 0  # threads waiting in flush()
         self._urgent = False  # someone waits for the queued writes: commit them now
         self._cond = threading.Condition()
         self._writer: threading.Thread | None = None
@@ -142,13 +143,15 @@ class StoreWriter:
         finally:
             with self._cond:
                 self._inline = False
+                wake = self._flushing > 0  # flush() callers wait for this commit; the idle writer need not wake
                 if committed and self.path is not None:
                     self._inline_commits += 1
                     if self._inline_commits >= _INLINE_CHECKPOINT:
                         self._inline_commits = 0
-                        self._checkpoint_due = True
+                        self._checkpoint_due = wake = True
                         self._start_writer()
-                self._cond.notify_all()  # flush() callers waiting for this commit
+                if wake:
+                    self._cond.notify_all()
         return committed
 
     def _queue(self, item: Rows | Write, waiter: Waiter) -> None:
@@ -183,13 +186,17 @@ class StoreWriter:
             if self._pending:
                 self._urgent = True
                 self._cond.notify_all()
-            done = self._cond.wait_for(
-                lambda: (
-                    (not self._pending and not self._busy and not self._inline)
-                    or (not while_locked and self._held_up())
-                ),
-                timeout,
-            )
+            self._flushing += 1
+            try:
+                done = self._cond.wait_for(
+                    lambda: (
+                        (not self._pending and not self._busy and not self._inline)
+                        or (not while_locked and self._held_up())
+                    ),
+                    timeout,
+                )
+            finally:
+                self._flushing -= 1
             return done and not self._pending and not self._busy and not self._inline
 
     def _held_up(self) -> bool:
