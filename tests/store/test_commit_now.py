@@ -83,7 +83,8 @@ def test_concurrent_runs_still_share_group_commits(tmp_path: Path, openai_server
         history._store.conn = counting.conn
 
 
-def test_a_write_already_queued_keeps_its_order(tmp_path: Path) -> None:
+def test_a_write_already_queued_keeps_its_order(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(_writer, "_LAZY_WINDOW", 30.0)  # a write nobody waits for stays queued meanwhile
     history = RunHistory(tmp_path / "h.sqlite")
     result = Runner.run_sync(Agent(name="A", model="scripted"), "hi", config=None)
     result.run_id = "run_queued_first"
