@@ -157,7 +157,9 @@ PUT_RESULT = "UPDATE results SET result = ?2 WHERE run_id = ?1"
 # -- batched writes -------------------------------------------------------------------------------
 
 
-def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+def _insert(
+    conn: sqlite3.Connection | sqlite3.Cursor, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
+) -> None:
     """`head VALUES (...),(...)... tail`: all rows in as few statements as SQLite's bound allows."""
     if not rows:
         return
@@ -186,18 +188,19 @@ def _statement(head: str, tail: str, width: int, count: int) -> str:
 _variables: int | None = None
 
 
-def _max_variables(conn: sqlite3.Connection) -> int:
+def _max_variables(conn: sqlite3.Connection | sqlite3.Cursor) -> int:
     global _variables
     if _variables is None:
         try:
-            _variables = int(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+            connection = conn.connection if isinstance(conn, sqlite3.Cursor) else conn
+            _variables = int(connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         except (AttributeError, sqlite3.Error):  # getlimit is Python 3.11+
             _variables = 999  # SQLite's bound before 3.32
     return _variables
 
 
-def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
-    """Upsert runs (inside the caller's transaction): one multi-row statement for runs, one for results.
+def write_rows(conn: sqlite3.Connection | sqlite3.Cursor, batch: Iterable[Rows]) -> None:
+    """Upsert runs (inside the caller's transaction; its connection or cursor): one statement per table.
 
     Statement count matters more than row count: the sqlite3 module releases the GIL around every
     statement, and on a busy process each release costs the writer a GIL hand-off (measured:

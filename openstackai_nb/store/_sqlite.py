@@ -59,6 +59,7 @@ class Store(StoreWriter, StoreConnection):
         self.unchecked = 0  # commits since the last checkpoint
         if self.path is not None:
             checkpointer.watch(self)
+        self._write_cursor: sqlite3.Cursor | None = None  # `_cursor`
         self._init_writer()
 
     # using ----------------------------------------------------------------------------------
@@ -115,28 +116,40 @@ class Store(StoreWriter, StoreConnection):
                 self._on_damage(exc.error)
                 return self._transaction(items, busy_ms)  # again, in the fresh file
 
+    def _cursor(self) -> sqlite3.Cursor:
+        """Under the lock: the one cursor of the writes.
+
+        `conn.execute` makes a cursor per statement, and sqlite3 drops its weak references to them
+        only every 200: after many runs they pinned allocator arenas, and each cost a little CPU.
+        """
+        cursor = self._write_cursor
+        if cursor is None or cursor.connection is not self.conn:
+            cursor = self._write_cursor = self.conn.cursor()
+        return cursor
+
     def _transaction(self, items: Sequence[Rows | Write], busy_ms: int, *, checkpoints: bool = True) -> list[Any]:
         conn = self.conn
         try:
             self._settings(busy_ms, checkpoints=checkpoints)
-            conn.execute("BEGIN IMMEDIATE")
+            cursor = self._cursor()
+            cursor.execute("BEGIN IMMEDIATE")
             try:
                 out: list[Any] = []
                 group: list[Rows] = []
                 for item in items:
                     if callable(item):
-                        write_rows(conn, group)
+                        write_rows(cursor, group)
                         group = []
                         out.append(item(conn))
                     else:
                         group.append(item)
                         out.append(None)
-                write_rows(conn, group)
+                write_rows(cursor, group)
             except BaseException:
                 if conn.in_transaction:  # SQLite may have rolled back already (e.g. on damage)
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            cursor.execute("COMMIT")
             if self.path is not None:
                 self.unchecked += 1
                 if self.unchecked >= _CHECKPOINT_EVERY:
