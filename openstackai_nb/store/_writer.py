@@ -134,7 +134,10 @@ class StoreWriter:
             self._inline = True
         committed = False
         try:
-            item.build()
+            try:
+                item.build()
+            except Exception:  # noqa: BLE001 - the writer thread tries again and reports it, as for any run
+                return False
             if self.lock.acquire(blocking=False):
                 try:
                     committed = self._commit_inline(item)

@@ -24,7 +24,7 @@ from openstackai_nb._warnings import warn
 from openstackai_nb.errors import HistoryError, HistoryWarning
 from openstackai_nb.runner.observers import RunObserver, in_batch
 from openstackai_nb.runner.recorder import Durable, RunRecorder
-from openstackai_nb.store._rows import Rows
+from openstackai_nb.store._rows import for_writer
 
 if TYPE_CHECKING:
     from openstackai_nb.agent import Agent
@@ -114,7 +114,7 @@ def record(
         except RuntimeError:
             return history.add(result, finished=finished, wait=False)
         if alone and finished and wait:
-            rows = Rows(result, (None, None, None), finished=True)  # the run has ended: no snapshot needed
+            rows = for_writer(result, finished=True)  # built by commit_now, else by the writer (which reports failures)
             return None if history._store.commit_now(rows) else history._store.submit_async(rows)
         return history.add_async(result, finished=finished, wait=wait)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
