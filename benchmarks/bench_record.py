@@ -66,14 +66,21 @@ def _thread_ns() -> dict[int, int]:
 
 
 class _Counting:
-    """A stand-in for a sqlite3 connection that counts the statements run through it."""
+    """A stand-in for a sqlite3 connection that counts the statements run through it (and its cursors)."""
 
-    def __init__(self, conn: Any) -> None:
-        self.conn, self.count = conn, 0
+    def __init__(self, conn: Any, parent: _Counting | None = None) -> None:
+        self.conn, self.count, self.parent = conn, 0, parent
 
     def execute(self, *args: Any) -> Any:
-        self.count += 1
+        (self.parent or self).count += 1
         return self.conn.execute(*args)
+
+    def cursor(self) -> _Counting:
+        return _Counting(self.conn.cursor(), self)
+
+    @property
+    def connection(self) -> _Counting:
+        return self.parent or self
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.conn, name)

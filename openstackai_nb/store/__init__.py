@@ -5,8 +5,8 @@
 - `export`: DataFrames and JSON lines (pandas imported inside);
 - `outputs`: the old import path of `openstackai_nb.output.columns` (typed answers as ``output.<field>``
   columns, shared with `compare()`): deprecated;
-- `_schema`, `_sqlite`, `_sqlite_file`, `_rows`: the tables, the writer thread, the file's
-  identity and damage, a RunResult as rows.
+- `_schema`, `_sqlite`, `_writer`, `_sqlite_file`, `_rows`: the tables, the connection's
+  transactions, the writer thread, the file's identity and damage, a RunResult as rows.
 
 `openstackai_nb.store` itself is light: `RunHistory` is imported when first asked for.
 """

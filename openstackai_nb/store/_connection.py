@@ -132,6 +132,15 @@ class StoreConnection:
         self.path, self._identity = fresh, files.identity(fresh)
         return conn
 
+    def _file_changed(self) -> bool:
+        """Whether the path no longer names the file the connection writes (deleted or replaced)."""
+        if self._identity is None or self.path is None:
+            return False
+        try:
+            return files.identity(self.path) != self._identity
+        except OSError:
+            return False  # cannot tell: go on with the open connection
+
     def _check_file(self) -> None:
         """Under the lock, before a write batch or a read: does the path still name our file?"""
         if self._identity is None or self.path is None:

@@ -98,7 +98,7 @@ class Rows:
             result.model,
             result.input,
             result.output_text,
-            str(result.status.value),
+            str(result.status),  # a StrEnum: its value
             result.turn_count,
             float(result.elapsed_time),
             result.usage.prompt_tokens,
@@ -135,7 +135,10 @@ class Rows:
                 self.turns = [_scrubbed(row) for row in self.turns]
         # The runs row's compact columns (schema 6): tool rows after idx, turn rows after run_id.
         self.details: tuple[str | None, str | None] = (
-            (dumps([row[2:] for row in self.tools]), dumps([row[1:] for row in self.turns]))
+            (
+                dumps([row[2:] for row in self.tools]) if self.tools else "[]",
+                dumps([row[1:] for row in self.turns]) if self.turns else "[]",
+            )
             if self.finished
             else (None, None)
         )

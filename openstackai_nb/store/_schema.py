@@ -21,6 +21,7 @@ provider). ``runs.warnings`` holds a run's `RunResult.warnings`, one a line (NUL
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -146,6 +147,9 @@ _UPSERT_TAIL = (
     + ", tools=COALESCE(excluded.tools, runs.tools), turns=COALESCE(excluded.turns, runs.turns)"
 )
 """A RUNNING version (tools and turns NULL) keeps the tool calls and turns of a finished one stored before."""
+_INSERT_RUNS = f"INSERT INTO runs ({', '.join(_WRITTEN)})"
+_INSERT_RESULTS = "INSERT OR REPLACE INTO results (run_id, result)"
+_INSERT_SCHEMAS = "INSERT OR IGNORE INTO output_schemas (key, schema)"
 PUT_RESULT = "UPDATE results SET result = ?2 WHERE run_id = ?1"
 """Replace a stored run's JSON (parameters: run_id, JSON), keeping its tool calls and turns."""
 
@@ -153,13 +157,17 @@ PUT_RESULT = "UPDATE results SET result = ?2 WHERE run_id = ?1"
 # -- batched writes -------------------------------------------------------------------------------
 
 
-def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+def _insert(
+    conn: sqlite3.Connection | sqlite3.Cursor, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
+) -> None:
     """`head VALUES (...),(...)... tail`: all rows in as few statements as SQLite's bound allows."""
     if not rows:
         return
     width = len(rows[0])
+    if len(rows) == 1:  # a run committed alone (`run_sync`): its row as it is, the text made once
+        conn.execute(_statement(head, tail, width, 1), rows[0])
+        return
     per = max(1, min(256, _max_variables(conn) // width))
-    one = "(" + ",".join("?" * width) + ")"
     for i in range(0, len(rows), per):
         part = list(rows[i : i + per])
         # Padded to a power of two by repeating the last row (every caller's statement is an
@@ -167,24 +175,32 @@ def _insert(conn: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], 
         # caches one statement per distinct text, and a text per batch size kept late allocations
         # alive that pinned allocator arenas after a large compare() (benchmarks/README.md).
         part += [part[-1]] * (min(per, 1 << (len(part) - 1).bit_length()) - len(part))
-        conn.execute(f"{head} VALUES {','.join([one] * len(part))}{tail}", [v for row in part for v in row])
+        conn.execute(_statement(head, tail, width, len(part)), [v for row in part for v in row])
+
+
+@functools.cache
+def _statement(head: str, tail: str, width: int, count: int) -> str:
+    """`head VALUES (?,...),... tail` for `count` rows of `width` values (a few texts, made once each)."""
+    one = "(" + ",".join("?" * width) + ")"
+    return f"{head} VALUES {','.join([one] * count)}{tail}"
 
 
 _variables: int | None = None
 
 
-def _max_variables(conn: sqlite3.Connection) -> int:
+def _max_variables(conn: sqlite3.Connection | sqlite3.Cursor) -> int:
     global _variables
     if _variables is None:
         try:
-            _variables = int(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+            connection = conn.connection if isinstance(conn, sqlite3.Cursor) else conn
+            _variables = int(connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
         except (AttributeError, sqlite3.Error):  # getlimit is Python 3.11+
             _variables = 999  # SQLite's bound before 3.32
     return _variables
 
 
-def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
-    """Upsert runs (inside the caller's transaction): one multi-row statement for runs, one for results.
+def write_rows(conn: sqlite3.Connection | sqlite3.Cursor, batch: Iterable[Rows]) -> None:
+    """Upsert runs (inside the caller's transaction; its connection or cursor): one statement per table.
 
     Statement count matters more than row count: the sqlite3 module releases the GIL around every
     statement, and on a busy process each release costs the writer a GIL hand-off (measured:
@@ -197,6 +213,14 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
     position (seq) and its last values; its tool calls and turns are those of its last finished
     version.
     """
+    if isinstance(batch, list | tuple) and len(batch) == 1:  # a run committed alone: no grouping to do
+        [rows] = batch
+        rows.build()
+        _insert(conn, _INSERT_RUNS, [(*rows.run, *(rows.details if rows.finished else (None, None)))], _UPSERT_TAIL)
+        _insert(conn, _INSERT_RESULTS, [(rows.run_id, rows.text)])
+        if rows.schema is not None:
+            _insert(conn, _INSERT_SCHEMAS, [rows.schema])
+        return
     last: dict[str, Rows] = {}  # first position, last version
     finished: dict[str, Rows] = {}
     for rows in batch:
@@ -210,10 +234,10 @@ def write_rows(conn: sqlite3.Connection, batch: Iterable[Rows]) -> None:
     for run_id, rows in last.items():
         done = finished.get(run_id)
         runs.append((*rows.run, *(done.details if done is not None else (None, None))))
-    _insert(conn, f"INSERT INTO runs ({', '.join(_WRITTEN)})", runs, _UPSERT_TAIL)
-    _insert(conn, "INSERT OR REPLACE INTO results (run_id, result)", [(r.run_id, r.text) for r in last.values()])
+    _insert(conn, _INSERT_RUNS, runs, _UPSERT_TAIL)
+    _insert(conn, _INSERT_RESULTS, [(r.run_id, r.text) for r in last.values()])
     schemas = {r.schema[0]: r.schema for r in last.values() if r.schema is not None}
-    _insert(conn, "INSERT OR IGNORE INTO output_schemas (key, schema)", list(schemas.values()))
+    _insert(conn, _INSERT_SCHEMAS, list(schemas.values()))
 
 
 _ADDED = {

@@ -1,43 +1,30 @@
-"""The history's SQLite store: one connection, a writer thread with group commit, checkpoints.
+"""The history's SQLite store: one connection, its transactions and reads, checkpoints.
 
-The tables and the batched write of runs are `_schema`'s.
+The tables and the batched write of runs are `_schema`'s; the writer thread with group commit,
+and what happens while another process holds the file's lock, `_writer`'s.
 
 Durability: WAL with ``synchronous=NORMAL`` (a committed run survives the process being killed;
 an OS crash may lose the last few), ``busy_timeout`` so several kernels write the same file
 safely, and ``BEGIN IMMEDIATE`` transactions.
 
-Writes from the run loop: the loop only hands over a snapshot of a finished run
-(`_rows.Rows.later`, ~0.01 ms); the store's writer thread turns what is queued into rows (JSON,
-scrubbing) and commits it in one transaction of two multi-row statements (`_schema.write_rows`;
-why: see there), then wakes each waiting event loop once per batch. A slow disk never stalls
-the runs in flight. Reads wait for pending writes (a process always sees its own runs); pending
-writes are flushed at exit. Checkpoints: `_checkpoint`. The file under the store (deleted,
-replaced, damaged): `_sqlite_file`.
-
-A file locked by another process (a `BEGIN EXCLUSIVE` held in the sqlite3 shell, a backup, a
-long write elsewhere): the writer waits for the lock at most `_LOCK_SLICE` seconds per attempt
-(SQLite's busy_timeout; reads and `write()` keep the usual `BUSY_MS`), and what it could not
-write goes back to the front of the queue, in order, and is tried again every `_LOCK_SLICE`
-seconds until the lock is released: nothing is lost while the process lives. Whoever waits for
-those writes (a run before its "done") waits at most `_LOCK_WAIT` seconds, then gets the
-`Locked` error (the reason: which file, SQLite's message, that the runs are kept in memory),
-and writes queued while the file stays locked get it after one attempt. Reads then show what
-the file holds without waiting for the runs kept in memory. Once the lock is released, the
-kept runs are written and one line says so.
+Writes from the run loop: the loop hands over a snapshot of a finished run (`_rows.Rows.later`,
+~0.01 ms); the store's writer thread turns what is queued into rows (JSON, scrubbing) and
+commits it in one transaction of two multi-row statements (`_schema.write_rows`; why: see
+there), then wakes each waiting event loop once per batch. A slow disk never stalls the runs in
+flight. A run alone in the process, which waits for its commit anyway, commits itself when the
+writer has nothing queued (`StoreWriter.commit_now`: never waits, else the writer does it).
+Reads wait for pending writes (a process always sees its own runs); pending writes are flushed
+at exit. Checkpoints: `_checkpoint`. The file under the store (deleted, replaced, damaged):
+`_sqlite_file`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import atexit
 import logging
 import os
 import sqlite3
 import threading
-import time
-import weakref
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +34,7 @@ from openstackai_nb.store._checkpoint import checkpointer
 from openstackai_nb.store._connection import StoreConnection
 from openstackai_nb.store._schema import BUSY_MS, write_rows
 from openstackai_nb.store._sqlite_file import Damaged, Locked, corrupt
+from openstackai_nb.store._writer import LOCK_SLICE_MS, StoreWriter, Write
 
 if TYPE_CHECKING:
     from openstackai_nb.store._rows import Rows
@@ -55,24 +43,8 @@ __all__ = ["Store"]
 
 logger = logging.getLogger("openstackai_nb")
 
-Write = Callable[[sqlite3.Connection], Any]
-"""A write: a function of the connection, called inside a transaction."""
-Waiter = Future[None] | asyncio.Future[None] | None
-"""Who waits for a queued write: a thread (concurrent future), an event loop, or nobody."""
 
-
-def _settle(waiters: list[asyncio.Future[None]], exc: BaseException | None) -> None:
-    # On the waiters' loop: a waiter may have been cancelled (its run was) meanwhile.
-    for fut in waiters:
-        if not fut.done():
-            if exc is None:
-                fut.set_result(None)
-            else:
-                fut.set_exception(exc)
-                fut.exception()  # the writer has logged it: no "exception never retrieved" later
-
-
-class Store(StoreConnection):
+class Store(StoreWriter, StoreConnection):
     """One SQLite connection shared by threads (the run loop writes, the notebook reads)."""
 
     def __init__(self, path: Path | None, *, explicit: bool) -> None:
@@ -82,19 +54,13 @@ class Store(StoreConnection):
         self._identity: files.FileIdentity | None = None  # of the file `conn` writes (None: memory)
         self._ckpt_conn: sqlite3.Connection | None = None
         self.conn = self._open(path, explicit)
-        self._timeout_of: tuple[sqlite3.Connection, int] = (self.conn, BUSY_MS)  # set by `_schema.setup`
+        # (connection, busy timeout ms, SQLite's own checkpoints on): as `_schema.setup` leaves them
+        self._settings_of: tuple[sqlite3.Connection, int, bool] = (self.conn, BUSY_MS, True)
         self.unchecked = 0  # commits since the last checkpoint
         if self.path is not None:
             checkpointer.watch(self)
-        # Writes queued by the run loop are committed by a writer thread, in batches.
-        self._pending: list[tuple[Rows | Write, Waiter]] = []
-        self._busy = False
-        self._urgent = False  # someone waits for the queued writes: commit them now
-        self._cond = threading.Condition()
-        self._writer: threading.Thread | None = None
-        self._writer_failed = False
-        self._locked: Locked | None = None  # why the last attempt could not write (another process's lock)
-        self._locked_since = 0.0  # time.monotonic() of the first attempt that found the lock
+        self._write_cursor: sqlite3.Cursor | None = None  # `_cursor`
+        self._init_writer()
 
     # using ----------------------------------------------------------------------------------
     def check_fork(self) -> None:
@@ -107,156 +73,26 @@ class Store(StoreConnection):
             self.pid = os.getpid()
             checkpointer.watch(self)
 
-    def submit(self, item: Rows | Write) -> Future[None]:
-        """Queue a write for the writer thread; the future resolves once it is committed.
-
-        Returns at once. Writes queued together are committed in one transaction (group
-        commit), so waiting on the future costs a run one commit, shared with its neighbours.
-        """
-        done: Future[None] = Future()
-        self._queue(item, done)
-        return done
-
-    def submit_async(self, item: Rows | Write, *, wait: bool = True) -> asyncio.Future[None] | None:
-        """`submit` for the running event loop: an asyncio future (None with wait=False).
-
-        The writer wakes each loop once per batch, not once per write. Writes nobody waits for
-        (wait=False) may be held up to `_LAZY_WINDOW` seconds to share a bigger commit.
-        """
-        waiter: asyncio.Future[None] | None = asyncio.get_running_loop().create_future() if wait else None
-        self._queue(item, waiter)
-        return waiter
-
-    def _queue(self, item: Rows | Write, waiter: Waiter) -> None:
-        if _exiting:
-            # After the exit flush (e.g. runs cancelled while the process shuts down): commit now.
-            self._commit([item])
-            self._resolve([waiter], None)
-            return
-        with self._cond:
-            self._pending.append((item, waiter))
-            if waiter is not None:
-                self._urgent = True
-            if self._writer is None or not self._writer.is_alive() or self.pid != os.getpid():
-                self._writer = threading.Thread(target=self._write_loop, name="openstackai-nb-history", daemon=True)
-                self._writer.start()
-                _open_writers.add(self)
-            self._cond.notify_all()  # the writer, wherever it waits (flush() callers wait here too)
-
-    def flush(self, timeout: float = 30.0, *, while_locked: bool = True) -> bool:
-        """Wait until every submitted write is committed; False if `timeout` ran out first.
-
-        With while_locked=False, also stop waiting (False) once the writes have been held up by
-        another process's lock for `_LOCK_WAIT` seconds (reads: they show what the file holds).
-        """
-        if threading.current_thread() is self._writer:
-            return True
-        with self._cond:
-            if self._pending:
-                self._urgent = True
-                self._cond.notify_all()
-            done = self._cond.wait_for(
-                lambda: (not self._pending and not self._busy) or (not while_locked and self._held_up()), timeout
-            )
-            return done and not self._pending and not self._busy
-
-    def _held_up(self) -> bool:
-        """Under the condition: the writes have waited for another process's lock `_LOCK_WAIT` s or more."""
-        return self._locked is not None and time.monotonic() - self._locked_since >= _LOCK_WAIT
-
-    def _write_loop(self) -> None:
-        while True:
-            with self._cond:
-                if not self._cond.wait_for(lambda: bool(self._pending), timeout=_WRITER_IDLE):
-                    self._writer = None  # idle: end the thread; the next submit starts another
-                    return
-                if self._locked is not None:
-                    # The file is locked by another process: try again soon, or as soon as a write
-                    # that someone waits for comes in (it gets its answer after one attempt).
-                    self._cond.wait_for(lambda: self._urgent, _LOCK_SLICE)
-                elif not self._urgent:
-                    # Nobody waits for these yet (runs inside compare(), RUNNING rows): gather
-                    # more for one commit; fewer, bigger commits cost the run loop less CPU.
-                    self._cond.wait_for(lambda: self._urgent or len(self._pending) >= _LAZY_BATCH, _LAZY_WINDOW)
-                batch, self._pending = self._pending, []
-                self._urgent = False
-                self._busy = True
-            try:
-                self._write_batch(batch)
-            finally:
-                del batch  # not kept while the thread waits: late survivors pin memory (store/_texts.py)
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
-
-    def _write_batch(self, batch: list[tuple[Rows | Write, Waiter]]) -> None:
+    def _commit_inline(self, item: Rows) -> bool:
+        """Under the lock: `commit_now`'s transaction, unless the file changed under the store."""
+        if self.pid != os.getpid() or self._file_changed():
+            return False  # the writer thread reconnects (and says so)
         try:
-            self._commit([item for item, _ in batch], busy_ms=_LOCK_SLICE_MS)
-        except Locked as exc:
-            self._hold_back(batch, exc)
-            return
-        except Exception:  # noqa: BLE001 - one bad write must not lose the batch: retry alone
-            for i, (item, waiter) in enumerate(batch):
-                try:
-                    self._commit([item], busy_ms=_LOCK_SLICE_MS)
-                except Locked as exc:
-                    self._hold_back(batch[i:], exc)
-                    return
-                except Exception as exc:  # noqa: BLE001 - reported once; the runs go on
-                    self._resolve([waiter], exc)
-                    if not self._writer_failed:
-                        self._writer_failed = True
-                        logger.warning("openstackai_nb: could not record a run in %s: %s", self.path, exc)
-                else:
-                    self._resolve([waiter], None)
-        else:
-            self._resolve([waiter for _, waiter in batch], None)
-        if self._locked is not None:
-            self._unlocked(batch)
+            self._transaction([item], 0, checkpoints=False)
+        except Exception:  # noqa: BLE001 - Locked, damage...: the writer thread tries again and reports
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            return False
+        return True
 
-    def _hold_back(self, batch: list[tuple[Rows | Write, Waiter]], exc: Locked) -> None:
-        """Put writes another process's lock kept out back at the front of the queue; answer overdue waiters."""
-        with self._cond:
-            if self._locked is None:
-                self._locked_since = time.monotonic()
-            self._locked = exc
-            overdue = self._held_up()
-            self._pending[:0] = [(item, None) for item, _ in batch] if overdue else batch
-        if overdue:
-            kept = Locked(f"{exc}; it is kept in memory and written once the lock is released")
-            self._resolve([waiter for _, waiter in batch], kept)
-
-    def _unlocked(self, batch: list[tuple[Rows | Write, Waiter]]) -> None:
-        """The first commit after a lock: say that what was kept is written now."""
-        held = time.monotonic() - self._locked_since
-        with self._cond:
-            self._locked = None
-        runs = len({item.run_id for item, _ in batch if not callable(item) and item.finished})
-        if held >= _LOCK_WAIT:
-            logger.warning(
-                "openstackai_nb: the run history file %s was locked by another process for %.0f s; "
-                "the runs kept in memory meanwhile are written now: %d",
-                self.path,
-                held,
-                runs,
-            )
-
-    @staticmethod
-    def _resolve(waiters: Iterable[Waiter], exc: BaseException | None) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-        for waiter in waiters:
-            if isinstance(waiter, Future):
-                if exc is None:
-                    waiter.set_result(None)
-                else:
-                    waiter.set_exception(exc)
-            elif waiter is not None:
-                by_loop.setdefault(waiter.get_loop(), []).append(waiter)
-        for loop, futs in by_loop.items():
+    def _checkpoint_now(self) -> None:
+        """On the writer thread: the WAL checkpoint `commit_now`'s commits left out (best effort)."""
+        with self.lock:
             try:
-                loop.call_soon_threadsafe(_settle, futs, exc)
-            except RuntimeError:  # that loop is closed: nobody is waiting any more
-                pass
+                self._settings(LOCK_SLICE_MS)
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:  # the next one tries again; the checkpointer thread runs too
+                logger.debug("openstackai_nb: WAL checkpoint of %s failed: %s", self.path, exc)
 
     def write(self, fn: Rows | Write) -> Any:
         """Run one write in its own transaction now (after every submitted write); return its result."""
@@ -280,28 +116,40 @@ class Store(StoreConnection):
                 self._on_damage(exc.error)
                 return self._transaction(items, busy_ms)  # again, in the fresh file
 
-    def _transaction(self, items: Sequence[Rows | Write], busy_ms: int) -> list[Any]:
+    def _cursor(self) -> sqlite3.Cursor:
+        """Under the lock: the one cursor of the writes.
+
+        `conn.execute` makes a cursor per statement, and sqlite3 drops its weak references to them
+        only every 200: after many runs they pinned allocator arenas, and each cost a little CPU.
+        """
+        cursor = self._write_cursor
+        if cursor is None or cursor.connection is not self.conn:
+            cursor = self._write_cursor = self.conn.cursor()
+        return cursor
+
+    def _transaction(self, items: Sequence[Rows | Write], busy_ms: int, *, checkpoints: bool = True) -> list[Any]:
         conn = self.conn
         try:
-            self._busy_timeout(busy_ms)
-            conn.execute("BEGIN IMMEDIATE")
+            self._settings(busy_ms, checkpoints=checkpoints)
+            cursor = self._cursor()
+            cursor.execute("BEGIN IMMEDIATE")
             try:
                 out: list[Any] = []
                 group: list[Rows] = []
                 for item in items:
                     if callable(item):
-                        write_rows(conn, group)
+                        write_rows(cursor, group)
                         group = []
                         out.append(item(conn))
                     else:
                         group.append(item)
                         out.append(None)
-                write_rows(conn, group)
+                write_rows(cursor, group)
             except BaseException:
                 if conn.in_transaction:  # SQLite may have rolled back already (e.g. on damage)
                     conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            cursor.execute("COMMIT")
             if self.path is not None:
                 self.unchecked += 1
                 if self.unchecked >= _CHECKPOINT_EVERY:
@@ -320,15 +168,24 @@ class Store(StoreConnection):
                 raise Damaged(exc) from None
             raise corrupt(self.path, exc) from None
 
-    def _busy_timeout(self, busy_ms: int) -> None:
-        """Under the lock: how long the connection waits for another process's lock (set only when it changes).
+    def _settings(self, busy_ms: int, *, checkpoints: bool | None = None) -> None:
+        """Under the lock: the busy timeout, and whether commits run SQLite's own WAL checkpoint.
 
-        The writer's batches wait `_LOCK_SLICE_MS`, reads and `write()` `BUSY_MS`: one PRAGMA when
-        they alternate, none between the writer's batches (they were two statements per batch).
+        Each is set only when it changes (`checkpoints=None`: as it is). The writer's batches wait
+        `LOCK_SLICE_MS`, reads and `write()` `BUSY_MS`, `commit_now` 0 (with no checkpoint): one
+        PRAGMA when they alternate, none between the writer's batches nor between a sequence of
+        `commit_now`s (they were two statements per batch).
         """
-        if self._timeout_of != (self.conn, busy_ms):
+        conn, old_ms, old_checkpoints = self._settings_of
+        if checkpoints is None:
+            checkpoints = old_checkpoints
+        if conn is not self.conn:
+            old_ms, old_checkpoints = BUSY_MS, True  # a new connection: as `_schema.setup` left it
+        if old_ms != busy_ms:
             self.conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-            self._timeout_of = (self.conn, busy_ms)
+        if old_checkpoints != checkpoints:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT if checkpoints else 0}")
+        self._settings_of = (self.conn, busy_ms, checkpoints)
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         self.flush(while_locked=False)
@@ -343,7 +200,7 @@ class Store(StoreConnection):
 
     def _query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
-            self._busy_timeout(BUSY_MS)
+            self._settings(BUSY_MS)
             return self.conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if files.suggests_damage(exc):
@@ -356,25 +213,4 @@ class Store(StoreConnection):
 
 
 _CHECKPOINT_EVERY = 500  # commits; also checkpointed once a second when anything was written
-_WRITER_IDLE = 10.0  # seconds without writes before a store's writer thread ends
-_LAZY_WINDOW = 0.02  # seconds a write nobody waits for may wait for company
-_LAZY_BATCH = 256  # ... or until this many are queued
-_LOCK_SLICE = 0.25  # seconds the writer waits for another process's lock per attempt
-_LOCK_SLICE_MS = int(_LOCK_SLICE * 1000)
-_LOCK_WAIT = 2.0  # seconds a waiter waits for writes held up by such a lock before it gets `Locked`
-_open_writers: weakref.WeakSet[Store] = weakref.WeakSet()
-_exiting = False
-
-
-@atexit.register
-def _flush_at_exit() -> None:
-    global _exiting
-    _exiting = True
-    for store in list(_open_writers):
-        if store.pid == os.getpid() and not store.flush(5.0):
-            with store._cond:
-                store._cond.wait_for(lambda s=store: not s._busy, 1.0)  # a batch in flight goes back to _pending
-                runs = {item.run_id for item, _ in store._pending if not callable(item)}
-                reason = store._locked or "the writer did not finish in 5 s"
-            if runs:
-                logger.warning("openstackai_nb: runs not in the history file at exit: %d (%s)", len(runs), reason)
+_WAL_AUTOCHECKPOINT = 1000  # pages: SQLite's default for its own checkpoint after a commit

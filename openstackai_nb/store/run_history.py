@@ -12,9 +12,9 @@ Where the session's store lives:
   when that folder cannot be written, the user's data directory
   (``~/.local/share/openstackai-nb/history.sqlite`` on Linux) with a one-line warning.
 
-Layout and writing: `store._schema` (the tables), `store._sqlite` (the writer thread with group
-commit, checkpoints) and `store._rows` (a RunResult as rows, secrets scrubbed before anything
-is written). A finished run is committed before `run_sync`/`run_async` return.
+Layout and writing: `store._schema` (the tables), `store._sqlite` and `store._writer` (the
+transactions; the writer thread with group commit) and `store._rows` (a RunResult as rows,
+secrets scrubbed before anything is written). A finished run is committed before `run_sync`/`run_async` return.
 
 Interrupted runs: a RUNNING row remembers the host, pid and process start time of its owner.
 When a store is opened or read and that process no longer exists, the run is marked FAILED

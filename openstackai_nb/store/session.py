@@ -24,8 +24,10 @@ from openstackai_nb._warnings import warn
 from openstackai_nb.errors import HistoryError, HistoryWarning
 from openstackai_nb.runner.observers import RunObserver, in_batch
 from openstackai_nb.runner.recorder import Durable, RunRecorder
+from openstackai_nb.store._rows import for_writer
 
 if TYPE_CHECKING:
+    from openstackai_nb.agent import Agent
     from openstackai_nb.results import RunResult
     from openstackai_nb.store.run_history import RunHistory
 
@@ -87,7 +89,9 @@ def _available() -> RunHistory | None:
     return None if isinstance(history, UnavailableHistory) else history  # get_history warned once
 
 
-def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[None] | asyncio.Future[None] | None:
+def record(
+    result: RunResult, *, finished: bool, wait: bool = True, alone: bool = False
+) -> Future[None] | asyncio.Future[None] | None:
     """Record a run that started (`finished=False`) or ended, in the session's history.
 
     Never raises: a store that cannot be written is reported once through `logging` and the run
@@ -96,6 +100,10 @@ def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[No
     blocking, so a run is on disk before `run_sync`/`run_async` return or "done" is emitted.
     With wait=False the write is queued and nothing is returned (`barrier()` tells when it is
     committed).
+
+    `alone`: no other run of the process is in flight. A finished run alone, whose caller waits,
+    is committed on the calling thread when the store's writer has nothing else to do
+    (`_sqlite.Store.commit_now`, which never waits); None is returned then: it is committed.
     """
     try:
         history = _available()
@@ -105,6 +113,9 @@ def record(result: RunResult, *, finished: bool, wait: bool = True) -> Future[No
             asyncio.get_running_loop()
         except RuntimeError:
             return history.add(result, finished=finished, wait=False)
+        if alone and finished and wait:
+            rows = for_writer(result, finished=True)  # built by commit_now, else by the writer (which reports failures)
+            return None if history._store.commit_now(rows) else history._store.submit_async(rows)
         return history.add_async(result, finished=finished, wait=wait)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         if not _record_failed.is_set():
@@ -151,13 +162,23 @@ class HistoryObserver(RunObserver):
 
     records_history = True
 
+    def __init__(self) -> None:
+        self._running: set[str] = set()
+        """The run_ids of the runs in flight (set.add and .discard are atomic: runs on several loops)."""
+
+    def run_started(self, run: RunResult, agent: Agent) -> None:
+        """Note the run as in flight: a run that ends alone commits itself (`record(alone=True)`)."""
+        self._running.add(run.run_id)
+
     def run_still_running(self, run: RunResult) -> None:
         """Write the RUNNING row of a run still going."""
         record(run, finished=False)
 
     def run_ended(self, run: RunResult, failure: BaseException | None) -> Awaitable[None] | None:
-        """Write a finished run; what is returned resolves once it is committed (None inside a batch)."""
-        pending = record(run, finished=True, wait=not in_batch())
+        """Write a finished run; what is returned resolves once it is committed (None: committed, or inside a batch)."""
+        running = self._running
+        running.discard(run.run_id)
+        pending = record(run, finished=True, wait=not in_batch(), alone=not running)
         return pending if isinstance(pending, asyncio.Future) else None
 
     async def batch_ended(self) -> None:

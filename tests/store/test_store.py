@@ -347,9 +347,9 @@ def test_to_html_report_is_escaped_and_key_free(session_history: RunHistory, tmp
 def test_writer_thread_ends_when_idle_and_comes_back(session_history: RunHistory, monkeypatch) -> None:
     import time
 
-    from openstackai_nb.store import _sqlite
+    from openstackai_nb.store import _writer
 
-    monkeypatch.setattr(_sqlite, "_WRITER_IDLE", 0.05)
+    monkeypatch.setattr(_writer, "_WRITER_IDLE", 0.05)
     Runner.run_sync(Agent(name="A", model="scripted"), "one")
     assert session_history.flush()
     deadline = time.monotonic() + 30
