@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from openstackai_nb._secrets import scrub
 from openstackai_nb.comparison._dask_internals import MESSAGE_LOG, forget_topics, shorten_log, shorten_message_logs
 from openstackai_nb.comparison._dask_worker import Chunk, Pair, load_agents, run_chunk, stop_compare
+from openstackai_nb.comparison._heap import trim_heap
 from openstackai_nb.comparison.scheduler import Job, Report, failed_result
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from openstackai_nb.results import RunResult
 
-__all__ = ["CANCEL_GRACE", "DaskHandle", "trim_heap"]
+__all__ = ["CANCEL_GRACE", "DaskHandle"]
 
 logger = logging.getLogger("openstackai_nb")
 
@@ -287,27 +288,6 @@ def _shorten_message_logs(client: Client) -> None:
         logger.debug("openstackai_nb: could not shorten the Dask scheduler's message logs: %s", exc)
     if isinstance(problem, str):
         logger.warning("openstackai_nb: %s", scrub(problem))
-
-
-def trim_heap() -> bool:
-    """Hand the C heap's free pages back to the system (glibc's `malloc_trim(0)`); False where there is none.
-
-    distributed's IO thread decodes every result's message (twice when the scheduler runs in this
-    process) in its own malloc arena; freed, those pages stay with the process. Given back at the
-    end of a compare: about 9 MB after a 20,000-run grid (`benchmarks/bench_compare_memory.py`).
-    Dask trims its workers the same way (its docs: "Manually trim memory").
-    """
-    import ctypes
-    import platform
-
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # no such library or function: nothing to give back this way
-        return False
-    return True
 
 
 def _ended(futures: Sequence[Future[Any]], timeout: float) -> None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from openstackai_nb._extras import require
 from openstackai_nb._secrets import scrub, scrub_data
+from openstackai_nb.comparison._heap import malloc_trim
 from openstackai_nb.comparison.cases import Case, load_cases
 from openstackai_nb.comparison.grid import Grid
 from openstackai_nb.comparison.judge import JUDGE_COST, Judge, JudgeVerdicts, judge_jobs
@@ -392,16 +393,9 @@ def _trim_when_deleted(frame: pd.DataFrame) -> None:
     table's data (``_mgr``). It walks the free chunks (a few ms for a 100,000-row table), so
     only tables of `_TRIM_ROWS` rows or more get it.
     """
-    import ctypes
-    import os
-
-    try:
-        if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
-            return
-        trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError, ValueError):  # no confstr name (not Linux), no such function
+    trim = malloc_trim()
+    if trim is None:  # not glibc: nothing to give back this way
         return
-    trim.argtypes = [ctypes.c_size_t]
     object.__setattr__(frame, "_openstackai_nb_trim", _Trim(trim))  # not a column: pandas' setattr is bypassed
 
 

@@ -241,7 +241,7 @@ class StoreWriter:
             try:
                 self._write_batch(batch)
             finally:
-                del batch  # not kept while the thread waits: late survivors pin memory (hmem, store/_texts.py)
+                del batch  # not kept while the thread waits: late survivors pin memory (store/_texts.py)
                 with self._cond:
                     self._busy = False
                     self._cond.notify_all()

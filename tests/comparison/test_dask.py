@@ -337,7 +337,7 @@ def test_the_c_heap_is_trimmed_where_glibc_can() -> None:
     # messages in an arena of its own); on glibc that is malloc_trim, elsewhere nothing is done.
     import platform
 
-    from openstackai_nb.comparison._dask_handle import trim_heap
+    from openstackai_nb.comparison._heap import trim_heap
 
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert trim_heap() is glibc
