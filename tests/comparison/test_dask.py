@@ -385,7 +385,11 @@ def test_workers_scrub_the_keys_they_unpickle(dask_cluster: Cluster, openai_serv
 
 
 # -- concurrency and streaming ----------------------------------------------------------------------
-def test_concurrency_is_the_total_in_flight_across_workers(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
+def _count_in_flight(openai_server: OpenAIServer) -> dict[str, int]:
+    """Count the replies the server is writing at once ("now") and the most at once ("max").
+
+    The caller undoes it with ``del openai_server._write``.
+    """
     state = {"now": 0, "max": 0}
     lock = threading.Lock()
     write = openai_server._write
@@ -401,6 +405,11 @@ def test_concurrency_is_the_total_in_flight_across_workers(dask_cluster: Cluster
                 state["now"] -= 1
 
     openai_server._write = counting_write  # type: ignore[method-assign]
+    return state
+
+
+def test_concurrency_is_the_total_in_flight_across_workers(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
+    state = _count_in_flight(openai_server)
     handler_with(openai_server, delay=0.1)
     ns = notebook(openai_server)
     try:
@@ -415,21 +424,7 @@ def test_concurrency_is_the_total_in_flight_across_workers(dask_cluster: Cluster
 def test_small_chunks_still_fill_every_slot(dask_cluster: Cluster, openai_server: OpenAIServer) -> None:
     # The cluster holds a window of chunks at a time: with chunks of one pair, the window must
     # still cover the 12 slots (2 workers x 6), not 4 chunks per worker.
-    state = {"now": 0, "max": 0}
-    lock = threading.Lock()
-    write = openai_server._write
-
-    async def counting_write(writer: asyncio.StreamWriter, reply: Reply) -> bool:
-        with lock:
-            state["now"] += 1
-            state["max"] = max(state["max"], state["now"])
-        try:
-            return await write(writer, reply)
-        finally:
-            with lock:
-                state["now"] -= 1
-
-    openai_server._write = counting_write  # type: ignore[method-assign]
+    state = _count_in_flight(openai_server)
     handler_with(openai_server, delay=0.2)
     ns = notebook(openai_server)
     try:
