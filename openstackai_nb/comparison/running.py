@@ -53,8 +53,8 @@ def run_jobs(
     compare_id = jobs[0].config.metadata.get("compare_id", "")
     scheduler = scheduler or LocalScheduler()
     row = labels[0] if len(labels) == 1 else None
-    reports = _Reports(record=not getattr(scheduler, "records_runs", True), scoring=scoring, row=row, on_done=on_done)
-    reports.limit = max(_BEHIND, 8 * concurrency)
+    record = not getattr(scheduler, "records_runs", True)
+    reports = _Reports(record=record, scoring=scoring, row=row, on_done=on_done, limit=max(_BEHIND, 8 * concurrency))
     # Submitted first: a scheduler that refuses the jobs (ConfigError) leaves no progress table.
     handle = _submit(scheduler, jobs, concurrency, reports)
     try:
@@ -109,14 +109,16 @@ class _Reports:
     (~130 runs): counting the "start" reports too and holding at 256 halved the grid's speed.
     """
 
-    def __init__(self, *, record: bool, scoring: Scoring | None, row: str | None, on_done: Done) -> None:
+    def __init__(
+        self, *, record: bool, scoring: Scoring | None, row: str | None, on_done: Done, limit: int = _BEHIND
+    ) -> None:
         self.events: queue.SimpleQueue[tuple[str, Job, RunResult | None]] = queue.SimpleQueue()
         self.record = record
         self.scoring = scoring
         self.row = row  # the view's one row for every job (the judges), else each job's label
         self.on_done = on_done
         self.view: ProgressView | None = None
-        self.limit = _BEHIND
+        self.limit = limit
         self.closing = False  # interrupted: the scheduler must not wait for reports nobody takes
         self.given = 0  # finished runs reported (counted by the reporting thread only)
         self.taken = 0  # ... and taken (by compare's thread only)
