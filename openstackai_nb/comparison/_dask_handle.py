@@ -291,15 +291,22 @@ def _shorten_message_logs(client: Client) -> None:
 
 
 def _ended(futures: Sequence[Future[Any]], timeout: float) -> None:
-    """Wait up to `timeout` seconds for these tasks to end (finished, failed or cancelled)."""
-    from distributed import wait
+    """Wait up to `timeout` seconds for these tasks to end (finished, failed or cancelled).
 
-    try:
-        wait(futures, timeout=timeout)
-    except TimeoutError:  # a task still running (an interrupted compare): its late events may stay
-        pass
-    except Exception as exc:  # noqa: BLE001 - a lost cluster: the topics are dropped (or not) anyway
-        logger.debug("openstackai_nb: could not wait for the compare's Dask tasks: %s", exc)
+    Each future is waited on through its own client (`Future.exception`): `distributed.wait` takes
+    `default_client()`, which is not the compare's when its client was made with
+    ``set_as_default=False`` (or another client was made after it); it then raised "No clients
+    found" or returned at once, and the topics were dropped before the last chunk's events came.
+    """
+    deadline = time.monotonic() + timeout
+    for future in futures:
+        try:
+            future.exception(timeout=max(0.001, deadline - time.monotonic()))  # a failed task's error is _chunk_ended's
+        except TimeoutError:  # a task still running (an interrupted compare): its late events may stay
+            return
+        except Exception as exc:  # noqa: BLE001 - a lost cluster: the topics are dropped (or not) anyway
+            logger.debug("openstackai_nb: could not wait for the compare's Dask tasks: %s", exc)
+            return
 
 
 def _describe(exc: BaseException) -> str:
