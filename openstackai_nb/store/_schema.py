@@ -34,20 +34,27 @@ if TYPE_CHECKING:
 
 __all__ = ["BUSY_MS", "INT_COLUMNS", "OUTPUT_COLUMNS", "PUT_RESULT", "RUN_COLUMNS", "setup", "write_rows"]
 
-_SCHEMA_VERSION = 6
+_SCHEMA_VERSION = 7
 """1: the first layout; 2: runs.finish_reason, turns.finish_reason and turns.reasoning; 3: runs.output,
 runs.output_schema and the table output_schemas (typed answers), runs.provider and runs.endpoint (who
 served the model, for prices); 4: tool_calls.approval (approval decisions); 5: runs.warnings,
 tool_calls.parsed_from_text (what local servers do) and runs.cached_calls (model calls answered from
 the response cache); 6: runs.tools and runs.turns, a run's tool calls and turns as compact JSON in its
 runs row, instead of rows of the tables tool_calls and turns, which keep the runs written before
-(`_ADDED`)."""
+(`_ADDED`); 7: the index of runs by status keeps only RUNNING rows (``runs_running``, partial; it
+replaces ``runs_status``), and a new file's ``runs.seq`` has no AUTOINCREMENT. Both cut what a
+commit writes: a run finished alone wrote 7.2 pages to the WAL (its runs row, the run_id index,
+runs_status, sqlite_sequence, its results row and their run_id index, and the header page when the
+file grew), 5.4 since. A file of schema 6 or before keeps its AUTOINCREMENT (removing it means
+copying the whole table) and loses ``runs_status`` (`_upgrade`). Without AUTOINCREMENT, SQLite may
+give a new run the seq of the last run after `RunHistory.clear()` deleted it: seq orders runs, and
+the new run is still after every run the file holds."""
 BUSY_MS = 10_000
 """How long (ms) a statement waits for another process's lock on the file before it fails."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
-    seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq               INTEGER PRIMARY KEY,  -- AUTOINCREMENT in files made before schema 7
     run_id            TEXT NOT NULL UNIQUE,
     agent             TEXT NOT NULL DEFAULT '',
     model             TEXT NOT NULL DEFAULT '',
@@ -73,7 +80,9 @@ CREATE TABLE IF NOT EXISTS runs (
     warnings          TEXT,  -- RunResult.warnings, one a line (NULL: none)
     cached_calls      INTEGER NOT NULL DEFAULT 0  -- model calls answered from the response cache
 );
-CREATE INDEX IF NOT EXISTS runs_status ON runs(status);
+-- Only the RUNNING rows (a run still going, or one whose process died): what opening a file looks
+-- for. A run that finishes within RUNNING_RECORD_DELAY never enters it.
+CREATE INDEX IF NOT EXISTS runs_running ON runs(status) WHERE status = 'RUNNING';
 -- The full RunResult JSON lives apart, so the runs table stays narrow and fast to scan.
 CREATE TABLE IF NOT EXISTS results (
     run_id TEXT PRIMARY KEY,
@@ -273,6 +282,15 @@ def _add_columns(conn: sqlite3.Connection) -> None:
                     raise
 
 
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """What a file of an older schema changes besides new columns (idempotent, like the rest of `setup`).
+
+    Schema 7: ``runs_status`` (every run, by status) is dropped; ``runs_running``, made by
+    `_SCHEMA`, indexes only the RUNNING rows, which is all the history looks up by status.
+    """
+    conn.execute("DROP INDEX IF EXISTS runs_status")
+
+
 def setup(conn: sqlite3.Connection, path: Path | None) -> None:
     """Pragmas and schema of a new connection (idempotent: safe to run again)."""
     conn.execute(f"PRAGMA busy_timeout={BUSY_MS}")
@@ -294,4 +312,5 @@ def setup(conn: sqlite3.Connection, path: Path | None) -> None:
         # Idempotent (IF NOT EXISTS): two processes creating the same file at once is fine.
         conn.executescript(_SCHEMA)
         _add_columns(conn)  # a file of an older schema keeps its runs and gains the new columns
+        _upgrade(conn)
         conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")

@@ -3,7 +3,8 @@
 `tests/store/fixtures/history_v5.sqlite` was written by the code of main at 9ce09a6 (history
 schema 5, the layout before issue 25), by this module's `write_runs`; `history_v5.reads.json`
 holds what that code read back from it (`reads`). `history_v6.*` the same by the code that
-introduced schema 6 (branch h25store), for the next format change. `test_format_fixtures.py`
+introduced schema 6 (branch h25store), and `history_v7.*` by the code that introduced schema 7
+(7 Dec 2026), each for the next format change. `test_format_fixtures.py`
 checks that today's code reads each file identically and can go on writing into it.
 
 Regenerate (only with the code that wrote the format under test, never with newer code):

@@ -95,7 +95,7 @@ def test_a_schema_3_file_gains_the_approval_column(tmp_path: Path) -> None:
     result = run_into(history)
     history.flush()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
         assert "approval" in {row[1] for row in conn.execute("PRAGMA table_info(tool_calls)")}
         old = conn.execute("SELECT approval FROM tool_calls WHERE run_id = 'run_old'").fetchone()
     conn.close()

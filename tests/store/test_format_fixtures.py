@@ -4,6 +4,7 @@ identically, and take new runs without changing what they held."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -26,7 +27,7 @@ def expected(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.reads.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("name", ["history_v5", "history_v6"])
+@pytest.mark.parametrize("name", ["history_v5", "history_v6", "history_v7"])
 def test_a_file_of_the_previous_version_reads_identically(name: str, tmp_path: Path) -> None:
     history = RunHistory(copy_of(name, tmp_path))
     got = json.loads(canonical(reads(history)))
@@ -37,7 +38,7 @@ def test_a_file_of_the_previous_version_reads_identically(name: str, tmp_path: P
     assert KEY not in (tmp_path / f"{name}.sqlite").read_bytes().decode("utf-8", "replace")
 
 
-@pytest.mark.parametrize("name", ["history_v5", "history_v6"])
+@pytest.mark.parametrize("name", ["history_v5", "history_v6", "history_v7"])
 def test_new_runs_go_into_an_old_file_and_the_old_runs_read_the_same(name: str, tmp_path: Path) -> None:
     path = copy_of(name, tmp_path)
     want = expected(name)
@@ -56,6 +57,51 @@ def test_new_runs_go_into_an_old_file_and_the_old_runs_read_the_same(name: str, 
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
+
+
+def _layout(path: Path) -> dict[str, object]:
+    with sqlite3.connect(path) as conn:
+        names = {row[0]: row[1] for row in conn.execute("SELECT name, sql FROM sqlite_master")}
+        plan = conn.execute("EXPLAIN QUERY PLAN SELECT run_id FROM runs WHERE status='RUNNING'").fetchall()
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    return {
+        "version": version,
+        "indexes": sorted(n for n in names if n.startswith("runs_")),
+        "autoincrement": "AUTOINCREMENT" in re.sub(r"--[^\n]*", "", str(names["runs"])).upper(),
+        "plan": " ".join(str(row[-1]) for row in plan),
+    }
+
+
+@pytest.mark.parametrize("name", ["history_v5", "history_v6"])
+def test_an_upgraded_file_indexes_only_its_running_rows(name: str, tmp_path: Path) -> None:
+    # Schema 7: runs_status (every run) gives way to runs_running (RUNNING rows only): a run that
+    # ends alone writes one index page less. The old file keeps its AUTOINCREMENT (no table copy).
+    path = copy_of(name, tmp_path)
+    assert _layout(path)["indexes"] == ["runs_status"]
+    history = RunHistory(path)
+    history.add(Runner.run_sync(Agent(name="New", model="scripted"), "hello"), finished=True)
+    history.flush()
+    layout = _layout(path)
+    assert layout["version"] == 7 and layout["indexes"] == ["runs_running"] and layout["autoincrement"]
+    assert "INDEX runs_running" in str(layout["plan"])  # opening a file looks its RUNNING rows up
+
+
+def test_a_new_file_has_no_autoincrement_and_no_sqlite_sequence(tmp_path: Path) -> None:
+    # AUTOINCREMENT kept a row in sqlite_sequence, one more page written by every commit.
+    path = tmp_path / "new.sqlite"
+    history = RunHistory(path)
+    first = Runner.run_sync(Agent(name="New", model="scripted"), "one")
+    second = Runner.run_sync(Agent(name="New", model="scripted"), "two")
+    history.add(first, finished=True)
+    history.add(second, finished=True)
+    history.flush()
+    layout = _layout(path)
+    assert layout["version"] == 7 and layout["indexes"] == ["runs_running"] and not layout["autoincrement"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchall() == []
+    conn.close()
+    assert history.run_ids == [first.run_id, second.run_id]
 
 
 def test_runs_an_older_version_writes_into_an_upgraded_file_read_back(tmp_path: Path) -> None:

@@ -116,7 +116,7 @@ def test_a_schema_1_file_opens_keeps_its_runs_and_gains_the_columns(tmp_path: Pa
     assert history[new.run_id] == new
     history.flush()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
     conn.close()
     assert len(RunHistory(path)) == 2  # opened again: nothing to migrate
 
@@ -159,7 +159,7 @@ def test_a_schema_4_file_gains_warnings_and_parsed_from_text(tmp_path: Path) -> 
     history.add(new, finished=True)
     history.flush()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
     conn.close()
     runs = history.to_dataframe().set_index("run_id")
     assert pd.isna(runs.loc["run_v4", "warnings"])

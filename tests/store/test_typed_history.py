@@ -204,7 +204,7 @@ def test_a_schema_2_file_opens_keeps_its_runs_and_takes_typed_answers(tmp_path: 
     assert history[new.run_id] == new
     history.flush()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 7
         columns = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
         assert {"output", "output_schema"} <= columns
     conn.close()
