@@ -68,19 +68,27 @@ class Rows:
         self.build()
 
     @classmethod
-    def later(cls, result: RunResult, owner: tuple[Any, Any, Any], *, finished: bool) -> Rows:
+    def later(cls, result: RunResult, owner: tuple[Any, Any, Any], *, finished: bool, copy: bool = True) -> Rows:
         """The rows of `result` as it is now, built when `build()` is called (by another thread).
 
         Taken: the result's own fields and its lists and metadata dict (shallow copies), so the
         caller may go on changing the result; the messages, tool calls and spans in those lists
         must no longer change, which holds once a run has ended (a RUNNING run: use `Rows(...)`).
+        copy=False takes no copy, for rows built before the caller goes on (`commit_now`); call
+        `detached()` before handing them to another thread.
         """
         rows = cls.__new__(cls)
         rows.run_id = result.run_id
         rows.finished = finished
         rows._owner = owner
-        rows._source = snapshot(result)
+        rows._source = snapshot(result) if copy else result
         return rows
+
+    def detached(self) -> Rows:
+        """These rows, safe to build on another thread: built already, else built from a snapshot (see `later`)."""
+        if self._source is not None:
+            self._source = snapshot(self._source)
+        return self
 
     def build(self) -> None:
         """Turn the run into rows (once; later calls do nothing)."""
@@ -145,15 +153,16 @@ class Rows:
         self._source = None
 
 
-def for_writer(result: RunResult, *, finished: bool) -> Rows:
+def for_writer(result: RunResult, *, finished: bool, copy: bool = True) -> Rows:
     """What a run hands the writer thread: a finished run's snapshot, serialised there; a RUNNING row now.
 
     A run still going changes its lists and spans in place, so its RUNNING row is serialised at
     once; a finished run no longer changes them, so only a shallow copy is taken here (a few
     microseconds) and the JSON, the scrubbing and the rows are made on the writer thread.
+    copy=False: no copy, for a finished run's rows built at once by the caller's thread (`Rows.later`).
     """
     if finished:
-        return Rows.later(result, (None, None, None), finished=True)
+        return Rows.later(result, (None, None, None), finished=True, copy=copy)
     return Rows(result, owner(), finished=False)
 
 

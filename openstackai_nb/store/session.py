@@ -114,8 +114,11 @@ def record(
         except RuntimeError:
             return history.add(result, finished=finished, wait=False)
         if alone and finished and wait:
-            rows = for_writer(result, finished=True)  # built by commit_now, else by the writer (which reports failures)
-            return None if history._store.commit_now(rows) else history._store.submit_async(rows)
+            # Built by commit_now on this thread before the run goes on: no snapshot needed. Else
+            # by the writer (which reports failures), from a snapshot taken then.
+            store = history._store
+            rows = for_writer(result, finished=True, copy=False)
+            return None if store.commit_now(rows) else store.submit_async(rows.detached())
         return history.add_async(result, finished=finished, wait=wait)
     except Exception as exc:  # noqa: BLE001 - history must never break a run
         if not _record_failed.is_set():

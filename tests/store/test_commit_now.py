@@ -202,3 +202,46 @@ def test_a_run_whose_record_cannot_be_made_goes_on_and_the_writer_reports_it(
         assert history.run_ids == [good.run_id]
     finally:
         set_history(previous)
+
+
+def test_a_run_handed_to_the_writer_is_recorded_as_it_ended_not_as_changed_after(tmp_path: Path) -> None:
+    # A run alone is built on its own thread without a copy; when it cannot commit there (here:
+    # a write is queued, held up by another thread using the store), the writer gets a snapshot,
+    # so changes made to the result after the run returned are not what is recorded.
+    from openstackai_nb.store.session import record
+
+    history = RunHistory(tmp_path / "h.sqlite")
+    store = history._store
+    previous = set_history(history)
+    result = Runner.run_sync(Agent(name="A", model="scripted"), "hi")
+    result.run_id = "run_handed_over"
+    earlier = Runner.run_sync(Agent(name="A", model="scripted"), "earlier")
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_store() -> None:
+        with store.lock:
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold_the_store)
+    holder.start()
+
+    async def end_the_run() -> Any:
+        pending = record(result, finished=True, alone=True)
+        result.final_output = "changed after the run returned"
+        result.tool_calls.append(result.tool_calls[0] if result.tool_calls else None)  # type: ignore[arg-type]
+        return pending
+
+    try:
+        assert held.wait(30)
+        queued = store.submit(Rows(earlier, (None, None, None), finished=True))
+        assert not queued.done()  # held up: commit_now must not overtake it
+        pending = asyncio.run(end_the_run())
+        assert pending is not None  # handed to the writer, not committed on the run's thread
+    finally:
+        release.set()
+        holder.join()
+        set_history(previous)
+    assert history.flush()
+    stored = history["run_handed_over"]
+    assert stored.final_output != "changed after the run returned" and len(stored.tool_calls) == 0
