@@ -2,9 +2,7 @@
 
 SQLite's own checkpoints run on each store's writer thread; this one copies the WAL back into
 the database file (PASSIVE: never blocks writers) once a second after writes, on its own
-connection, so readers in other processes see a short WAL; and when woken: every 500 commits, and
-every 100 commits a run made on its own thread (`_writer.StoreWriter.commit_now`, whose commits
-leave SQLite's checkpoint out).
+connection, so readers in other processes see a short WAL.
 """
 
 from __future__ import annotations
@@ -39,8 +37,6 @@ class Checkpointer:
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.pid = 0
-        self.rounds = 0
-        """Rounds done (each checkpoints every store written to since the last)."""
 
     def watch(self, store: Checkpointed) -> None:
         """Checkpoint `store` from now on (starts the thread, again after a fork)."""
@@ -59,7 +55,6 @@ class Checkpointer:
                 if store.unchecked and store.pid == os.getpid():
                     store.unchecked = 0
                     store.checkpoint()
-            self.rounds += 1
 
 
 checkpointer = Checkpointer()

@@ -34,7 +34,7 @@ from openstackai_nb.store._checkpoint import checkpointer
 from openstackai_nb.store._connection import StoreConnection
 from openstackai_nb.store._schema import BUSY_MS, write_rows
 from openstackai_nb.store._sqlite_file import Damaged, Locked, corrupt
-from openstackai_nb.store._writer import StoreWriter, Write
+from openstackai_nb.store._writer import LOCK_SLICE_MS, StoreWriter, Write
 
 if TYPE_CHECKING:
     from openstackai_nb.store._rows import Rows
@@ -85,9 +85,14 @@ class Store(StoreWriter, StoreConnection):
             return False
         return True
 
-    def _request_checkpoint(self) -> None:
-        """Wake the checkpointer thread: `commit_now`'s commits leave SQLite's own checkpoint out."""
-        checkpointer.wake.set()  # `unchecked` counts them (`_transaction`)
+    def _checkpoint_now(self) -> None:
+        """On the writer thread: the WAL checkpoint `commit_now`'s commits left out (best effort)."""
+        with self.lock:
+            try:
+                self._settings(LOCK_SLICE_MS)
+                self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:  # the next one tries again; the checkpointer thread runs too
+                logger.debug("openstackai_nb: WAL checkpoint of %s failed: %s", self.path, exc)
 
     def write(self, fn: Rows | Write) -> Any:
         """Run one write in its own transaction now (after every submitted write); return its result."""

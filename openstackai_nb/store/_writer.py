@@ -76,8 +76,8 @@ class StoreWriter:
         """Under the store's lock: `item` in its own transaction that waits for nothing; True once committed."""
         raise NotImplementedError
 
-    def _request_checkpoint(self) -> None:
-        """Have the WAL checkpointed soon, off this thread and off the store's lock (after `commit_now`'s commits)."""
+    def _checkpoint_now(self) -> None:
+        """On the writer thread: checkpoint the WAL (after `commit_now`'s commits)."""
         raise NotImplementedError
 
     def _init_writer(self) -> None:
@@ -85,7 +85,8 @@ class StoreWriter:
         self._pending: list[tuple[Rows | Write, Waiter]] = []
         self._busy = False
         self._inline = False  # a run's own thread is committing it (`commit_now`)
-        self._inline_commits = 0  # commits by `commit_now` since it last asked for a checkpoint
+        self._inline_commits = 0  # commits by `commit_now` since the writer's last checkpoint
+        self._checkpoint_due = False  # the writer checkpoints the WAL for them (they do not)
         self._flushing = 0  # threads waiting in flush()
         self._urgent = False  # someone waits for the queued writes: commit them now
         self._cond = threading.Condition()
@@ -125,10 +126,7 @@ class StoreWriter:
         holds the file's write lock (SQLite's busy timeout is 0 here), or when anything fails; the
         caller then hands `item` to the writer thread as usual. SQLite's own WAL checkpoint (the
         step that waits for the disk) is off for these commits: every `_INLINE_CHECKPOINT` of them,
-        the store's checkpointer thread (its own connection: `_checkpoint.py`) is woken to do it.
-        It was the writer thread's job, on the store's connection and under its lock: the run that
-        came next found the store in use, handed itself to the writer and waited for the
-        checkpoint (about 40 us a run, one run in 100 waiting a few ms).
+        the writer thread checkpoints instead.
         """
         with self._cond:
             if self._pending or self._busy or self._inline or self._locked is not None or _exiting:
@@ -153,7 +151,8 @@ class StoreWriter:
                     self._inline_commits += 1
                     if self._inline_commits >= _INLINE_CHECKPOINT:
                         self._inline_commits = 0
-                        self._request_checkpoint()
+                        self._checkpoint_due = wake = True
+                        self._start_writer()
                 if wake:
                     self._cond.notify_all()
         return committed
@@ -210,9 +209,23 @@ class StoreWriter:
     def _write_loop(self) -> None:
         while True:
             with self._cond:
-                if not self._cond.wait_for(lambda: self._pending, timeout=_WRITER_IDLE):
+                if not self._cond.wait_for(lambda: self._pending or self._checkpoint_due, timeout=_WRITER_IDLE):
                     self._writer = None  # idle: end the thread; the next submit starts another
                     return
+                if self._checkpoint_due and not self._pending:
+                    self._checkpoint_due = False
+                    self._busy = True
+                    checkpoint = True
+                else:
+                    checkpoint = False
+            if checkpoint:
+                try:
+                    self._checkpoint_now()
+                finally:
+                    with self._cond:
+                        self._busy = False
+                        self._cond.notify_all()
+                continue
             with self._cond:
                 if self._locked is not None:
                     # The file is locked by another process: try again soon, or as soon as a write
@@ -303,7 +316,7 @@ class StoreWriter:
                 pass
 
 
-_INLINE_CHECKPOINT = 100  # commits by `commit_now` (a few WAL pages each) between checkpoints
+_INLINE_CHECKPOINT = 100  # commits by `commit_now` (a few WAL pages each) between the writer's checkpoints
 _WRITER_IDLE = 10.0  # seconds without writes before a store's writer thread ends
 _LAZY_WINDOW = 0.02  # seconds a write nobody waits for may wait for company
 _LAZY_BATCH = 256  # ... or until this many are queued
