@@ -10,18 +10,28 @@ Targets (issue 3): ours <= 2x raw, and faster than every peer.
     benchmarks/.peers-venv/bin/python benchmarks/bench_overhead.py --profile [--stream]
     python benchmarks/bench_overhead.py --only raw,ours,ours-otel-idle,ours-otel   # OpenTelemetry's cost
     python benchmarks/bench_overhead.py --reps 5 --only raw,ours,ours-base   # a busy machine: alternated
+    python benchmarks/bench_overhead.py --same-process   # raw, ours, ours-norec in one process, alternated slices
 
 `--reps N` runs every contender N times, alternated (raw, ours, ..., raw, ours, ...), each time in
 a fresh process, and reports for each figure the median over the repetitions, and each ratio to
 raw as the median of the ratios within a repetition (contenders measured a few seconds apart):
 on a shared machine whose load moves, one pass per contender can put the load on one of them.
+
+`--same-process` runs raw, ours and ours-norec in one process on one event loop, in alternated
+slices of runs (the order rotated each round), and reports the median per run and the median of
+the per-round ratios to raw: fresh processes of the same code differ by tens of percent on a
+shared VM (memory layout, the core they land on), which `--reps` only averages out. No peers and
+no `ours-base` (another tree cannot be imported beside this one): run it again with
+``PYTHONPATH=<the other tree>`` for the same figures of that tree.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -63,6 +73,7 @@ def main() -> None:
             p.add_argument("--profile", action="store_true", help="cProfile ours in this process instead"),
             p.add_argument("--stream", action="store_true", help="with --profile: the streamed run"),
             p.add_argument("--reps", type=int, default=1, help="alternated repetitions per contender (medians)"),
+            p.add_argument("--same-process", action="store_true", help="raw, ours, ours-norec in one process"),
         ),
     )
     words = 5
@@ -72,6 +83,16 @@ def main() -> None:
             return
         params = {"url": server.url, "words": words, "warmup": 20 if args.quick else 100,
                   "n": 50 if args.quick else 300, "rounds": 3 if args.quick else 7}  # fmt: skip
+        if args.same_process:
+            rounds = 5 if args.quick else 15
+            print(c.header(f"bench_overhead --same-process: {rounds} rounds of alternated slices of 200 runs"))
+            # As each worker does (`_common.run_worker`): a fresh working folder, so the history
+            # store (`.openstackai_nb/` in the working directory) starts empty, outside the repo.
+            with tempfile.TemporaryDirectory(prefix="openstackai_nb_bench_") as cwd:
+                os.chdir(cwd)
+                out = asyncio.run(_same_process(server.url, rounds, 200, params["warmup"]))
+            print(_same_process_table(out))
+            return
         passes = [{name: c.run_worker(__file__, name, params) for name in args.contenders} for _ in range(args.reps)]
     results = _medians(passes)
     reps = f", {args.reps} alternated repetitions, medians" if args.reps > 1 else ""
@@ -115,6 +136,57 @@ def main() -> None:
                 if peers:
                     fastest = min(ok[p][key] for p in peers)
                     print(c.verdict(ok[ours][key] / fastest, 1.0, f"{ours} {key} faster than every peer (x fastest)"))
+
+
+async def _same_process(url: str, rounds: int, n: int, warmup: int) -> dict[str, dict[str, list[float]]]:
+    """Per contender and figure, the per-run time of each slice (wall; process CPU, the history's threads too)."""
+    from openstackai_nb.runner.observers import default_observers, set_default_observers
+
+    raw, ours = c.make("raw", url), c.make("ours", url)
+    observers = default_observers()
+    contenders: dict[str, tuple[c.Contender, tuple[Any, ...] | None]] = {
+        "raw": (raw, None), "ours": (ours, observers), "ours-norec": (ours, ())
+    }  # fmt: skip
+    out: dict[str, dict[str, list[float]]] = {name: {} for name in contenders}
+    try:
+        for stream in (False, True):
+            key = "stream" if stream else "json"
+            for name, (contender, obs) in contenders.items():
+                if obs is not None:
+                    set_default_observers(obs)
+                for _ in range(warmup):
+                    await contender.run(stream=stream, tools=False)
+                out[name][key], out[name][key + "_cpu"] = [], []
+            for r in range(rounds):
+                names = list(contenders)
+                for name in names[r % len(names) :] + names[: r % len(names)]:
+                    contender, obs = contenders[name]
+                    if obs is not None:
+                        set_default_observers(obs)
+                    t0, p0 = time.perf_counter(), time.process_time()
+                    for _ in range(n):
+                        await contender.run(stream=stream, tools=False)
+                    out[name][key].append((time.perf_counter() - t0) / n)
+                    out[name][key + "_cpu"].append((time.process_time() - p0) / n)
+    finally:
+        set_default_observers(None)
+        await raw.close()
+        await ours.close()
+    return out
+
+
+def _same_process_table(out: dict[str, dict[str, list[float]]]) -> str:
+    keys = ("json", "json_cpu", "stream", "stream_cpu")
+    rows = []
+    for name, figures in out.items():
+        row: list[Any] = [name]
+        for key in keys:
+            per_round = [a / b for a, b in zip(figures[key], out["raw"][key], strict=True)]
+            row += [statistics.median(figures[key]) * 1e3, statistics.median(per_round)]
+        rows.append(row)
+    cols = ["contender", "non-streamed ms", "x raw", "CPU ms", "x raw", "streamed ms", "x raw", "CPU ms", "x raw"]
+    title = "per run (wall; process CPU), medians of the slices; x raw: median of the per-round ratios"
+    return c.table(title, cols, rows)
 
 
 _FIGURES = ("json", "stream", "json_cpu", "stream_cpu", "peak_rss_mb")
