@@ -93,8 +93,8 @@ def _variants(journal: Path) -> dict[str, Callable[[Any, Any], bool] | None]:
 
 async def _measure(url: str, names: list[str], rounds: int, n: int, warmup: int) -> dict[str, dict[str, list[float]]]:
     from openstackai_nb.runner.observers import default_observers, set_default_observers
-    from openstackai_nb.store.session import flush
     from openstackai_nb.store._sqlite import Store
+    from openstackai_nb.store.session import flush
 
     raw, ours = c.make("raw", url), c.make("ours", url)
     observers = default_observers()
