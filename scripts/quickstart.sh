@@ -32,7 +32,9 @@ if [ "$mode" = execute ]; then
   env -u OPENAI_API_KEY -u OPENAI_BASE_URL -u OPENSTACKAI_NB_MODEL \
     .venv/bin/python - "$NOTEBOOK" "$output" <<'PY'
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 import nbformat
@@ -41,10 +43,21 @@ from nbclient import NotebookClient
 
 src, out = sys.argv[1], sys.argv[2]
 nb = nbformat.read(src, as_version=4)
-km = KernelManager(kernel_name="python3")
+# IPC sockets where the platform has them: no TCP port opened, and no "running over TCP without
+# encryption" warning from the kernel on a newcomer's first command.
+sockets = tempfile.mkdtemp(prefix="openstackai_nb_kernel_")
+if os.name == "posix":  # the sockets' path must be absolute: the kernel runs in the notebook's folder
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+else:
+    km = KernelManager(kernel_name="python3")
 km.kernel_spec.argv[0] = sys.executable  # this venv's Python, whatever the installed kernelspecs say
 t0 = time.monotonic()
-NotebookClient(nb, km=km, timeout=300, resources={"metadata": {"path": os.path.dirname(src)}}).execute()
+try:
+    NotebookClient(nb, km=km, timeout=300, resources={"metadata": {"path": os.path.dirname(src)}}).execute()
+finally:
+    if km.has_kernel:
+        km.shutdown_kernel()  # ours to stop: the client leaves a kernel it was given running
+    shutil.rmtree(sockets, ignore_errors=True)
 nb.metadata.pop("widgets", None)  # live views are closed and replaced by static copies: no widget state
 os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
 nbformat.write(nb, out)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -64,3 +67,30 @@ def test_runs_against_a_real_endpoint_when_configured(openai_server: OpenAIServe
     assert len(openai_server.requests) >= 6
     assert all(r.headers.get("authorization") == f"Bearer {KEY}" for r in openai_server.requests)
     assert KEY not in json.dumps(nb)
+
+
+def test_the_readme_main_command_runs_the_quickstart_offline_and_quietly(tmp_path: Path) -> None:
+    """`bash scripts/quickstart.sh` as a newcomer runs it with no terminal (CI, a pipe): headless, offline.
+
+    No warning on its output (the kernel's "running over TCP without encryption", a kernel left to
+    notice its parent died), and nothing left behind: the kernel's sockets are removed with it.
+    """
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    out = tmp_path / "quickstart.executed.ipynb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPENSTACKAI_NB_"))}
+    env.update(TMPDIR=str(scratch), OPENSTACKAI_NB_HISTORY=str(tmp_path / "h.sqlite"), OPENAI_API_KEY="sk-test-unused")
+    proc = subprocess.run(
+        ["bash", "scripts/quickstart.sh", "--output", str(out)],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    said = proc.stdout + proc.stderr
+    assert proc.returncode == 0, said
+    assert re.fullmatch(
+        rf"executed notebooks/01-quickstart\.ipynb offline in [0-9.]+s -> {re.escape(str(out))}", said.strip()
+    )
+    assert "WARNING" not in said and "sk-test-unused" not in said
+    cells = _agent_cells(nbformat.read(out, as_version=4))
+    assert len(cells) >= 3 and all("COMPLETED" in c.outputs[-1]["data"]["text/plain"] for c in cells)
+    assert "sk-test-unused" not in out.read_text()
+    assert list(scratch.iterdir()) == []  # the kernel's socket folder went with it
