@@ -80,15 +80,32 @@ Progress = Callable[[list[str], int], ProgressView]
 
 
 class _Row:
-    __slots__ = ("completion", "done", "elapsed", "failed", "last", "model", "prompt", "running", "scores")
+    __slots__ = ("_model", "_shown", "_text", "completion", "done", "elapsed", "failed", "prompt", "running", "scores")
 
     def __init__(self) -> None:
         self.done = self.failed = self.running = 0
         self.prompt = self.completion = 0
         self.elapsed = 0.0
-        self.model = ""
-        self.last = ""
+        self._model = ""
+        self._text = ""
+        self._shown: tuple[str, str] | None = ("", "")
         self.scores = RunningMean()
+
+    def ended(self, model: str, text: str) -> None:
+        """The latest run's model and answer (or error), as they came: scrubbed when drawn (`shown`)."""
+        self._model = model or self._model
+        self._text = text
+        self._shown = None
+
+    def shown(self) -> tuple[str, str]:
+        """(model, latest answer on one line), scrubbed and made inert, as the view draws them.
+
+        Scrubbed here, once per change, not as each run ends: the view draws about 10 times a
+        second at most, and scrubbing a long answer costs about 0.02 ms per KB.
+        """
+        if self._shown is None:
+            self._shown = (shown(self._model), " ".join(shown(self._text).split()))
+        return self._shown
 
     def score_text(self) -> str:
         """The running mean and the 95% CI half width ("0.72 ± 0.05"; "0.72" with one score, "" with none)."""
@@ -133,9 +150,7 @@ class CompareProgress:
         row.prompt += result.usage.prompt_tokens
         row.completion += result.usage.completion_tokens
         row.elapsed += result.elapsed_time
-        row.model = shown(result.model) or row.model
-        text = result.output_text if result.succeeded else (result.error or "")
-        row.last = " ".join(shown(text or "").split())
+        row.ended(result.model, (result.output_text if result.succeeded else result.error) or "")
         self._dirty = True
 
     # drawing ------------------------------------------------------------------------------------
@@ -192,19 +207,20 @@ class CompareProgress:
         rows = [
             ProgressRow(
                 agent=self.shown[label],
-                model=r.model,
+                model=model,
                 done=r.done,
                 total=self.per_agent,
                 running=r.running,
                 failed=r.failed,
                 elapsed=r.elapsed,
                 tokens=r.prompt + r.completion,
-                latest=r.last,
+                latest=latest,
                 score_mean=r.scores.mean,
                 score_half=r.scores.half_width(),
                 scored=r.scores.n,
             )
             for label, r in self.rows.items()
+            for model, latest in [r.shown()]
         ]
         return compare_progress_html(self.summary(final=final, interrupted=interrupted), rows, scores=self.scored)
 
