@@ -44,10 +44,13 @@ from nbclient import NotebookClient
 src, out = sys.argv[1], sys.argv[2]
 nb = nbformat.read(src, as_version=4)
 # IPC sockets where the platform has them: no TCP port opened, and no "running over TCP without
-# encryption" warning from the kernel on a newcomer's first command.
-sockets = tempfile.mkdtemp(prefix="openstackai_nb_kernel_")
-if os.name == "posix":  # the sockets' path must be absolute: the kernel runs in the notebook's folder
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(sockets, "kernel"))
+# encryption" warning from the kernel on a newcomer's first command. Their path must be absolute
+# (the kernel runs in the notebook's folder) and short: a Unix socket's path (here "<ip>-<n>")
+# has at most 103 bytes on macOS, 107 on Linux; a longer TMPDIR falls back to TCP.
+sockets = tempfile.mkdtemp(prefix="osnb-")
+ipc = os.path.join(sockets, "k")
+if os.name == "posix" and len(ipc.encode()) <= 96:
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=ipc)
 else:
     km = KernelManager(kernel_name="python3")
 km.kernel_spec.argv[0] = sys.executable  # this venv's Python, whatever the installed kernelspecs say

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -75,15 +77,18 @@ def test_the_readme_main_command_runs_the_quickstart_offline_and_quietly(tmp_pat
     No warning on its output (the kernel's "running over TCP without encryption", a kernel left to
     notice its parent died), and nothing left behind: the kernel's sockets are removed with it.
     """
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
+    scratch = Path(tempfile.mkdtemp(prefix="qs-", dir="/tmp"))  # short: the kernel's IPC sockets go in it
     out = tmp_path / "quickstart.executed.ipynb"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "OPENSTACKAI_NB_"))}
     env.update(TMPDIR=str(scratch), OPENSTACKAI_NB_HISTORY=str(tmp_path / "h.sqlite"), OPENAI_API_KEY="sk-test-unused")
-    proc = subprocess.run(
-        ["bash", "scripts/quickstart.sh", "--output", str(out)],
-        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    try:
+        proc = subprocess.run(
+            ["bash", "scripts/quickstart.sh", "--output", str(out)],
+            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        left = list(scratch.iterdir())
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     said = proc.stdout + proc.stderr
     assert proc.returncode == 0, said
     assert re.fullmatch(
@@ -93,4 +98,4 @@ def test_the_readme_main_command_runs_the_quickstart_offline_and_quietly(tmp_pat
     cells = _agent_cells(nbformat.read(out, as_version=4))
     assert len(cells) >= 3 and all("COMPLETED" in c.outputs[-1]["data"]["text/plain"] for c in cells)
     assert "sk-test-unused" not in out.read_text()
-    assert list(scratch.iterdir()) == []  # the kernel's socket folder went with it
+    assert left == []  # the kernel's socket folder went with it
