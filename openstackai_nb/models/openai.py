@@ -282,9 +282,10 @@ class OpenAIChatModel(Model):
                         stream=True,
                     )
                 except (httpx2.TransportError, OSError) as exc:
-                    retry_reason = f"connection error: {type(exc).__name__}: {scrub(str(exc)) or 'no detail'}"
+                    cause = f"connection error: {type(exc).__name__}: {scrub(str(exc)) or 'no detail'}"
+                    retry_reason = f"could not reach {self.base_url}: {cause}"  # a run cut off while retrying says it
                     last_error: ModelError = ModelError(
-                        f"could not reach {self.base_url} for model {self.name!r} ({retry_reason}); "
+                        f"could not reach {self.base_url} for model {self.name!r} ({cause}); "
                         f"check {self.provider_settings.base_url_env or 'base_url'} and that the server is running"
                     )
                 else:

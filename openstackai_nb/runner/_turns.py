@@ -110,6 +110,8 @@ class TurnLoop:
         self.tool_calls = tool_calls
         self.turn_text: list[str] = []
         """The text of the model call in progress (a run cut off keeps it)."""
+        self.turn_retries: list[str] = []
+        """The retries of the model call in progress (a run cut off says why it was still waiting)."""
         self.last_text = ""
         """The last answer text the model gave (or a final-answer call's arguments)."""
         self.reasoning: list[str] = []
@@ -159,11 +161,19 @@ class TurnLoop:
             if not cm.expired():
                 raise
             span.outcome = "timeout"
-            waiting = self.tool_calls.waiting_for() or f"the model ({self.request.model.name})"
+            waiting = self.tool_calls.waiting_for() or self._model_waited()
             self.tool_calls.record_cut_off(f"within {limit}={limits.seconds(limit):g}s", "timeout")
             raise TurnTimeout(limit, waiting) from None
         events.close(span, "ok")
         return final
+
+    def _model_waited(self) -> str:
+        """What a turn cut off at its deadline was waiting for: the model, and its last retry's reason."""
+        waited = f"the model ({self.request.model.name})"
+        if not (retries := self.turn_retries):
+            return waited
+        n = len(retries)
+        return f"{waited}, retried {n} time{'s' if n > 1 else ''} (last: {retries[-1]})"
 
     def _last_tools(self) -> str:
         for m in reversed(self.messages):
@@ -214,6 +224,7 @@ class TurnLoop:
         model = request.model
         self.turn_text = []
         call = _ModelCall(parts=self.turn_text)  # the same list: a run cut off keeps its partial text
+        self.turn_retries = call.retries
         span = events.open("model", model.name, turn)
         try:
             params = ModelRequestParameters(request.tools, deadline, request.settings, request.spec)

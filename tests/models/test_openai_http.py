@@ -176,6 +176,20 @@ def test_max_time_across_turns(openai_server: OpenAIServer) -> None:
     assert info.value.result is not None and info.value.result.tool_calls[0].result == 3
 
 
+def test_a_run_cut_off_while_the_model_is_retried_says_why_it_was_waiting(openai_server: OpenAIServer) -> None:
+    slow = text_stream("late")
+    slow.delay = 60
+    openai_server.script(error(503, "overloaded"), slow)  # the retry is still waiting when max_time ends the run
+    model = OpenAIChatModel("m", backoff=0.01)
+    with pytest.raises(RunTimeoutError) as info:
+        Runner.run_sync(agent(model=model), "Hi", config=RunConfig(max_time=0.5))
+    assert (
+        "max_time=0.5s exceeded in turn 1 while waiting for the model (m), retried 1 time (last: HTTP 503; waited"
+        in str(info.value)
+    )
+    assert len(openai_server.requests) == 2
+
+
 def test_unknown_tool_is_reported_to_the_model(openai_server: OpenAIServer) -> None:
     openai_server.script(tool_stream([("c1", "delete_everything", {})]), text_stream("Sorry."))
     r = Runner.run_sync(agent(tools=[add]), "Hi")
@@ -281,7 +295,9 @@ def test_unreachable_endpoint_retries_then_fails_clearly() -> None:
     assert r.status is RunStatus.FAILED
     assert f"could not reach http://127.0.0.1:{port}/v1" in (r.error or "")
     model_span = next(s for s in r.trace if s.kind == "model")
-    assert len(model_span.attributes["retries"]) == 2
+    retries = model_span.attributes["retries"]
+    assert len(retries) == 2  # each says where it could not connect (a run cut off while retrying shows it)
+    assert all(x.startswith(f"could not reach http://127.0.0.1:{port}/v1: connection error: ") for x in retries)
 
 
 def test_retry_after_longer_than_the_time_left_is_not_slept(openai_server: OpenAIServer) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,16 +234,22 @@ def test_bad_input_is_one_line(kernel: Kernel, code: str, message: str) -> None:
 
 
 def test_unreachable_endpoint_fails_with_one_line(kernel: Kernel) -> None:
-    # the kernel's base URL is the loopback server; point this run at a closed port instead
-    ex = run(
-        kernel,
-        "import os; _b = os.environ['OPENAI_BASE_URL']; os.environ['OPENAI_BASE_URL'] = 'http://127.0.0.1:9/v1'\n"
-        "get_ipython().run_cell_magic('agent', '-o down --max-time 3', 'Hi')\n"
-        "os.environ['OPENAI_BASE_URL'] = _b",
-    )
+    # The kernel's base URL is the loopback server; point this run at a port that refuses instead: bound
+    # here and never listening, so nothing can answer on it (a fixed port such as 9 may be served or
+    # filtered on a CI machine). Whether the provider's retries run out first or max_time cuts the last
+    # retry off (the backoff's jitter decides), the one line says where it could not connect.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}/v1"
+        ex = run(
+            kernel,
+            f"import os; _b = os.environ['OPENAI_BASE_URL']; os.environ['OPENAI_BASE_URL'] = {url!r}\n"
+            "get_ipython().run_cell_magic('agent', '-o down --max-time 3', 'Hi')\n"
+            "os.environ['OPENAI_BASE_URL'] = _b",
+        )
     assert ex.error is None, ex.error
-    data = _static(ex)
-    assert "FAILED" in data["text/plain"] and "could not reach http://127.0.0.1:9/v1" in data["text/plain"]
+    text = _static(ex)["text/plain"]
+    assert text.startswith("FAILED") and f"could not reach {url}" in text
 
 
 def test_no_key_in_any_message(kernel: Kernel, openai_server: OpenAIServer) -> None:
