@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -140,12 +141,15 @@ def test_failed_run_is_stored_and_shown(
 def test_unreachable_endpoint_fails_the_run(
     ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
-    cell(ip, "-o r --max-time 3", "Hello")
+    with socket.socket() as held:  # bound, never listening: it refuses (a fixed port may be served or filtered)
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}/v1"
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        cell(ip, "-o r --max-time 3", "Hello")
     res = ip.user_ns["r"]
     assert res.status is RunStatus.FAILED
     out = capsys.readouterr().out
-    assert "FAILED" in out and "127.0.0.1:9" in out
+    assert "FAILED" in out and f"could not reach {url}" in out
 
 
 @pytest.mark.parametrize(
