@@ -49,18 +49,19 @@ nb = nbformat.read(src, as_version=4)
 # has at most 103 bytes on macOS, 107 on Linux; a longer TMPDIR falls back to TCP.
 sockets = tempfile.mkdtemp(prefix="osnb-")
 ipc = os.path.join(sockets, "k")
-if os.name == "posix" and len(ipc.encode()) <= 96:
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=ipc)
-else:
-    km = KernelManager(kernel_name="python3")
-km.kernel_spec.argv[0] = sys.executable  # this venv's Python, whatever the installed kernelspecs say
+km = None
 t0 = time.monotonic()
 try:
+    if os.name == "posix" and len(ipc.encode()) <= 96:
+        km = KernelManager(kernel_name="python3", transport="ipc", ip=ipc)
+    else:
+        km = KernelManager(kernel_name="python3")
+    km.kernel_spec.argv[0] = sys.executable  # this venv's Python, whatever the installed kernelspecs say
     NotebookClient(nb, km=km, timeout=300, resources={"metadata": {"path": os.path.dirname(src)}}).execute()
 finally:
-    if km.has_kernel:
+    if km is not None and km.has_kernel:
         km.shutdown_kernel()  # ours to stop: the client leaves a kernel it was given running
-    shutil.rmtree(sockets, ignore_errors=True)
+    shutil.rmtree(sockets, ignore_errors=True)  # also when the kernel could not be set up
 nb.metadata.pop("widgets", None)  # live views are closed and replaced by static copies: no widget state
 os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
 nbformat.write(nb, out)
