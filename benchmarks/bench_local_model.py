@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -181,7 +182,8 @@ def main() -> None:
     if reason:
         sys.exit(reason)
     n_inputs, n_seq, tokens = (4, 5, 16) if args.quick else (8, 20, 32)
-    os.environ["OPENSTACKAI_NB_HISTORY"] = os.path.join(tempfile.mkdtemp(prefix="osnb-bench-"), "h.sqlite")
+    scratch = tempfile.mkdtemp(prefix="osnb-bench-")
+    os.environ["OPENSTACKAI_NB_HISTORY"] = os.path.join(scratch, "h.sqlite")
     server = LlamaServer.start(slots=4, ctx_size=2048, extra=["--metrics"])
     os.environ["LLAMACPP_BASE_URL"] = server.url
     try:
@@ -194,6 +196,10 @@ def main() -> None:
         print("\n".join(bench_overhead(server, n_seq, tokens)))
     finally:
         server.stop()
+        from openstackai_nb.store import get_history
+
+        get_history().flush()  # its last writes, before the scratch folder goes
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
