@@ -16,6 +16,7 @@ step() { echo "=== $(date -u +%H:%M:%S) $*"; "$@"; }
 step "$PY" benchmarks/bench_overhead.py --same-process
 step "$PY" benchmarks/bench_overhead.py --reps 5 --only raw,ours,ours-norec,ours-base
 step "$PY" benchmarks/bench_record_floor.py
+step "$PY" benchmarks/bench_sqlite_floor.py
 step "$PY" benchmarks/bench_stream.py --quick --only raw,ours,ours-base
 step "$PY" benchmarks/bench_concurrency.py --quick --only raw,ours,ours-base
 step "$PY" benchmarks/bench_concurrency.py --quick --only raw,ours,ours-base
