@@ -16,9 +16,11 @@ import collections
 import dataclasses
 import itertools
 import json
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -164,6 +166,18 @@ def resplit(reply: Reply, *, crlf: bool = False, start: int = 0) -> Reply:
         pieces.append(body[i : i + size])
         i += size
     return dataclasses.replace(reply, chunks=pieces, end_after=None if reply.end_after is None else len(pieces))
+
+
+@contextmanager
+def refusing_url() -> Iterator[str]:
+    """A base URL on 127.0.0.1 that refuses every connection while the block runs.
+
+    Its port is bound here and never listened on, so nothing else can take it and the kernel
+    refuses at once (a fixed port such as 9 may be served or filtered on a CI machine).
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{held.getsockname()[1]}/v1"
 
 
 def default_handler(request: Request) -> Reply:

@@ -15,7 +15,7 @@ from openstackai_nb.errors import TimeoutError as RunTimeoutError
 from openstackai_nb.models.openai import OpenAIChatModel
 from openstackai_nb.runner import RunConfig
 from tests._aio import arun
-from tests._server import DONE, OpenAIServer, Reply, _chunk, error, json_reply, text_stream, tool_stream
+from tests._server import DONE, OpenAIServer, Reply, _chunk, error, json_reply, refusing_url, text_stream, tool_stream
 from tests._tools import add
 
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -285,19 +285,15 @@ def test_key_never_in_result_logs_or_errors(openai_server: OpenAIServer, caplog:
 
 
 def test_unreachable_endpoint_retries_then_fails_clearly() -> None:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # nothing listens here once the socket is closed
-    model = OpenAIChatModel("m", base_url=f"http://127.0.0.1:{port}/v1", backoff=0.01, max_retries=2)
-    r = Runner.run_sync(agent(model=model), "Hi")
+    with refusing_url() as url:
+        model = OpenAIChatModel("m", base_url=url, backoff=0.01, max_retries=2)
+        r = Runner.run_sync(agent(model=model), "Hi")
     assert r.status is RunStatus.FAILED
-    assert f"could not reach http://127.0.0.1:{port}/v1" in (r.error or "")
+    assert f"could not reach {url}" in (r.error or "")
     model_span = next(s for s in r.trace if s.kind == "model")
     retries = model_span.attributes["retries"]
     assert len(retries) == 2  # each says where it could not connect (a run cut off while retrying shows it)
-    assert all(x.startswith(f"could not reach http://127.0.0.1:{port}/v1: connection error: ") for x in retries)
+    assert all(x.startswith(f"could not reach {url}: connection error: ") for x in retries)
 
 
 def test_retry_after_longer_than_the_time_left_is_not_slept(openai_server: OpenAIServer) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests._html import html_of_markdown, parse_tags
-from tests._server import OpenAIServer, error, text_stream, tool_stream
+from tests._server import OpenAIServer, error, refusing_url, text_stream, tool_stream
 from tests.notebook._answers import markdown_answer
 from tests.notebook._kernel import Execution, Kernel, kernel_env
 
@@ -234,13 +233,10 @@ def test_bad_input_is_one_line(kernel: Kernel, code: str, message: str) -> None:
 
 
 def test_unreachable_endpoint_fails_with_one_line(kernel: Kernel) -> None:
-    # The kernel's base URL is the loopback server; point this run at a port that refuses instead: bound
-    # here and never listening, so nothing can answer on it (a fixed port such as 9 may be served or
-    # filtered on a CI machine). Whether the provider's retries run out first or max_time cuts the last
-    # retry off (the backoff's jitter decides), the one line says where it could not connect.
-    with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{held.getsockname()[1]}/v1"
+    # The kernel's base URL is the loopback server; point this run at a port that refuses instead.
+    # Whether the provider's retries run out first or max_time cuts the last retry off (the
+    # backoff's jitter decides), the one line says where it could not connect.
+    with refusing_url() as url:
         ex = run(
             kernel,
             f"import os; _b = os.environ['OPENAI_BASE_URL']; os.environ['OPENAI_BASE_URL'] = {url!r}\n"

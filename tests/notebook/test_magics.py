@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from openstackai_nb.notebook import magics, options, placeholders
 from openstackai_nb.notebook.magics import AgentMagics, default_model, interpolate, summarise
 from openstackai_nb.runner import RunResult, RunStatus
-from tests._server import error, text_stream
+from tests._server import error, refusing_url, text_stream
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 
@@ -141,9 +140,7 @@ def test_failed_run_is_stored_and_shown(
 def test_unreachable_endpoint_fails_the_run(
     ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as held:  # bound, never listening: it refuses (a fixed port may be served or filtered)
-        held.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{held.getsockname()[1]}/v1"
+    with refusing_url() as url:
         monkeypatch.setenv("OPENAI_BASE_URL", url)
         cell(ip, "-o r --max-time 3", "Hello")
     res = ip.user_ns["r"]
